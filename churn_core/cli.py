@@ -1,0 +1,206 @@
+"""The `churn` command line: one sub-command per pipeline stage, each a thin call into churn_core."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table as RichTable
+
+from churn_core.errors import ChurnError
+from churn_core.settings import Settings, describe, load_settings
+from churn_core.warehouse import open_warehouse
+
+app = typer.Typer(
+    help="Churn Prediction Unleashed: predict which free-trial evaluators will leave, and why.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console(stderr=True)
+T = TypeVar("T")
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+AsOf = Annotated[
+    dt.datetime | None,
+    typer.Option("--as-of", formats=["%Y-%m-%d"], help="Build as of this date (default: last day of data)."),
+]
+
+
+def settings() -> Settings:
+    return load_settings()
+
+
+@contextmanager
+def _steps() -> Iterator[Callable[[str, Callable[[], T]], T]]:
+    """Run named steps under one progress display, each with a spinner and its elapsed time."""
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=console, transient=False, disable=not console.is_terminal) as progress:
+
+        def step(label: str, work: Callable[[], T]) -> T:
+            task = progress.add_task(label, total=1)
+            started = time.monotonic()
+            result = work()
+            progress.update(task, completed=1, description=f"{label} [dim]done[/]")
+            if not console.is_terminal:
+                console.print(f"{label}: done in {time.monotonic() - started:.1f}s")
+            return result
+
+        yield step
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the errors a user can fix into a one-line message and exit status 1, never a traceback."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ChurnError as exc:
+            _fail(exc)
+
+    return wrapper
+
+
+def print_frame(df: pd.DataFrame, fmt: OutputFormat) -> None:
+    if fmt is OutputFormat.csv:
+        sys.stdout.write(df.to_csv(index=False))
+    elif fmt is OutputFormat.json:
+        sys.stdout.write(df.to_json(orient="records", date_format="iso") + "\n")
+    else:
+        table = RichTable(*map(str, df.columns))
+        for row in df.itertuples(index=False):
+            table.add_row(*("" if pd.isna(v) else str(v) for v in row))
+        Console().print(table)
+
+
+@app.command()
+@guarded
+def demo(
+    evaluators: Annotated[int | None, typer.Option(help="Evaluators to generate (default 57,700).")] = None,
+    days: Annotated[int | None, typer.Option(help="Days over which evaluations started (default 90).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed; the same seed gives the same data.")] = None,
+) -> None:
+    """Generate realistic demo data, load it, and build every table, so the dashboard opens on it."""
+    from churn_core.jobs import run_demo
+
+    s = settings()
+    s = s.with_overrides(
+        demo_evaluators=evaluators or s.demo_evaluators, demo_days=days or s.demo_days,
+        demo_seed=s.demo_seed if seed is None else seed)
+    with _steps() as step:
+        run_demo(s, step)
+    console.print(f"Demo warehouse ready in {s.home}. Next: [bold]churn dashboard[/]")
+
+
+@app.command()
+@guarded
+def ingest(directory: Annotated[Path, typer.Argument(help="Folder with evaluators, daily_usage, engagements, "
+                                                          "content as .csv or .parquet, one file per table.")]) -> None:
+    """Load your own raw tables; every file is validated first and nothing is written if one is bad."""
+    from churn_core.ingest import ingest_directory
+
+    s = settings()
+    with _steps() as step:
+        rows = step(f"Validating and loading {directory}", lambda: ingest_directory(open_warehouse(s), directory))
+    for table, n in rows.items():
+        console.print(f"{table}: {n:,} rows")
+    console.print("Next: [bold]churn etl[/]")
+
+
+@app.command()
+@guarded
+def etl(as_of: AsOf = None) -> None:
+    """Build the modelling tables (instances_modeling, instances_w1, ...) from the raw tables with SQL."""
+    from churn_core.etl import ETL_TABLES, run_etl
+
+    s = settings()
+    warehouse = open_warehouse(s)
+    with _steps() as step:
+        rows = step(f"Building {', '.join(ETL_TABLES)}",
+                    lambda: run_etl(warehouse, s, as_of.date() if as_of else None))
+    for table, n in rows.items():
+        console.print(f"{table}: {n:,} rows")
+
+
+@app.command()
+@guarded
+def sql(
+    query: Annotated[str, typer.Argument(help="One read-only SELECT in Athena (Trino) SQL.")],
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.table,
+) -> None:
+    """Run a read-only query against the configured warehouse, for analysts and scripts."""
+    print_frame(open_warehouse(settings(), read_only=True).read_only_query(query), format)
+
+
+@app.command()
+def schema() -> None:
+    """Describe every table and column: grain, source and meaning."""
+    from churn_core.schema import ALL_TABLES
+
+    out = Console()
+    for table in ALL_TABLES.values():
+        out.print(f"[bold]{table.name}[/] — {table.grain}. Source: {table.source}")
+        grid = RichTable("column", "type", "null", "meaning", show_edge=False)
+        for c in table.columns:
+            grid.add_row(c.name, c.type, "yes" if c.nullable else "", c.doc)
+        out.print(grid)
+
+
+@app.command("settings")
+def show_settings() -> None:
+    """Show every setting, its environment variable and its current value."""
+    current = settings()
+    grid = RichTable("environment variable", "type", "default", "current", show_edge=False)
+    for var, kind, default in describe():
+        grid.add_row(var, kind, default, str(getattr(current, var.removeprefix("CHURN_").lower())))
+    Console().print(grid)
+
+
+@app.command()
+def dashboard(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8501,
+) -> None:
+    """Start the Streamlit dashboard (run `churn demo` first to have data to look at)."""
+    import dashboard as dashboard_package
+
+    root = Path(dashboard_package.__file__).resolve().parents[1]
+    command = [sys.executable, "-m", "streamlit", "run", str(root / "dashboard" / "app.py"),
+               "--server.address", host, "--server.port", str(port), "--browser.gatherUsageStats", "false"]
+    env = {**os.environ, "CHURN_HOME": str(settings().home.resolve())}
+    raise typer.Exit(subprocess.call(command, cwd=root, env=env))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,318 @@
+"""The data model in one place: every table, its grain, source, and each column's type and meaning.
+
+Raw tables arrive from product telemetry and marketing systems (`churn ingest`, or the demo generator);
+modelling tables are built from them by the SQL in churn_core/sql/ (`churn etl`). Types are the SQL
+types both engines share (Athena/Trino names). `churn schema` prints this; the validator enforces it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+CHANNELS: tuple[str, ...] = ("email", "phone", "chat", "push", "in_app")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # INTEGER, BIGINT, DOUBLE, VARCHAR, DATE, TIMESTAMP
+    doc: str
+    nullable: bool = False
+    min: float | None = None
+    max: float | None = None
+    allowed: tuple[str | int, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    grain: str
+    source: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...] = ()
+    doc: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+def _count(name: str, doc: str) -> Column:
+    return Column(name, "INTEGER", doc, nullable=True, min=0)
+
+
+USAGE_COUNTS: tuple[Column, ...] = (
+    _count("active_users", "users active in the product that day"),
+    _count("new_active_users", "users active that day for the first time in the evaluation"),
+    _count("projects_created", "projects created"),
+    _count("issues_created", "issues created"),
+    _count("issues_updated", "issues updated"),
+    _count("issues_commented", "comments added to issues"),
+    _count("issues_assigned", "issues assigned to someone"),
+    _count("issues_viewed", "issue views"),
+    _count("issues_completed", "issues moved to done"),
+    _count("at_mentions", "@-mentions of a team mate"),
+    _count("watchers_added", "watchers added to issues (sparse)"),
+    _count("invites_sent", "invitations sent to new users"),
+    _count("mobile_sessions", "sessions from the mobile app (sparse)"),
+    _count("sprints_started", "sprints started"),
+    _count("sprints_finished", "sprints completed"),
+)
+
+EVALUATORS = Table(
+    "evaluators",
+    grain="one row per evaluation (site instance)",
+    source="raw: product sign-up and billing systems",
+    key=("instance",),
+    columns=(
+        Column("instance", "INTEGER", "site instance id", min=0),
+        Column("eval_start_date", "DATE", "first day of the free trial (day 0)"),
+        Column("product", "VARCHAR", "product evaluated"),
+        Column("edition", "VARCHAR", "edition evaluated", allowed=("standard", "premium", "enterprise")),
+        Column("team_size", "INTEGER", "seats declared at sign-up", min=1),
+        Column("company_size_band", "VARCHAR", "employees of the company, banded"),
+        Column("region", "VARCHAR", "sales region"),
+        Column("acquisition_source", "VARCHAR", "how the evaluator found us"),
+        Column("expected_annual_value", "DOUBLE", "annual contract value if it converts", min=0),
+        Column("control_group", "INTEGER", "1 = held out of marketing touches on purpose", allowed=(0, 1)),
+        Column("retained", "INTEGER", "outcome: 1 bought, 0 left; NULL while unresolved", True, allowed=(0, 1)),
+        Column("resolved_date", "DATE", "date the outcome became known; NULL while unresolved", True),
+    ),
+)
+
+DAILY_USAGE = Table(
+    "daily_usage",
+    grain="one row per instance and calendar day of its evaluation",
+    source="raw: product telemetry, aggregated per day",
+    key=("instance", "usage_date"),
+    columns=(
+        Column("instance", "INTEGER", "site instance id", min=0),
+        Column("usage_date", "DATE", "calendar day"),
+        Column("day_index", "INTEGER", "days since eval_start_date (0 = first day)", min=0),
+        *USAGE_COUNTS,
+    ),
+)
+
+ENGAGEMENTS = Table(
+    "engagements",
+    grain="one row per marketing touch",
+    source="raw: marketing automation, sales dialler, chat and push systems",
+    key=("engagement_id",),
+    columns=(
+        Column("engagement_id", "BIGINT", "touch id", min=0),
+        Column("instance", "INTEGER", "site instance id", min=0),
+        Column("sent_at", "TIMESTAMP", "when the touch was sent or the call placed"),
+        Column("channel", "VARCHAR", "engagement channel", allowed=CHANNELS),
+        Column("content_id", "VARCHAR", "content item sent (see content)"),
+        Column("delivered", "INTEGER", "1 = reached the evaluator", allowed=(0, 1)),
+        Column("opened", "INTEGER", "1 = opened / answered", allowed=(0, 1)),
+        Column("responded", "INTEGER", "1 = clicked, replied or booked", allowed=(0, 1)),
+    ),
+)
+
+CONTENT = Table(
+    "content",
+    grain="one row per content item",
+    source="raw: content catalogue",
+    key=("content_id",),
+    columns=(
+        Column("content_id", "VARCHAR", "content item id"),
+        Column("title", "VARCHAR", "title shown to evaluators"),
+        Column("channel", "VARCHAR", "channel the item is made for", allowed=CHANNELS),
+        Column("topic", "VARCHAR", "topic (onboarding, collaboration, agile, ...)"),
+    ),
+)
+
+DEMO_TRUTH = Table(
+    "demo_truth",
+    grain="one row per demo evaluator",
+    source="demo generator only; read by no feature query",
+    key=("instance",),
+    columns=(
+        Column("instance", "INTEGER", "site instance id"),
+        Column("engagement_propensity", "DOUBLE", "hidden propensity that drives usage"),
+        Column("true_retention_prob", "DOUBLE", "probability of retaining given usage and touches received"),
+        *(Column(f"effect_{c}", "DOUBLE", f"true uplift in retention probability from {c}") for c in CHANNELS),
+    ),
+)
+
+RAW_TABLES: dict[str, Table] = {t.name: t for t in (EVALUATORS, DAILY_USAGE, ENGAGEMENTS, CONTENT)}
+
+# The seed talk's training table: these 19 columns, names, order and types, always first.
+SEED_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("instance", "INTEGER"),
+    ("eval_start_date", "VARCHAR"),
+    ("retained", "INTEGER"),
+    ("number_of_projects", "INTEGER"),
+    ("number_of_issues", "INTEGER"),
+    ("number_of_invites", "INTEGER"),
+    ("w1_active_users", "INTEGER"),
+    ("w1_agg_active_users", "INTEGER"),
+    ("w1_max_active_users", "INTEGER"),
+    ("watchers_added", "INTEGER"),
+    ("issues_updated", "INTEGER"),
+    ("issues_commented", "INTEGER"),
+    ("issues_assigned", "INTEGER"),
+    ("at_mentions", "INTEGER"),
+    ("issues_viewed", "INTEGER"),
+    ("issues_completed", "INTEGER"),
+    ("mobile_usage", "INTEGER"),
+    ("sprint_started", "INTEGER"),
+    ("sprint_finished", "INTEGER"),
+)
+FEATURES: tuple[str, ...] = tuple(name for name, _ in SEED_COLUMNS[3:])
+
+FEATURE_DOCS: dict[str, str] = {
+    "number_of_projects": "projects created (sum of daily_usage.projects_created)",
+    "number_of_issues": "issues created (sum of issues_created)",
+    "number_of_invites": "invitations sent (sum of invites_sent)",
+    "w1_active_users": "distinct users active so far (sum of new_active_users)",
+    "w1_agg_active_users": "user-days of activity (sum of active_users)",
+    "w1_max_active_users": "most users active on one day (max of active_users)",
+    "watchers_added": "watchers added (sum)",
+    "issues_updated": "issues updated (sum)",
+    "issues_commented": "issue comments (sum)",
+    "issues_assigned": "issues assigned (sum)",
+    "at_mentions": "@-mentions (sum)",
+    "issues_viewed": "issue views (sum)",
+    "issues_completed": "issues completed (sum)",
+    "mobile_usage": "mobile sessions (sum of mobile_sessions)",
+    "sprint_started": "sprints started (sum of sprints_started)",
+    "sprint_finished": "sprints finished (sum of sprints_finished)",
+}
+
+SEGMENT_COLUMNS: tuple[Column, ...] = (
+    Column("product", "VARCHAR", "product evaluated"),
+    Column("edition", "VARCHAR", "edition evaluated"),
+    Column("team_size", "INTEGER", "seats declared at sign-up"),
+    Column("company_size_band", "VARCHAR", "company size band"),
+    Column("region", "VARCHAR", "sales region"),
+    Column("acquisition_source", "VARCHAR", "acquisition source"),
+    Column("expected_annual_value", "DOUBLE", "annual contract value if it converts"),
+    Column("control_group", "INTEGER", "1 = held out of marketing touches"),
+)
+
+
+def _feature_columns() -> tuple[Column, ...]:
+    return tuple(Column(n, "INTEGER", FEATURE_DOCS[n], nullable=True) for n in FEATURES)
+
+
+FEATURE_SNAPSHOTS = Table(
+    "feature_snapshots",
+    grain="one row per instance and as-of day d = 1..7 that has been reached by the ETL's as-of date",
+    source="sql/feature_snapshots.sql from evaluators and daily_usage (usage days 0..d only)",
+    key=("instance", "as_of_day"),
+    columns=(
+        Column("instance", "INTEGER", "site instance id"),
+        Column("as_of_day", "INTEGER", "day of trial d: features use usage days 0..d only"),
+        *_feature_columns(),
+    ),
+)
+
+INSTANCES_MODELING = Table(
+    "instances_modeling",
+    grain="one row per evaluator whose outcome resolved by the as-of date (features at day 7)",
+    source="sql/instances_modeling.sql; the seed talk's training table, its 19 columns first",
+    key=("instance",),
+    columns=(
+        Column("instance", "INTEGER", "site instance id"),
+        Column("eval_start_date", "VARCHAR", "first day of the trial, ISO yyyy-mm-dd (the seed stores text)"),
+        Column("retained", "INTEGER", "label: 1 bought, 0 left"),
+        *_feature_columns(),
+        Column("as_of_day", "INTEGER", "day of trial the features describe (7)"),
+        *SEGMENT_COLUMNS,
+    ),
+)
+
+INSTANCES_W1 = Table(
+    "instances_w1",
+    grain="one row per unresolved evaluator in days 1.. of its trial at the as-of date",
+    source="sql/instances_w1.sql; features from usage days 0..min(day of trial, 7)",
+    key=("instance",),
+    columns=(
+        Column("instance", "INTEGER", "site instance id"),
+        Column("eval_start_date", "VARCHAR", "first day of the trial, ISO yyyy-mm-dd"),
+        Column("retained", "INTEGER", "always NULL here: the outcome is not known yet", nullable=True),
+        *_feature_columns(),
+        Column("as_of_day", "INTEGER", "day of trial the features describe (1..7)"),
+        *SEGMENT_COLUMNS,
+        Column("as_of_date", "DATE", "the date the table was built for"),
+        Column("day_of_trial", "INTEGER", "days since the trial started at as_of_date (may exceed 7)"),
+    ),
+)
+
+ACTIVATION_DAILY = Table(
+    "activation_daily",
+    grain="one row per instance and day 0..7 of its trial reached by the as-of date",
+    source="sql/activation_daily.sql; rule from settings activation_min_active_users / activation_min_sprints",
+    key=("instance", "day_index"),
+    columns=(
+        Column("instance", "INTEGER", "site instance id"),
+        Column("eval_start_date", "DATE", "first day of the trial"),
+        Column("cohort_week", "DATE", "Monday of the week the trial started"),
+        Column("day_index", "INTEGER", "day of trial 0..7"),
+        Column("active_users_to_date", "INTEGER", "distinct users active over days 0..day_index"),
+        Column("sprints_started_to_date", "INTEGER", "sprints started over days 0..day_index"),
+        Column("activated", "INTEGER", "1 when the activation rule holds by the end of day_index"),
+    ),
+)
+
+MODEL_TABLES: dict[str, Table] = {
+    t.name: t for t in (FEATURE_SNAPSHOTS, INSTANCES_MODELING, INSTANCES_W1, ACTIVATION_DAILY)
+}
+ALL_TABLES: dict[str, Table] = {**RAW_TABLES, "demo_truth": DEMO_TRUTH, **MODEL_TABLES}
+
+# --- written by the scoring job (`churn score`) -------------------------------------------------------
+RISK_TIERS: tuple[str, ...] = ("high", "medium", "low")
+
+EVALUATOR_SCORES = Table(
+    "evaluator_scores",
+    grain="one row per scored evaluator and score set (as_of_date); a bounded history of sets is kept",
+    source="churn score: champion model, exact SHAP, targeting and channel uplift; one set per as_of_date",
+    key=("as_of_date", "instance"),
+    doc="Besides these columns, `shap_<feature>` (DOUBLE) holds the SHAP value (log-odds of churn) of every "
+        "model feature, and `uplift_<channel>` (DOUBLE) the estimated retention uplift of each channel.",
+    columns=(
+        Column("instance", "INTEGER", "site instance id"),
+        Column("as_of_date", "DATE", "date of the score set"),
+        Column("day_of_trial", "INTEGER", "days since the trial started at as_of_date"),
+        Column("as_of_day", "INTEGER", "day of trial the features describe (1..7)"),
+        Column("eval_start_date", "DATE", "first day of the trial"),
+        Column("cohort_week", "DATE", "Monday of the week the trial started"),
+        Column("model_version", "VARCHAR", "registry version of the model that scored"),
+        Column("churn_probability", "DOUBLE", "calibrated probability that the evaluator will not buy"),
+        Column("churn_margin", "DOUBLE", "the model's raw log-odds of churn (sum of the SHAP values)"),
+        Column("risk_tier", "VARCHAR", "high / medium / low, from settings risk_tier_high / risk_tier_medium",
+               allowed=RISK_TIERS),
+        Column("predicted_churn", "INTEGER", "1 when churn_probability >= the model's threshold", allowed=(0, 1)),
+        Column("risk_rank", "INTEGER", "1 = highest churn probability in the set"),
+        Column("top_reason", "VARCHAR", "the strongest driver as a sentence for marketers"),
+        Column("top_drivers", "VARCHAR", "JSON list of the top drivers: feature, value, shap, reason"),
+        Column("shap_base", "DOUBLE", "SHAP base value (log-odds) shared by every row of the model"),
+        Column("product", "VARCHAR", "product evaluated"),
+        Column("edition", "VARCHAR", "edition evaluated"),
+        Column("team_size", "INTEGER", "seats declared at sign-up"),
+        Column("company_size_band", "VARCHAR", "company size band"),
+        Column("region", "VARCHAR", "sales region"),
+        Column("acquisition_source", "VARCHAR", "acquisition source"),
+        Column("expected_annual_value", "DOUBLE", "annual contract value if it converts"),
+        Column("control_group", "INTEGER", "1 = held out of marketing touches"),
+        Column("channels_reached", "VARCHAR", "comma-separated channels whose touches were delivered so far", True),
+        Column("activated", "INTEGER", "1 when the activation rule holds on the evaluator's current day"),
+        Column("value_at_risk", "DOUBLE", "churn_probability x expected_annual_value"),
+        Column("recommended_channel", "VARCHAR", "channel with the highest expected uplift net of cost", True),
+        Column("channel_uplift", "DOUBLE", "estimated retention uplift of the recommended channel", True),
+        Column("expected_value", "DOUBLE", "expected value of acting: risk x value x save rate - channel cost"),
+        Column("worth_saving", "INTEGER", "1 = at risk and expected_value of acting > 0", allowed=(0, 1)),
+        Column("might_swing", "INTEGER", "1 = predicted to retain but near the threshold or rising risk",
+               allowed=(0, 1)),
+        Column("segment", "VARCHAR", "worth saving / might swing / at risk, low value / on track"),
+        Column("previous_as_of_date", "DATE", "as_of_date of this evaluator's previous score", True),
+        Column("previous_probability", "DOUBLE", "churn_probability in the previous score", True),
+        Column("probability_change", "DOUBLE", "churn_probability - previous_probability", True),
+    ),
+)

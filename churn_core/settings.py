@@ -1,0 +1,190 @@
+"""One typed settings object: environment `CHURN_*` over an optional TOML file over defaults.
+
+Every field maps to the environment variable `CHURN_<FIELD>` (upper case). In the TOML file (path from
+`CHURN_CONFIG`, else `churn.toml` in the working directory when present) fields may be written flat
+(`backend = "athena"`) or in a section named after their prefix (`[athena] region = "eu-west-1"`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Backend = Literal["duckdb", "athena"]
+
+
+class SettingsError(ValueError):
+    """A setting has a value we cannot use; the message names the setting and its source."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    # --- where things live -------------------------------------------------------------------------
+    home: Path = Path(".churn")
+    backend: Backend = "duckdb"
+    # --- Athena (production warehouse); credentials come only from boto3's default chain ----------
+    athena_region: str = "us-east-1"
+    athena_workgroup: str = "primary"
+    athena_database: str = "churn"
+    athena_s3_staging_dir: str = ""
+    athena_s3_data_prefix: str = ""
+    athena_poll_seconds: float = 1.0
+    athena_query_timeout_seconds: float = 600.0
+    athena_result_reuse_minutes: int = 60
+    # --- demo data ---------------------------------------------------------------------------------
+    demo_evaluators: int = 57_700
+    demo_days: int = 90
+    demo_seed: int = 7
+    # --- activation rule: an evaluator is activated on day d when, over days 0..d, it has had ------
+    # at least `activation_min_active_users` distinct active users and started at least
+    # `activation_min_sprints` sprints.
+    activation_min_active_users: int = 2
+    activation_min_sprints: int = 1
+    # --- modelling ---------------------------------------------------------------------------------
+    sparse_min_nonzero_rate: float = 0.01
+    tuning_budget_seconds: float = 120.0
+    promotion_tolerance: float = 0.005
+    capacity_per_week: int = 500
+    random_seed: int = 27
+    # --- scoring and targeting ---------------------------------------------------------------------
+    risk_tier_high: float = 0.6
+    risk_tier_medium: float = 0.3
+    swing_margin: float = 0.1
+    channel_cost_email: float = 1.0
+    channel_cost_push: float = 0.5
+    channel_cost_in_app: float = 0.5
+    channel_cost_chat: float = 15.0
+    channel_cost_phone: float = 40.0
+    score_history_sets: int = 60
+    # might swing also when churn probability rose by at least this since the previous score
+    swing_min_rise: float = 0.05
+    # share of would-be churners one campaign saves, used for a channel whose uplift history is too thin
+    save_rate_email: float = 0.02
+    save_rate_push: float = 0.02
+    save_rate_in_app: float = 0.03
+    save_rate_chat: float = 0.06
+    save_rate_phone: float = 0.10
+    # channel uplift models (churn_core.channels): learner, trees per model, and the fewest resolved
+    # evaluators a channel (and the control group) needs before its uplift is estimated
+    uplift_learner: Literal["t", "x"] = "x"
+    uplift_trees: int = 120
+    uplift_min_group: int = 200
+    freshness_hours: float = 36.0
+    # --- scheduling and alerts ---------------------------------------------------------------------
+    train_cron: str = "0 2 * * mon"
+    score_cron: str = "0 6 * * *"
+    timezone: str = "UTC"
+    alert_webhook_url: str = ""
+    alert_command: str = ""
+    log_json: bool = False
+    # --- dashboard ---------------------------------------------------------------------------------
+    page_size: int = 50
+    cache_ttl_seconds: int = 300
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def registry_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "logs"
+
+    def channel_cost(self, channel: str) -> float:
+        return float(getattr(self, f"channel_cost_{channel}"))
+
+    def with_overrides(self, **values: Any) -> Settings:
+        return dataclasses.replace(self, **values)
+
+
+def _field_types() -> dict[str, Any]:
+    return typing.get_type_hints(Settings)
+
+
+def _coerce(name: str, raw: Any, kind: Any, source: str) -> Any:
+    """Convert a TOML or environment value to the field's declared type."""
+    try:
+        if typing.get_origin(kind) is Literal:
+            allowed = typing.get_args(kind)
+            if raw not in allowed:
+                raise ValueError(f"must be one of {', '.join(allowed)}")
+            return raw
+        if kind is bool:
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in {"1", "true", "yes", "on"}:
+                return True
+            if text in {"0", "false", "no", "off", ""}:
+                return False
+            raise ValueError("must be true or false")
+        if kind is Path:
+            return Path(str(raw)).expanduser()
+        if isinstance(kind, type):
+            return kind(raw)
+        if isinstance(kind, types.UnionType):
+            return raw
+        return raw
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"setting {name!r} from {source}: {raw!r} {exc}") from None
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{name}_"))
+        else:
+            flat[name] = value
+    return flat
+
+
+def load_settings(env: dict[str, str] | None = None, config: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings: defaults, then the TOML file, then `CHURN_*` variables, then overrides."""
+    env = dict(os.environ if env is None else env)
+    kinds = _field_types()
+    values: dict[str, Any] = {}
+    path = config or (Path(env["CHURN_CONFIG"]) if env.get("CHURN_CONFIG") else Path("churn.toml"))
+    if path.is_file():
+        try:
+            data = _flatten(tomllib.loads(path.read_text(encoding="utf-8")))
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"{path}: not valid TOML ({exc})") from None
+        for name, raw in data.items():
+            if name not in kinds:
+                raise SettingsError(f"{path}: unknown setting {name!r}")
+            values[name] = _coerce(name, raw, kinds[name], str(path))
+    for name, kind in kinds.items():
+        var = f"CHURN_{name.upper()}"
+        if var in env:
+            values[name] = _coerce(name, env[var], kind, f"environment variable {var}")
+    values.update(overrides)
+    settings = Settings(**values)
+    _check(settings)
+    return settings
+
+
+def _check(s: Settings) -> None:
+    if not 0 < s.risk_tier_medium < s.risk_tier_high < 1:
+        raise SettingsError("risk tiers need 0 < risk_tier_medium < risk_tier_high < 1")
+    if s.demo_evaluators < 1 or s.demo_days < 1:
+        raise SettingsError("demo_evaluators and demo_days must be positive")
+
+
+def describe() -> list[tuple[str, str, str]]:
+    """(environment variable, type, default) for every setting, for `churn settings` and the README."""
+    rows = []
+    for f in dataclasses.fields(Settings):
+        default = f.default if f.default is not dataclasses.MISSING else field()
+        rows.append((f"CHURN_{f.name.upper()}", str(_field_types()[f.name]).replace("typing.", ""), str(default)))
+    return rows

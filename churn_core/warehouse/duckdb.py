@@ -1,0 +1,218 @@
+"""The embedded warehouse: one DuckDB file, Athena-dialect SQL transpiled by sqlglot.
+
+Connections are short-lived so that the dashboard (a reader) and the scheduled jobs (writers, in other
+processes) can share the file: DuckDB lets one process write or many read, so each side waits briefly
+for the other's lock instead of holding the file. Every write is one transaction, so a job killed
+half-way leaves the previous table in place.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import sqlglot
+
+from churn_core.warehouse.base import Params, QueryError, Warehouse, WarehouseError, _ident, load_sql
+
+LOCK_WAIT_SECONDS = 30.0
+
+
+@lru_cache(maxsize=512)
+def to_duckdb(sql: str) -> str:
+    """Transpile Athena (Trino) SQL to DuckDB; `:name` placeholders become `$name`."""
+    try:
+        statements = sqlglot.transpile(sql, read="trino", write="duckdb")
+    except sqlglot.errors.ParseError as exc:
+        raise QueryError(f"not valid Athena SQL: {str(exc).splitlines()[0]}") from None
+    return ";\n".join(statements)
+
+
+def _bind(sql: str, params: Params | None) -> dict[str, Any]:
+    """Only the parameters the statement uses (DuckDB refuses unused named parameters)."""
+    if not params:
+        return {}
+    return {k: v for k, v in params.items() if f"${k}" in sql}
+
+
+class DuckDBWarehouse(Warehouse):
+    backend = "duckdb"
+
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    @contextmanager
+    def connect(self, *, write: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection for one operation, waiting up to LOCK_WAIT_SECONDS for another process's lock."""
+        if write and self.read_only:
+            raise WarehouseError(f"{self.path} is opened read-only")
+        if not write and not self.path.exists():
+            raise WarehouseError(f"no warehouse at {self.path}: run `churn demo` or `churn ingest DIR` first")
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                con = duckdb.connect(str(self.path), read_only=not write and self.read_only)
+                break
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise WarehouseError(f"cannot open the warehouse {self.path}: {exc}") from None
+                time.sleep(0.05)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def query(self, sql: str, params: Params | None = None) -> pd.DataFrame:
+        text = to_duckdb(sql)
+        with self.connect() as con:
+            try:
+                return con.execute(text, _bind(text, params)).df()
+            except duckdb.Error as exc:
+                raise QueryError(_explain(exc)) from None
+
+    def execute(self, sql: str, params: Params | None = None) -> None:
+        text = to_duckdb(sql)
+        with self.connect(write=True) as con:
+            try:
+                con.execute(text, _bind(text, params))
+            except duckdb.Error as exc:
+                raise QueryError(_explain(exc)) from None
+
+    def tables(self) -> list[str]:
+        if not self.path.exists():
+            return []
+        with self.connect() as con:
+            rows = con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1"
+            ).fetchall()
+        return [r[0] for r in rows if not r[0].endswith("__staging")]
+
+    def build_table(self, name: str, params: Params | None = None) -> int:
+        select = to_duckdb(load_sql(name))
+        return self._swap({name: lambda con, staging: con.execute(
+            f"CREATE TABLE {staging} AS {select}", _bind(select, params))})[name]
+
+    def write_tables(self, frames: dict[str, pd.DataFrame]) -> None:
+        def create(df: pd.DataFrame) -> Any:
+            def run(con: duckdb.DuckDBPyConnection, staging: str) -> None:
+                con.register("_incoming", df)
+                con.execute(f"CREATE TABLE {staging} AS SELECT * FROM _incoming")
+                con.unregister("_incoming")
+            return run
+
+        self._swap({name: create(df) for name, df in frames.items()})
+
+    def _swap(self, creators: dict[str, Any]) -> dict[str, int]:
+        """Create each new table under a staging name, then swap them all in, in one transaction."""
+        rows: dict[str, int] = {}
+        with self.connect(write=True) as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for name, create in creators.items():
+                    table, staging = _ident(name), _ident(f"{name}__staging")
+                    con.execute(f"DROP TABLE IF EXISTS {staging}")
+                    create(con, staging)
+                    con.execute(f"DROP TABLE IF EXISTS {table}")
+                    con.execute(f"ALTER TABLE {staging} RENAME TO {table}")
+                    rows[name] = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                con.execute("COMMIT")
+            except duckdb.Error as exc:
+                con.execute("ROLLBACK")
+                raise QueryError(f"writing {', '.join(creators)}: {_explain(exc)}") from None
+        return rows
+
+    def write_partition(self, name: str, df: pd.DataFrame, column: str, value: Any, keep: int | None = None) -> None:
+        table, col = _ident(name), _ident(column)
+        with self.connect(write=True) as con:
+            con.register("_incoming", df)
+            con.execute("BEGIN TRANSACTION")
+            try:
+                exists = con.execute(
+                    "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+                ).fetchone()[0]
+                if exists:
+                    con.execute(f"DELETE FROM {table} WHERE {col} = ?", [value])
+                    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _incoming")
+                else:
+                    con.execute(f"CREATE TABLE {table} AS SELECT * FROM _incoming")
+                if keep is not None:
+                    con.execute(
+                        f"DELETE FROM {table} WHERE {col} NOT IN "
+                        f"(SELECT DISTINCT {col} FROM {table} ORDER BY {col} DESC LIMIT ?)", [keep])
+                con.execute("COMMIT")
+            except duckdb.Error as exc:
+                con.execute("ROLLBACK")
+                raise QueryError(f"writing {name} ({column} = {value}): {_explain(exc)}") from None
+            finally:
+                con.unregister("_incoming")
+
+    def write_partitions(self, frames: dict[str, pd.DataFrame], column: str, value: Any,
+                         keep: int | None = None) -> None:
+        """Replace the `column` = `value` rows of every table in one transaction; columns new to a table
+        are added to it (older rows read NULL there), so a model with other features can still write."""
+        col = _ident(column)
+        with self.connect(write=True) as con:
+            views = {name: f"_incoming_{i}" for i, name in enumerate(frames)}
+            for name, df in frames.items():
+                con.register(views[name], df)
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for name in frames:
+                    table, view = _ident(name), views[name]
+                    existing = {r[0] for r in con.execute(
+                        "SELECT column_name FROM information_schema.columns "
+                        "WHERE table_schema = 'main' AND table_name = ?", [name]).fetchall()}
+                    if existing:
+                        for new_col, kind, *_ in con.execute(f"DESCRIBE {view}").fetchall():
+                            if new_col not in existing:
+                                con.execute(f'ALTER TABLE {table} ADD COLUMN "{_column(new_col)}" {kind}')
+                        con.execute(f"DELETE FROM {table} WHERE {col} = ?", [value])
+                        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {view}")
+                    else:
+                        con.execute(f"CREATE TABLE {table} AS SELECT * FROM {view}")
+                    if keep is not None:
+                        con.execute(
+                            f"DELETE FROM {table} WHERE {col} NOT IN "
+                            f"(SELECT DISTINCT {col} FROM {table} ORDER BY {col} DESC LIMIT ?)", [keep])
+                con.execute("COMMIT")
+            except duckdb.Error as exc:
+                con.execute("ROLLBACK")
+                raise QueryError(f"writing {', '.join(frames)} ({column} = {value}): {_explain(exc)}") from None
+            finally:
+                for view in views.values():
+                    con.unregister(view)
+
+    def append(self, name: str, df: pd.DataFrame) -> None:
+        table = _ident(name)
+        with self.connect(write=True) as con:
+            con.register("_incoming", df)
+            try:
+                con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM _incoming LIMIT 0")
+                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _incoming")
+            except duckdb.Error as exc:
+                raise QueryError(f"appending to {name}: {_explain(exc)}") from None
+            finally:
+                con.unregister("_incoming")
+
+
+def _column(name: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise QueryError(f"invalid column name {name!r}")
+    return name
+
+
+def _explain(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0]
+    if "does not exist" in text and "Table" in text:
+        return f"{text}. Build the tables first: `churn demo`, or `churn ingest DIR` then `churn etl`."
+    return text

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from churn_core.errors import ChurnError
 from churn_core.schema import Column, Table
@@ -43,6 +44,20 @@ def _fail(table: Table, column: Column, bad: pd.Series, problem: str, values: pd
         raise DataQualityError(table.name, column.name, int(bad.sum()), problem, values[bad].iloc[0])
 
 
+def datetimes(values: pd.Series) -> pd.Series:
+    """numpy datetime64 values of a date/timestamp column; Arrow dates are cast in Arrow (pandas' path is slow)."""
+    if isinstance(values.dtype, pd.ArrowDtype) and pa.types.is_temporal(values.dtype.pyarrow_dtype):
+        chunked = pa.chunked_array(values.array._pa_array).cast(pa.timestamp("s"))
+        return pd.Series(chunked.to_numpy(), index=values.index)
+    return pd.to_datetime(values)
+
+
+def as_date32(stamps: pd.Series) -> pd.Series:
+    """datetime64 values as an Arrow date32 column, which DuckDB and Parquet store as DATE."""
+    days = stamps.to_numpy(dtype="datetime64[s]").astype("datetime64[D]")
+    return pd.Series(pd.arrays.ArrowExtensionArray(pa.array(days, mask=np.isnat(days))), index=stamps.index)
+
+
 def _as_text(values: pd.Series) -> pd.Series:
     """Text values with blanks as missing, whatever the input dtype."""
     text = values.astype("string").str.strip()
@@ -68,8 +83,9 @@ def _conform_column(table: Table, column: Column, values: pd.Series) -> pd.Serie
         else:
             out = numbers
     elif kind in ("DATE", "TIMESTAMP"):
-        if pd.api.types.is_datetime64_any_dtype(values):
-            stamps = pd.to_datetime(values)
+        if pd.api.types.is_datetime64_any_dtype(values) or (
+                isinstance(values.dtype, pd.ArrowDtype) and pa.types.is_temporal(values.dtype.pyarrow_dtype)):
+            stamps = datetimes(values)
             raw = values
         else:
             raw = _as_text(values)
@@ -82,7 +98,7 @@ def _conform_column(table: Table, column: Column, values: pd.Series) -> pd.Serie
               "are dates more than a year in the future", raw)
         if kind == "DATE":
             _fail(table, column, stamps.notna() & (stamps != stamps.dt.normalize()), "carry a time of day", raw)
-            out = stamps.astype("datetime64[s]").dt.date.astype("date32[pyarrow]")
+            out = as_date32(stamps)
         else:
             out = stamps.astype("datetime64[us]")
     else:
@@ -90,7 +106,7 @@ def _conform_column(table: Table, column: Column, values: pd.Series) -> pd.Serie
         _fail(table, column, out.notna() & (out.str.len() > 1000), "are longer than 1,000 characters", out)
     missing = out.isna()
     if not column.nullable:
-        _fail(table, column, missing, "are missing but the column is required", values.astype("string"))
+        _fail(table, column, missing, "are missing but the column is required", values)
     present = out[~missing]
     if column.min is not None and kind != "VARCHAR":
         _fail(table, column, (out < column.min).fillna(False).astype(bool), f"are below {column.min:g}", out)
@@ -133,8 +149,8 @@ def conform(df: pd.DataFrame, table: Table) -> pd.DataFrame:
 def check_tables(tables: Mapping[str, pd.DataFrame]) -> None:
     """Checks that span tables: labels and dates agree, every row belongs to a known evaluator."""
     ev = tables["evaluators"]
-    start = pd.to_datetime(ev["eval_start_date"].astype("datetime64[s]"))
-    resolved = pd.to_datetime(ev["resolved_date"].astype("datetime64[s]"))
+    start = datetimes(ev["eval_start_date"])
+    resolved = datetimes(ev["resolved_date"])
     labelled = ev["retained"].notna()
     mismatch = labelled != resolved.notna()
     if mismatch.any():
@@ -156,7 +172,7 @@ def check_tables(tables: Mapping[str, pd.DataFrame]) -> None:
             raise DataQualityError(name, "instance", int(orphan.sum()), "name an instance missing from evaluators",
                                    int(ids[orphan].iloc[0]))
         if name == "daily_usage":
-            days = (pd.to_datetime(frame["usage_date"].astype("datetime64[s]")) - starts.loc[ids].to_numpy()).dt.days
+            days = (datetimes(frame["usage_date"]) - starts.loc[ids].to_numpy()).dt.days
             wrong = days.to_numpy() != frame["day_index"].astype("int64").to_numpy()
             if wrong.any():
                 raise DataQualityError(name, "day_index", int(wrong.sum()),

@@ -31,7 +31,7 @@ def read_file(path: Path, table: str) -> pd.DataFrame:
     try:
         if path.name.endswith(".parquet"):
             return pq.read_table(path).to_pandas()
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8",
+        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig",
                            encoding_errors="strict", skipinitialspace=True)
     except UnicodeDecodeError as exc:
         raise DataQualityError(table, None, 0, f"read: {path.name} is not UTF-8 text (byte {exc.start})") from None

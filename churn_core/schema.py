@@ -42,7 +42,7 @@ class Table:
 
 
 def _count(name: str, doc: str) -> Column:
-    return Column(name, "INTEGER", doc, nullable=True, min=0)
+    return Column(name, "INTEGER", doc, nullable=True, min=0, max=10_000_000)
 
 
 USAGE_COUNTS: tuple[Column, ...] = (
@@ -73,11 +73,11 @@ EVALUATORS = Table(
         Column("eval_start_date", "DATE", "first day of the free trial (day 0)"),
         Column("product", "VARCHAR", "product evaluated"),
         Column("edition", "VARCHAR", "edition evaluated", allowed=("standard", "premium", "enterprise")),
-        Column("team_size", "INTEGER", "seats declared at sign-up", min=1),
+        Column("team_size", "INTEGER", "seats declared at sign-up", min=1, max=1_000_000),
         Column("company_size_band", "VARCHAR", "employees of the company, banded"),
         Column("region", "VARCHAR", "sales region"),
         Column("acquisition_source", "VARCHAR", "how the evaluator found us"),
-        Column("expected_annual_value", "DOUBLE", "annual contract value if it converts", min=0),
+        Column("expected_annual_value", "DOUBLE", "annual contract value if it converts", min=0, max=1e9),
         Column("control_group", "INTEGER", "1 = held out of marketing touches on purpose", allowed=(0, 1)),
         Column("retained", "INTEGER", "outcome: 1 bought, 0 left; NULL while unresolved", True, allowed=(0, 1)),
         Column("resolved_date", "DATE", "date the outcome became known; NULL while unresolved", True),

@@ -9,7 +9,9 @@ person on their own machine, with `open_mode_role`.
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from churn_core.errors import ChurnError
 from churn_core.settings import Settings
@@ -77,6 +79,31 @@ def open_mode_user(settings: Settings) -> User:
     """The single local user when no sign-in provider is configured."""
     role = settings.open_mode_role if settings.open_mode_role in ROLES else None
     return User(email="local", name="local user (no sign-in configured)", role=role, signed_in=False)
+
+
+def secrets_files(app_root: Path) -> list[Path]:
+    """Where Streamlit looks for secrets.toml: the user's ~/.streamlit, then the app's .streamlit (wins)."""
+    return [Path.home() / ".streamlit" / "secrets.toml", app_root / ".streamlit" / "secrets.toml"]
+
+
+def auth_configured(app_root: Path) -> bool:
+    """True when a secrets.toml holds an [auth] section for st.login (an OIDC provider)."""
+    for path in secrets_files(app_root):
+        try:
+            auth = tomllib.loads(path.read_text(encoding="utf-8")).get("auth", {})
+        except (OSError, tomllib.TOMLDecodeError):
+            continue
+        if auth.get("server_metadata_url") or any(isinstance(v, dict) for v in auth.values()):
+            return True
+    return False
+
+
+def check_exposure(host: str, app_root: Path) -> None:
+    """Refuse to serve the dashboard beyond this machine unless sign-in is configured."""
+    if host not in LOOPBACK_HOSTS and not auth_configured(app_root):
+        raise AccessDenied(
+            f"refusing to listen on {host}: no sign-in provider is configured, so the dashboard may only run on "
+            "127.0.0.1. Add an [auth] section to .streamlit/secrets.toml (see README, Sign-in) first.")
 
 
 def require(user: User, permission: str) -> None:

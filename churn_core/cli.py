@@ -191,11 +191,94 @@ def dashboard(
     """Start the Streamlit dashboard (run `churn demo` first to have data to look at)."""
     import dashboard as dashboard_package
 
+    from churn_core.access import check_exposure
+
     root = Path(dashboard_package.__file__).resolve().parents[1]
+    try:
+        check_exposure(host, root)
+    except ChurnError as exc:
+        _fail(exc)
     command = [sys.executable, "-m", "streamlit", "run", str(root / "dashboard" / "app.py"),
                "--server.address", host, "--server.port", str(port), "--browser.gatherUsageStats", "false"]
     env = {**os.environ, "CHURN_HOME": str(settings().home.resolve())}
     raise typer.Exit(subprocess.call(command, cwd=root, env=env))
+
+
+class JobName(str, Enum):
+    daily = "daily"
+    weekly = "weekly"
+
+
+@app.command("run")
+@guarded
+def run_now(
+    job: Annotated[JobName, typer.Argument(help="daily: etl -> score. weekly: etl -> train -> evaluate -> "
+                                                "promote if not worse -> score.")],
+    as_of: AsOf = None,
+    wait: Annotated[float, typer.Option(help="Seconds to wait if another job runs (default: fail).")] = 0.0,
+) -> None:
+    """Run a scheduled job now, recorded in job_runs; exit status 1 when it fails (the previous model and
+    scores stay in service)."""
+    import signal
+
+    from churn_core.jobs import run_job
+    from churn_core.runner import STOP, Stopped
+
+    def stop(signum: int, frame: Any) -> None:
+        if STOP.request(f"{signal.Signals(signum).name} received"):
+            raise Stopped(STOP.reason)
+
+    STOP.reset()
+    signal.signal(signal.SIGTERM, stop)
+    launched_by = "airflow" if os.environ.get("AIRFLOW_CTX_DAG_ID") else "manual"
+    try:
+        result = run_job(job.value, settings(), as_of=as_of.date() if as_of else None,
+                         launched_by=launched_by, lock_wait_seconds=wait)
+    except Stopped as exc:
+        _fail(ChurnError(f"{job.value} run stopped ({exc}); recorded as interrupted, "
+                         "nothing was left half-done"))
+        return
+    for step in result.steps:
+        note = f" — {escape(step.outcome.detail)}" if step.outcome.detail else ""
+        console.print(f"{step.step}: {step.status} in {step.seconds:.1f}s{note}")
+    console.print(f"{job.value} run {result.run_id} succeeded in "
+                  f"{(result.ended_at - result.started_at).total_seconds():.1f}s")
+
+
+@app.command()
+@guarded
+def scheduler() -> None:
+    """Run the daily and weekly jobs on their cron schedules (settings score_cron, train_cron, timezone)
+    until stopped; runs missed while it was down are caught up once. Stop with SIGTERM or Ctrl-C."""
+    from churn_core.scheduler import run_scheduler
+
+    raise typer.Exit(run_scheduler(settings()))
+
+
+@app.command()
+@guarded
+def jobs(
+    limit: Annotated[int, typer.Option(help="How many runs to show.")] = 20,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = (
+        OutputFormat.table),
+) -> None:
+    """Show the recent job runs, the next scheduled runs and how fresh the served scores are."""
+    from churn_core.history import freshness, job_history, next_runs
+
+    s = settings()
+    warehouse = open_warehouse(s)
+    runs = job_history(warehouse, limit, s)
+    if format is not OutputFormat.table:
+        print_frame(runs, format)
+        return
+    runs = runs.assign(started_at=runs["started_at"].astype(str).str[:19],
+                       duration_seconds=runs["duration_seconds"].round(1),
+                       error=runs["error"].fillna("").astype(str).str[:60])
+    print_frame(runs[["started_at", "job", "status", "duration_seconds", "rows_out", "model_version",
+                      "launched_by", "run_id", "error"]], format)
+    print_frame(next_runs(s, 2), format)
+    if s.warehouse_path.exists() or s.backend != "duckdb":
+        console.print(freshness(warehouse, s).message)
 
 
 def main() -> None:

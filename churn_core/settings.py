@@ -52,6 +52,15 @@ class Settings:
     promotion_tolerance: float = 0.005
     capacity_per_week: int = 500
     random_seed: int = 27
+    tuning_folds: int = 3  # CV folds of the hyper-parameter search (grouped by evaluator, stratified)
+    tuning_max_trials: int = 40  # configurations tried at most (the time budget usually stops it first)
+    tuning_max_rounds: int = 2000  # trees per trial at most; early stopping ends most trials far sooner
+    tuning_max_rows: int = 250_000  # the search uses whole evaluators drawn up to this many rows
+    early_stopping_rounds: int = 50
+    calibration_method: str = "auto"  # platt, isotonic or auto (isotonic when there is enough held-out data)
+    threshold_rule: str = "f2"  # the card's decision cut-off: f2 (maximise F2) or capacity (fill capacity_per_week)
+    bootstrap_samples: int = 200  # resamples for the confidence intervals of ROC AUC and PR AUC
+    train_threads: int = 0  # XGBoost threads; 0 = all cores
     # --- scoring and targeting ---------------------------------------------------------------------
     risk_tier_high: float = 0.6
     risk_tier_medium: float = 0.3
@@ -73,7 +82,7 @@ class Settings:
     # channel uplift models (churn_core.channels): learner, trees per model, and the fewest resolved
     # evaluators a channel (and the control group) needs before its uplift is estimated
     uplift_learner: Literal["t", "x"] = "x"
-    uplift_trees: int = 120
+    uplift_trees: int = 60
     uplift_min_group: int = 200
     freshness_hours: float = 36.0
     # --- scheduling and alerts ---------------------------------------------------------------------
@@ -83,6 +92,18 @@ class Settings:
     alert_webhook_url: str = ""
     alert_command: str = ""
     log_json: bool = False
+    # retries of a job step that failed with a transient error (warehouse lock, throttling), with
+    # exponential backoff from job_retry_backoff_seconds
+    job_retries: int = 2
+    job_retry_backoff_seconds: float = 5.0
+    # a scheduled run that could not start on time (the scheduler was busy) still runs within this grace
+    misfire_grace_seconds: int = 3600
+    # --- sign-in and roles: comma-separated e-mail addresses or `group:<name>` entries per role ------
+    role_marketer: str = ""
+    role_manager: str = ""
+    role_analyst: str = ""
+    role_admin: str = ""
+    open_mode_role: str = "admin"
     # --- dashboard ---------------------------------------------------------------------------------
     page_size: int = 50
     cache_ttl_seconds: int = 300

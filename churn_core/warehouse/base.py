@@ -72,6 +72,11 @@ class Warehouse(ABC):
 
     backend: str = ""
 
+    @property
+    def bytes_scanned(self) -> int:
+        """Bytes the engine billed for scanning in this process (Athena); 0 where scanning is free."""
+        return 0
+
     @abstractmethod
     def query(self, sql: str, params: Params | None = None) -> pd.DataFrame:
         """Run Athena-dialect SQL text with `:name` parameters; return the result."""

@@ -48,3 +48,18 @@ def test_audit_log_records_and_is_for_admins_only(settings) -> None:
     assert '"tier": ["high"]' in entries["detail"].iloc[0]
     with pytest.raises(AccessDenied):
         audit.audit_entries(warehouse, analyst)
+
+
+def test_dashboard_beyond_loopback_needs_sign_in(tmp_path, monkeypatch) -> None:
+    from churn_core.access import auth_configured, check_exposure
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    check_exposure("127.0.0.1", tmp_path)
+    with pytest.raises(AccessDenied, match="refusing to listen on 0.0.0.0"):
+        check_exposure("0.0.0.0", tmp_path)
+    (tmp_path / ".streamlit").mkdir()
+    (tmp_path / ".streamlit" / "secrets.toml").write_text(
+        '[auth]\nredirect_uri = "http://h/oauth2callback"\ncookie_secret = "x"\nclient_id = "c"\n'
+        'client_secret = "s"\nserver_metadata_url = "http://idp/.well-known/openid-configuration"\n')
+    assert auth_configured(tmp_path)
+    check_exposure("0.0.0.0", tmp_path)

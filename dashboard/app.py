@@ -1,0 +1,56 @@
+"""Entrypoint: `streamlit run dashboard/app.py` from the repository root (`churn dashboard` does this).
+
+Routes to the pages of pages/ with st.navigation, draws the shared sidebar, and turns errors a user can act
+on (ChurnError: no warehouse, a failed query, bad settings) into a message instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `streamlit run` puts only dashboard/ on the path
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from churn_core.errors import ChurnError  # noqa: E402
+from churn_core.settings import Settings, SettingsError  # noqa: E402
+from dashboard import data, navigation, ui  # noqa: E402
+
+log = logging.getLogger("churn.dashboard")
+
+
+def sidebar(settings: Settings) -> None:
+    with st.sidebar:
+        st.markdown(f"**{ui.PRODUCT}**")
+        sets = data.score_sets(settings) if "evaluator_scores" in data.tables(settings) else []
+        if sets:
+            st.selectbox("Score set", [s.as_of for s in sets], key=ui.SET_KEY,
+                         format_func=lambda d: f"{d:%d %b %Y}" + (" (latest)" if d == sets[0].as_of else ""))
+            chosen = ui.current_set(settings)
+            st.caption(f"Model **{chosen.model_version}** · {chosen.scored:,} evaluators scored")
+        else:
+            st.caption("No score set yet")
+        st.caption(":material/lock_open: This app runs open on 127.0.0.1: anyone who can reach that address "
+                   "sees the data. Sign-in comes later.")
+
+
+def main() -> None:
+    st.set_page_config(page_title=ui.PRODUCT, page_icon=":material/monitoring:", layout="wide")
+    page = st.navigation(navigation.sections())
+    try:
+        settings = data.settings()
+        sidebar(settings)
+        page.run()
+    except (ChurnError, SettingsError) as exc:
+        st.error(f"{exc}", icon=":material/error:")
+    except Exception:
+        log.exception("page %s failed", page.title)
+        st.error("Something went wrong while drawing this page. The details are in the server log; "
+                 "reloading the page or changing the filters may help.", icon=":material/error:")
+
+
+main()

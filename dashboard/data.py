@@ -1,0 +1,232 @@
+"""The dashboard's data layer: the only place with st.cache_*; every function wraps a churn_core query.
+
+Each cached function takes the `Settings` first (so a different CHURN_HOME is a different cache entry)
+and, where it reads a score set, its as-of date (so a new set is picked up without waiting for the TTL).
+Entries live for settings `cache_ttl_seconds`; the list of score sets is re-read more often.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from churn_core import exports, views
+from churn_core.settings import Settings, SettingsError, load_settings
+from churn_core.views import FilterOptions, Filters, Profile, ScoreSet
+from churn_core.warehouse import Warehouse, open_warehouse
+
+
+def _ttl() -> int:
+    try:
+        return max(1, int(load_settings().cache_ttl_seconds))
+    except (SettingsError, OSError, ValueError):
+        return 300  # the settings error itself is shown by settings() below
+
+
+TTL = _ttl()
+SETS_TTL = min(TTL, 30)  # a new score set shows up within 30 seconds
+MAX = 256
+
+
+def settings() -> Settings:
+    """The settings of this process (environment `CHURN_*` and churn.toml), cached per environment."""
+    env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("CHURN_")))
+    return _settings(env)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _settings(env: tuple[tuple[str, str], ...]) -> Settings:
+    return load_settings(env=dict(env))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def warehouse(settings: Settings) -> Warehouse:
+    """One read-only warehouse handle per configuration (DuckDB opens short-lived connections itself)."""
+    return open_warehouse(settings, read_only=True)
+
+
+@st.cache_data(ttl=SETS_TTL, show_spinner=False, max_entries=MAX)
+def tables(settings: Settings) -> list[str]:
+    return warehouse(settings).tables()
+
+
+@st.cache_data(ttl=SETS_TTL, show_spinner=False, max_entries=MAX)
+def score_sets(settings: Settings) -> list[ScoreSet]:
+    return views.score_sets(warehouse(settings))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+def filter_options(settings: Settings, as_of: dt.date) -> FilterOptions:
+    return views.filter_options(warehouse(settings), as_of)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+def export_columns(settings: Settings, as_of: dt.date) -> list[str]:
+    return views.export_columns(warehouse(settings))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+def at_risk_page(settings: Settings, as_of: dt.date, filters: Filters, sort: str, page: int) -> pd.DataFrame:
+    return views.at_risk_page(warehouse(settings), as_of, filters, sort, page, settings.page_size)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+def at_risk_summary(settings: Settings, as_of: dt.date, filters: Filters) -> dict[str, float]:
+    return views.at_risk_summary(warehouse(settings), as_of, filters)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+def week1_activation(settings: Settings, as_of: dt.date) -> dict[str, float | None]:
+    return views.week1_activation(warehouse(settings), as_of)
+
+
+def export_file(settings: Settings, as_of: dt.date, filters: Filters, sort: str, columns: tuple[str, ...],
+                kind: str) -> Callable[[], bytes]:
+    """A callable that builds the export when the user clicks download (not cached: runs on demand)."""
+    handle = warehouse(settings)
+
+    def build() -> bytes:
+        frame = views.at_risk_export(handle, as_of, filters, sort, columns, exports.EXPORT_ROW_CAP)
+        return exports.to_excel_bytes(frame) if kind == "xlsx" else exports.to_csv_bytes(frame)
+
+    return build
+
+
+# --- profile --------------------------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+def profile(settings: Settings, instance: int, as_of: dt.date | None) -> Profile:
+    return views.evaluator_profile(warehouse(settings), instance, as_of)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+def feature_by_outcome(settings: Settings) -> pd.DataFrame:
+    return views.feature_by_outcome(warehouse(settings))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+def daily_activity(settings: Settings, instance: int) -> pd.DataFrame:
+    return views.daily_activity(warehouse(settings), instance)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+def evaluator_touches(settings: Settings, instance: int) -> pd.DataFrame:
+    return views.evaluator_touches(warehouse(settings), instance)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def champion(settings: Settings, model_version: str) -> Any:
+    """The registry model that scored (else the champion), loaded once per version; None before training."""
+    return views.load_model(settings, model_version)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def champion_explainer(settings: Settings, model_version: str) -> Any:
+    return views.explainer(champion(settings, model_version))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+def what_if(settings: Settings, model_version: str, features: tuple[tuple[str, Any], ...],
+            context: tuple[tuple[str, Any], ...]) -> views.WhatIf | None:
+    model = champion(settings, model_version)
+    return views.what_if(model, dict(features), dict(context), champion_explainer(settings, model_version))
+
+
+# --- activation, channels, drivers, model health ------------------------------------------------------
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+def activation_curves(settings: Settings) -> pd.DataFrame:
+    return views.activation_curves(warehouse(settings))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+def activation_curves_by_segment(settings: Settings, dimension: str, since: dt.date) -> pd.DataFrame:
+    return views.activation_curves_by_segment(warehouse(settings), dimension, since)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+def activation_trend(settings: Settings) -> pd.DataFrame:
+    return views.activation_trend(warehouse(settings))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+def early_actions(settings: Settings, as_of: dt.date) -> pd.DataFrame:
+    return views.early_actions(warehouse(settings), as_of)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+def channel_outcomes(settings: Settings) -> pd.DataFrame:
+    return views.channel_outcomes(warehouse(settings))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+def channel_uplift(settings: Settings, as_of: dt.date) -> pd.DataFrame:
+    return views.channel_uplift(warehouse(settings), as_of)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+def content_lift(settings: Settings, min_resolved: int, conservative: bool) -> pd.DataFrame:
+    return views.content_lift(warehouse(settings), min_resolved, conservative)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+def shap_importance(settings: Settings, as_of: dt.date) -> pd.DataFrame:
+    return views.shap_importance(warehouse(settings), as_of)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+def shap_sample(settings: Settings, as_of: dt.date, limit: int) -> pd.DataFrame:
+    return views.shap_sample(warehouse(settings), as_of, limit)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+def flagged_by_threshold(settings: Settings, as_of: dt.date) -> pd.DataFrame:
+    return views.flagged_by_threshold(views.risk_histogram(warehouse(settings), as_of))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+def drift_history(settings: Settings) -> pd.DataFrame:
+    return views.drift_history(warehouse(settings))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+def realised_performance(settings: Settings) -> pd.DataFrame:
+    return views.realised_performance(warehouse(settings))
+
+
+@st.cache_data(ttl=SETS_TTL, show_spinner=False, max_entries=MAX)
+def freshness(settings: Settings) -> dict[str, Any]:
+    return views.freshness(warehouse(settings))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+def data_quality(settings: Settings) -> pd.DataFrame:
+    return views.data_quality(warehouse(settings))
+
+
+@st.cache_data(ttl=SETS_TTL, show_spinner=False, max_entries=MAX)
+def job_history(settings: Settings) -> pd.DataFrame | None:
+    return views.job_history(warehouse(settings))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+def model_card(settings: Settings, model_version: str) -> dict[str, Any] | None:
+    """The model card (metrics, curves, feature study) of a version, else the champion's; None before training."""
+    return views.model_card(settings, model_version)
+
+
+@st.cache_data(ttl=SETS_TTL, show_spinner=False, max_entries=MAX)
+def champion_version(settings: Settings) -> str | None:
+    return views.champion_version(settings)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+def feature_study(settings: Settings, model_version: str) -> views.FeatureStudy | None:
+    return views.feature_study(model_card(settings, model_version))

@@ -1,0 +1,215 @@
+"""Filter widgets -> a frozen, hashable `Filters`, mirrored in the URL so a view can be shared and bookmarked.
+
+URL parameters: tier, flag, week, product, edition, region, channel (repeatable), team and day ("low-high"),
+q (instance id digits), sort and page. Anything malformed or unknown in the URL is ignored, never an error:
+values must be among the options the score set offers, numbers must parse and lie in range.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import streamlit as st
+
+from churn_core.views import FLAGS, NOT_REACHED, SORTS, FilterOptions, Filters
+
+MULTI: dict[str, str] = {"tier": "tiers", "flag": "flags", "week": "cohort_weeks", "product": "products",
+                         "edition": "editions", "region": "regions", "channel": "channels"}
+RANGES: dict[str, str] = {"team": "team_size", "day": "day_of_trial"}
+PARAMS: tuple[str, ...] = (*MULTI, *RANGES, "q", "sort", "page")
+MAX_VALUES = 64  # per parameter
+MAX_CHARS = 200  # per value
+MAX_PAGE = 1_000_000
+_STATE = "at_risk_view"  # the last view, kept across page switches (widget state is not)
+_RANGE = re.compile(r"^\s*(\d{1,7})\s*-\s*(\d{1,7})\s*$")
+
+
+def query_params() -> dict[str, list[str]]:
+    """The current URL's parameters as name -> all its values."""
+    return {k: st.query_params.get_all(k) for k in st.query_params.keys()}
+
+
+def _clean(values: Any) -> list[str]:
+    if isinstance(values, str):
+        values = [values]
+    if not isinstance(values, Sequence):
+        return []
+    return [v for v in list(values)[:MAX_VALUES] if isinstance(v, str) and len(v) <= MAX_CHARS]
+
+
+def _allowed(values: Iterable[str], options: Iterable[Any]) -> tuple[Any, ...]:
+    lookup = {str(o): o for o in options}
+    return tuple(dict.fromkeys(lookup[v] for v in values if v in lookup))
+
+
+def _range(values: list[str], upper: int) -> tuple[int, int] | None:
+    for value in values[:1]:
+        m = _RANGE.match(value)
+        if m:
+            low, high = int(m.group(1)), int(m.group(2))
+            if 1 <= low <= high <= upper and (low, high) != (1, upper):
+                return low, high
+    return None
+
+
+def parse_params(params: Mapping[str, Any], options: FilterOptions) -> tuple[Filters, str, int]:
+    """Filters, sort and page (1-based) from URL parameters; whatever does not fit is ignored."""
+    allowed = {"tier": options.tiers, "flag": tuple(FLAGS), "week": options.cohort_weeks,
+               "product": options.products, "edition": options.editions, "region": options.regions,
+               "channel": options.channels}
+    fields: dict[str, Any] = {}
+    for key, name in MULTI.items():
+        fields[name] = _allowed(_clean(params.get(key, [])), allowed[key])
+    fields["team_size"] = _range(_clean(params.get("team", [])), options.team_size_max)
+    fields["day_of_trial"] = _range(_clean(params.get("day", [])), options.day_of_trial_max)
+    search = next(iter(_clean(params.get("q", []))), "")
+    fields["search"] = search if re.fullmatch(r"\d{1,12}", search) else ""
+    sort = next((v for v in _clean(params.get("sort", [])) if v in SORTS), "risk")
+    page_text = next(iter(_clean(params.get("page", []))), "1")
+    page = int(page_text) if re.fullmatch(r"\d{1,7}", page_text) and 1 <= int(page_text) <= MAX_PAGE else 1
+    return Filters(**fields), sort, page
+
+
+def to_params(filters: Filters, sort: str = "risk", page: int = 1) -> dict[str, list[str]]:
+    """URL parameters for a view (only what differs from the default)."""
+    out: dict[str, list[str]] = {}
+    for key, name in MULTI.items():
+        values = getattr(filters, name)
+        if values:
+            out[key] = [v.isoformat() if isinstance(v, dt.date) else str(v) for v in values]
+    for key, name in RANGES.items():
+        bounds = getattr(filters, name)
+        if bounds:
+            out[key] = [f"{bounds[0]}-{bounds[1]}"]
+    if filters.search:
+        out["q"] = [filters.search]
+    if sort != "risk":
+        out["sort"] = [sort]
+    if page > 1:
+        out["page"] = [str(page)]
+    return out
+
+
+def _week_label(week: dt.date) -> str:
+    return f"week of {week:%d %b %Y}"
+
+
+def _channel_label(channel: str) -> str:
+    return "not reached yet" if channel == NOT_REACHED else channel.replace("_", "-")
+
+
+def _initialise(options: FilterOptions) -> None:
+    """Put the view from the URL (else the one last seen in this session) into the widgets' state."""
+    from_url = any(k in st.query_params for k in PARAMS)
+    if from_url:
+        filters, sort, page = parse_params(query_params(), options)
+    else:
+        filters, sort, page = st.session_state.get(_STATE, (Filters(), "risk", 1))
+    state = st.session_state
+    state["f_tiers"], state["f_flags"] = list(filters.tiers), list(filters.flags)
+    state["f_weeks"], state["f_products"] = list(filters.cohort_weeks), list(filters.products)
+    state["f_editions"], state["f_regions"] = list(filters.editions), list(filters.regions)
+    state["f_channels"] = list(filters.channels)
+    state["f_team"] = filters.team_size or (1, options.team_size_max)
+    state["f_day"] = filters.day_of_trial or (1, options.day_of_trial_max)
+    state["f_search"], state["f_sort"], state["f_page"] = filters.search, sort, page
+
+
+def _valid(values: Any, options: Iterable[Any]) -> list[Any]:
+    allowed = set(options)
+    return [v for v in (values or []) if v in allowed]
+
+
+def at_risk_controls(options: FilterOptions) -> tuple[Filters, str]:
+    """The filter and sort widgets of the at-risk page; returns the view they describe."""
+    if "f_tiers" not in st.session_state:
+        _initialise(options)
+    state = st.session_state
+    # A newer score set can drop a value the widget still holds; keep only what is offered.
+    for key, offered in (("f_weeks", options.cohort_weeks), ("f_products", options.products),
+                         ("f_editions", options.editions), ("f_regions", options.regions),
+                         ("f_channels", options.channels)):
+        state[key] = _valid(state.get(key), offered)
+    for key, upper in (("f_team", max(2, options.team_size_max)), ("f_day", max(2, options.day_of_trial_max))):
+        low, high = state.get(key) or (1, upper)
+        state[key] = (min(max(1, low), upper), min(max(1, high), upper))
+    top = st.columns([3, 3, 3, 2])
+    tiers = top[0].pills("Risk tier", options.tiers, selection_mode="multi", key="f_tiers",
+                         format_func=str.capitalize)
+    flags = top[1].pills("Segment", tuple(FLAGS), selection_mode="multi", key="f_flags", format_func=FLAGS.get,
+                         help="Worth saving: predicted to leave and acting pays. Might swing: predicted to stay "
+                              "but close to the threshold or rising.")
+    sort = top[2].selectbox("Sort by", tuple(SORTS), key="f_sort", format_func=SORTS.get)
+    search = top[3].text_input("Instance", key="f_search", placeholder="id starts with…", max_chars=12)
+    active = [name for name, key in (("cohort week", "f_weeks"), ("product", "f_products"), ("edition", "f_editions"),
+                                     ("region", "f_regions"), ("channel", "f_channels")) if state.get(key)]
+    active += [name for name, key, upper in (("team size", "f_team", options.team_size_max),
+                                             ("day of trial", "f_day", options.day_of_trial_max))
+               if tuple(state.get(key) or (1, max(2, upper))) != (1, max(2, upper))]
+    label = "More filters: cohort week, product, edition, team size, region, channel, day of trial"
+    if active:
+        label = f"More filters · **{len(active)} active**: {', '.join(active)}"
+    with st.expander(label, icon=":material/filter_list:"):
+        a, b, c = st.columns(3)
+        weeks = a.multiselect("Cohort week", options.cohort_weeks, key="f_weeks", format_func=_week_label)
+        products = b.multiselect("Product", options.products, key="f_products")
+        editions = c.multiselect("Edition", options.editions, key="f_editions")
+        regions = a.multiselect("Region", options.regions, key="f_regions")
+        channels = b.multiselect("Channel reached", options.channels, key="f_channels", format_func=_channel_label)
+        team = c.slider("Team size (seats)", 1, max(2, options.team_size_max), key="f_team")
+        day = a.slider("Day of trial", 1, max(2, options.day_of_trial_max), key="f_day")
+    digits = re.sub(r"\D", "", search or "")[:12]
+    filters = Filters(
+        tiers=tuple(tiers or ()), flags=tuple(flags or ()), cohort_weeks=tuple(weeks), products=tuple(products),
+        editions=tuple(editions), regions=tuple(regions), channels=tuple(channels),
+        team_size=tuple(team) if tuple(team) != (1, max(2, options.team_size_max)) else None,
+        day_of_trial=tuple(day) if tuple(day) != (1, max(2, options.day_of_trial_max)) else None,
+        search=digits)
+    return filters, sort or "risk"
+
+
+def page_number(filters: Filters, sort: str, pages: int) -> int:
+    """The 1-based page to show: back to 1 whenever the filters or sort change, else the widget's value."""
+    key = (filters, sort)
+    if st.session_state.get("f_view_key") not in (None, key):
+        st.session_state["f_page"] = 1
+    st.session_state["f_view_key"] = key
+    page = int(st.session_state.get("f_page") or 1)
+    return min(max(1, page), max(1, pages))
+
+
+def remember(filters: Filters, sort: str, page: int) -> None:
+    """Keep the view for the next visit of the page and write it to the URL (replacing only our keys)."""
+    st.session_state[_STATE] = (filters, sort, page)
+    wanted = to_params(filters, sort, page)
+    for key in PARAMS:
+        if key in wanted:
+            if st.query_params.get_all(key) != wanted[key]:
+                st.query_params[key] = wanted[key]
+        elif key in st.query_params:
+            del st.query_params[key]
+
+
+def parse_instance(values: Any) -> int | None:
+    """An instance id from a URL parameter (digits only, at most 12), else None."""
+    text = next(iter(_clean(values)), "")
+    return int(text) if re.fullmatch(r"\d{1,12}", text.strip()) else None
+
+
+def instance_picker() -> int | None:
+    """The evaluator to show: the URL's `instance=` when it changes, else the number typed in; kept in the URL."""
+    from_url = parse_instance(st.query_params.get_all("instance"))
+    if from_url is not None and st.session_state.get("_profile_from_url") != from_url:
+        st.session_state["profile_instance"] = from_url
+    st.session_state["_profile_from_url"] = from_url
+    chosen = st.number_input("Instance", min_value=0, max_value=10**12 - 1, step=1, value=None,
+                             key="profile_instance", placeholder="type an instance id, or pick one on the at-risk page")
+    if chosen is not None:
+        chosen = int(chosen)
+        if from_url != chosen:
+            st.query_params["instance"] = str(chosen)
+            st.session_state["_profile_from_url"] = chosen
+    return chosen

@@ -1,0 +1,103 @@
+"""Pieces every page shares: the score-set header, plain "no data yet" states, charts and number formats."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from churn_core.settings import Settings
+from churn_core.views import ScoreSet
+from dashboard import data
+
+PRODUCT = "Churn Prediction Unleashed"
+CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+SET_KEY = "score_set_choice"
+NO_DATA = ("**No data yet.** Create a demo warehouse with `churn demo`, or load your own tables with "
+           "`churn ingest DIR` and build the modelling tables with `churn etl`.")
+NO_SCORES = ("**No scores yet.** The data is loaded, but no evaluator has been scored. Train a model with "
+             "`churn train`, then score the evaluators in trial with `churn score`.")
+
+
+def chart(figure: go.Figure, key: str | None = None) -> None:
+    st.plotly_chart(figure, config=CHART_CONFIG, key=key)
+
+
+def current_set(settings: Settings) -> ScoreSet | None:
+    """The score set chosen in the sidebar (the newest by default), or None when nothing is scored."""
+    sets = data.score_sets(settings)
+    if not sets:
+        return None
+    chosen = st.session_state.get(SET_KEY)
+    return next((s for s in sets if s.as_of == chosen), sets[0])
+
+
+def set_caption(score_set: ScoreSet | None) -> str:
+    if score_set is None:
+        return "No score set yet"
+    return (f"Score set of **{score_set.as_of:%d %b %Y}** · model **{score_set.model_version}** · "
+            f"{score_set.scored:,} evaluators scored")
+
+
+def header(title: str, settings: Settings, needs_scores: bool = True, needs: tuple[str, ...] = ()) -> ScoreSet | None:
+    """Title and score-set line; stops the page with a plain message when its data does not exist yet."""
+    st.title(title)
+    tables = set(data.tables(settings))
+    score_set = current_set(settings) if "evaluator_scores" in tables else None
+    st.caption(set_caption(score_set))
+    if not tables or not {"evaluators", "daily_usage"} <= tables:
+        st.info(NO_DATA, icon=":material/database:")
+        st.stop()
+    missing = [t for t in needs if t not in tables]
+    if missing:
+        st.info(f"**No {', '.join(missing)} table yet.** Build the modelling tables with `churn etl` "
+                "(or `churn demo` for demo data).", icon=":material/database:")
+        st.stop()
+    if needs_scores and score_set is None:
+        st.info(NO_SCORES, icon=":material/model_training:")
+        st.stop()
+    return score_set
+
+
+def money(value: float | None) -> str:
+    if value is None or value != value:
+        return "–"
+    if abs(value) >= 1e6:
+        return f"${value / 1e6:,.1f}M"
+    if abs(value) >= 1e4:
+        return f"${value / 1e3:,.0f}k"
+    return f"${value:,.0f}"
+
+
+def percent(value: float | None, digits: int = 0) -> str:
+    return "–" if value is None or value != value else f"{value:.{digits}%}"
+
+
+def points(value: float | None) -> str | None:
+    """A change of a rate in percentage points, for st.metric deltas."""
+    return None if value is None or value != value else f"{value * 100:+.1f} pts"
+
+
+def date_text(value: Any) -> str:
+    if value is None or value != value:
+        return "unknown"
+    if isinstance(value, dt.datetime):
+        return f"{value:%d %b %Y}" if value.time() == dt.time() else f"{value:%d %b %Y %H:%M}"
+    if isinstance(value, dt.date):
+        return f"{value:%d %b %Y}"
+    return str(value)
+
+
+def last_data_day(settings: Settings) -> dt.date:
+    """The last day telemetry covers (today when unknown)."""
+    value = data.freshness(settings).get("last_usage_date")
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return dt.date.today()

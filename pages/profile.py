@@ -1,0 +1,49 @@
+"""Evaluator profile: one evaluator's risk and its trend, why, what it did, what we sent, and what would help."""
+
+import streamlit as st
+
+from churn_core import views
+from dashboard import charts, data, evaluator, filters, ui
+
+settings = data.settings()
+score_set = ui.header("Evaluator profile", settings, needs_scores=False)
+instance = filters.instance_picker()
+if instance is None:
+    st.info("Choose an evaluator: select a row on the **At-risk evaluators** page, or type its instance id.")
+    st.stop()
+profile = data.profile(settings, instance, score_set.as_of if score_set else None)
+if profile.facts is None:
+    st.warning(f"There is no evaluator with instance {instance}.")
+    st.stop()
+evaluator.facts(profile)
+score = profile.current
+if score is None:
+    st.info(f"Instance {instance} is not in the score set of {score_set.as_of:%d %b %Y}: its outcome is known or "
+            "its trial had not reached day 1." if score_set else ui.NO_SCORES)
+else:
+    evaluator.tiles(score, settings)
+    drivers = views.shap_drivers(score, profile.features)
+    left, right = st.columns([3, 2])
+    with left:
+        ui.chart(charts.shap_waterfall_chart(drivers, float(score["shap_base"])))
+    with right:
+        evaluator.reasons(score, drivers)
+        ui.chart(charts.risk_history_chart(profile.history, settings.risk_tier_high, settings.risk_tier_medium))
+    left, right = st.columns(2)
+    with left:
+        ui.chart(charts.shap_change_chart(views.shap_changes(score, profile.previous)))
+    with right:
+        costs = {c: settings.channel_cost(c) for c in views.channel_uplifts(score)["channel"]}
+        ui.chart(charts.channel_uplift_chart(views.channel_uplifts(score, costs), score.get("recommended_channel")))
+    ui.chart(charts.feature_vs_cohorts_chart(profile.features, data.feature_by_outcome(settings)))
+
+left, right = st.columns(2)
+with left:
+    ui.chart(charts.daily_activity_chart(data.daily_activity(settings, instance)))
+with right:
+    touches = data.evaluator_touches(settings, instance)
+    ui.chart(charts.touches_chart(touches, profile.facts.get("eval_start_date")))
+evaluator.touches_table(touches)
+
+if score is not None:
+    evaluator.what_if(settings, score, profile.features)

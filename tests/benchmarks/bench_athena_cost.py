@@ -1,0 +1,302 @@
+"""Benchmark: Athena bytes scanned by one dashboard session, our layout against the seed's CSV layout.
+
+Run on demand: `python tests/benchmarks/bench_athena_cost.py [evaluators]` (default 57,700, the seed's scale).
+Target: our layout scans (and is billed for) at most 1/20 of the CSV layout, at the seed's scale and at 100x.
+
+How: the demo data (churn_core.synthetic) is loaded and the ETL run on DuckDB, and score sets are fabricated
+(tests/dashboard/scoreset.py). A dashboard session (every page once, default filters, one evaluator's
+profile) is replayed through churn_core.views on a warehouse that records each query; each recorded query is
+rendered exactly as the Athena adapter sends it and analysed with sqlglot: which tables it scans, which
+columns of each, and whether it keeps to one score set (`as_of_date = ...`, a partition). Then
+- our layout: the bytes of exactly those Parquet column chunks (written by the adapter's own writer), times
+  the number of partitions read; a query reading no column (count(*)) reads only metadata;
+- the seed's layout: every scanned table is one CSV object (the score history one file of
+  `score_history_sets` sets), and Athena reads all of it for any query.
+Row-group statistics, which let Athena skip more of the Parquet files, are ignored (so ours is an upper
+bound). Billed bytes: Athena rounds each query up to a whole MB, with a 10 MB minimum. 100x scales every
+table linearly. Last line: key=value figures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import pandas as pd  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+import sqlglot  # noqa: E402
+from pyathena.formatter import DefaultParameterFormatter  # noqa: E402
+from sqlglot import exp  # noqa: E402
+from sqlglot.optimizer.qualify import qualify  # noqa: E402
+from sqlglot.optimizer.scope import traverse_scope  # noqa: E402
+
+from churn_core import views  # noqa: E402
+from churn_core.warehouse.athena import bind, declared_types, to_pyformat  # noqa: E402
+from churn_core.warehouse.athena_types import parquet_bytes, to_arrow  # noqa: E402
+from churn_core.warehouse.duckdb import DuckDBWarehouse  # noqa: E402
+
+MB = 1024 * 1024
+PARTITIONED = {
+    "evaluator_scores": "as_of_date",
+    "score_sets": "as_of_date",
+    "score_drift": "as_of_date",
+    "channel_effects": "as_of_date",
+    "drift_reference": "model_version",
+}
+SCORE_SETS_FABRICATED = 3
+
+
+class RecordingWarehouse(DuckDBWarehouse):
+    """DuckDB, remembering every query the dashboard code runs (as the Athena adapter would receive it)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.recorded: list[tuple[str, dict[str, Any]]] = []
+
+    def query(self, sql: str, params: Any = None) -> pd.DataFrame:
+        self.recorded.append((sql, dict(params or {})))
+        return super().query(sql, params)
+
+
+@dataclass
+class TableBytes:
+    """Bytes of one table (for a partitioned table: of one partition) in both layouts."""
+
+    rows: int
+    parquet_columns: dict[str, int]
+    parquet_footer: int
+    csv: int
+    partitions: int = 1
+
+
+@dataclass
+class Scan:
+    table: str
+    columns: set[str] = field(default_factory=set)
+    one_partition: bool = False
+
+
+def build(evaluators: int, home: Path) -> tuple[RecordingWarehouse, Any, dt.date]:
+    from churn_core.etl import run_etl
+    from churn_core.ingest import load_raw
+    from churn_core.settings import load_settings
+    from churn_core.synthetic import generate
+    from tests.dashboard.scoreset import fabricate_scores
+
+    settings = load_settings(env={}, config=home / "absent.toml", home=home, demo_evaluators=evaluators)
+    warehouse = RecordingWarehouse(settings.warehouse_path)
+    tables = generate(evaluators, days=settings.demo_days, seed=settings.demo_seed)
+    truth = tables.pop("demo_truth")
+    load_raw(warehouse, tables, {"demo_truth": truth})
+    run_etl(warehouse, settings)
+    last = warehouse.query("SELECT max(usage_date) AS d FROM daily_usage").iloc[0, 0]
+    last = pd.Timestamp(last).date()
+    fabricate_scores(
+        warehouse, settings, [last - dt.timedelta(days=k) for k in range(SCORE_SETS_FABRICATED - 1, -1, -1)]
+    )
+    warehouse.recorded.clear()
+    return warehouse, settings, last
+
+
+def session(warehouse: RecordingWarehouse, settings: Any, as_of: dt.date) -> list[str]:
+    """Every page of the dashboard once, with default filters; names of the views that failed."""
+    filters = views.Filters()
+    steps: list[tuple[str, Any]] = [
+        ("score_sets", lambda: views.score_sets(warehouse)),
+        ("freshness", lambda: views.freshness(warehouse)),
+        ("filter_options", lambda: views.filter_options(warehouse, as_of)),
+        ("at_risk_summary", lambda: views.at_risk_summary(warehouse, as_of, filters)),
+        (
+            "at_risk_page",
+            lambda: views.at_risk_page(warehouse, as_of, filters, "risk", 0, settings.page_size),
+        ),
+        ("week1_activation", lambda: views.week1_activation(warehouse, as_of)),
+    ]
+    failed, instance = [], 0
+    for name, step in steps:
+        try:
+            result = step()
+        except Exception as exc:  # a view under construction elsewhere must not stop the measurement
+            failed.append(f"{name} ({type(exc).__name__})")
+            continue
+        if name == "at_risk_page":
+            instance = int(result["instance"].iloc[0])
+    since = as_of - dt.timedelta(days=28)
+    more: list[tuple[str, Any]] = [
+        ("evaluator_profile", lambda: views.evaluator_profile(warehouse, instance, as_of)),
+        ("daily_activity", lambda: views.daily_activity(warehouse, instance)),
+        ("evaluator_touches", lambda: views.evaluator_touches(warehouse, instance)),
+        ("feature_by_outcome", lambda: views.feature_by_outcome(warehouse)),
+        ("activation_curves", lambda: views.activation_curves(warehouse)),
+        (
+            "activation_curves_by_segment",
+            lambda: views.activation_curves_by_segment(warehouse, "product", since),
+        ),
+        ("activation_trend", lambda: views.activation_trend(warehouse)),
+        ("early_actions", lambda: views.early_actions(warehouse, as_of)),
+        ("channel_outcomes", lambda: views.channel_outcomes(warehouse)),
+        ("channel_uplift", lambda: views.channel_uplift(warehouse, as_of)),
+        ("content_lift", lambda: views.content_lift(warehouse)),
+        ("shap_importance", lambda: views.shap_importance(warehouse, as_of)),
+        ("shap_sample", lambda: views.shap_sample(warehouse, as_of)),
+        ("risk_histogram", lambda: views.risk_histogram(warehouse, as_of)),
+        ("drift_history", lambda: views.drift_history(warehouse)),
+        ("realised_performance", lambda: views.realised_performance(warehouse)),
+        ("data_quality", lambda: views.data_quality(warehouse)),
+        ("job_history", lambda: views.job_history(warehouse)),
+    ]
+    for name, step in more:
+        try:
+            step()
+        except Exception as exc:
+            failed.append(f"{name} ({type(exc).__name__})")
+    return failed
+
+
+def table_bytes(warehouse: DuckDBWarehouse, name: str, history: int) -> TableBytes:
+    df = warehouse.query(f"SELECT * FROM {name}")
+    partitions = 1
+    column = PARTITIONED.get(name)
+    if column and column in df.columns and not df.empty:
+        keys = df[column].astype(str)
+        partitions = history if column == "as_of_date" else keys.nunique()
+        df = df[keys == keys.max()]  # one partition: the newest set
+    csv = len(df.to_csv(index=False).encode())
+    data = df.drop(columns=[column]) if column and column in df.columns else df
+    blob = parquet_bytes(to_arrow(data, name, declared_types(name)))
+    meta = pq.ParquetFile(pd.io.common.BytesIO(blob)).metadata
+    columns: dict[str, int] = {}
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        for c in range(group.num_columns):
+            chunk = group.column(c)
+            columns[chunk.path_in_schema] = columns.get(chunk.path_in_schema, 0) + chunk.total_compressed_size
+    footer = meta.serialized_size + 8
+    return TableBytes(len(df), columns, footer, csv * partitions, partitions)
+
+
+def scans(sql: str, params: dict[str, Any], schema: dict[str, dict[str, str]]) -> list[Scan]:
+    """The table scans of a query as Athena receives it, with the columns each reads."""
+    text, names = to_pyformat(sql)
+    rendered = DefaultParameterFormatter().format(text, bind(names, params, "query"))
+    tree = qualify(
+        sqlglot.parse_one(rendered, read="trino"),
+        schema=schema,
+        dialect="trino",
+        validate_qualify_columns=False,
+        quote_identifiers=False,
+    )
+    limit = tree.args.get("limit")
+    if limit is not None and limit.expression.name == "0":
+        return []  # LIMIT 0 (a query for the columns only): Trino plans it to an empty result, no scan
+    out = []
+    for scope in traverse_scope(tree):
+        where = scope.expression.args.get("where") if isinstance(scope.expression, exp.Select) else None
+        for alias, (_, source) in scope.selected_sources.items():
+            if not isinstance(source, exp.Table):
+                continue
+            scan = Scan(source.name, {c.name for c in scope.columns if c.table == alias})
+            key = PARTITIONED.get(scan.table)
+            if key and where is not None:
+                scan.one_partition = any(
+                    isinstance(eq.left, exp.Column)
+                    and eq.left.name == key
+                    and eq.left.table == alias
+                    and not isinstance(eq.right, exp.Column)
+                    for eq in where.find_all(exp.EQ)
+                )
+            out.append(scan)
+    return out
+
+
+def billed(scanned: float) -> float:
+    return max(10 * MB, math.ceil(scanned / MB) * MB)
+
+
+def main() -> None:
+    evaluators = int(sys.argv[1]) if len(sys.argv) > 1 else 57_700
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        warehouse, settings, as_of = build(evaluators, Path(tmp) / "home")
+        built = time.perf_counter() - started
+        failed = session(warehouse, settings, as_of)
+        recorded = list(warehouse.recorded)
+        schema = {
+            t: dict(
+                warehouse.query(
+                    "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = :t",
+                    {"t": t},
+                ).itertuples(index=False, name=None)
+            )
+            for t in warehouse.tables()
+        }
+        schema = {
+            t: {c: ("VARCHAR" if "[" in k or "(" in k else k) for c, k in cols.items()}
+            for t, cols in schema.items()
+        }
+        sizes = {t: table_bytes(warehouse, t, settings.score_history_sets) for t in schema}
+    rows = []
+    for sql, params in recorded:
+        ours = seed = latest = 0.0
+        for scan in scans(sql, params, schema):
+            size = sizes[scan.table]
+            parts = 1 if scan.one_partition else size.partitions
+            read = [size.parquet_columns.get(c, 0) for c in scan.columns]
+            ours += (sum(read) + size.parquet_footer) * parts
+            seed += size.csv
+            latest += size.csv / size.partitions
+        rows.append((views_name(sql), ours, seed, latest))
+    print(f"{'query':32} {'ours MB':>10} {'CSV MB':>10} {'CSV, 1 set':>10}")
+    for name, ours, seed, latest in rows:
+        print(f"{name:32} {ours / MB:10.2f} {seed / MB:10.1f} {latest / MB:10.1f}")
+    figures: dict[str, float] = {"evaluators": evaluators, "queries": len(rows)}
+    latest = sum(r[3] for r in rows)
+    figures["seed_csv_latest_set_only_scanned_mb"] = latest / MB
+    print(
+        f"against a CSV layout holding only the newest score set: {sum(r[1] for r in rows) / MB:,.1f} MB vs "
+        f"{latest / MB:,.1f} MB (1/{latest / sum(r[1] for r in rows):,.1f})"
+    )
+    for scale, tag in ((1, "seed"), (100, "x100")):
+        ours = sum(r[1] for r in rows) * scale
+        seed = sum(r[2] for r in rows) * scale
+        ours_billed = sum(billed(r[1] * scale) for r in rows)
+        seed_billed = sum(billed(r[2] * scale) for r in rows)
+        figures |= {
+            f"{tag}_ours_scanned_mb": ours / MB,
+            f"{tag}_csv_scanned_mb": seed / MB,
+            f"{tag}_scanned_ratio": ours / seed,
+            f"{tag}_ours_billed_mb": ours_billed / MB,
+            f"{tag}_csv_billed_mb": seed_billed / MB,
+            f"{tag}_billed_ratio": ours_billed / seed_billed,
+        }
+        print(
+            f"{tag}: scanned {ours / MB:,.1f} MB vs {seed / MB:,.1f} MB (1/{seed / ours:,.0f}); billed "
+            f"{ours_billed / MB:,.0f} MB vs {seed_billed / MB:,.0f} MB (1/{seed_billed / ours_billed:,.0f})"
+        )
+    sets = sizes["evaluator_scores"]
+    print(
+        f"one score set: {sets.rows:,} rows, Parquet {sum(sets.parquet_columns.values()) / MB:.1f} MB, "
+        f"CSV {sets.csv / sets.partitions / MB:.1f} MB; build {built:.0f} s"
+    )
+    if failed:
+        print("views not measured:", ", ".join(failed))
+    print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items()))
+
+
+def views_name(sql: str) -> str:
+    first = sql.lstrip().splitlines()[0] if sql.strip() else ""
+    return first[3:].split(":")[0] if first.startswith("-- ") else " ".join(sql.split())[:32]
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,200 @@
+"""Benchmark: `churn score` end to end for 1,000,000 evaluators, and uplift quality on the demo data.
+
+Run on demand: `python tests/benchmarks/bench_score.py [--home DIR] [--rows N]`. Target: <= 30 s for 1M.
+
+How the 1M-evaluator instances_w1 is built: the demo (57,700 evaluators) is generated, loaded and built
+with the ETL as `churn demo` does, so the training history, engagements and cohorts are realistic; then
+instances_w1 (about 11,800 unresolved evaluators) is replicated under new instance ids up to N rows, with
+their activation_daily and engagements rows, in DuckDB. (Generating 5M evaluators to get 1M unresolved
+ones would take minutes and the scoring work is the same.) `churn score` then runs in a fresh process,
+twice: the first run of a model also builds its drift reference; the second replaces the same set.
+
+The champion comes from the registry (trained with churn_core.train when there is none); while those
+modules are missing a seed-talk XGBoost (200 trees of depth 3) stands in. Last line: key=value figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from churn_core.settings import Settings, load_settings
+from churn_core.warehouse import open_warehouse
+
+FALLBACK_SCRIPT = """
+import json, sys, numpy as np, pandas as pd, xgboost as xgb
+from churn_core.settings import load_settings
+from churn_core.warehouse import open_warehouse
+from churn_core.score import score_evaluators
+spec = json.load(open(sys.argv[1]))
+class Pipeline:
+    features_ = spec["features"]
+    def transform(self, df):
+        return pd.DataFrame({f: df[f].to_numpy(np.float32, na_value=np.nan) for f in self.features_})
+class Model:
+    version, threshold, pipeline = spec["version"], spec["threshold"], Pipeline()
+    card = {"features": spec["features"], "threshold": spec["threshold"]}
+    booster = xgb.Booster(model_file=spec["model"])
+    def calibrate(self, margin):
+        return 1.0 / (1.0 + np.exp(-margin))
+    def predict_proba(self, df):
+        return self.calibrate(self.booster.inplace_predict(self.pipeline.transform(df), predict_type="margin"))
+settings = load_settings()
+print(score_evaluators(open_warehouse(settings), settings, Model()))
+"""
+
+
+def build_demo(settings: Settings) -> None:
+    from churn_core import synthetic
+    from churn_core.etl import run_etl
+    from churn_core.ingest import load_raw
+
+    warehouse = open_warehouse(settings)
+    tables = synthetic.generate(settings.demo_evaluators, days=settings.demo_days, seed=settings.demo_seed)
+    truth = tables.pop("demo_truth")
+    load_raw(warehouse, tables, {"demo_truth": truth})
+    run_etl(warehouse, settings)
+
+
+def score_command(settings: Settings) -> list[str]:
+    """`churn score` with the registry's champion (trained first if needed), else the stand-in model."""
+    try:
+        from churn_core.registry import Registry, RegistryError
+    except ImportError:
+        return _fallback_command(settings)
+    registry = Registry(settings)
+    try:
+        registry.load("champion")
+    except RegistryError:
+        from churn_core import train
+
+        print("training a champion (profile tuned) ...", flush=True)
+        result = train.train_model(open_warehouse(settings), settings, profile="tuned")
+        version = getattr(result, "version", result)
+        if hasattr(registry, "promote"):
+            registry.promote(version)
+    return [sys.executable, "-m", "churn_core.cli", "score"]
+
+
+def _fallback_command(settings: Settings) -> list[str]:
+    import xgboost as xgb
+
+    from churn_core.schema import FEATURES
+
+    modeling = open_warehouse(settings).query("SELECT * FROM instances_modeling")
+    x = np.column_stack([modeling[f].to_numpy(np.float32, na_value=np.nan) for f in FEATURES])
+    params = {"objective": "binary:logistic", "eta": 0.1, "max_depth": 3, "min_child_weight": 6,
+              "subsample": 0.5, "seed": 27}
+    booster = xgb.train(params, xgb.DMatrix(x, label=1 - modeling["retained"].to_numpy()), 200)
+    path = settings.home / "standin.json"
+    booster.save_model(str(path.with_suffix(".ubj")))
+    path.write_text(json.dumps({"features": list(FEATURES), "threshold": 0.5, "version": "standin-seed",
+                                "model": str(path.with_suffix(".ubj"))}))
+    script = settings.home / "standin_score.py"
+    script.write_text(FALLBACK_SCRIPT)
+    return [sys.executable, str(script), str(path)]
+
+
+def expand_instances(settings: Settings, rows: int) -> int:
+    """Replicate instances_w1 (with its activation_daily and engagements rows) to `rows` evaluators."""
+    import duckdb
+
+    con = duckdb.connect(str(settings.warehouse_path))
+    try:
+        base = con.execute("SELECT count(*) FROM instances_w1").fetchone()[0]
+        copies = -(-rows // base)
+        con.execute("CREATE OR REPLACE TEMP TABLE base_ids AS SELECT instance FROM instances_w1")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE copies AS SELECT range AS k FROM range({copies})")
+        con.execute("BEGIN")
+        con.execute(f"""CREATE OR REPLACE TABLE instances_w1 AS
+            SELECT * REPLACE (CAST(w.instance + 10000000 * c.k AS INTEGER) AS instance)
+            FROM instances_w1 AS w CROSS JOIN copies AS c
+            QUALIFY row_number() OVER (ORDER BY c.k, w.instance) <= {rows}""")
+        con.execute("""CREATE OR REPLACE TABLE activation_daily AS
+            SELECT * REPLACE (CAST(a.instance + 10000000 * c.k AS INTEGER) AS instance)
+            FROM activation_daily AS a CROSS JOIN copies AS c
+            WHERE c.k = 0 OR a.instance IN (SELECT instance FROM base_ids)""")
+        con.execute("""CREATE OR REPLACE TABLE engagements AS
+            SELECT * REPLACE (g.engagement_id + 10000000000 * c.k AS engagement_id,
+                              CAST(g.instance + 10000000 * c.k AS INTEGER) AS instance)
+            FROM engagements AS g CROSS JOIN copies AS c
+            WHERE c.k = 0 OR g.instance IN (SELECT instance FROM base_ids)""")
+        con.execute("COMMIT")
+        return con.execute("SELECT count(*) FROM instances_w1").fetchone()[0]
+    finally:
+        con.close()
+
+
+def run_score(command: list[str], settings: Settings) -> tuple[float, float]:
+    """Seconds and peak resident MB of one `churn score` in a fresh process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    env = {**os.environ, "CHURN_HOME": str(settings.home)}
+    started = time.perf_counter()
+    subprocess.run(command, env=env, check=True)
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return seconds, max(peak, before) / 1024
+
+
+def uplift_figures(settings: Settings) -> dict[str, float]:
+    from churn_core.channels import uplift_quality
+    from churn_core.schema import CHANNELS
+
+    warehouse = open_warehouse(settings)
+    scores = warehouse.query(
+        "SELECT instance, expected_annual_value, recommended_channel, "
+        + ", ".join(f"uplift_{c}" for c in CHANNELS) + " FROM evaluator_scores")
+    truth = warehouse.query("SELECT * FROM demo_truth")
+    return uplift_quality(scores, truth, settings)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--home", type=Path, default=None, help="reuse this CHURN_HOME (built when missing)")
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    tmp = None if args.home else tempfile.TemporaryDirectory()
+    home = args.home or Path(tmp.name)
+    settings = load_settings(env={}, config=home / "absent.toml", home=home)
+    if not settings.warehouse_path.exists():
+        started = time.perf_counter()
+        build_demo(settings)
+        print(f"demo warehouse built in {time.perf_counter() - started:.1f} s", flush=True)
+    command = score_command(settings)
+
+    demo_seconds, _ = run_score(command, settings)
+    quality = uplift_figures(settings)
+    print(f"scored the demo ({open_warehouse(settings).count('instances_w1'):,} evaluators) in {demo_seconds:.1f} s")
+    print("uplift quality on demo data:", json.dumps({k: round(v, 3) for k, v in quality.items()}))
+
+    started = time.perf_counter()
+    rows = expand_instances(settings, args.rows)
+    print(f"instances_w1 expanded to {rows:,} rows in {time.perf_counter() - started:.1f} s", flush=True)
+    first, peak_first = run_score(command, settings)
+    again, peak = run_score(command, settings)
+    stored = open_warehouse(settings).query(
+        "SELECT count(*) AS n FROM evaluator_scores WHERE as_of_date = (SELECT max(as_of_date) FROM score_sets)")
+    assert int(stored["n"].iloc[0]) == rows, "the score set does not hold every evaluator"
+    print(f"churn score, {rows:,} evaluators: first run {first:.1f} s, re-run {again:.1f} s, "
+          f"peak {max(peak, peak_first):.0f} MB")
+    print(f"score_seconds={again:.1f} first_run_seconds={first:.1f} rows={rows} "
+          f"peak_mb={max(peak, peak_first):.0f} demo_score_seconds={demo_seconds:.1f} "
+          f"qini_mean={quality['qini_mean']:.3f} share_truly_best={quality['share_truly_best']:.3f} "
+          f"share_best_single_channel={quality['share_best_single_channel']:.3f}")
+    if tmp:
+        tmp.cleanup()
+
+
+if __name__ == "__main__":
+    pd.set_option("display.width", 200)
+    main()

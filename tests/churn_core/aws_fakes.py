@@ -1,0 +1,332 @@
+"""A real AWS-compatible server for the Athena/S3/Glue tests: moto in server mode behind a small proxy.
+
+moto serves S3, Glue and Athena over HTTP on 127.0.0.1; it runs no SQL but returns query results the test
+seeds. The proxy in front of it records every request and can answer chosen ones itself (throttling, access
+denied, a dropped connection) or change moto's answer (a FAILED query, bytes scanned), so the adapter is
+tested through its real clients, retries and error handling. Both boto3 and pyathena reach the proxy through
+the standard AWS_ENDPOINT_URL variable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import json
+import logging
+import os
+import re
+import threading
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.conftest import make_settings
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+BUCKET = "churn-data"
+KILL = "kill"  # a rule's answer: drop the connection without a response
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def target(self) -> str:
+        """The JSON-protocol operation, e.g. 'AmazonAthena.StartQueryExecution' ('' for S3)."""
+        return self.headers.get("x-amz-target", "")
+
+    @property
+    def json(self) -> dict[str, Any]:
+        return json.loads(self.body or b"{}")
+
+
+Answer = tuple[int, dict[str, str], bytes]
+Rule = Callable[[Request], "Answer | str | None"]
+Rewrite = Callable[[Request, dict[str, Any]], dict[str, Any]]
+
+
+@dataclass
+class Proxy:
+    """Forwards to moto; `rules` may answer a request first, `rewrites` may change moto's JSON answer."""
+
+    upstream: tuple[str, int]
+    rules: list[Rule] = field(default_factory=list)
+    rewrites: list[Rewrite] = field(default_factory=list)
+    requests: list[Request] = field(default_factory=list)
+    on_request: list[Callable[[Request], None]] = field(default_factory=list)
+
+    def calls(self, operation: str) -> list[Request]:
+        return [r for r in self.requests if r.target.endswith(f".{operation}")]
+
+    def clear(self) -> None:
+        self.rules.clear()
+        self.rewrites.clear()
+        self.requests.clear()
+        self.on_request.clear()
+
+
+def _handler(proxy: Proxy) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+            pass
+
+        def _body(self) -> bytes:
+            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                out = b""
+                while True:
+                    size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                    if size == 0:
+                        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                            pass
+                        return out
+                    out += self.rfile.read(size)
+                    self.rfile.readline()
+            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+        def _serve(self) -> None:
+            request = Request(
+                self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, self._body()
+            )
+            proxy.requests.append(request)
+            for hook in list(proxy.on_request):
+                hook(request)
+            for rule in list(proxy.rules):
+                answer = rule(request)
+                if answer == KILL:
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                if answer is not None:
+                    self._reply(*answer)
+                    return
+            headers = {
+                k: v for k, v in self.headers.items() if k.lower() not in ("transfer-encoding", "connection")
+            }
+            headers["Content-Length"] = str(len(request.body))
+            conn = http.client.HTTPConnection(*proxy.upstream, timeout=60)
+            try:
+                conn.request(self.command, self.path, body=request.body, headers=headers)
+                response = conn.getresponse()
+                body = response.read()
+                drop = ("transfer-encoding", "connection") + (
+                    () if self.command == "HEAD" else ("content-length",)
+                )
+                out_headers = {k: v for k, v in response.getheaders() if k.lower() not in drop}
+                status = response.status
+            finally:
+                conn.close()
+            if proxy.rewrites and request.target and body:
+                data = json.loads(body)
+                for rewrite in list(proxy.rewrites):
+                    data = rewrite(request, data)
+                body = json.dumps(data).encode()
+            self._reply(status, out_headers, body)
+
+        def _reply(self, status: int, headers: dict[str, str], body: bytes) -> None:
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            if not any(k.lower() == "content-length" for k in headers):
+                self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _serve
+
+    return Handler
+
+
+def json_error(code: str, message: str, status: int = 400) -> Answer:
+    """An AWS JSON-protocol error answer (Athena, Glue)."""
+    return (
+        status,
+        {"Content-Type": "application/x-amz-json-1.1", "x-amzn-ErrorType": code},
+        json.dumps({"__type": code, "Message": message}).encode(),
+    )
+
+
+def first(n: int, operation: str, answer: Answer | str) -> Rule:
+    """A rule answering the first `n` calls of a JSON operation with `answer`, then letting them through."""
+    left = [n]
+
+    def rule(request: Request) -> Answer | str | None:
+        if request.target.endswith(f".{operation}") and left[0] > 0:
+            left[0] -= 1
+            return answer
+        return None
+
+    return rule
+
+
+_CLIENTS: dict[tuple[str, str], Any] = {}
+
+
+@dataclass
+class AwsFake:
+    """Handles for a test: the proxy, clients straight to moto (for checking), and Athena settings."""
+
+    moto_url: str
+    proxy: Proxy
+    home: Path
+    _warehouses: dict[tuple[tuple[str, Any], ...], Any] = field(default_factory=dict)
+
+    def client(self, service: str) -> Any:
+        key = (self.moto_url, service)
+        if key not in _CLIENTS:
+            _CLIENTS[key] = boto3.client(
+                service,
+                region_name=REGION,
+                endpoint_url=self.moto_url,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+            )
+        return _CLIENTS[key]
+
+    def settings(self, **overrides: Any) -> Any:
+        values = dict(
+            backend="athena",
+            athena_region=REGION,
+            athena_workgroup="primary",
+            athena_database="churn",
+            athena_s3_staging_dir=f"s3://{BUCKET}/athena-results/",
+            athena_s3_data_prefix=f"s3://{BUCKET}/warehouse",
+            athena_poll_seconds=0.01,
+            athena_query_timeout_seconds=30.0,
+        )
+        values.update(overrides)
+        return make_settings(self.home, **values)
+
+    def warehouse(self, **overrides: Any) -> Any:
+        """An AthenaWarehouse on these settings, shared by the session's tests (clients are slow to make)."""
+        from churn_core.warehouse.athena import AthenaWarehouse
+
+        key = tuple(sorted(overrides.items()))
+        if key not in self._warehouses:
+            self._warehouses[key] = AthenaWarehouse(self.settings(**overrides))
+        return self._warehouses[key]
+
+    def moto_api(self, path: str, payload: dict[str, Any]) -> None:
+        request = urllib.request.Request(
+            f"{self.moto_url}{path}",
+            data=json.dumps(payload).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        urllib.request.urlopen(request, timeout=10).read()
+
+    def seed(self, *results: tuple[list[tuple[str, str]], list[list[Any]]]) -> None:
+        """Queue query results, one per future query, as (columns [(name, athena type)], rows)."""
+        payload = []
+        for columns, rows in results:
+            info = [
+                {
+                    "CatalogName": "hive",
+                    "SchemaName": "",
+                    "TableName": "",
+                    "Name": n,
+                    "Label": n,
+                    "Type": t,
+                    "Precision": 0,
+                    "Scale": 0,
+                    "Nullable": "UNKNOWN",
+                    "CaseSensitive": False,
+                }
+                for n, t in columns
+            ]
+            data = [{"Data": [{"VarCharValue": n} for n, _ in columns]}]
+            data += [{"Data": [{} if v is None else {"VarCharValue": _text(v)} for v in row]} for row in rows]
+            payload.append({"rows": data, "column_info": info})
+        self.moto_api(
+            "/moto-api/static/athena/query-results",
+            {"account_id": ACCOUNT, "region": REGION, "results": payload},
+        )
+
+    def queries(self) -> list[dict[str, Any]]:
+        """Every query execution moto has seen, oldest first, as Athena describes it."""
+        athena = self.client("athena")
+        ids = [r.json.get("QueryExecutionId") for r in self.proxy.calls("GetQueryExecution")]
+        seen = list(dict.fromkeys(i for i in ids if i))
+        return [athena.get_query_execution(QueryExecutionId=i)["QueryExecution"] for i in seen]
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    return str(value)
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[tuple[str, int]]:
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        yield server.get_host_and_port()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def aws_session(moto_server: tuple[str, int], tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsFake]:
+    """The proxy in front of moto, and the environment pointing boto3 at it, for the whole session."""
+    proxy = Proxy(upstream=moto_server)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(proxy))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{server.server_address[1]}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_CONFIG_FILE": str(tmp_path_factory.mktemp("aws") / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path_factory.mktemp("aws") / "none"),
+    }
+    drop = [k for k in os.environ if re.match(r"AWS_(PROFILE|ENDPOINT_URL_|SESSION_TOKEN|ATHENA_)", k)]
+    saved = {k: os.environ.get(k) for k in [*env, *drop]}
+    os.environ.update(env)
+    for k in drop:
+        del os.environ[k]
+    try:
+        yield AwsFake(
+            f"http://{moto_server[0]}:{moto_server[1]}", proxy, tmp_path_factory.mktemp("athena_home")
+        )
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture()
+def aws(aws_session: AwsFake, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsFake]:
+    """A fresh moto (empty S3, Glue and Athena, one bucket) behind a proxy with no rules."""
+    from churn_core.warehouse.athena import AthenaWarehouse
+
+    aws_session.moto_api("/moto-api/reset", {})
+    aws_session.proxy.clear()
+    aws_session.client("s3").create_bucket(Bucket=BUCKET)
+    monkeypatch.setattr(AthenaWarehouse, "bytes_scanned_total", 0)
+    yield aws_session
+    aws_session.proxy.clear()
+    aws_session.moto_api("/moto-api/state-manager/unset-transition", {"model_name": "athena::execution"})

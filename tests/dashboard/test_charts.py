@@ -1,0 +1,132 @@
+"""dashboard.charts: each figure built from the views' frames (AppTest only sees plotly specs base64-encoded)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from churn_core import views
+from churn_core.views import FEATURE_LABELS
+from churn_core.warehouse import open_warehouse
+from dashboard import charts
+from tests.dashboard.conftest import SCORE_DATES
+
+AS_OF = SCORE_DATES[-1]
+
+
+@pytest.fixture(scope="module")
+def wh(scored_home):
+    return open_warehouse(scored_home, read_only=True)
+
+
+@pytest.fixture(scope="module")
+def profile(wh):
+    top = views.at_risk_page(wh, AS_OF, views.Filters(), "risk", 0, 1)["instance"].iloc[0]
+    return views.evaluator_profile(wh, int(top), AS_OF)
+
+
+def test_waterfall_goes_from_base_to_the_evaluators_margin(profile):
+    drivers = views.shap_drivers(profile.current, profile.features)
+    fig = charts.shap_waterfall_chart(drivers, profile.current["shap_base"], top_n=5)
+    trace = fig.data[0]
+    assert isinstance(trace, go.Waterfall)
+    assert list(trace.measure) == ["total", *["relative"] * 6, "absolute"]
+    assert trace.y[-1] == "average evaluator" and trace.y[0] == "this evaluator"
+    assert sum(trace.x[1:-1]) + trace.x[-1] == pytest.approx(profile.current["churn_margin"])
+    assert trace.x[0] == pytest.approx(profile.current["churn_margin"])
+    top = drivers.iloc[0]
+    assert any(str(y).startswith(top["label"]) for y in trace.y)
+
+
+def test_profile_charts(wh, profile, scored_home):
+    history = charts.risk_history_chart(profile.history, scored_home.risk_tier_high, scored_home.risk_tier_medium)
+    assert len(history.data[0].x) == len(profile.history)
+    changes = charts.shap_change_chart(views.shap_changes(profile.current, profile.previous))
+    assert len(changes.data[0].y) == 8
+    cohorts = charts.feature_vs_cohorts_chart(profile.features, views.feature_by_outcome(wh))
+    assert [t.name for t in cohorts.data] == ["retained (median)", "churned (median)", "this evaluator"]
+    uplift = charts.channel_uplift_chart(views.channel_uplifts(profile.current), profile.current["recommended_channel"])
+    colours = dict(zip(uplift.data[0].y, uplift.data[0].marker.color, strict=True))
+    assert colours[profile.current["recommended_channel"]] == charts.HIGHLIGHT
+    activity = charts.daily_activity_chart(views.daily_activity(wh, profile.instance))
+    assert activity.data[0].name == "active users"
+    touches = views.evaluator_touches(wh, profile.instance)
+    fig = charts.touches_chart(touches, profile.facts["eval_start_date"])
+    assert sum(len(t.x) for t in fig.data) == len(touches)
+
+
+def test_risk_colours_are_colour_blind_safe_and_labelled():
+    assert charts.RISK_COLOURS == {"high": "#D55E00", "medium": "#E69F00", "low": "#0072B2"}
+    history = pd.DataFrame({"as_of_date": [dt.date(2026, 11, 25)], "churn_probability": [0.7],
+                            "risk_tier": ["high"]})
+    fig = charts.risk_history_chart(history, 0.6, 0.3)
+    assert {a.text for a in fig.layout.annotations} == {"high risk", "medium risk", "low risk"}
+
+
+def test_activation_charts(wh):
+    curves = views.activation_curves(wh)
+    fig = charts.activation_curves_chart(curves)
+    current = [t for t in fig.data if "(current)" in t.name]
+    assert len(current) == 1 and current[0].line.color == charts.HIGHLIGHT and len(fig.data) == 8
+    trend = charts.activation_trend_chart(views.activation_trend(wh))
+    assert trend.data[0].error_y.array is not None
+    actions = charts.early_actions_chart(views.early_actions(wh, AS_OF))
+    assert len(actions.data) == 3
+    by = charts.activation_segments_chart(views.activation_curves_by_segment(wh, "channel", AS_OF - dt.timedelta(60)),
+                                          "channel")
+    control = [t for t in by.data if "control" in t.name]
+    assert control and control[0].line.dash == "dash"
+
+
+def test_channel_and_content_charts(wh):
+    outcomes = views.channel_outcomes(wh)
+    fig = charts.channel_rates_chart(outcomes, "retention", "Retention")
+    assert len(fig.data[0].y) == len(outcomes) and fig.data[0].error_x.array is not None
+    content = views.content_lift(wh, 30)
+    fig = charts.content_lift_chart(content, top_n=10)
+    assert len(fig.data[0].y) == 10 and all("n=" in y for y in fig.data[0].y)
+    assert charts.channel_effects_chart(views.channel_uplift(wh, AS_OF)).data[0].error_x.array is not None
+
+
+def test_driver_charts(wh):
+    importance = views.shap_importance(wh, AS_OF)
+    assert list(charts.shap_importance_chart(importance).data[0].y)[-1] == importance["label"].iloc[0]
+    sample = views.shap_sample(wh, AS_OF, 300)
+    features = importance["feature"].tolist()[:5]
+    swarm = charts.beeswarm_chart(sample, features, FEATURE_LABELS)
+    assert len(swarm.data) == 5 and all(len(t.x) == 300 for t in swarm.data)
+    dep = charts.dependence_chart(sample, features[0], features[1], FEATURE_LABELS)
+    assert len(dep.data[0].x) == 300
+    assert len(charts.stayers_churners_chart(views.feature_by_outcome(wh)).data) == 2
+
+
+def test_model_health_charts(wh):
+    flagged = views.flagged_by_threshold(views.risk_histogram(wh, AS_OF))
+    table = pd.DataFrame({"threshold": [0.2, 0.5, 0.8], "precision": [0.5, 0.7, 0.9], "recall": [0.9, 0.6, 0.2]})
+    fig = charts.threshold_chart(table, flagged, 0.5, capacity=100)
+    assert [t.name for t in fig.data] == ["precision", "recall", "flagged now"]
+    drift = views.drift_history(wh)
+    assert len(charts.drift_chart(drift[drift["as_of_date"] == drift["as_of_date"].max()]).data[0].y) == 17
+    assert len(charts.realised_chart(views.realised_performance(wh)).data) == 4
+    cm = charts.confusion_matrix_chart([[50, 10], [5, 35]])
+    assert cm.data[0].text[0][0].startswith("50")
+    assert charts.curve_chart([0, 0.5, 1], [0, 0.8, 1], "ROC curve", "fpr", "tpr", diagonal=True).data[1].name
+    assert len(charts.lift_chart([1, 2], [3.0, 1.5]).data[0].y) == 2
+
+
+@pytest.mark.parametrize("build", [
+    lambda: charts.shap_waterfall_chart(pd.DataFrame(columns=["feature", "label", "value", "shap"]), 0.0),
+    lambda: charts.activation_curves_chart(pd.DataFrame()),
+    lambda: charts.content_lift_chart(pd.DataFrame(columns=["title", "channel", "resolved", "lift"])),
+    lambda: charts.drift_chart(pd.DataFrame(columns=["feature", "psi", "status"])),
+    lambda: charts.realised_chart(pd.DataFrame()),
+    lambda: charts.correlation_chart(pd.DataFrame()),
+    lambda: charts.pca_chart([]),
+    lambda: charts.confusion_matrix_chart([]),
+])
+def test_empty_inputs_give_a_message_not_an_error(build):
+    fig = build()
+    assert fig.layout.annotations and not fig.data

@@ -1,0 +1,191 @@
+"""Every page through streamlit.testing (AppTest) on the small scored warehouse and on empty ones."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from churn_core import views
+from churn_core.settings import Settings
+from churn_core.warehouse import open_warehouse
+from tests.dashboard.conftest import APP, HOSTILE_PRODUCT, SCORE_DATES
+
+PAGES = ("at_risk", "profile", "channels", "activation", "drivers", "model_health")
+GENERIC_ERROR = "Something went wrong"
+
+
+def run_page(monkeypatch: pytest.MonkeyPatch, settings: Settings, page: str = "at_risk",
+             params: dict[str, str | list[str]] | None = None) -> AppTest:
+    for key in [k for k in os.environ if k.startswith("CHURN_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("CHURN_HOME", str(settings.home))
+    at = AppTest.from_file(APP, default_timeout=120)
+    if page != "at_risk":
+        at.switch_page(f"../pages/{page}.py")
+    if params:
+        at.query_params.update(params)
+    return at.run()
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+    errors = [e.value for e in at.error]
+    assert not errors, errors
+
+
+def url(at: AppTest, key: str) -> list[str]:
+    value = at.query_params.get(key, [])
+    return [value] if isinstance(value, str) else list(value)
+
+
+def table(at: AppTest):
+    return at.dataframe[0].value
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_on_the_scored_warehouse(monkeypatch, scored_home, page):
+    at = run_page(monkeypatch, scored_home, page, {"instance": "100001"} if page == "profile" else None)
+    assert_clean(at)
+    assert at.title, "each page has a title"
+    captions = " ".join(c.value for c in at.caption)
+    assert f"{SCORE_DATES[-1]:%d %b %Y}" in captions and "fabricated-1" in captions
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_says_which_command_creates_data_on_a_fresh_home(monkeypatch, empty_home, page):
+    at = run_page(monkeypatch, empty_home, page)
+    assert_clean(at)
+    assert any("`churn demo`" in i.value for i in at.info)
+    assert not at.dataframe
+
+
+@pytest.mark.parametrize("page,expected", [("at_risk", "`churn score`"), ("drivers", "`churn score`"),
+                                           ("model_health", "`churn score`")])
+def test_pages_needing_scores_say_so_before_the_first_score(monkeypatch, etl_home, page, expected):
+    at = run_page(monkeypatch, etl_home, page)
+    assert_clean(at)
+    assert any(expected in i.value for i in at.info)
+
+
+@pytest.mark.parametrize("page", ["activation", "channels"])
+def test_activation_and_channels_work_before_the_first_score(monkeypatch, etl_home, page):
+    at = run_page(monkeypatch, etl_home, page)
+    assert_clean(at)
+    assert len(at.get("plotly_chart")) >= 3
+
+
+def test_at_risk_table_pages_sorts_and_shows_kpis(monkeypatch, scored_home):
+    at = run_page(monkeypatch, scored_home)
+    assert_clean(at)
+    rows = table(at)
+    assert len(rows) == scored_home.page_size
+    assert rows["churn_probability"].is_monotonic_decreasing
+    assert {m.label for m in at.metric} >= {"Evaluators in trial", "High risk", "Expected value at risk",
+                                            "Week-1 activation"}
+    at.selectbox(key="f_sort").set_value("change").run()
+    changes = table(at)["probability_change"].dropna()
+    assert changes.is_monotonic_decreasing
+    first = table(at)["instance"].tolist()
+    at.number_input(key="f_page").set_value(2).run()
+    assert set(table(at)["instance"]).isdisjoint(first)
+    assert url(at, "page") == ["2"] and url(at, "sort") == ["change"]
+
+
+def test_filters_change_the_table_and_the_url(monkeypatch, scored_home):
+    at = run_page(monkeypatch, scored_home)
+    everyone = int(views.at_risk_summary(open_warehouse(scored_home, read_only=True), SCORE_DATES[-1])["evaluators"])
+    at.button_group(key="f_tiers").set_value(["low"]).run()
+    assert_clean(at)
+    rows = table(at)
+    assert len(rows) and set(rows["risk_tier"]) == {"Low"}
+    assert url(at, "tier") == ["low"]
+    assert f"of **{everyone:,}**" not in " ".join(c.value for c in at.caption)
+    at.multiselect(key="f_products").set_value(["Docs"]).run()
+    assert set(table(at)["product"]) == {"Docs"} and url(at, "product") == ["Docs"]
+    at.text_input(key="f_search").set_value("1001").run()
+    assert all(str(i).startswith("1001") for i in table(at)["instance"])
+
+
+def test_a_shared_url_restores_the_view(monkeypatch, scored_home):
+    at = run_page(monkeypatch, scored_home, params={"tier": ["high", "medium"], "product": "Boards",
+                                                    "sort": "value", "day": "2-7"})
+    assert_clean(at)
+    rows = table(at)
+    assert set(rows["risk_tier"]) <= {"High", "Medium"} and set(rows["product"]) == {"Boards"}
+    assert rows["day_of_trial"].between(2, 7).all()
+    assert rows["expected_value"].is_monotonic_decreasing
+    assert at.button_group(key="f_tiers").value == ["high", "medium"]
+
+
+@pytest.mark.parametrize("params", [
+    {"tier": "<script>alert(1)</script>", "page": "-1", "team": "abc", "week": "2020-13-45"},
+    {"q": "1; DROP TABLE evaluator_scores", "sort": "risk' OR 1=1 --", "day": "7-2", "flag": "x" * 5000},
+    {"product": ["Boards"] * 500, "page": "99999999999", "team": "0-99999999", "channel": "%00"},
+    {"instance": "../../etc/passwd", "region": "", "edition": "standard' --"},
+])
+def test_hostile_or_malformed_query_parameters_are_ignored(monkeypatch, scored_home, params):
+    at = run_page(monkeypatch, scored_home, params=params)
+    assert_clean(at)
+    assert len(table(at)) > 0
+
+
+def test_hostile_product_shows_as_text(monkeypatch, scored_home):
+    at = run_page(monkeypatch, scored_home, params={"product": HOSTILE_PRODUCT})
+    assert_clean(at)
+    assert set(table(at)["product"]) == {HOSTILE_PRODUCT}
+
+
+def top_instance(settings: Settings) -> int:
+    rows = views.at_risk_page(open_warehouse(settings, read_only=True), SCORE_DATES[-1], views.Filters(), "risk",
+                              0, 1)
+    return int(rows["instance"].iloc[0])
+
+
+def test_profile_shows_the_selected_evaluators_drivers(monkeypatch, scored_home):
+    instance = top_instance(scored_home)
+    at = run_page(monkeypatch, scored_home, "profile", {"instance": str(instance)})
+    assert_clean(at)
+    assert at.number_input(key="profile_instance").value == instance
+    score = views.evaluator_profile(open_warehouse(scored_home, read_only=True), instance, SCORE_DATES[-1]).current
+    assert {m.label: m.value for m in at.metric}["Churn risk"] == f"{score['churn_probability']:.0%}"
+    text = " ".join(m.value for m in at.markdown)
+    assert views.top_drivers(score)[0]["reason"] in text
+    assert len(at.get("plotly_chart")) >= 7
+
+
+def test_profile_handles_unknown_and_malformed_instances(monkeypatch, scored_home):
+    at = run_page(monkeypatch, scored_home, "profile", {"instance": "999999999"})
+    assert_clean(at)
+    assert any("no evaluator with instance 999999999" in w.value for w in at.warning)
+    at = run_page(monkeypatch, scored_home, "profile", {"instance": "12abc"})
+    assert_clean(at)
+    assert any("Choose an evaluator" in i.value for i in at.info)
+
+
+def test_profile_of_an_evaluator_not_in_the_set(monkeypatch, scored_home):
+    resolved = open_warehouse(scored_home, read_only=True).query(
+        "SELECT min(instance) AS i FROM evaluators WHERE retained IS NOT NULL").iloc[0, 0]
+    at = run_page(monkeypatch, scored_home, "profile", {"instance": str(resolved)})
+    assert_clean(at)
+    assert any("is not in the score set" in i.value for i in at.info)
+
+
+def test_a_broken_warehouse_gives_a_readable_message(monkeypatch, tmp_path):
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path)
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    settings.warehouse_path.write_bytes(b"this is not a duckdb file" * 100)
+    at = run_page(monkeypatch, settings)
+    assert not at.exception
+    assert at.error and "warehouse" in at.error[0].value.lower()
+    assert GENERIC_ERROR not in at.error[0].value
+
+
+def test_score_set_picker_switches_sets(monkeypatch, scored_home):
+    at = run_page(monkeypatch, scored_home)
+    at.selectbox(key="score_set_choice").set_value(SCORE_DATES[1]).run()
+    assert_clean(at)
+    assert f"{SCORE_DATES[1]:%d %b %Y}" in at.caption[0].value

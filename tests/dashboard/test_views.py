@@ -1,0 +1,247 @@
+"""churn_core.views: the dashboard's read queries against the small scored warehouse, checked with pandas."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churn_core import views
+from churn_core.views import Filters
+from churn_core.warehouse import open_warehouse
+from tests.dashboard.conftest import HOSTILE_PRODUCT, SCORE_DATES
+
+AS_OF = SCORE_DATES[-1]
+
+
+@pytest.fixture(scope="module")
+def wh(scored_home):
+    return open_warehouse(scored_home, read_only=True)
+
+
+@pytest.fixture(scope="module")
+def scores(wh) -> pd.DataFrame:
+    return wh.query("SELECT * FROM evaluator_scores WHERE as_of_date = :d", {"d": AS_OF})
+
+
+def test_filter_values_are_bound_never_written_into_sql():
+    hostile = "x') OR 1=1; DROP TABLE evaluator_scores; --"
+    f = Filters(tiers=("high", hostile), products=(hostile,), editions=(hostile,), regions=(hostile,),
+                channels=(hostile, views.NOT_REACHED), cohort_weeks=(dt.date(2026, 11, 23),), team_size=(2, 9),
+                day_of_trial=(1, 3), search="12a3'--", flags=("worth_saving", hostile))
+    sql, params = views.filter_conditions(f)
+    assert hostile not in sql and "DROP" not in sql and "12" not in sql
+    assert hostile in params.values() and f",{hostile}," in params.values()
+    assert params["f_search"] == "123%"
+    assert sql.count(":f_") == len(params)
+
+
+def test_empty_filters_add_nothing():
+    assert views.filter_conditions(Filters()) == ("", {})
+
+
+def test_score_sets_newest_first(wh):
+    sets = views.score_sets(wh)
+    assert [s.as_of for s in sets] == sorted(SCORE_DATES, reverse=True)
+    assert sets[0].scored > 0 and sets[0].model_version
+
+
+def test_filter_options_list_what_the_set_holds(wh, scores):
+    options = views.filter_options(wh, AS_OF)
+    assert set(options.products) == set(scores["product"])
+    assert HOSTILE_PRODUCT in options.products
+    assert options.team_size_max == scores["team_size"].max()
+    assert options.channels[-1] == views.NOT_REACHED
+
+
+@pytest.mark.parametrize("filters", [
+    Filters(),
+    Filters(tiers=("high",)),
+    Filters(flags=("worth_saving", "might_swing"), products=("Boards",)),
+    Filters(channels=("email",)),
+    Filters(channels=(views.NOT_REACHED,)),
+    Filters(team_size=(3, 10), day_of_trial=(2, 5), regions=("EMEA", "APAC")),
+    Filters(search="1002"),
+])
+def test_page_and_summary_match_pandas(wh, scores, filters):
+    expected = scores
+    if filters.tiers:
+        expected = expected[expected["risk_tier"].isin(filters.tiers)]
+    if filters.flags:
+        expected = expected[(expected["worth_saving"] == 1) | (expected["might_swing"] == 1)]
+    if filters.products:
+        expected = expected[expected["product"].isin(filters.products)]
+    if filters.regions:
+        expected = expected[expected["region"].isin(filters.regions)]
+    if filters.channels == ("email",):
+        expected = expected[expected["channels_reached"].fillna("").str.split(",").map(lambda c: "email" in c)]
+    if filters.channels == (views.NOT_REACHED,):
+        expected = expected[expected["channels_reached"].fillna("") == ""]
+    if filters.team_size:
+        expected = expected[expected["team_size"].between(*filters.team_size)]
+    if filters.day_of_trial:
+        expected = expected[expected["day_of_trial"].between(*filters.day_of_trial)]
+    if filters.search:
+        expected = expected[expected["instance"].astype(str).str.startswith(filters.search)]
+    summary = views.at_risk_summary(wh, AS_OF, filters)
+    assert summary["evaluators"] == len(expected)
+    assert summary["high_risk"] == (expected["risk_tier"] == "high").sum()
+    assert summary["value_at_risk"] == pytest.approx(expected["value_at_risk"].sum())
+    page = views.at_risk_page(wh, AS_OF, filters, "risk", 0, 20)
+    top = expected.sort_values(["churn_probability", "instance"], ascending=[False, True]).head(20)
+    assert page["instance"].tolist() == top["instance"].tolist()
+    assert list(page.columns) == list(views.TABLE_COLUMNS)
+
+
+def test_paging_and_sorting(wh, scores):
+    pages = [views.at_risk_page(wh, AS_OF, Filters(), "value", p, 50) for p in range(3)]
+    ids = [i for p in pages for i in p["instance"]]
+    expected = scores.sort_values(["expected_value", "instance"], ascending=[False, True]).head(150)
+    assert ids == expected["instance"].tolist()
+    change = views.at_risk_page(wh, AS_OF, Filters(), "change", 0, 10)
+    assert change["probability_change"].iloc[0] == pytest.approx(scores["probability_change"].max())
+    odd = views.at_risk_page(wh, AS_OF, Filters(), "x'; DROP TABLE t; --", 0, 5)
+    assert odd["churn_probability"].is_monotonic_decreasing
+
+
+def test_export_is_the_filtered_query_without_paging(wh, scores):
+    f = Filters(tiers=("high", "medium"))
+    out = views.at_risk_export(wh, AS_OF, f, "risk", ["risk_tier", "shap_w1_active_users", "uplift_email",
+                                                      "evaluators; DROP TABLE x", "product"], 100_000)
+    assert list(out.columns) == ["instance", "risk_tier", "shap_w1_active_users", "uplift_email", "product"]
+    assert len(out) == scores["risk_tier"].isin(["high", "medium"]).sum() > 50
+    assert len(views.at_risk_export(wh, AS_OF, f, "risk", ["product"], 7)) == 7
+
+
+def test_export_columns_are_the_schema_then_shap_and_uplift(wh):
+    columns = views.export_columns(wh)
+    assert columns[:3] == ["instance", "as_of_date", "day_of_trial"]
+    assert "shap_w1_active_users" in columns and "uplift_in_app" in columns and "shap_base" in columns
+
+
+def test_week1_activation(wh):
+    kpi = views.week1_activation(wh, AS_OF)
+    truth = wh.query("SELECT eval_start_date, activated FROM activation_daily WHERE day_index = 7")
+    start = pd.to_datetime(truth["eval_start_date"]).dt.date
+    this = truth[(start > AS_OF - dt.timedelta(days=14)) & (start <= AS_OF - dt.timedelta(days=7))]
+    assert kpi["this_week_n"] == len(this)
+    assert kpi["this_week"] == pytest.approx(this["activated"].mean())
+
+
+def test_profile_and_drivers_add_up(wh, scores):
+    instance = int(scores.sort_values("churn_probability").iloc[-1]["instance"])
+    profile = views.evaluator_profile(wh, instance, AS_OF)
+    assert profile.facts["instance"] == instance and profile.current["instance"] == instance
+    assert profile.previous is not None and profile.previous["as_of_date"] < profile.current["as_of_date"]
+    assert len(profile.history) >= 2
+    drivers = views.shap_drivers(profile.current, profile.features)
+    assert drivers["shap"].abs().is_monotonic_decreasing
+    assert profile.current["shap_base"] + drivers["shap"].sum() == pytest.approx(profile.current["churn_margin"])
+    assert set(drivers["value"].dropna()) <= set(profile.features.values())
+    changes = views.shap_changes(profile.current, profile.previous)
+    assert len(changes) == len(drivers) and changes["change"].abs().is_monotonic_decreasing
+    uplifts = views.channel_uplifts(profile.current)
+    assert uplifts["uplift"].is_monotonic_decreasing and len(uplifts) == 5
+
+
+def test_profile_of_an_unknown_instance(wh):
+    profile = views.evaluator_profile(wh, 10**11, AS_OF)
+    assert profile.facts is None and profile.current is None
+
+
+def test_wilson_interval_known_values():
+    low, high = views.wilson_interval([0, 5, 10], [10, 10, 10])
+    assert low[0] == 0 and high[0] == pytest.approx(0.2775, abs=1e-4)
+    assert low[1] == pytest.approx(0.2366, abs=1e-4) and high[1] == pytest.approx(0.7634, abs=1e-4)
+    assert high[2] == pytest.approx(1)
+    low, high = views.wilson_interval([0], [0])
+    assert np.isnan(low[0]) and np.isnan(high[0])
+
+
+def test_difference_interval_contains_the_difference_and_is_wider_for_small_samples():
+    low, high = views.difference_interval(30, 100, 20, 100)
+    assert low < 0.1 < high
+    small = views.difference_interval(3, 10, 2, 10)
+    assert small[1] - small[0] > high - low
+
+
+def test_activation_views_match_activation_daily(wh):
+    curves = views.activation_curves(wh)
+    raw = wh.query("SELECT cohort_week, day_index, activated FROM activation_daily")
+    expected = raw.groupby(["cohort_week", "day_index"])["activated"].mean()
+    got = curves.set_index(["cohort_week", "day_index"])["rate"]
+    assert np.allclose(got.sort_index().to_numpy(), expected.sort_index().to_numpy())
+    by = views.activation_curves_by_segment(wh, "channel", AS_OF - dt.timedelta(weeks=8))
+    assert "no contact (control)" in set(by["segment"])
+    assert set(views.activation_curves_by_segment(wh, "bogus", AS_OF)["segment"]) <= {
+        "Boards", "Docs", "Desk", HOSTILE_PRODUCT}
+    trend = views.activation_trend(wh)
+    assert trend["rate"].between(0, 1).all() and (trend["rate_low"] <= trend["rate"]).all()
+    actions = views.early_actions(wh, AS_OF)
+    assert len(actions) == 12 and actions["reach"].between(0, 1).all()
+    assert actions["impact"].dropna().is_monotonic_decreasing
+
+
+def test_channel_views(wh):
+    outcomes = views.channel_outcomes(wh)
+    control = outcomes[outcomes["is_control"]].iloc[0]
+    raw = wh.query("SELECT count(*) AS n, count(retained) AS r, sum(retained) AS k FROM evaluators "
+                   "WHERE control_group = 1").iloc[0]
+    assert control["evaluators"] == raw["n"] and control["resolved"] == raw["r"]
+    assert control["retention"] == pytest.approx(raw["k"] / raw["r"])
+    assert (outcomes["retention_low"] <= outcomes["retention"]).all()
+    content = views.content_lift(wh, min_resolved=30)
+    assert content["content_id"].notna().all() and content["lift_low"].le(content["lift"]).all()
+    assert content["enough_data"].is_monotonic_decreasing
+    effects = views.channel_uplift(wh, AS_OF)
+    assert set(effects["channel"]) == {"email", "phone", "chat", "push", "in_app"}
+
+
+def test_shap_importance_is_computed_in_sql_and_matches_pandas(wh, scores):
+    importance = views.shap_importance(wh, AS_OF).set_index("feature")
+    for feature in ("w1_active_users", "number_of_issues"):
+        assert importance.loc[feature, "mean_abs_shap"] == pytest.approx(scores[f"shap_{feature}"].abs().mean())
+    sample = views.shap_sample(wh, AS_OF, 100)
+    assert len(sample) == 100 and sample["value_w1_active_users"].notna().all()
+    assert views.shap_sample(wh, AS_OF, 100)["instance"].tolist() == sample["instance"].tolist()
+
+
+def test_threshold_counts(wh, scores):
+    flagged = views.flagged_by_threshold(views.risk_histogram(wh, AS_OF))
+    assert len(flagged) == 101 and flagged["flagged"].is_monotonic_decreasing
+    at_half = flagged[flagged["threshold"] == 0.5]["flagged"].iloc[0]
+    assert at_half == (np.floor(scores["churn_probability"] * 100) >= 50).sum()
+    cut = views.capacity_threshold(flagged, 100)
+    assert flagged[flagged["threshold"] == cut]["flagged"].iloc[0] <= 100
+
+
+def test_realised_performance_matches_sklearn(wh):
+    from sklearn.metrics import roc_auc_score
+
+    perf = views.realised_performance(wh).set_index("as_of_date")
+    joined = wh.query("SELECT s.as_of_date, s.churn_probability, s.predicted_churn, e.retained FROM evaluator_scores s "
+                      "JOIN evaluators e ON e.instance = s.instance WHERE e.retained IS NOT NULL")
+    first = joined[joined["as_of_date"] == joined["as_of_date"].min()]
+    row = perf.loc[first["as_of_date"].iloc[0]]
+    assert row["resolved"] == len(first)
+    assert row["auc"] == pytest.approx(roc_auc_score(1 - first["retained"], first["churn_probability"]))
+    tp = ((first["predicted_churn"] == 1) & (first["retained"] == 0)).sum()
+    assert row["precision"] == pytest.approx(tp / first["predicted_churn"].sum())
+
+
+def test_feature_by_outcome_and_freshness(wh):
+    by = views.feature_by_outcome(wh)
+    assert len(by) == 16 and by["retained_n"].iloc[0] > 0
+    raw = wh.query("SELECT avg(w1_active_users) AS m FROM instances_modeling WHERE retained = 1").iloc[0, 0]
+    assert by.set_index("feature").loc["w1_active_users", "retained_mean"] == pytest.approx(raw)
+    fresh = views.freshness(wh)
+    assert pd.Timestamp(fresh["last_usage_date"]).date() == AS_OF
+    assert len(views.data_quality(wh)) > 10
+    assert views.job_history(wh) is None or "job" in views.job_history(wh).columns
+
+
+def test_render_sql_refuses_unknown_markers():
+    with pytest.raises(ValueError):
+        views.render_sql("at_risk_page", columns=", x")

@@ -18,7 +18,7 @@ def open_warehouse(settings: Settings, *, read_only: bool = False) -> Warehouse:
     if settings.backend == "athena":
         from churn_core.warehouse.athena import AthenaWarehouse
 
-        return AthenaWarehouse(settings)
+        return AthenaWarehouse(settings, read_only=read_only)
     from churn_core.warehouse.duckdb import DuckDBWarehouse
 
     return DuckDBWarehouse(settings.warehouse_path, read_only=read_only)

@@ -2,9 +2,10 @@
 
 Credentials come only from boto3's default chain (environment, shared profile, instance or task role); nothing
 here reads, stores, prints or logs them. `AWS_ENDPOINT_URL` (boto3's standard variable) points every client
-at another endpoint, such as a local test server. Botocore's own retries are switched off so that there is
-one retry layer, `call`, with exponential backoff for throttling and transient failures only: access denied,
-bad requests and SQL errors are never retried.
+at another endpoint, such as a local test server. Botocore's own retries are switched off so that each call
+has one retry layer with exponential backoff (`call` here for S3 and Glue; pyathena's, set from the same
+`Backoff`, for Athena's API), for throttling and transient failures only: access denied, bad requests and
+SQL errors are never retried.
 """
 
 from __future__ import annotations
@@ -76,8 +77,8 @@ DENIED_CODES: frozenset[str] = frozenset(
         "InvalidToken",
     }
 )
-_RATE_WORDS = re.compile(r"rate exceeded|slow ?down|throttl|too many requests", re.IGNORECASE)
-_DENIED_WORDS = re.compile(
+RATE_WORDS = re.compile(r"rate exceeded|slow ?down|throttl|too many requests", re.IGNORECASE)
+DENIED_WORDS = re.compile(
     r"access denied|not authorized|insufficient (lake formation )?permissions", re.IGNORECASE
 )
 _TRANSIENT_EXCEPTIONS = (HTTPClientError, BotoConnectionError)  # dropped connections, timeouts
@@ -181,7 +182,7 @@ def is_retryable(exc: BaseException) -> bool:
                 code in RETRYABLE_CODES
                 or status >= 500
                 or status == 429
-                or bool(_RATE_WORDS.search(str(err.response.get("Error", {}).get("Message", ""))))
+                or bool(RATE_WORDS.search(str(err.response.get("Error", {}).get("Message", ""))))
             )
         if isinstance(err, _TRANSIENT_EXCEPTIONS):
             return True

@@ -3,11 +3,13 @@
 Run on demand: `python tests/benchmarks/bench_athena_cost.py [evaluators]` (default 57,700, the seed's scale).
 Target: our layout scans (and is billed for) at most 1/20 of the CSV layout, at the seed's scale and at 100x.
 
-How: the demo data (churn_core.synthetic) is loaded and the ETL run on DuckDB, and score sets are fabricated
-(tests/dashboard/scoreset.py). A dashboard session (every page once, default filters, one evaluator's
-profile) is replayed through churn_core.views on a warehouse that records each query; each recorded query is
-rendered exactly as the Athena adapter sends it and analysed with sqlglot: which tables it scans, which
-columns of each, and whether it keeps to one score set (`as_of_date = ...`, a partition). Then
+How: the demo data (churn_core.synthetic) is loaded and the ETL run on DuckDB, and three score sets are
+written the way `churn score` writes them (schema.EVALUATOR_SCORES plus shap_<feature> and uplift_<channel>,
+from a fixed model rather than training, which is slow and beside the point here). A dashboard session
+(every page once, default filters, one evaluator's profile) is replayed through churn_core.views on a
+warehouse that records each query; each recorded query is rendered exactly as the Athena adapter sends it
+and analysed with sqlglot: which tables it scans, which columns of each, and whether it keeps to one score
+set (`as_of_date = ...`, a partition). Then
 - our layout: the bytes of exactly those Parquet column chunks (written by the adapter's own writer), times
   the number of partitions read; a query reading no column (count(*)) reads only metadata;
 - the seed's layout: every scanned table is one CSV object (the score history one file of
@@ -20,6 +22,7 @@ table linearly. Last line: key=value figures.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import sys
 import tempfile
@@ -32,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 import sqlglot  # noqa: E402
@@ -41,9 +45,10 @@ from sqlglot.optimizer.qualify import qualify  # noqa: E402
 from sqlglot.optimizer.scope import traverse_scope  # noqa: E402
 
 from churn_core import views  # noqa: E402
-from churn_core.warehouse.athena import bind, declared_types, to_pyformat  # noqa: E402
+from churn_core.warehouse.athena import bind, to_pyformat  # noqa: E402
 from churn_core.warehouse.athena_types import parquet_bytes, to_arrow  # noqa: E402
 from churn_core.warehouse.duckdb import DuckDBWarehouse  # noqa: E402
+from churn_core.warehouse.glue import declared_types  # noqa: E402
 
 MB = 1024 * 1024
 PARTITIONED = {
@@ -53,7 +58,6 @@ PARTITIONED = {
     "channel_effects": "as_of_date",
     "drift_reference": "model_version",
 }
-SCORE_SETS_FABRICATED = 3
 
 
 class RecordingWarehouse(DuckDBWarehouse):
@@ -86,24 +90,166 @@ class Scan:
     one_partition: bool = False
 
 
+def fabricate_scores(
+    warehouse: DuckDBWarehouse, settings: Any, as_of: dt.date, previous: pd.DataFrame | None
+) -> pd.DataFrame:
+    """One score set shaped exactly like `churn score`'s (schema.EVALUATOR_SCORES, then shap_<feature> and
+    uplift_<channel>), from instances_w1 with a fixed logistic model: realistic sizes without training."""
+    from churn_core.schema import CHANNELS, EVALUATOR_SCORES, FEATURES
+
+    w1 = warehouse.query("SELECT * FROM instances_w1")
+    n, rng = len(w1), np.random.default_rng(as_of.toordinal())
+    x = np.column_stack([np.log1p(w1[f].astype("float64").to_numpy()) for f in FEATURES])
+    shap = np.nan_to_num(-0.2 * (x - np.nanmean(x, axis=0)))
+    margin = 0.1 + shap.sum(axis=1)
+    p = 1 / (1 + np.exp(-margin))
+    value = w1["expected_annual_value"].astype("float64").to_numpy()
+    uplift = 0.01 + 0.07 * rng.random((n, len(CHANNELS)))
+    gain = p[:, None] * value[:, None] * uplift * 0.3 - np.array([settings.channel_cost(c) for c in CHANNELS])
+    best = gain.argmax(axis=1)
+    top = np.argsort(-np.abs(shap), axis=1)[:, :3]
+    drivers = [
+        [
+            {
+                "feature": FEATURES[j],
+                "value": float(np.expm1(x[i, j])) if np.isfinite(x[i, j]) else None,
+                "shap": round(float(shap[i, j]), 4),
+                "reason": f"{views.feature_label(FEATURES[j])}: fewer than similar evaluators",
+            }
+            for j in top[i]
+        ]
+        for i in range(n)
+    ]
+    start = pd.to_datetime(w1["eval_start_date"])
+    prev = (
+        previous.set_index("instance")["churn_probability"]
+        if previous is not None
+        else pd.Series(dtype=float)
+    )
+    prev_p = prev.reindex(w1["instance"]).to_numpy(dtype="float64")
+    predicted = (p >= 0.5).astype("int32")
+    worth = (predicted == 1) & (gain.max(axis=1) > 0)
+    swing = (predicted == 0) & (p >= 0.5 - settings.swing_margin)
+    frame = pd.DataFrame(
+        {
+            "instance": w1["instance"].astype("int32"),
+            "as_of_date": as_of,
+            "day_of_trial": w1["day_of_trial"].astype("int32"),
+            "as_of_day": w1["as_of_day"].astype("int32"),
+            "eval_start_date": start.dt.date,
+            "cohort_week": (start - pd.to_timedelta(start.dt.day_of_week, "D")).dt.date,
+            "model_version": "v0001",
+            "churn_probability": p,
+            "churn_margin": margin,
+            "risk_tier": np.select(
+                [p >= settings.risk_tier_high, p >= settings.risk_tier_medium], ["high", "medium"], "low"
+            ),
+            "predicted_churn": predicted,
+            "risk_rank": pd.Series(-p).rank(method="first").astype("int32"),
+            "top_reason": [d[0]["reason"] for d in drivers],
+            "top_drivers": [json.dumps(d) for d in drivers],
+            "shap_base": 0.1,
+            **{
+                c: w1[c]
+                for c in (
+                    "product",
+                    "edition",
+                    "team_size",
+                    "company_size_band",
+                    "region",
+                    "acquisition_source",
+                    "expected_annual_value",
+                    "control_group",
+                )
+            },
+            "channels_reached": rng.choice(["", "email", "email,push", "chat"], n),
+            "activated": (rng.random(n) < 0.4).astype("int32"),
+            "value_at_risk": p * value,
+            "recommended_channel": np.array(CHANNELS)[best],
+            "channel_uplift": uplift[np.arange(n), best],
+            "expected_value": gain.max(axis=1),
+            "worth_saving": worth.astype("int32"),
+            "might_swing": swing.astype("int32"),
+            "segment": np.select(
+                [worth, swing, predicted == 1],
+                ["worth saving", "might swing", "at risk, low value"],
+                "on track",
+            ),
+            "previous_as_of_date": pd.Series(
+                [previous["as_of_date"].iloc[0] if previous is not None else None] * n,
+                dtype="date32[pyarrow]",
+            ),
+            "previous_probability": prev_p,
+            "probability_change": p - prev_p,
+        }
+    )
+    assert list(frame.columns) == EVALUATOR_SCORES.names
+    for k, f in enumerate(FEATURES):
+        frame[f"shap_{f}"] = shap[:, k]
+    for k, c in enumerate(CHANNELS):
+        frame[f"uplift_{c}"] = uplift[:, k]
+    return frame
+
+
 def build(evaluators: int, home: Path) -> tuple[RecordingWarehouse, Any, dt.date]:
+    """The demo at `evaluators` on DuckDB, with three score sets (28 days before the data ends, the day before
+    the end, the end) written with the scoring job's tables and partitioning."""
     from churn_core.etl import run_etl
     from churn_core.ingest import load_raw
+    from churn_core.schema import CHANNELS, FEATURES
     from churn_core.settings import load_settings
     from churn_core.synthetic import generate
-    from tests.dashboard.scoreset import fabricate_scores
 
     settings = load_settings(env={}, config=home / "absent.toml", home=home, demo_evaluators=evaluators)
     warehouse = RecordingWarehouse(settings.warehouse_path)
     tables = generate(evaluators, days=settings.demo_days, seed=settings.demo_seed)
     truth = tables.pop("demo_truth")
     load_raw(warehouse, tables, {"demo_truth": truth})
-    run_etl(warehouse, settings)
-    last = warehouse.query("SELECT max(usage_date) AS d FROM daily_usage").iloc[0, 0]
-    last = pd.Timestamp(last).date()
-    fabricate_scores(
-        warehouse, settings, [last - dt.timedelta(days=k) for k in range(SCORE_SETS_FABRICATED - 1, -1, -1)]
-    )
+    last = pd.Timestamp(warehouse.query("SELECT max(usage_date) AS d FROM daily_usage").iloc[0, 0]).date()
+    previous = None
+    for day in (last - dt.timedelta(days=28), last - dt.timedelta(days=1), last):
+        run_etl(warehouse, settings, day)
+        scores = fabricate_scores(warehouse, settings, day, previous)
+        previous = scores[["instance", "churn_probability", "as_of_date"]]
+        drift = pd.DataFrame(
+            {
+                "as_of_date": day,
+                "feature": [*FEATURES, "churn_probability"],
+                "psi": np.linspace(0.01, 0.3, len(FEATURES) + 1),
+                "status": "ok",
+            }
+        )
+        effects = pd.DataFrame(
+            {
+                "as_of_date": day,
+                "channel": list(CHANNELS),
+                "uplift": 0.02,
+                "ci_low": 0.0,
+                "ci_high": 0.04,
+                "n_treated": 400,
+                "n_control": 300,
+                "cost": 1.0,
+            }
+        )
+        sets = pd.DataFrame(
+            {
+                "as_of_date": [day],
+                "model_version": ["v0001"],
+                "rows": [len(scores)],
+                "created_at": [dt.datetime.combine(day, dt.time(6))],
+            }
+        )
+        warehouse.write_partitions(
+            {
+                "evaluator_scores": scores,
+                "score_drift": drift,
+                "channel_effects": effects,
+                "score_sets": sets,
+            },
+            "as_of_date",
+            day,
+            keep=settings.score_history_sets,
+        )
     warehouse.recorded.clear()
     return warehouse, settings, last
 

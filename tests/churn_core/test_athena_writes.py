@@ -354,8 +354,10 @@ def test_build_table_runs_the_sql_inside_athena_as_ctas_then_switches(aws, wareh
     [temp] = created
     location = glue_table(aws, "instances_modeling")["StorageDescriptor"]["Location"]
     assert re.fullmatch(r"s3://churn-data/warehouse/instances_modeling/v=[^/]+/", location)
-    select = "\n".join(line if line.startswith("--") else line.replace(":as_of", "DATE '2026-11-26'")
-                       for line in load_sql("instances_modeling").strip().splitlines())
+    select = "\n".join(
+        line if line.startswith("--") else line.replace(":as_of", "DATE '2026-11-26'")
+        for line in load_sql("instances_modeling").strip().splitlines()
+    )
     assert ctas == (
         f"CREATE TABLE \"churn\".\"{temp}\"\nWITH (format = 'PARQUET', write_compression = 'SNAPPY', "
         f"external_location = '{location}')\nAS\n{select}"
@@ -409,3 +411,19 @@ def test_churn_etl_runs_unchanged_on_athena(aws, warehouse) -> None:
     assert [t.split("__tmp_")[0] for t in created] == list(ETL_TABLES)
     assert set(warehouse.tables()) == {"evaluators", "daily_usage", *ETL_TABLES}
     assert etl_params(aws.settings(), D3)["as_of"] == D3
+
+
+def test_many_appends_are_compacted_into_one_file(aws, warehouse, monkeypatch) -> None:
+    monkeypatch.setattr(AthenaWarehouse, "compact_after", 3)
+    for i in range(4):
+        warehouse.append(
+            "audit_log", pd.DataFrame({"action": [f"export {i}"], "row_count": pd.array([i], "Int32")})
+        )
+    location = glue_table(aws, "audit_log")["StorageDescriptor"]["Location"]
+    assert len(keys_under(aws, location[len(f"s3://{BUCKET}/") :])) == 1
+    assert sorted(read_location(aws, location).column("action").to_pylist()) == [
+        f"export {i}" for i in range(4)
+    ]
+    warehouse.append("audit_log", pd.DataFrame({"action": ["export 4"], "row_count": pd.array([4], "Int32")}))
+    assert glue_table(aws, "audit_log")["StorageDescriptor"]["Location"] == location  # appends go on there
+    assert read_location(aws, location).num_rows == 5

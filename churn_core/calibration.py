@@ -57,7 +57,7 @@ class Calibrator:
         method = self.method
         if method == "auto":
             enough = len(y) >= ISOTONIC_MIN_ROWS and min(positives, len(y) - positives) >= ISOTONIC_MIN_CLASS
-            method = "isotonic" if enough else "platt"
+            method = _better_method(margin, y) if enough else "platt"
         if method == "isotonic":
             self.x_, self.y_ = _centred_isotonic(margin, y)
             if len(self.x_) < 2:
@@ -108,6 +108,23 @@ class Calibrator:
         return cal
 
 
+def _better_method(margin: np.ndarray, y: np.ndarray) -> str:
+    """Platt or isotonic, whichever has the lower log-loss when fitted on one half and judged on the other."""
+    rng = np.random.default_rng(0)
+    half = rng.permutation(len(y)) < len(y) // 2
+    loss = {"platt": 0.0, "isotonic": 0.0}
+    for fit_rows in (half, ~half):
+        test_rows = ~fit_rows
+        if y[fit_rows].min() == y[fit_rows].max():
+            return "platt"
+        for method in loss:
+            p = np.clip(
+                Calibrator(method).fit(margin[fit_rows], y[fit_rows])(margin[test_rows]), EPS, 1 - EPS
+            )
+            loss[method] -= float(np.mean(y[test_rows] * np.log(p) + (1 - y[test_rows]) * np.log(1 - p)))
+    return "isotonic" if loss["isotonic"] < loss["platt"] else "platt"
+
+
 def _centred_isotonic(margin: np.ndarray, y: np.ndarray) -> tuple[list[float], list[float]]:
     """Isotonic regression of y on margin, each constant block reduced to (mean margin, its rate)."""
     values, inverse, counts = np.unique(margin, return_inverse=True, return_counts=True)
@@ -129,14 +146,21 @@ def reliability_curve(y: np.ndarray, p: np.ndarray, bins: int = 10) -> dict[str,
     pred = np.bincount(idx, weights=p, minlength=bins)
     obs = np.bincount(idx, weights=y, minlength=bins)
     ok = count > 0
-    return {"predicted": (pred[ok] / count[ok]).tolist(), "observed": (obs[ok] / count[ok]).tolist(),
-            "count": count[ok].astype(int).tolist(),
-            "bin_low": (np.arange(bins)[ok] / bins).tolist()}
+    return {
+        "predicted": (pred[ok] / count[ok]).tolist(),
+        "observed": (obs[ok] / count[ok]).tolist(),
+        "count": count[ok].astype(int).tolist(),
+        "bin_low": (np.arange(bins)[ok] / bins).tolist(),
+    }
 
 
 def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
     """Sum over equal-width bins of (share of rows) x |mean predicted - observed rate|."""
     curve = reliability_curve(y, p, bins)
     n = max(len(np.asarray(y)), 1)
-    return float(sum(c / n * abs(a - b) for c, a, b in zip(curve["count"], curve["predicted"], curve["observed"],
-                                                           strict=True)))
+    return float(
+        sum(
+            c / n * abs(a - b)
+            for c, a, b in zip(curve["count"], curve["predicted"], curve["observed"], strict=True)
+        )
+    )

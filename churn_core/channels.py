@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import xgboost as xgb
 
 from churn_core.schema import CHANNELS, FEATURES
@@ -78,9 +80,7 @@ class UpliftModel:
     def design(self, frame: pd.DataFrame) -> np.ndarray:
         """Model inputs: numeric columns as float32 (NaN kept), categories as codes (unknown -> NaN)."""
         cols = [frame[c].to_numpy(np.float32, na_value=np.nan) for c in NUMERIC]
-        for c in CATEGORICAL:
-            codes = pd.Categorical(frame[c], categories=self.categories[c]).codes.astype(np.float32)
-            cols.append(np.where(codes < 0, np.nan, codes))
+        cols += [category_codes(frame[c], self.categories[c]) for c in CATEGORICAL]
         return np.column_stack(cols) if cols else np.empty((len(frame), 0), np.float32)
 
     def uplift(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -98,6 +98,21 @@ class UpliftModel:
             else:
                 out[:, j] = self.outcome[c].inplace_predict(x) - mu0
         return out, mu0.astype(np.float64)
+
+
+def category_codes(values: pd.Series, categories: list[str]) -> np.ndarray:
+    """Position of each value in `categories` as float32, NaN when unknown or missing; hashes the few
+    distinct values once (Arrow dictionary encoding) instead of looking up a million strings."""
+    encoded = pc.dictionary_encode(pa.array(values.astype("str"), pa.string(), from_pandas=True))
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    lookup = pd.Index(categories).get_indexer(encoded.dictionary.to_pylist()).astype(np.float32)
+    lookup[lookup < 0] = np.nan
+    indices = encoded.indices.to_numpy(zero_copy_only=False)
+    codes = np.full(len(values), np.nan, np.float32)
+    valid = ~np.asarray(encoded.indices.is_null())
+    codes[valid] = lookup[indices[valid].astype(np.int64)]
+    return codes
 
 
 def _train(params: dict[str, object], x: np.ndarray, y: np.ndarray, rounds: int, seed: int,
@@ -229,7 +244,7 @@ def qini_coefficient(predicted: np.ndarray, true_effect: np.ndarray) -> float:
     """Normalised Qini coefficient of ranking by `predicted` when each row's true effect is known:
     1 = the perfect ranking, 0 = random, negative = worse than random."""
     n = len(predicted)
-    if n < 2:
+    if n < 2 or np.ptp(true_effect) < 1e-12:  # the same effect for everyone: no ranking to judge
         return float("nan")
     total = true_effect.sum()
     random = total * np.arange(1, n + 1) / n

@@ -151,6 +151,25 @@ def etl(as_of: AsOf = None) -> None:
 
 @app.command()
 @guarded
+def score(as_of: Annotated[dt.datetime | None, typer.Option(
+        "--as-of", formats=["%Y-%m-%d"], help="Score as of this date (default: the date instances_w1 was built for).")] = None
+) -> None:
+    """Score every evaluator in trial with the champion model: risk, reasons, whom to save and how."""
+    from churn_core.registry import Registry
+    from churn_core.score import score_evaluators
+
+    s = settings()
+    model = Registry(s).load("champion")
+    with _steps() as step:
+        summary = score_evaluators(open_warehouse(s), s, model, as_of.date() if as_of else None, step)
+    console.print(
+        f"Scored {summary.rows:,} evaluators as of {summary.as_of} with model {summary.model_version}: "
+        f"{summary.high_risk:,} high risk, {summary.worth_saving:,} worth saving, {summary.might_swing:,} might "
+        f"swing, value at risk {summary.value_at_risk:,.0f}; drift alerts: {summary.drift_alerts}.")
+
+
+@app.command()
+@guarded
 def sql(
     query: Annotated[str, typer.Argument(help="One read-only SELECT in Athena (Trino) SQL.")],
     format: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.table,
@@ -229,7 +248,7 @@ def run_now(
             raise Stopped(STOP.reason)
 
     STOP.reset()
-    signal.signal(signal.SIGTERM, stop)
+    previous = signal.signal(signal.SIGTERM, stop)
     launched_by = "airflow" if os.environ.get("AIRFLOW_CTX_DAG_ID") else "manual"
     try:
         result = run_job(job.value, settings(), as_of=as_of.date() if as_of else None,
@@ -238,6 +257,9 @@ def run_now(
         _fail(ChurnError(f"{job.value} run stopped ({exc}); recorded as interrupted, "
                          "nothing was left half-done"))
         return
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        STOP.reset()
     for step in result.steps:
         note = f" — {escape(step.outcome.detail)}" if step.outcome.detail else ""
         console.print(f"{step.step}: {step.status} in {step.seconds:.1f}s{note}")
@@ -279,6 +301,14 @@ def jobs(
     print_frame(next_runs(s, 2), format)
     if s.warehouse_path.exists() or s.backend != "duckdb":
         console.print(freshness(warehouse, s).message)
+
+
+# --- model commands: train, evaluate, models list|show|promote (churn_core/cli_models.py) ---------------
+from churn_core.cli_models import evaluate, models_app, train  # noqa: E402
+
+app.command()(train)
+app.command()(evaluate)
+app.add_typer(models_app, name="models")
 
 
 def main() -> None:

@@ -2,8 +2,8 @@
 
 A spec names the table's quirks once (`churn train --data FILE.csv --spec SPEC.toml`):
 
-    name = "telco_ibm"              # registry namespace for models of this table (default: the spec's file name)
-    id = "customerID"               # optional: row id (never a feature; rows sharing it stay on one split side)
+    name = "telco_ibm"              # registry namespace of its models (default: the file name)
+    id = "customerID"               # optional: row id (never a feature; rows sharing it stay together)
     label = "Churn"                 # the outcome column
     positive = "Yes"                # the label value that means `target`
     target = "churn"                # "churn": positive means churned; "retain": positive means stayed
@@ -15,7 +15,11 @@ A spec names the table's quirks once (`churn train --data FILE.csv --spec SPEC.t
     strip_headers = true            # trim spaces around column names ("churn " -> "churn")
     delimiter = ","                 # the field separator
 
-Every problem is a DatasetError that says what to fix; nothing is trained or registered before all checks pass.
+    [sums]                          # optional derived features: the row sum of numeric columns
+    "total charge" = ["total day charge", "total eve charge", "total night charge", "total intl charge"]
+
+Every problem is a DatasetError that says what to fix; nothing is trained or registered before all
+checks pass.
 """
 
 from __future__ import annotations
@@ -35,8 +39,25 @@ from churn_core.warehouse import Warehouse
 MIN_ROWS = 50
 MIN_PER_CLASS = 10
 NUMERIC_TEXT_SHARE = 0.95  # a text column whose non-blank values are this numeric is read as numbers
-SPEC_KEYS = frozenset({"name", "description", "id", "label", "positive", "negative", "target", "date",
-                       "categorical", "drop", "na_values", "strip_headers", "delimiter", "source"})
+SPEC_KEYS = frozenset(
+    {
+        "name",
+        "description",
+        "id",
+        "label",
+        "positive",
+        "negative",
+        "target",
+        "date",
+        "categorical",
+        "drop",
+        "na_values",
+        "strip_headers",
+        "delimiter",
+        "source",
+        "sums",
+    }
+)
 SPECS_DIR = Path(__file__).parent / "specs"
 EVALUATORS = "evaluators"
 
@@ -60,9 +81,12 @@ class DatasetSpec:
     strip_headers: bool = False
     delimiter: str = ","
     description: str = ""
+    sums: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
+        out = {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
+        out["sums"] = {name: list(cols) for name, cols in self.sums}
+        return out
 
 
 @dataclass
@@ -78,31 +102,53 @@ class Dataset:
     numeric: list[str] = field(default_factory=list)
     categorical: list[str] = field(default_factory=list)
     ratios: list[tuple[str, str, str]] = field(default_factory=list)
+    sums: list[tuple[str, list[str]]] = field(default_factory=list)
     categorical_mode: str = "codes"
-    truth: np.ndarray | None = None  # demo data only: the generator's true churn probability (never a feature)
+    truth: np.ndarray | None = (
+        None  # demo data only: the generator's true churn probability (never a feature)
+    )
     source: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def subset(self, rows: np.ndarray) -> Dataset:
-        pick = (lambda a: None if a is None else a[rows])  # noqa: E731
-        return Dataset(self.name, self.frame.iloc[rows].reset_index(drop=True), self.y[rows], self.groups[rows],
-                       pick(self.dates), pick(self.day), self.numeric, self.categorical, self.ratios,
-                       self.categorical_mode, pick(self.truth), self.source, self.notes)
+        pick = lambda a: None if a is None else a[rows]  # noqa: E731
+        return Dataset(
+            self.name,
+            self.frame.iloc[rows].reset_index(drop=True),
+            self.y[rows],
+            self.groups[rows],
+            pick(self.dates),
+            pick(self.day),
+            self.numeric,
+            self.categorical,
+            self.ratios,
+            self.sums,
+            self.categorical_mode,
+            pick(self.truth),
+            self.source,
+            self.notes,
+        )
 
 
 def check_labels(y: np.ndarray, what: str) -> None:
     """Refuse data a model cannot honestly be trained and tested on."""
     n, churned = len(y), int(np.sum(y))
     if n < MIN_ROWS:
-        raise DatasetError(f"{what} has only {n} labelled row(s): need at least {MIN_ROWS} to train and hold "
-                           "some out. Add more rows.")
+        raise DatasetError(
+            f"{what} has only {n} labelled row(s): need at least {MIN_ROWS} to train and hold "
+            "some out. Add more rows."
+        )
     if churned == 0 or churned == n:
         only = "churned" if churned else "retained"
-        raise DatasetError(f"every row of {what} is {only}: a model needs both churned and retained examples. "
-                           "Check the label column and the `positive` value of the spec.")
+        raise DatasetError(
+            f"every row of {what} is {only}: a model needs both churned and retained examples. "
+            "Check the label column and the `positive` value of the spec."
+        )
     if min(churned, n - churned) < MIN_PER_CLASS:
-        raise DatasetError(f"{what} has only {min(churned, n - churned)} row(s) of its rarer class: need at "
-                           f"least {MIN_PER_CLASS} churned and {MIN_PER_CLASS} retained rows.")
+        raise DatasetError(
+            f"{what} has only {min(churned, n - churned)} row(s) of its rarer class: need at "
+            f"least {MIN_PER_CLASS} churned and {MIN_PER_CLASS} retained rows."
+        )
 
 
 # --- evaluators from the warehouse -------------------------------------------------------------------
@@ -112,24 +158,51 @@ def evaluator_dataset(warehouse: Warehouse) -> Dataset:
     """Every resolved evaluator on each day 1..7 of its trial (sql/queries/training_snapshots.sql)."""
     missing = [t for t in ("feature_snapshots", "instances_modeling") if not warehouse.table_exists(t)]
     if missing:
-        raise DatasetError(f"table(s) {', '.join(missing)} missing: build them with `churn etl` "
-                           "(or `churn demo`) first")
+        raise DatasetError(
+            f"table(s) {', '.join(missing)} missing: build them with `churn etl` (or `churn demo`) first"
+        )
     df = warehouse.run("training_snapshots")
     if df.empty:
-        raise DatasetError("no resolved evaluators yet (instances_modeling is empty): wait for outcomes, or "
-                           "check the --as-of date of `churn etl`")
-    y = df["churned"].to_numpy(dtype=np.int8)
-    dates = pd.to_datetime(df["eval_start_date"]).to_numpy(dtype="datetime64[D]")
+        raise DatasetError(
+            "no resolved evaluators yet (instances_modeling is empty): wait for outcomes, or "
+            "check the --as-of date of `churn etl`"
+        )
     truth = None
     if warehouse.table_exists("demo_truth"):
         known = warehouse.query("SELECT instance, true_retention_prob FROM demo_truth")
         p = df["instance"].map(known.set_index("instance")["true_retention_prob"])
         truth = None if p.isna().any() else 1.0 - p.to_numpy(np.float64)
-    frame = df.drop(columns=["retained", "churned"])
-    data = Dataset(EVALUATORS, frame, y, df["instance"].to_numpy(), dates, df["as_of_day"].to_numpy(np.int64),
-                   list(EVALUATOR_NUMERIC), list(EVALUATOR_CATEGORICAL), list(EVALUATOR_RATIOS), "codes", truth,
-                   {"kind": "warehouse", "query": "training_snapshots", "rows": len(df),
-                    "instances": int(df["instance"].nunique())})
+    return evaluator_frame_dataset(df, truth)
+
+
+def evaluator_frame_dataset(df: pd.DataFrame, truth: np.ndarray | None = None) -> Dataset:
+    """A Dataset from rows shaped like training_snapshots (label `churned`, or `retained`)."""
+    churned = df["churned"] if "churned" in df.columns else 1 - df["retained"]
+    if churned.isna().any():
+        raise DatasetError(f"{int(churned.isna().sum())} training snapshot row(s) have no outcome")
+    y = churned.to_numpy(dtype=np.int8)
+    dates = pd.to_datetime(df["eval_start_date"]).to_numpy(dtype="datetime64[D]")
+    frame = df.drop(columns=[c for c in ("retained", "churned") if c in df.columns])
+    data = Dataset(
+        EVALUATORS,
+        frame,
+        y,
+        df["instance"].to_numpy(),
+        dates,
+        df["as_of_day"].to_numpy(np.int64),
+        list(EVALUATOR_NUMERIC),
+        list(EVALUATOR_CATEGORICAL),
+        list(EVALUATOR_RATIOS),
+        [],
+        "codes",
+        None if truth is None else np.asarray(truth, np.float64),
+        {
+            "kind": "warehouse",
+            "query": "training_snapshots",
+            "rows": len(df),
+            "instances": int(df["instance"].nunique()),
+        },
+    )
     check_labels(y, "training_snapshots")
     return data
 
@@ -150,27 +223,43 @@ def load_spec(path: Path | str) -> DatasetSpec:
         raise DatasetError(f"{path}: not valid TOML ({exc})") from None
     unknown = sorted(set(raw) - SPEC_KEYS)
     if unknown:
-        raise DatasetError(f"{path}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(SPEC_KEYS))}")
+        raise DatasetError(
+            f"{path}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(SPEC_KEYS))}"
+        )
     for key in ("label", "positive"):
         if key not in raw or str(raw[key]).strip() == "":
-            raise DatasetError(f"{path}: `{key}` is required (the outcome column and its value meaning `target`)")
+            raise DatasetError(
+                f"{path}: `{key}` is required (the outcome column and its value meaning `target`)"
+            )
     target = str(raw.get("target", "churn"))
     if target not in ("churn", "retain"):
-        raise DatasetError(f"{path}: target must be \"churn\" or \"retain\", not {target!r}")
+        raise DatasetError(f'{path}: target must be "churn" or "retain", not {target!r}')
     lists = {}
     for key in ("categorical", "drop", "na_values"):
         value = raw.get(key, [])
         if not isinstance(value, list):
             raise DatasetError(f"{path}: `{key}` must be a list of strings")
         lists[key] = tuple(str(v) for v in value)
+    sums = raw.get("sums", {})
+    if not isinstance(sums, dict) or not all(isinstance(v, list) and v for v in sums.values()):
+        raise DatasetError(f"{path}: `[sums]` must map each new feature name to a list of columns to add up")
     name = str(raw.get("name") or path.stem)
     if not name.replace("_", "").replace("-", "").isalnum():
         raise DatasetError(f"{path}: name {name!r} may hold only letters, digits, '_' and '-'")
-    return DatasetSpec(name=name, label=str(raw["label"]), positive=str(raw["positive"]), target=target,
-                       id=raw.get("id") or None, negative=None if raw.get("negative") is None else str(raw["negative"]),
-                       date=raw.get("date") or None, strip_headers=bool(raw.get("strip_headers", False)),
-                       delimiter=str(raw.get("delimiter", ",")), description=str(raw.get("description", "")),
-                       **lists)
+    return DatasetSpec(
+        name=name,
+        label=str(raw["label"]),
+        positive=str(raw["positive"]),
+        target=target,
+        id=raw.get("id") or None,
+        negative=None if raw.get("negative") is None else str(raw["negative"]),
+        date=raw.get("date") or None,
+        strip_headers=bool(raw.get("strip_headers", False)),
+        delimiter=str(raw.get("delimiter", ",")),
+        description=str(raw.get("description", "")),
+        sums=tuple((str(k), tuple(str(c) for c in v)) for k, v in sums.items()),
+        **lists,
+    )
 
 
 def read_table(path: Path | str, spec: DatasetSpec) -> pd.DataFrame:
@@ -181,27 +270,48 @@ def read_table(path: Path | str, spec: DatasetSpec) -> pd.DataFrame:
         if path.suffix.lower() == ".parquet":
             df = pd.read_parquet(path)
         else:
-            df = pd.read_csv(path, sep=spec.delimiter, na_values=list(spec.na_values) or None, low_memory=False)
+            df = pd.read_csv(
+                path, sep=spec.delimiter, na_values=list(spec.na_values) or None, low_memory=False
+            )
     except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DatasetError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
     if spec.strip_headers:
         df.columns = [str(c).strip() for c in df.columns]
     if df.columns.duplicated().any():
-        raise DatasetError(f"{path}: duplicate column name(s) {sorted(set(df.columns[df.columns.duplicated()]))}")
+        raise DatasetError(
+            f"{path}: duplicate column name(s) {sorted(set(df.columns[df.columns.duplicated()]))}"
+        )
     return df
 
 
 def load_dataset(path: Path | str, spec: DatasetSpec) -> Dataset:
     """A customer table as a Dataset: labels from the spec, text columns as categories, ids never features."""
     df = read_table(path, spec)
-    named = [spec.label, *(c for c in (spec.id, spec.date) if c), *spec.categorical, *spec.drop]
+    named = [
+        spec.label,
+        *(c for c in (spec.id, spec.date) if c),
+        *spec.categorical,
+        *spec.drop,
+        *(c for _, cols in spec.sums for c in cols),
+    ]
     missing = [c for c in dict.fromkeys(named) if c not in df.columns]
     if missing:
-        hint = " (trailing spaces in the header? set strip_headers = true)" if any(
-            c.strip() in [str(x).strip() for x in df.columns] for c in missing) else ""
-        raise DatasetError(f"the spec names column(s) not in {Path(path).name}: "
-                           f"{', '.join(repr(c) for c in missing)}{hint}. Columns are: "
-                           f"{', '.join(repr(str(c)) for c in df.columns)}")
+        hint = (
+            " (trailing spaces in the header? set strip_headers = true)"
+            if any(c.strip() in [str(x).strip() for x in df.columns] for c in missing)
+            else ""
+        )
+        raise DatasetError(
+            f"the spec names column(s) not in {Path(path).name}: "
+            f"{', '.join(repr(c) for c in missing)}{hint}. Columns are: "
+            f"{', '.join(repr(str(c)) for c in df.columns)}"
+        )
+    clash = [name for name, _ in spec.sums if name in df.columns]
+    if clash:
+        raise DatasetError(
+            f"[sums] feature name(s) {', '.join(map(repr, clash))} are already columns of "
+            f"{Path(path).name}: choose other names"
+        )
     y = _labels(df[spec.label], spec)
     notes: list[str] = []
     dates = None
@@ -219,26 +329,56 @@ def load_dataset(path: Path | str, spec: DatasetSpec) -> Dataset:
         elif _mostly_numeric(series):
             frame[col] = pd.to_numeric(series.astype("string").str.strip(), errors="coerce")
             blanks = int(frame[col].isna().sum() - series.isna().sum())
-            notes.append(f"{col}: text read as numbers" + (f" ({blanks} non-numeric value(s) are missing)"
-                                                           if blanks else ""))
+            notes.append(
+                f"{col}: text read as numbers"
+                + (f" ({blanks} non-numeric value(s) are missing)" if blanks else "")
+            )
             numeric.append(col)
         else:
             categorical.append(col)
     if not numeric and not categorical:
-        raise DatasetError(f"{Path(path).name} has no feature columns left after removing the label, id, "
-                           "date and dropped columns")
+        raise DatasetError(
+            f"{Path(path).name} has no feature columns left after removing the label, id, "
+            "date and dropped columns"
+        )
     check_labels(y, Path(path).name)
-    return Dataset(spec.name, frame.reset_index(drop=True), y, groups, dates, None, numeric, categorical, [],
-                   "native", None, {"kind": "file", "path": str(Path(path).resolve()), "sha256": _sha256(path),
-                                    "rows": len(df), "spec": spec.to_dict()}, notes)
+    summed = [c for _, cols in spec.sums for c in cols if c not in numeric]
+    if summed:
+        raise DatasetError(
+            f"[sums] may add only numeric columns; not numeric: {', '.join(map(repr, summed))}"
+        )
+    return Dataset(
+        spec.name,
+        frame.reset_index(drop=True),
+        y,
+        groups,
+        dates,
+        None,
+        numeric,
+        categorical,
+        [],
+        [(name, list(cols)) for name, cols in spec.sums],
+        "native",
+        None,
+        {
+            "kind": "file",
+            "path": str(Path(path).resolve()),
+            "sha256": _sha256(path),
+            "rows": len(df),
+            "spec": spec.to_dict(),
+        },
+        notes,
+    )
 
 
 def _labels(series: pd.Series, spec: DatasetSpec) -> np.ndarray:
     text = series.astype("string").str.strip()
     empty = int((text.isna() | (text == "")).sum())
     if empty:
-        raise DatasetError(f"label column {spec.label!r} is empty in {empty} row(s): fill them or remove those "
-                           "rows (unresolved customers cannot be learned from)")
+        raise DatasetError(
+            f"label column {spec.label!r} is empty in {empty} row(s): fill them or remove those "
+            "rows (unresolved customers cannot be learned from)"
+        )
     key = text.str.lower()
     positive = spec.positive.strip().lower()
     values = sorted(key.unique().tolist())
@@ -247,18 +387,26 @@ def _labels(series: pd.Series, spec: DatasetSpec) -> np.ndarray:
         allowed = {positive, spec.negative.strip().lower()}
         other = sorted(set(values) - allowed)
         if other:
-            raise DatasetError(f"label column {spec.label!r} has value(s) other than {spec.positive!r} and "
-                               f"{spec.negative!r}: {', '.join(repr(v) for v in other[:8])}. Fix the data or the "
-                               "spec's positive/negative values.")
+            raise DatasetError(
+                f"label column {spec.label!r} has value(s) other than {spec.positive!r} and "
+                f"{spec.negative!r}: {', '.join(repr(v) for v in other[:8])}. Fix the data or the "
+                "spec's positive/negative values."
+            )
     elif len(values) > 2:
-        raise DatasetError(f"label column {spec.label!r} has {len(values)} distinct values ({shown}); it must "
-                           f"have two: {spec.positive!r} and the other outcome")
+        raise DatasetError(
+            f"label column {spec.label!r} has {len(values)} distinct values ({shown}); it must "
+            f"have two: {spec.positive!r} and the other outcome"
+        )
     if positive not in values:
         if len(values) == 1:
-            raise DatasetError(f"every row of label column {spec.label!r} is {shown}: a model needs both "
-                               "churned and retained examples")
-        raise DatasetError(f"positive value {spec.positive!r} is not a value of label column {spec.label!r} "
-                           f"(values: {shown}): fix `positive` in the spec")
+            raise DatasetError(
+                f"every row of label column {spec.label!r} is {shown}: a model needs both "
+                "churned and retained examples"
+            )
+        raise DatasetError(
+            f"positive value {spec.positive!r} is not a value of label column {spec.label!r} "
+            f"(values: {shown}): fix `positive` in the spec"
+        )
     hit = (key == positive).to_numpy(dtype=bool)
     return (hit if spec.target == "churn" else ~hit).astype(np.int8)
 
@@ -268,11 +416,15 @@ def _dates(series: pd.Series, name: str) -> np.ndarray:
     bad = parsed.isna() & series.notna()
     if bad.any():
         examples = ", ".join(repr(str(v)) for v in series[bad].astype(str).unique()[:3])
-        raise DatasetError(f"date column {name!r} has {int(bad.sum())} value(s) that are not dates, e.g. "
-                           f"{examples}: write dates as yyyy-mm-dd or remove `date` from the spec")
+        raise DatasetError(
+            f"date column {name!r} has {int(bad.sum())} value(s) that are not dates, e.g. "
+            f"{examples}: write dates as yyyy-mm-dd or remove `date` from the spec"
+        )
     if parsed.isna().any():
-        raise DatasetError(f"date column {name!r} is empty in {int(parsed.isna().sum())} row(s): fill them or "
-                           "remove `date` from the spec")
+        raise DatasetError(
+            f"date column {name!r} is empty in {int(parsed.isna().sum())} row(s): fill them or "
+            "remove `date` from the spec"
+        )
     return parsed.to_numpy(dtype="datetime64[D]")
 
 
@@ -299,4 +451,3 @@ def frame_fingerprint(frame: pd.DataFrame, y: np.ndarray) -> str:
     h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     h.update(np.asarray(y, np.int8).tobytes())
     return h.hexdigest()
-

@@ -58,8 +58,9 @@ class _Ranked:
         return float(np.sum(pos / total_pos * precision))
 
 
-def bootstrap_ci(y: np.ndarray, p: np.ndarray, n_boot: int = 200, seed: int = 0,
-                 level: float = 0.95) -> dict[str, list[float]]:
+def bootstrap_ci(
+    y: np.ndarray, p: np.ndarray, n_boot: int = 200, seed: int = 0, level: float = 0.95
+) -> dict[str, list[float]]:
     """Percentile bootstrap intervals of ROC AUC and PR AUC (rows resampled with replacement)."""
     if n_boot <= 0 or len(y) == 0:
         return {}
@@ -84,7 +85,9 @@ def bootstrap_ci(y: np.ndarray, p: np.ndarray, n_boot: int = 200, seed: int = 0,
 def _fbeta(precision: np.ndarray, recall: np.ndarray, beta: float) -> np.ndarray:
     b2 = beta * beta
     den = b2 * precision + recall
-    return np.divide((1 + b2) * precision * recall, den, out=np.zeros_like(den, dtype=np.float64), where=den > 0)
+    return np.divide(
+        (1 + b2) * precision * recall, den, out=np.zeros_like(den, dtype=np.float64), where=den > 0
+    )
 
 
 def binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
@@ -97,8 +100,10 @@ def binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, 
     recall = tp / (tp + fn) if tp + fn else 0.0
     ranked = _Ranked(y, p)
     return {
-        "roc_auc": ranked.roc_auc(), "pr_auc": ranked.pr_auc(),
-        "precision": precision, "recall": recall,
+        "roc_auc": ranked.roc_auc(),
+        "pr_auc": ranked.pr_auc(),
+        "precision": precision,
+        "recall": recall,
         "f1": float(_fbeta(np.array([precision]), np.array([recall]), 1.0)[0]),
         "f2": float(_fbeta(np.array([precision]), np.array([recall]), 2.0)[0]),
         "accuracy": (tp + tn) / max(len(y), 1),
@@ -107,12 +112,19 @@ def binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, 
         "churn_rate": float(y.mean()) if len(y) else float("nan"),
         "mean_predicted": float(p.mean()) if len(y) else float("nan"),
         "flagged_share": float(flag.mean()) if len(y) else float("nan"),
-        "threshold": float(threshold), "rows": int(len(y)), "churned": int(y.sum()),
-        "tp": tp, "fp": fp, "fn": fn, "tn": tn,
+        "threshold": float(threshold),
+        "rows": int(len(y)),
+        "churned": int(y.sum()),
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "tn": tn,
     }
 
 
-def threshold_table(y: np.ndarray, p: np.ndarray, grid: np.ndarray = THRESHOLD_GRID) -> list[dict[str, float]]:
+def threshold_table(
+    y: np.ndarray, p: np.ndarray, grid: np.ndarray = THRESHOLD_GRID
+) -> list[dict[str, float]]:
     """For each cut-off on the grid: precision, recall, F1, F2 and the share of evaluators flagged."""
     y, p = np.asarray(y, np.int64), np.asarray(p, np.float64)
     order = np.sort(p)
@@ -123,9 +135,18 @@ def threshold_table(y: np.ndarray, p: np.ndarray, grid: np.ndarray = THRESHOLD_G
     precision = np.divide(tp, flagged, out=np.zeros(len(grid)), where=flagged > 0)
     recall = tp / total_pos if total_pos else np.zeros(len(grid))
     f1, f2 = _fbeta(precision, recall, 1.0), _fbeta(precision, recall, 2.0)
-    return [{"threshold": float(t), "precision": float(a), "recall": float(b), "f1": float(c), "f2": float(d),
-             "flagged_share": float(s / n) if n else 0.0, "flagged": int(s)}
-            for t, a, b, c, d, s in zip(grid, precision, recall, f1, f2, flagged, strict=True)]
+    return [
+        {
+            "threshold": float(t),
+            "precision": float(a),
+            "recall": float(b),
+            "f1": float(c),
+            "f2": float(d),
+            "flagged_share": float(s / n) if n else 0.0,
+            "flagged": int(s),
+        }
+        for t, a, b, c, d, s in zip(grid, precision, recall, f1, f2, flagged, strict=True)
+    ]
 
 
 def f2_threshold(y: np.ndarray, p: np.ndarray) -> float:
@@ -170,11 +191,20 @@ def curves(y: np.ndarray, p: np.ndarray) -> dict[str, dict[str, list[float]]]:
     found = np.cumsum(np.asarray(y)[order]) / max(int(np.sum(y)), 1)
     k = _downsample(len(order))
     return {
-        "roc": {"fpr": fpr[i].tolist(), "tpr": tpr[i].tolist(),
-                "threshold": np.minimum(roc_t[i], 1.0).tolist()},
-        "pr": {"recall": recall[j].tolist(), "precision": precision[j].tolist(),
-               "threshold": np.r_[pr_t, 1.0][j].tolist()},
-        "gains": {"share_contacted": np.r_[0.0, (k + 1) / len(order)].tolist(), "share_found": np.r_[0.0, found[k]].tolist()},
+        "roc": {
+            "fpr": fpr[i].tolist(),
+            "tpr": tpr[i].tolist(),
+            "threshold": np.minimum(roc_t[i], 1.0).tolist(),
+        },
+        "pr": {
+            "recall": recall[j].tolist(),
+            "precision": precision[j].tolist(),
+            "threshold": np.r_[pr_t, 1.0][j].tolist(),
+        },
+        "gains": {
+            "share_contacted": np.r_[0.0, (k + 1) / len(order)].tolist(),
+            "share_found": np.r_[0.0, found[k]].tolist(),
+        },
         "calibration": reliability_curve(y, p),
     }
 
@@ -190,10 +220,18 @@ def lift_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict[str, f
         churned = float(y[idx].sum())
         found, seen = found + churned, seen + len(idx)
         rate = churned / len(idx) if len(idx) else 0.0
-        rows.append({"decile": d, "rows": int(len(idx)), "churned": int(churned), "churn_rate": rate,
-                     "min_probability": float(np.min(np.asarray(p)[idx])) if len(idx) else float("nan"),
-                     "lift": rate / base if base else float("nan"), "cumulative_gain": found / total,
-                     "cumulative_lift": (found / seen) / base if base and seen else float("nan")})
+        rows.append(
+            {
+                "decile": d,
+                "rows": int(len(idx)),
+                "churned": int(churned),
+                "churn_rate": rate,
+                "min_probability": float(np.min(np.asarray(p)[idx])) if len(idx) else float("nan"),
+                "lift": rate / base if base else float("nan"),
+                "cumulative_gain": found / total,
+                "cumulative_lift": (found / seen) / base if base and seen else float("nan"),
+            }
+        )
     return rows
 
 
@@ -208,8 +246,9 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def group_metrics(y: np.ndarray, p: np.ndarray, keys: np.ndarray, threshold: float,
-                  n_boot: int = 0) -> dict[str, dict[str, Any]]:
+def group_metrics(
+    y: np.ndarray, p: np.ndarray, keys: np.ndarray, threshold: float, n_boot: int = 0
+) -> dict[str, dict[str, Any]]:
     """binary_metrics (with confusion matrix, lift and CIs) for each distinct key, keyed by str(key)."""
     out: dict[str, dict[str, Any]] = {}
     for key in sorted(pd.unique(keys)):
@@ -223,19 +262,30 @@ def group_metrics(y: np.ndarray, p: np.ndarray, keys: np.ndarray, threshold: flo
     return _finite(out)
 
 
-def evaluation_report(y: np.ndarray, p: np.ndarray, threshold: float, *, day: np.ndarray | None = None,
-                      week: np.ndarray | None = None, n_boot: int = 200) -> dict[str, Any]:
+def evaluation_report(
+    y: np.ndarray,
+    p: np.ndarray,
+    threshold: float,
+    *,
+    day: np.ndarray | None = None,
+    week: np.ndarray | None = None,
+    n_boot: int = 200,
+) -> dict[str, Any]:
     """Everything the card shows about held-out probabilities `p` at cut-off `threshold`."""
     y, p = np.asarray(y, np.int64), np.asarray(p, np.float64)
     metrics = binary_metrics(y, p, threshold)
     pred = (p >= threshold).astype(int)
-    report = classification_report(y, pred, labels=[0, 1], target_names=CLASS_NAMES, output_dict=True,
-                                   zero_division=0)
+    report = classification_report(
+        y, pred, labels=[0, 1], target_names=CLASS_NAMES, output_dict=True, zero_division=0
+    )
     out: dict[str, Any] = {
         "metrics": metrics,
         "metrics_ci": bootstrap_ci(y, p, n_boot),
         "confusion_matrix": confusion_matrix(y, pred, labels=[0, 1]).tolist(),
-        "confusion_labels": {"rows": "actual [retained, churned]", "columns": "predicted [retained, churned]"},
+        "confusion_labels": {
+            "rows": "actual [retained, churned]",
+            "columns": "predicted [retained, churned]",
+        },
         "classification_report": report,
         "curves": curves(y, p),
         "lift": lift_table(y, p),
@@ -249,6 +299,8 @@ def evaluation_report(y: np.ndarray, p: np.ndarray, threshold: float, *, day: np
     return _finite(out)
 
 
-def summary(metrics: Mapping[str, Any], keys: tuple[str, ...] = ("roc_auc", "pr_auc", "f1", "f2", "accuracy",
-                                                                    "brier", "ece")) -> dict[str, Any]:
+def summary(
+    metrics: Mapping[str, Any],
+    keys: tuple[str, ...] = ("roc_auc", "pr_auc", "f1", "f2", "accuracy", "brier", "ece"),
+) -> dict[str, Any]:
     return {k: metrics.get(k) for k in keys}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numba
 import numpy as np
 import pandas as pd
 import xgboost
@@ -48,7 +49,7 @@ class TreeExplainer:
             )
             return
         trees = [_raw_tree(tree) for tree in learner["gradient_booster"]["model"]["trees"]]
-        self._forest, self._tables = treeshap.build(trees)
+        self._forest, self._tables = treeshap.build(trees, n_features)
         base = _base_margin(learner)
         self.expected_value = float(base + self._forest.expected.sum() + self._tables.expected.sum())
 
@@ -57,7 +58,7 @@ class TreeExplainer:
         if self.fallback_reason:
             return self._xgboost_contribs(X)
         x = self._as_float32(X)
-        out = treeshap.explain(self._forest, self._tables, x)
+        out = treeshap.explain(self._forest, self._tables, x, numba.get_num_threads())
         out[:, -1] = self.expected_value
         return out
 

@@ -47,8 +47,9 @@ def _slug(text: str, limit: int = 40) -> str:
     return _SLUG.sub("-", text.lower()).strip("-")[:limit].strip("-")
 
 
-def export_file_name(kind: str, as_of: dt.date | None, filters: Mapping[str, Iterable[Any]] | None,
-                     extension: str) -> str:
+def export_file_name(
+    kind: str, as_of: dt.date | None, filters: Mapping[str, Iterable[Any]] | None, extension: str
+) -> str:
     """`<kind>_<date>_<filter>.<ext>`: a name that says what the file holds, safe on every file system.
 
     `filters` maps a short filter name to its selected values; empty ones are left out.

@@ -26,7 +26,13 @@ ID_LIKE_MIN_DISTINCT = 50  # a categorical with more distinct values than this a
 # The evaluator model: the seed's 16 features, the day of trial they describe, segment attributes, and
 # ratios a tree cannot form by itself. control_group is a treatment, not an attribute: never a feature.
 EVALUATOR_NUMERIC: tuple[str, ...] = (*FEATURES, "as_of_day", "team_size", "expected_annual_value")
-EVALUATOR_CATEGORICAL: tuple[str, ...] = ("product", "edition", "region", "company_size_band", "acquisition_source")
+EVALUATOR_CATEGORICAL: tuple[str, ...] = (
+    "product",
+    "edition",
+    "region",
+    "company_size_band",
+    "acquisition_source",
+)
 EVALUATOR_RATIOS: tuple[tuple[str, str, str], ...] = (
     ("active_user_share", "w1_active_users", "team_size"),
     ("user_days_per_day", "w1_agg_active_users", "as_of_day"),
@@ -41,7 +47,7 @@ class ModelError(ChurnError):
 
 
 class MissingColumnsError(ModelError, KeyError):
-    """The frame lacks input columns the fitted pipeline needs (a KeyError too, for callers that expect one)."""
+    """The frame lacks input columns the fitted pipeline needs (a KeyError too, for callers expecting one)."""
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
@@ -57,15 +63,21 @@ class Ratio:
 class FeaturePipeline:
     """Fit on the training frame; `transform` then uses only the stored state (`to_dict`/`from_dict`)."""
 
-    def __init__(self, numeric: Sequence[str] = EVALUATOR_NUMERIC,
-                 categorical: Sequence[str] = EVALUATOR_CATEGORICAL,
-                 ratios: Iterable[tuple[str, str, str]] = EVALUATOR_RATIOS,
-                 sparse_min_nonzero_rate: float = 0.01, categorical_mode: str = "codes") -> None:
+    def __init__(
+        self,
+        numeric: Sequence[str] = EVALUATOR_NUMERIC,
+        categorical: Sequence[str] = EVALUATOR_CATEGORICAL,
+        ratios: Iterable[tuple[str, str, str]] = EVALUATOR_RATIOS,
+        sparse_min_nonzero_rate: float = 0.01,
+        categorical_mode: str = "codes",
+        sums: Iterable[tuple[str, Sequence[str]]] = (),
+    ) -> None:
         if categorical_mode not in CATEGORICAL_MODES:
             raise ModelError(f"categorical_mode must be one of {CATEGORICAL_MODES}, not {categorical_mode!r}")
         self.numeric = list(numeric)
         self.categorical = list(categorical)
         self.ratios = [Ratio(*r) for r in ratios]
+        self.sums = {str(name): [str(c) for c in cols] for name, cols in sums}
         self.sparse_min_nonzero_rate = float(sparse_min_nonzero_rate)
         self.categorical_mode = categorical_mode
         self.features_: list[str] = []
@@ -79,14 +91,21 @@ class FeaturePipeline:
         """Choose the features and fix the categories from the training frame `df`."""
         if len(df) == 0:
             raise ModelError("cannot fit the feature pipeline on an empty frame")
-        wanted = [*self.numeric, *self.categorical,
-                  *{c for r in self.ratios for c in (r.numerator, r.denominator)}]
+        wanted = [
+            *self.numeric,
+            *self.categorical,
+            *{c for r in self.ratios for c in (r.numerator, r.denominator)},
+            *{c for cols in self.sums.values() for c in cols},
+        ]
         missing = sorted({c for c in wanted if c not in df.columns})
         if missing:
             raise MissingColumnsError(f"the training data lacks column(s) {', '.join(missing)}")
         features, dropped, stats, categories = [], {}, {}, {}
         candidates = [(c, _numeric(df[c])) for c in self.numeric]
-        candidates += [(r.name, _ratio(_numeric(df[r.numerator]), _numeric(df[r.denominator]))) for r in self.ratios]
+        candidates += [
+            (r.name, _ratio(_numeric(df[r.numerator]), _numeric(df[r.denominator]))) for r in self.ratios
+        ]
+        candidates += [(name, _sum(df, cols)) for name, cols in self.sums.items()]
         for name, values in candidates:
             stats[name] = _stats(values)
             reason = self._drop_reason(values, stats[name])
@@ -108,8 +127,11 @@ class FeaturePipeline:
                 features.append(name)
                 categories[name] = levels
         if not features:
-            raise ModelError("no usable features: every candidate column is missing, constant or sparse ("
-                             + "; ".join(f"{k}: {v}" for k, v in dropped.items()) + "). Check the input data.")
+            raise ModelError(
+                "no usable features: every candidate column is missing, constant or sparse ("
+                + "; ".join(f"{k}: {v}" for k, v in dropped.items())
+                + "). Check the input data."
+            )
         self.features_, self.dropped_, self.stats_, self.categories_ = features, dropped, stats, categories
         return self
 
@@ -121,8 +143,10 @@ class FeaturePipeline:
             return f"constant: every row is {present[0]:g}"
         rate = stats["nonzero_rate"]
         if rate < self.sparse_min_nonzero_rate:
-            return (f"sparse: non-zero in {rate:.2%} of rows, below sparse_min_nonzero_rate "
-                    f"{self.sparse_min_nonzero_rate:.2%}")
+            return (
+                f"sparse: non-zero in {rate:.2%} of rows, below sparse_min_nonzero_rate "
+                f"{self.sparse_min_nonzero_rate:.2%}"
+            )
         return ""
 
     # --- applying ---------------------------------------------------------------------------------------
@@ -143,7 +167,10 @@ class FeaturePipeline:
         ratios = {r.name: r for r in self.ratios}
         cols: list[str] = []
         for f in self.features_:
-            cols += [ratios[f].numerator, ratios[f].denominator] if f in ratios else [f]
+            if f in ratios:
+                cols += [ratios[f].numerator, ratios[f].denominator]
+            else:
+                cols += self.sums.get(f, [f])
         return list(dict.fromkeys(cols))
 
     def transform(self, df: pd.DataFrame) -> pd.DataFrame:
@@ -157,12 +184,16 @@ class FeaturePipeline:
         out: dict[str, np.ndarray] = {}
         for f in self.features_:
             if f in self.categories_:
-                codes = pd.Categorical(_text(df[f]), categories=self.categories_[f]).codes.astype(np.float32)
+                codes = (
+                    pd.Index(self.categories_[f]).get_indexer(_text(df[f]).astype(object)).astype(np.float32)
+                )
                 codes[codes < 0] = np.nan
                 out[f] = codes
             elif f in ratios:
                 r = ratios[f]
                 out[f] = _ratio(_numeric(df[r.numerator]), _numeric(df[r.denominator])).astype(np.float32)
+            elif f in self.sums:
+                out[f] = _sum(df, self.sums[f]).astype(np.float32)
             else:
                 out[f] = _numeric(df[f]).astype(np.float32)
         return pd.DataFrame(out, index=df.index, columns=self.features_)
@@ -173,19 +204,36 @@ class FeaturePipeline:
     # --- persistence ------------------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format": FORMAT, "numeric": self.numeric, "categorical": self.categorical,
-                "ratios": [[r.name, r.numerator, r.denominator] for r in self.ratios],
-                "sparse_min_nonzero_rate": self.sparse_min_nonzero_rate, "categorical_mode": self.categorical_mode,
-                "features": self.features_, "feature_types": self.feature_types_, "dropped": self.dropped_,
-                "categories": self.categories_, "stats": self.stats_}
+        return {
+            "format": FORMAT,
+            "numeric": self.numeric,
+            "categorical": self.categorical,
+            "ratios": [[r.name, r.numerator, r.denominator] for r in self.ratios],
+            "sums": self.sums,
+            "sparse_min_nonzero_rate": self.sparse_min_nonzero_rate,
+            "categorical_mode": self.categorical_mode,
+            "features": self.features_,
+            "feature_types": self.feature_types_,
+            "dropped": self.dropped_,
+            "categories": self.categories_,
+            "stats": self.stats_,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FeaturePipeline:
         if data.get("format") != FORMAT:
-            raise ModelError(f"feature pipeline format {data.get('format')!r} is not supported (expected {FORMAT})")
+            raise ModelError(
+                f"feature pipeline format {data.get('format')!r} is not supported (expected {FORMAT})"
+            )
         try:
-            pipe = cls(data["numeric"], data["categorical"], [tuple(r) for r in data["ratios"]],
-                       data["sparse_min_nonzero_rate"], data["categorical_mode"])
+            pipe = cls(
+                data["numeric"],
+                data["categorical"],
+                [tuple(r) for r in data["ratios"]],
+                data["sparse_min_nonzero_rate"],
+                data["categorical_mode"],
+                data.get("sums", {}).items(),
+            )
             pipe.features_ = list(data["features"])
             pipe.dropped_ = dict(data["dropped"])
             pipe.categories_ = {k: list(v) for k, v in data["categories"].items()}
@@ -209,6 +257,14 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return out
 
 
+def _sum(df: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+    """Row sums; missing parts count as 0 unless every part is missing."""
+    parts = np.column_stack([_numeric(df[c]) for c in columns])
+    out = np.nansum(parts, axis=1)
+    out[np.isnan(parts).all(axis=1)] = np.nan
+    return out
+
+
 def _text(series: pd.Series) -> pd.Series:
     """Category labels as stripped text (so 1, '1' and ' 1' are one category); blanks are missing."""
     text = series.astype("string").str.strip()
@@ -218,5 +274,7 @@ def _text(series: pd.Series) -> pd.Series:
 def _stats(values: np.ndarray) -> dict[str, float]:
     n = max(len(values), 1)
     present = ~np.isnan(values)
-    return {"missing_rate": float(1 - present.sum() / n),
-            "nonzero_rate": float(np.count_nonzero(values[present]) / n)}
+    return {
+        "missing_rate": float(1 - present.sum() / n),
+        "nonzero_rate": float(np.count_nonzero(values[present]) / n),
+    }

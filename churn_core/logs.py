@@ -106,6 +106,21 @@ class TextFormatter(logging.Formatter):
         return line
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is at the time (test runners and CLI runners swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def configure_job_logging(settings: Settings, *, stderr: bool = True) -> logging.Logger:
     """Set up the `churn.jobs` logger (and APScheduler's warnings) for `settings`; safe to call again."""
     settings.log_dir.mkdir(parents=True, exist_ok=True)
@@ -113,7 +128,7 @@ def configure_job_logging(settings: Settings, *, stderr: bool = True) -> logging
     redacting = _Redacting(secret_values(settings))
     handlers: list[logging.Handler] = [WatchedFileHandler(settings.log_dir / LOG_FILE, encoding="utf-8")]
     if stderr:
-        handlers.append(logging.StreamHandler(sys.stderr))
+        handlers.append(_StderrHandler())
     for handler in handlers:
         handler.setFormatter(formatter)
         handler.addFilter(redacting)

@@ -32,25 +32,62 @@ DAYS = 8  # as_of_day 0..7 (0 unused)
 CHUNK_ROWS = 131_072  # rows per Arrow batch: bounds the temporaries, and batches run on THREADS threads
 THREADS = 2
 
-# What each feature counts, (one, many), and an optional word before the number.
-PHRASES: dict[str, tuple[str, str, str]] = {
-    "number_of_projects": ("project created", "projects created", ""),
-    "number_of_issues": ("issue created", "issues created", ""),
-    "number_of_invites": ("invitation sent", "invitations sent", ""),
-    "w1_active_users": ("distinct active user", "distinct active users", ""),
-    "w1_agg_active_users": ("user-day of activity", "user-days of activity", ""),
-    "w1_max_active_users": ("user active on any one day", "users active on any one day", "at most "),
-    "watchers_added": ("watcher added", "watchers added", ""),
-    "issues_updated": ("issue update", "issue updates", ""),
-    "issues_commented": ("issue comment", "issue comments", ""),
-    "issues_assigned": ("issue assigned", "issues assigned", ""),
-    "at_mentions": ("@-mention", "@-mentions", ""),
-    "issues_viewed": ("issue view", "issue views", ""),
-    "issues_completed": ("issue completed", "issues completed", ""),
-    "mobile_usage": ("mobile session", "mobile sessions", ""),
-    "sprint_started": ("sprint started", "sprints started", ""),
-    "sprint_finished": ("sprint finished", "sprints finished", ""),
+KINDS: tuple[str, ...] = ("count", "ratio", "share", "money", "category")
+
+
+@dataclass(frozen=True)
+class Wording:
+    """How a feature reads: before + value + (one | many) [+ " by day d"]; `kind` says how the value is
+    written (count: whole number, "no" for 0; ratio: two decimals; share: percent; money: whole number;
+    category: the category's label)."""
+
+    one: str
+    many: str
+    before: str = ""
+    by_day: bool = True
+    kind: str = "count"
+
+
+def _counts(one: str, many: str, before: str = "") -> Wording:
+    return Wording(f" {one}", f" {many}", before)
+
+
+WORDING: dict[str, Wording] = {
+    "number_of_projects": _counts("project created", "projects created"),
+    "number_of_issues": _counts("issue created", "issues created"),
+    "number_of_invites": _counts("invitation sent", "invitations sent"),
+    "w1_active_users": _counts("distinct active user", "distinct active users"),
+    "w1_agg_active_users": _counts("user-day of activity", "user-days of activity"),
+    "w1_max_active_users": _counts("user active on any one day", "users active on any one day", "at most "),
+    "watchers_added": _counts("watcher added", "watchers added"),
+    "issues_updated": _counts("issue update", "issue updates"),
+    "issues_commented": _counts("issue comment", "issue comments"),
+    "issues_assigned": _counts("issue assigned", "issues assigned"),
+    "at_mentions": _counts("@-mention", "@-mentions"),
+    "issues_viewed": _counts("issue view", "issue views"),
+    "issues_completed": _counts("issue completed", "issues completed"),
+    "mobile_usage": _counts("mobile session", "mobile sessions"),
+    "sprint_started": _counts("sprint started", "sprints started"),
+    "sprint_finished": _counts("sprint finished", "sprints finished"),
+    # the tuned model's other inputs (churn_core.features)
+    "as_of_day": Wording(" day of the trial so far", " days of the trial so far", "only ", by_day=False),
+    "team_size": Wording(" seat declared at sign-up", " seats declared at sign-up", by_day=False),
+    "expected_annual_value": Wording("", "", "expected annual value ", by_day=False, kind="money"),
+    "active_user_share": Wording("% of the seats active", "% of the seats active", kind="share"),
+    "user_days_per_day": Wording(" user-days of activity per day", " user-days of activity per day", kind="ratio"),
+    "issues_per_user": Wording(" issues per active user", " issues per active user", kind="ratio"),
+    "updates_per_issue": Wording(" updates per issue", " updates per issue", kind="ratio"),
+    "product": Wording(" product", " product", "the ", by_day=False, kind="category"),
+    "edition": Wording(" edition", " edition", "the ", by_day=False, kind="category"),
+    "region": Wording(" region", " region", "the ", by_day=False, kind="category"),
+    "company_size_band": Wording(" employees", " employees", "a company of ", by_day=False, kind="category"),
+    "acquisition_source": Wording("", "", "came through ", by_day=False, kind="category"),
 }
+
+
+def wording(feature: str) -> Wording:
+    """The feature's wording; an unknown feature reads "<name>: <value>"."""
+    return WORDING.get(feature) or Wording("", "", f"{feature.replace('_', ' ')}: ", by_day=False, kind="ratio")
 
 
 def band_params() -> dict[str, int]:
@@ -106,19 +143,21 @@ def _templates(features: list[str], medians: pd.DataFrame) -> tuple[pa.Array, pa
     typical, nonzero = median_cube(medians, features), median_cube(medians, features, "nonzero_")
     prefixes, suffixes = [], []
     for j, f in enumerate(features):
-        one, many, before = PHRASES.get(f, (f.replace("_", " "), f.replace("_", " "), ""))
+        w = wording(f)
         for direction in (0, 1):  # 0 pushes towards churn: compare with retained (cohort 1), 1 with churned
             cohort, word = (1, "retained") if direction == 0 else (0, "churned")
             for b, label in enumerate(BAND_LABELS):
                 for d in range(DAYS):
                     median, share = typical[cohort, b, d, j], nonzero[cohort, b, d, j]
                     tail = f"; {word} teams of {label} had {_count_text(median)}" if np.isfinite(median) else ""
-                    for variant, noun in enumerate((many, one, many)):  # zero, one, many
+                    when = f" by day {d}" if w.by_day else ""
+                    for variant, noun in enumerate((w.many, w.one, w.many)):  # zero, one, many
                         text = tail
                         if variant == 0 and median == 0 and share > 0:  # "had 0" says nothing: give the share
                             text = f"; {share:.0%} of {word} teams of {label} had at least one"
-                        prefixes.append("no" if variant == 0 else before)
-                        suffixes.append(f" {noun} by day {d}{text}")
+                        zero = variant == 0 and w.kind == "count"
+                        prefixes.append("no" if zero else w.before)
+                        suffixes.append(f"{noun}{when}{text}")
     return pa.array(prefixes, pa.string()), pa.array(suffixes, pa.string())
 
 
@@ -129,18 +168,23 @@ def _template_id(feature: np.ndarray, direction: int, band: np.ndarray, day: np.
 
 
 def explain(shap: np.ndarray, values: np.ndarray, features: list[str], team_size: np.ndarray,
-            as_of_day: np.ndarray, predicted_churn: np.ndarray, medians: pd.DataFrame) -> Explanations:
+            as_of_day: np.ndarray, predicted_churn: np.ndarray, medians: pd.DataFrame,
+            categories: dict[str, list[str]] | None = None) -> Explanations:
     """Top reason and top drivers (JSON) for every row.
 
-    shap: (n, features) SHAP values in log-odds of churn, without the base column; values: the same
-    features as the evaluator has them (raw counts, NaN when not reported). The drivers are the
-    TOP_CHURN_DRIVERS largest positive SHAP values, then the most negative one; top_reason is the
-    strongest driver in the direction of the prediction (else the other one).
+    shap: (n, features) SHAP values in log-odds of churn, without the base column; values: the features
+    as the model sees them (counts as counted, NaN when not reported; a categorical feature as its code
+    into `categories[feature]`). The drivers are the TOP_CHURN_DRIVERS largest positive SHAP values,
+    then the most negative one; top_reason is the strongest driver in the direction of the prediction
+    (else the other one). Each driver in the JSON has feature, value, shap (its sign says which way it
+    pushes) and reason.
     """
     n, k = shap.shape
     if k == 0:
-        return Explanations(pa.array([None] * n, pa.string()), pa.array(["[]"] * n, pa.string()))
+        return Explanations(pa.chunked_array([pa.array([None] * n, pa.string())]),
+                            pa.chunked_array([pa.array(["[]"] * n, pa.string())]))
     prefix, suffix = _templates(features, medians)
+    labels = _Labels(features, categories or {})
     band = team_size_band(team_size)
     day = np.clip(np.nan_to_num(np.asarray(as_of_day, float), nan=7).astype(np.int64), 0, DAYS - 1)
     predicted = np.asarray(predicted_churn).astype(bool)
@@ -148,7 +192,7 @@ def explain(shap: np.ndarray, values: np.ndarray, features: list[str], team_size
 
     def work(rows: slice) -> tuple[pa.Array, pa.Array]:
         return _explain_rows(shap[rows], values[rows], features, band[rows], day[rows], predicted[rows],
-                             prefix, suffix)
+                             prefix, suffix, labels)
 
     with ThreadPoolExecutor(max_workers=min(THREADS, len(chunks))) as pool:  # Arrow kernels release the GIL
         parts = list(pool.map(work, chunks))
@@ -156,39 +200,65 @@ def explain(shap: np.ndarray, values: np.ndarray, features: list[str], team_size
                         pa.chunked_array([p[1] for p in parts], pa.string()))
 
 
-def _number_text(values: np.ndarray, whole: np.ndarray) -> pa.Array:
-    """Values as text: whole numbers without decimals, others with two at most."""
-    finite = np.nan_to_num(values)
-    if whole.all():
-        return pc.cast(pa.array(np.round(finite).astype(np.int64)), pa.string())
-    return pc.cast(pa.array(np.where(whole, np.round(finite), np.round(finite, 2))), pa.string())
+class _Labels:
+    """Per feature: its kind, and for categorical features the labels of their codes (one flat array)."""
+
+    def __init__(self, features: list[str], categories: dict[str, list[str]]) -> None:
+        self.kind = np.asarray([KINDS.index(wording(f).kind) if f not in categories else KINDS.index("category")
+                                for f in features], np.int8)
+        flat, offset = ["unknown"], []
+        for f in features:
+            offset.append(len(flat))
+            flat += [str(c) for c in categories.get(f, [])]
+        self.offset = np.asarray(offset, np.int64)
+        self.size = np.asarray([len(categories.get(f, [])) for f in features], np.int64)
+        self.flat = pa.array(flat, pa.string())
+
+    def text(self, feature: np.ndarray, codes: np.ndarray) -> pa.Array:
+        valid = np.isfinite(codes) & (codes >= 0) & (codes < self.size[feature])
+        index = np.where(valid, self.offset[feature] + np.nan_to_num(codes).astype(np.int64), 0)
+        return pc.take(self.flat, pa.array(index))
+
+
+def _cast(values: np.ndarray) -> pa.Array:
+    return pc.cast(pa.array(values), pa.string())
 
 
 def _explain_rows(shap: np.ndarray, values: np.ndarray, features: list[str], band: np.ndarray, day: np.ndarray,
-                  predicted: np.ndarray, prefix: pa.Array, suffix: pa.Array) -> tuple[pa.Array, pa.Array]:
+                  predicted: np.ndarray, prefix: pa.Array, suffix: pa.Array,
+                  labels: _Labels) -> tuple[pa.Array, pa.Array]:
     n, k = shap.shape
     order = np.argsort(-shap, axis=1, kind="stable")
     slots = [(order[:, i], 0) for i in range(min(TOP_CHURN_DRIVERS, k))] + [(order[:, -1], 1)]
     names = pa.array(features, pa.string())
-    is_count = np.asarray([f in FEATURES for f in features])
     rows = np.arange(n)
     null = pa.scalar(None, pa.string())
+    count, ratio, share, money, category = range(len(KINDS))
     sentences, objects = [], []
     for feature, direction in slots:
         s = shap[rows, feature].astype(np.float64)
         v = values[rows, feature].astype(np.float64)
+        kind = labels.kind[feature]
         missing = ~np.isfinite(v)
-        shown = np.where(is_count[feature], np.round(v), np.round(v, 2))
-        number = _number_text(shown, is_count[feature])
-        zero = ~(np.abs(np.nan_to_num(shown)) > 0)
-        tid = pa.array(_template_id(feature, direction, band, day, np.nan_to_num(shown)))
+        v0 = np.nan_to_num(v)
+        # the value in the sentence, by kind
+        shown = np.where(kind == share, np.round(v0 * 100), np.where(kind == ratio, np.round(v0, 2), np.round(v0)))
+        number = _cast(shown.astype(np.int64)) if not (kind == ratio).any() else _cast(shown)
+        exact = _cast(np.round(v0, 3))
+        if (kind == category).any():
+            is_cat = pa.array(kind == category)
+            label = labels.text(feature, v)
+            number = pc.if_else(is_cat, label, number)
+            exact = pc.if_else(is_cat, pc.binary_join_element_wise('"', label, '"', ""), exact)
+        zero = (kind == count) & ~(np.abs(shown) > 0)
+        variant_value = np.where(kind == count, shown, 2.0)
+        tid = pa.array(_template_id(feature, direction, band, day, variant_value))
         sentence = pc.binary_join_element_wise(
             pc.take(prefix, tid), pc.if_else(pa.array(zero), "", number), pc.take(suffix, tid), "")
-        obj = pc.binary_join_element_wise(
-            '{"feature": "', pc.take(names, pa.array(feature)), '", "value": ',
-            pc.if_else(pa.array(missing), "null", number),
-            ', "shap": ', pc.cast(pa.array(np.round(s, 4)), pa.string()),
-            ', "direction": "', "churn" if direction == 0 else "retain", '", "reason": "', sentence, '"}', "")
+        obj = pc.binary_join_element_wise(  # compact JSON: a million rows of it are written per set
+            '{"feature":"', pc.take(names, pa.array(feature)), '","value":',
+            pc.if_else(pa.array(missing), "null", exact), ',"shap":', _cast(np.round(s, 3)),
+            ',"reason":"', sentence, '"}', "")
         invalid = pa.array(~(s > 0) if direction == 0 else ~(s < 0))
         sentences.append(pc.if_else(invalid, null, sentence))
         objects.append(pc.if_else(invalid, null, obj))

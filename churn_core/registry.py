@@ -3,7 +3,8 @@
 Layout under settings.registry_dir (models of other tables under datasets/<name>/, the same way):
 
     v0001/model.ubj        the booster in XGBoost's own UBJSON format (never pickle or joblib)
-    v0001/card.json        the model card: features, parameters, data, metrics, threshold, pipeline, calibrator
+    v0001/card.json        the model card: features, parameters, data, metrics, threshold, pipeline,
+                           calibrator
     v0001/holdout.parquet  the held-out rows, to compare any two models on the same data at promotion
     v0001/manifest.json    sha256 of each file above, written last; a version without it is incomplete
     champion.json          the alias: which version scores, when and why it was promoted
@@ -41,7 +42,12 @@ from churn_core.features import FeaturePipeline, ModelError
 from churn_core.settings import Settings
 
 VERSION = re.compile(r"^v(\d{4,})$")
-MODEL_FILE, CARD_FILE, HOLDOUT_FILE, MANIFEST_FILE = "model.ubj", "card.json", "holdout.parquet", "manifest.json"
+MODEL_FILE, CARD_FILE, HOLDOUT_FILE, MANIFEST_FILE = (
+    "model.ubj",
+    "card.json",
+    "holdout.parquet",
+    "manifest.json",
+)
 ALIAS_FILE = "champion.json"
 STAGING = ".staging"
 STALE_STAGING_SECONDS = 3600
@@ -218,12 +224,20 @@ class Comparison:
 class Registry:
     """Versions of the models of one dataset ("evaluators" by default) and their champion alias."""
 
-    def __init__(self, settings: Settings, dataset: str = "evaluators", storage: Storage | None = None) -> None:
+    def __init__(
+        self, settings: Settings, dataset: str = "evaluators", storage: Storage | None = None
+    ) -> None:
         if not re.fullmatch(r"[A-Za-z0-9_-]+", dataset):
             raise RegistryError(f"invalid dataset name {dataset!r}")
         self.settings = settings
         self.dataset = dataset
-        root = settings.registry_dir if dataset == "evaluators" else settings.registry_dir / "datasets" / dataset
+        root = (
+            settings.registry_dir if dataset == "evaluators" else settings.registry_dir / "datasets" / dataset
+        )
+        if storage is None and settings.backend == "athena":  # models live next to the tables, on S3
+            from churn_core.warehouse.s3 import S3Storage
+
+            storage = S3Storage.for_registry(settings, root.relative_to(settings.registry_dir).as_posix())
         self.storage = storage or LocalStorage(root)
 
     # versions
@@ -238,12 +252,14 @@ class Registry:
         except FileNotFoundError:
             return None
         except (json.JSONDecodeError, UnicodeDecodeError):
-            raise RegistryError(f"the champion alias {ALIAS_FILE} is damaged: promote a version again with "
-                                "`churn models promote VERSION`") from None
+            raise RegistryError(
+                f"the champion alias {ALIAS_FILE} is damaged: promote a version again with "
+                "`churn models promote VERSION`"
+            ) from None
         return str(alias.get("version") or "") or None
 
     def register(self, model: Any) -> str:
-        """Store a trained model (train.TrainedModel) as a new version; returns its name. Not the champion yet."""
+        """Store a trained model (train.TrainedModel) as a new version and return its name (not champion)."""
         holdout = io.BytesIO()
         model.holdout.to_parquet(holdout, index=False)
         booster_bytes = bytes(model.booster.save_raw("ubj"))
@@ -251,25 +267,36 @@ class Registry:
             existing = self.versions()
             version = f"v{(int(existing[-1][1:]) + 1) if existing else 1:04d}"
             card = {"version": version, **model.card, "model_file": MODEL_FILE, "model_format": "ubj"}
-            files = {MODEL_FILE: booster_bytes, CARD_FILE: _json_bytes(card), HOLDOUT_FILE: holdout.getvalue()}
-            manifest = {"format": MANIFEST_FORMAT, "version": version,
-                        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                        "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}}
+            files = {
+                MODEL_FILE: booster_bytes,
+                CARD_FILE: _json_bytes(card),
+                HOLDOUT_FILE: holdout.getvalue(),
+            }
+            manifest = {
+                "format": MANIFEST_FORMAT,
+                "version": version,
+                "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
+            }
             try:
                 self.storage.publish(version, {**files, MANIFEST_FILE: _json_bytes(manifest)})
             except FileExistsError:
                 continue  # another training took this number: take the next
             model.card = card
             return version
-        raise RegistryError("could not find a free version number after 20 attempts; is another process "
-                            "writing to the registry in a loop?")
+        raise RegistryError(
+            "could not find a free version number after 20 attempts; is another process "
+            "writing to the registry in a loop?"
+        )
 
     def _resolve(self, version: str) -> str:
         if version == "champion":
             champion = self.champion_version()
             if champion is None:
-                raise RegistryError("no champion model yet: run `churn train` first"
-                                    + (f" (dataset {self.dataset})" if self.dataset != "evaluators" else ""))
+                raise RegistryError(
+                    "no champion model yet: run `churn train` first"
+                    + (f" (dataset {self.dataset})" if self.dataset != "evaluators" else "")
+                )
             return champion
         if not VERSION.match(version):
             raise RegistryError(f"{version!r} is not a version name (like v0001) or 'champion'")
@@ -284,14 +311,20 @@ class Registry:
             manifest = json.loads(self.storage.read_bytes(f"{version}/{MANIFEST_FILE}"))
             listed = dict(manifest["files"])
         except FileNotFoundError:
-            raise RegistryError(f"model version {version} is incomplete (no {MANIFEST_FILE}): it was not fully "
-                                "written, so it cannot be used. Train again.") from None
+            raise RegistryError(
+                f"model version {version} is incomplete (no {MANIFEST_FILE}): it was not fully "
+                "written, so it cannot be used. Train again."
+            ) from None
         except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
-            raise RegistryError(f"the manifest of model version {version} is damaged: the version cannot be "
-                                "trusted. Train again.") from None
+            raise RegistryError(
+                f"the manifest of model version {version} is damaged: the version cannot be "
+                "trusted. Train again."
+            ) from None
         if manifest.get("version") != version:
-            raise RegistryError(f"the manifest in {version} describes {manifest.get('version')!r}: the folder was "
-                                "copied or renamed. Train again.")
+            raise RegistryError(
+                f"the manifest in {version} describes {manifest.get('version')!r}: the folder was "
+                "copied or renamed. Train again."
+            )
         out = {}
         for name in names:
             if name not in listed:
@@ -301,8 +334,10 @@ class Registry:
             except FileNotFoundError:
                 raise RegistryError(f"model version {version} is incomplete: {name} is missing") from None
             if hashlib.sha256(data).hexdigest() != listed[name]:
-                raise RegistryError(f"{name} of model version {version} does not match its checksum: the file "
-                                    "was changed or damaged after training. Restore it or train again.")
+                raise RegistryError(
+                    f"{name} of model version {version} does not match its checksum: the file "
+                    "was changed or damaged after training. Restore it or train again."
+                )
             out[name] = data
         return out
 
@@ -378,21 +413,30 @@ class Registry:
         try:
             champ_auc = _auc(y, current.predict_margin(holdout))
         except (ModelError, KeyError, ValueError) as exc:
-            return result(False, f"champion {champion} cannot score {version}'s held-out rows ({exc}): the two "
-                                 "models were trained on different data; promote with --force if intended")
+            return result(
+                False,
+                f"champion {champion} cannot score {version}'s held-out rows ({exc}): the two "
+                "models were trained on different data; promote with --force if intended",
+            )
         allowed = cand_auc >= champ_auc - tolerance
         verdict = "not worse than" if allowed else "worse than"
-        return result(allowed, f"candidate {version} is {verdict} champion {champion} on {len(y):,} held-out rows "
-                               f"of {version}: ROC AUC {cand_auc:.4f} vs {champ_auc:.4f} "
-                               f"(tolerance {tolerance:g})", champ_auc)
+        return result(
+            allowed,
+            f"candidate {version} is {verdict} champion {champion} on {len(y):,} held-out rows "
+            f"of {version}: ROC AUC {cand_auc:.4f} vs {champ_auc:.4f} "
+            f"(tolerance {tolerance:g})",
+            champ_auc,
+        )
 
     def promote(self, version: str, force: bool = False) -> Comparison:
         """Make `version` the champion if it is not worse than the current one (or with force=True)."""
         version = self._resolve(version)
         comparison = self.compare(version)
         if not comparison.allowed and not force:
-            raise RegistryError(f"not promoted: {comparison.reason}. The champion stays; use --force to promote "
-                                "anyway.", refused=True)
+            raise RegistryError(
+                f"not promoted: {comparison.reason}. The champion stays; use --force to promote anyway.",
+                refused=True,
+            )
         if comparison.champion == version:
             return comparison
         history: list[dict[str, Any]] = []
@@ -400,9 +444,13 @@ class Registry:
             history = json.loads(self.storage.read_bytes(ALIAS_FILE)).get("history", [])
         except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError, AttributeError):
             history = []
-        entry = {"version": version, "previous": comparison.champion, "forced": bool(force and not comparison.allowed),
-                 "promoted_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                 "comparison": asdict(comparison)}
+        entry = {
+            "version": version,
+            "previous": comparison.champion,
+            "forced": bool(force and not comparison.allowed),
+            "promoted_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "comparison": asdict(comparison),
+        }
         self.storage.write_bytes(ALIAS_FILE, _json_bytes({**entry, "history": [*history, entry][-50:]}))
         return comparison
 

@@ -206,6 +206,7 @@ class ChurnScheduler:
         lock.acquire(0.0, {"started_at": self.clock().isoformat()})
         STOP.reset()
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        log.info("scheduler started for %s (time zone %s)", self.settings.home, self.settings.timezone)
         try:
             missed = self.plan()
             if missed:

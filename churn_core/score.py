@@ -24,7 +24,7 @@ import xgboost as xgb
 
 from churn_core import channels, monitor, reasons, targeting
 from churn_core.errors import ChurnError
-from churn_core.schema import CHANNELS, EVALUATOR_SCORES, SEGMENT_COLUMNS
+from churn_core.schema import CHANNELS, EVALUATOR_SCORES, RISK_TIERS, SEGMENT_COLUMNS
 from churn_core.settings import Settings
 from churn_core.warehouse import Warehouse
 
@@ -214,8 +214,9 @@ def score_evaluators(warehouse: Warehouse, settings: Settings, model: ScoringMod
         settings, model, features, as_of, frame, x, margin, prob, shap, reached, previous, medians,
         uplift_model, history))
     reference = step("Checking drift", lambda: drift_reference(warehouse, model, features))
-    drift = (monitor.drift_table(reference, x.assign(**{monitor.SCORE_FEATURE: prob, "as_of_day": frame["as_of_day"]}),
-                                 as_of) if not reference.empty else _empty_drift())
+    current = pd.DataFrame({**{f: x[f].to_numpy() for f in features}, monitor.SCORE_FEATURE: prob,
+                            "as_of_day": frame["as_of_day"].to_numpy()}, copy=False)
+    drift = monitor.drift_table(reference, current, as_of) if not reference.empty else _empty_drift()
     summary = _summary(scores, drift, model.version, as_of, time.monotonic() - started)
     sets = _score_set_row(summary, model.threshold)
     step("Writing the score set", lambda: warehouse.write_partitions(
@@ -247,13 +248,11 @@ def _score_frame(settings: Settings, model: ScoringModel, features: list[str], a
     has = chosen.recommended >= 0
     rows = np.arange(n)
     channel_uplift = np.where(has, uplift[rows, np.maximum(chosen.recommended, 0)], np.nan)
-    recommended = pa.array(np.asarray(CHANNELS, dtype=object)[np.maximum(chosen.recommended, 0)], pa.string())
-    recommended = pc.if_else(pa.array(has), recommended, pa.scalar(None, pa.string()))
 
-    raw = np.column_stack([frame[f].to_numpy(np.float64, na_value=np.nan) if f in frame.columns
-                           else x[f].to_numpy(np.float64, na_value=np.nan) for f in features])
-    words = reasons.explain(shap[:, :-1], raw, features, frame["team_size"].to_numpy(),
-                            frame["as_of_day"].to_numpy(), predicted, medians)
+    # the pipeline neither scales nor imputes, so the model inputs are the values to put into words
+    words = reasons.explain(shap[:, :-1], x.to_numpy(np.float64, na_value=np.nan), features,
+                            frame["team_size"].to_numpy(), frame["as_of_day"].to_numpy(), predicted, medians,
+                            dict(getattr(model.pipeline, "categories_", {}) or {}))
 
     out: dict[str, Any] = {
         "instance": frame["instance"].to_numpy(np.int32),
@@ -262,10 +261,10 @@ def _score_frame(settings: Settings, model: ScoringModel, features: list[str], a
         "as_of_day": frame["as_of_day"].to_numpy(np.int32),
         "eval_start_date": _dates(frame["eval_start_day"]),
         "cohort_week": _dates(frame["cohort_week"]),
-        "model_version": _text(pa.array([model.version] * n, pa.string())),
+        "model_version": _labels((model.version,), np.zeros(n, np.int32)),
         "churn_probability": prob,
         "churn_margin": margin,
-        "risk_tier": _text(targeting.risk_tiers(prob, settings)),
+        "risk_tier": _labels(RISK_TIERS, targeting.risk_tier_codes(prob, settings)),
         "predicted_churn": predicted,
         "risk_rank": rank,
         "top_reason": _text(words.top_reason),
@@ -275,12 +274,12 @@ def _score_frame(settings: Settings, model: ScoringModel, features: list[str], a
         "channels_reached": _reached_text(reached),
         "activated": frame["activated"].to_numpy(np.int32),
         "value_at_risk": prob * value,
-        "recommended_channel": _text(recommended),
+        "recommended_channel": _labels(CHANNELS, np.maximum(chosen.recommended, 0), missing=~has),
         "channel_uplift": channel_uplift,
         "expected_value": chosen.expected_value,
         "worth_saving": chosen.worth_saving,
         "might_swing": chosen.might_swing,
-        "segment": _text(chosen.segment),
+        "segment": _labels(targeting.SEGMENTS, chosen.segment_code),
         "previous_as_of_date": _dates(prev["previous_as_of_date"]),
         "previous_probability": prev_prob,
         "probability_change": change,
@@ -358,12 +357,18 @@ def _text(values: Any) -> pd.Series:
     return pd.Series(pa.array(values, pa.string(), from_pandas=True), dtype=pd.ArrowDtype(pa.string()))
 
 
+def _labels(labels: tuple[str, ...], codes: np.ndarray, missing: np.ndarray | None = None) -> pd.Series:
+    """A VARCHAR column from codes into a few labels, NULL where `missing`."""
+    taken = pa.array(labels, pa.string()).take(pa.array(codes.astype(np.int32), mask=missing))
+    return pd.Series(taken, dtype=pd.ArrowDtype(pa.string()))
+
+
 def _segment(values: pd.Series, kind: str) -> Any:
     if kind == "INTEGER":
         return values.to_numpy(np.int32)
     if kind == "DOUBLE":
         return values.to_numpy(np.float64, na_value=np.nan)
-    return _text(values.array if isinstance(values.dtype, pd.ArrowDtype) else values.to_numpy(object))
+    return _text(pa.array(values, from_pandas=True).cast(pa.string()))
 
 
 # --- reads for the dashboard --------------------------------------------------------------------------

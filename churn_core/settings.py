@@ -55,7 +55,7 @@ class Settings:
     tuning_folds: int = 3  # CV folds of the hyper-parameter search (grouped by evaluator, stratified)
     tuning_max_trials: int = 40  # configurations tried at most (the time budget usually stops it first)
     tuning_max_rounds: int = 2000  # trees per trial at most; early stopping ends most trials far sooner
-    tuning_max_rows: int = 250_000  # the search uses whole evaluators drawn up to this many rows
+    tuning_max_rows: int = 100_000  # the search uses whole evaluators drawn up to this many rows
     early_stopping_rounds: int = 50
     calibration_method: str = "auto"  # platt, isotonic or auto (isotonic when there is enough held-out data)
     threshold_rule: str = "f2"  # the card's decision cut-off: f2 (maximise F2) or capacity (fill capacity_per_week)

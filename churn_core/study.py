@@ -24,18 +24,31 @@ def quality_profile(frame: pd.DataFrame) -> list[dict[str, Any]]:
     for col in frame.columns:
         series = frame[col]
         numeric = pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
-        row: dict[str, Any] = {"column": str(col), "dtype": str(series.dtype), "rows": int(len(series)),
-                               "missing_rate": float(series.isna().mean()) if len(series) else None,
-                               "distinct": int(series.nunique(dropna=True))}
+        row: dict[str, Any] = {
+            "column": str(col),
+            "dtype": str(series.dtype),
+            "rows": int(len(series)),
+            "missing_rate": float(series.isna().mean()) if len(series) else None,
+            "distinct": int(series.nunique(dropna=True)),
+        }
         if numeric:
             values = pd.to_numeric(series, errors="coerce").astype("float64")
             present = values.dropna()
-            row.update(nonzero_rate=float((present != 0).sum() / max(len(values), 1)),
-                       min=_num(present.min()), median=_num(present.median()), max=_num(present.max()))
+            row.update(
+                nonzero_rate=float((present != 0).sum() / max(len(values), 1)),
+                min=_num(present.min()),
+                median=_num(present.median()),
+                max=_num(present.max()),
+            )
         else:
             top = series.astype("string").value_counts(dropna=True)
-            row.update(nonzero_rate=None, min=None, median=None, max=None,
-                       top=str(top.index[0]) if len(top) else None)
+            row.update(
+                nonzero_rate=None,
+                min=None,
+                median=None,
+                max=None,
+                top=str(top.index[0]) if len(top) else None,
+            )
         rows.append(row)
     return rows
 
@@ -51,8 +64,11 @@ def feature_study(frame: pd.DataFrame, pipeline: FeaturePipeline) -> dict[str, A
     corr = values.corr(method="pearson").round(4)
     study: dict[str, Any] = {
         "rows": int(len(sample)),
-        "correlation": {"columns": numeric, "index": numeric,
-                        "values": [[_num(v) for v in row] for row in corr.to_numpy()]},
+        "correlation": {
+            "columns": numeric,
+            "index": numeric,
+            "values": [[_num(v) for v in row] for row in corr.to_numpy()],
+        },
         "dropped": dict(pipeline.dropped_),
         "quality": quality_profile(sample),
     }
@@ -61,10 +77,13 @@ def feature_study(frame: pd.DataFrame, pipeline: FeaturePipeline) -> dict[str, A
         filled = values[usable].fillna(values[usable].median())
         pca = PCA().fit(StandardScaler().fit_transform(filled))
         ratio = pca.explained_variance_ratio_
-        study["pca"] = {"features": usable, "explained_variance_ratio": [float(v) for v in ratio],
-                        "cumulative": [float(v) for v in np.cumsum(ratio)],
-                        "components_for_90pct": int(np.searchsorted(np.cumsum(ratio), 0.9) + 1),
-                        "note": "on standardised, median-filled features: a study of the data, not the model"}
+        study["pca"] = {
+            "features": usable,
+            "explained_variance_ratio": [float(v) for v in ratio],
+            "cumulative": [float(v) for v in np.cumsum(ratio)],
+            "components_for_90pct": int(np.searchsorted(np.cumsum(ratio), 0.9) + 1),
+            "note": "on standardised, median-filled features: a study of the data, not the model",
+        }
     else:
         study["pca"] = {"features": usable, "explained_variance_ratio": [], "cumulative": []}
     return study

@@ -38,14 +38,22 @@ class Targets:
     expected_value: np.ndarray  # of acting through the recommended channel
     worth_saving: np.ndarray  # 0/1
     might_swing: np.ndarray  # 0/1
-    segment: np.ndarray  # one of SEGMENTS
+    segment_code: np.ndarray  # index into SEGMENTS
+
+    @property
+    def segment(self) -> np.ndarray:
+        return np.asarray(SEGMENTS, dtype=object)[self.segment_code]
+
+
+def risk_tier_codes(churn_probability: np.ndarray, settings: Settings) -> np.ndarray:
+    """Index into RISK_TIERS: 0 high (>= risk_tier_high), 1 medium (>= risk_tier_medium), 2 low."""
+    p = np.asarray(churn_probability, float)
+    return np.select([p >= settings.risk_tier_high, p >= settings.risk_tier_medium], [0, 1], 2).astype(np.int8)
 
 
 def risk_tiers(churn_probability: np.ndarray, settings: Settings) -> np.ndarray:
     """"high" / "medium" / "low" at settings risk_tier_high / risk_tier_medium."""
-    p = np.asarray(churn_probability, float)
-    return np.select([p >= settings.risk_tier_high, p >= settings.risk_tier_medium],
-                     list(RISK_TIERS[:2]), RISK_TIERS[2]).astype(object)
+    return np.asarray(RISK_TIERS, dtype=object)[risk_tier_codes(churn_probability, settings)]
 
 
 def channel_costs(settings: Settings, channels: tuple[str, ...] = CHANNELS) -> np.ndarray:
@@ -85,5 +93,5 @@ def choose_targets(churn_probability: np.ndarray, threshold: float, ev: np.ndarr
     worth = at_risk & (np.nan_to_num(best_ev, nan=-np.inf) > 0)
     rise = np.nan_to_num(np.asarray(probability_change, float), nan=0.0)
     swing = ~at_risk & ((p >= threshold - settings.swing_margin) | (rise >= settings.swing_min_rise))
-    segment = np.select([worth, swing, at_risk], list(SEGMENTS[:3]), SEGMENTS[3]).astype(object)
-    return Targets(best.astype(np.int64), best_ev, worth.astype(np.int32), swing.astype(np.int32), segment)
+    code = np.select([worth, swing, at_risk], [0, 1, 2], 3).astype(np.int8)
+    return Targets(best.astype(np.int64), best_ev, worth.astype(np.int32), swing.astype(np.int32), code)

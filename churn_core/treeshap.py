@@ -24,14 +24,15 @@ column-major so a split reads one contiguous slice. Accumulation is in float64.
 
 from __future__ import annotations
 
+import functools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 BLOCK = 64  # rows per block: the innermost, SIMD loop of every kernel
 TABLE_MAX_CELLS = 2048  # tabulate a tree when 2**internal_nodes * distinct_features is at most this
-CHUNK_BLOCKS = 4  # blocks per parallel work item
 
 LEAF, SPLIT, TWIG = 0, 1, 2  # node kinds; a twig is a split whose two children are both leaves
 # Per split and quadrature point, with on = "the row satisfied the earlier splits on this feature" and
@@ -83,6 +84,10 @@ class Forest:
     def max_depth(self) -> int:
         return int(self.depth.max(initial=0))
 
+    @property
+    def max_q(self) -> int:
+        return self.params.shape[2]
+
     def arrays(self) -> tuple[np.ndarray, ...]:
         return (
             self.tree_start, self.tree_q, self.feature, self.threshold, self.default_left, self.depth,
@@ -111,108 +116,115 @@ class Tables:
         )  # fmt: skip
 
 
+@functools.cache
 def gauss_legendre(q: int) -> tuple[np.ndarray, np.ndarray]:
     """Nodes and weights on [0, 1], exact for polynomials of degree < 2q."""
     x, w = np.polynomial.legendre.leggauss(q)
     return (x + 1.0) / 2.0, w / 2.0
 
 
-def _edge(z: float, z_prev: float, t: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, ...]:
+def _edge(z: np.ndarray, z_prev: np.ndarray, t: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, ...]:
     """Factor and weighted change of g = (o - z) / (o t + z (1 - t)) over an edge, taken or not.
 
     Before the edge the feature's merged (one, zero) fractions are (1, z_prev); taking the edge with
-    cover ratio z makes them (1, z_prev z), the other edge (0, z_prev z); from (0, .) the factor is z
-    and g stays -1 / (1 - t).
+    cover ratio z makes them (1, z_prev z), not taking it (0, z_prev z). (From (0, .) the factor is z
+    and g stays -1 / (1 - t): the kernel's `on` = 0 case.) Arrays: splits (column) x points (row).
     """
-    f_prev = t + z_prev * (1.0 - t)
-    g_prev = (1.0 - z_prev) / f_prev
-    f_take = t + z_prev * z * (1.0 - t)
-    rho_take, rho_other = f_take / f_prev, z_prev * z * (1.0 - t) / f_prev
-    dg_take = w * ((1.0 - z_prev * z) / f_take - g_prev)
+    zz = (z_prev * z)[:, None]
+    f_prev = t + z_prev[:, None] * (1.0 - t)
+    g_prev = (1.0 - z_prev[:, None]) / f_prev
+    f_take = t + zz * (1.0 - t)
+    rho_take, rho_other = f_take / f_prev, zz * (1.0 - t) / f_prev
+    dg_take = w * ((1.0 - zz) / f_take - g_prev)
     dg_other = w * (-1.0 / (1.0 - t) - g_prev)
     return rho_take, rho_other, dg_take, dg_other
 
 
 def layout_tree(tree: RawTree) -> dict[str, object]:
     """Pre-order node arrays of one tree, with each split's quadrature parameters."""
-    # (node id, depth, is_right, parent position, {feature: (level, z product)} along the path, reach)
-    rows: list[tuple[int, int, int, int, dict[int, tuple[int, float]], float]] = []
-    stack = [(0, 0, 0, -1, {}, 1.0)]
+    ids, parent, is_right, depth = [], [], [], []
+    stack = [(0, -1, 0, 0)]
     while stack:
-        node, depth, is_right, parent, path, reach = stack.pop()
-        rows.append((node, depth, is_right, parent, path, reach))
-        if tree.left[node] < 0:
-            continue
-        f, cover = int(tree.feature[node]), float(tree.cover[node])
-        for side, child in ((1, tree.right[node]), (0, tree.left[node])):
-            z = float(tree.cover[child]) / cover if cover > 0 else 0.0
-            child_path = {**path, f: (depth, path.get(f, (-1, 1.0))[1] * z)}
-            stack.append((int(child), depth + 1, side, len(rows) - 1, child_path, reach * z))
-    ids = np.array([row[0] for row in rows])
+        node, up, side, level = stack.pop()
+        here = len(ids)
+        ids.append(node)
+        parent.append(up)
+        is_right.append(side)
+        depth.append(level)
+        if tree.left[node] >= 0:
+            stack += [(int(tree.right[node]), here, 1, level + 1), (int(tree.left[node]), here, 0, level + 1)]
+    ids = np.array(ids)
     n = len(ids)
     is_leaf = tree.left[ids] < 0
+    feature = np.where(is_leaf, -1, tree.feature[ids]).astype(np.int32)
     value = np.where(is_leaf, tree.threshold[ids].astype(np.float64), 0.0)
-    depth = np.array([row[1] for row in rows], dtype=np.int64)
-    q = max(1, (int(depth.max()) + 1) // 2)  # leaf paths have at most max depth features
+    cover = tree.cover[ids].astype(np.float64)
+    ratio = np.ones(n)  # cover ratio of the edge into each node
+    ratio[1:] = np.divide(cover[1:], cover[parent[1:]], out=np.zeros(n - 1), where=cover[parent[1:]] > 0)
+    reach, prev_level, z_prev = ratio.copy(), np.full(n, -1, dtype=np.int64), np.ones(n)
+    for i in range(1, n):
+        reach[i] *= reach[parent[i]]
+    for i in np.flatnonzero(~is_leaf):  # earlier splits on the same feature along the path
+        child, a = i, parent[i]
+        while a >= 0:
+            if feature[a] == feature[i]:
+                prev_level[i] = max(prev_level[i], depth[a])
+                z_prev[i] *= ratio[child]
+            child, a = a, parent[a]
+    right = np.zeros(n, dtype=np.int64)
+    right[[parent[i] for i in range(1, n) if is_right[i]]] = [i for i in range(1, n) if is_right[i]]
+    q = max(1, (max(depth) + 1) // 2)  # a leaf's path has at most max depth features
     t, w = gauss_legendre(q)
-    kind = np.where(is_leaf, LEAF, SPLIT).astype(np.int8)
-    prev_level = np.full(n, -1, dtype=np.int64)
+    splits = np.flatnonzero(~is_leaf)
+    kids = (splits + 1, right[splits])
+    scale = [np.where(is_leaf[k], value[k], 1.0) for k in kids]  # a leaf child's factor carries v
     base_factor = np.zeros((n, 2))
+    take, other = [], []  # factor and weight of the edge to each child when the row takes it or not
+    for s, k in enumerate(kids):
+        rho_take, rho_other, dg_take, dg_other = _edge(ratio[k], z_prev[splits], t, w)
+        take.append((scale[s][:, None] * rho_take, dg_take))
+        other.append((scale[s][:, None] * rho_other, dg_other))
+        base_factor[splits, s] = scale[s] * ratio[k]
+    # Going left takes the left edge and not the right one; sel = on when going left.
+    (lt, lt_dg), (ro, ro_dg) = take[0], other[1]
+    (lo, lo_dg), (rt, rt_dg) = other[0], take[1]
+    bf = base_factor[splits]
+    generic = np.stack(
+        [lo - bf[:, :1], lt - lo, lo_dg, lt_dg - lo_dg, rt - bf[:, 1:], ro - rt, rt_dg, ro_dg - rt_dg], axis=1
+    )
+    m_off = np.broadcast_to((bf[:, 0] + bf[:, 1])[:, None], lo.shape)
+    c_on = lo * lo_dg + rt * rt_dg
+    twig_params = np.stack(
+        [m_off, lo + rt - m_off, lt + ro - lo - rt, c_on, lt * lt_dg + ro * ro_dg - c_on, *[0 * lo] * 3], axis=1
+    )
+    twig = is_leaf[kids[0]] & is_leaf[kids[1]]
     params = np.zeros((n, N_SLOTS, q))
-    children: dict[int, list[int]] = {}
-    for i, row in enumerate(rows[1:], start=1):
-        children.setdefault(row[3], [0, 0])[row[2]] = i
-    for i, (left, right) in children.items():
-        f, path = int(tree.feature[ids[i]]), rows[i][4]
-        prev_level[i], z_prev = path.get(f, (-1, 1.0))
-        cover = float(tree.cover[ids[i]])
-        z = [float(tree.cover[ids[k]]) / cover if cover > 0 else 0.0 for k in (left, right)]
-        take, other = [], []  # factor and weight when the row takes / does not take the edge
-        for s, k in enumerate((left, right)):
-            rho_take, rho_other, dg_take, dg_other = _edge(z[s], z_prev, t, w)
-            scale = value[k] if is_leaf[k] else 1.0
-            take.append((scale * rho_take, dg_take))
-            other.append((scale * rho_other, dg_other))
-            base_factor[i, s] = scale * z[s]
-        # going left: the left edge is taken and the right one not; sel = on when going left
-        (lt, lt_dg), (ro, ro_dg) = take[0], other[1]
-        (lo, lo_dg), (rt, rt_dg) = other[0], take[1]
-        if is_leaf[left] and is_leaf[right]:
-            kind[i] = TWIG
-            p = params[i]
-            p[TWIG_M] = base_factor[i, 0] + base_factor[i, 1]
-            p[TWIG_M_ON] = lo + rt - p[TWIG_M]
-            p[TWIG_M_SEL] = lt + ro - lo - rt
-            p[TWIG_C_ON] = lo * lo_dg + rt * rt_dg
-            p[TWIG_C_SEL] = lt * lt_dg + ro * ro_dg - p[TWIG_C_ON]
-        else:
-            params[i, ALPHA], params[i, BETA] = lo - base_factor[i, 0], lt - lo
-            params[i, GAMMA], params[i, DELTA] = lo_dg, lt_dg - lo_dg
-            params[i, 4 + ALPHA], params[i, 4 + BETA] = rt - base_factor[i, 1], ro - rt
-            params[i, 4 + GAMMA], params[i, 4 + DELTA] = rt_dg, ro_dg - rt_dg
+    params[splits] = np.where(twig[:, None, None], twig_params, generic)
+    kind = np.where(is_leaf, LEAF, SPLIT).astype(np.int8)
+    kind[splits[twig]] = TWIG
     return {
         "q": q,
-        "feature": np.where(is_leaf, -1, tree.feature[ids]).astype(np.int32),
+        "feature": feature,
         "threshold": np.where(is_leaf, 0.0, tree.threshold[ids]).astype(np.float32),
         "default_left": tree.default_left[ids].astype(bool) & ~is_leaf,
-        "depth": depth,
-        "is_right": np.array([row[2] for row in rows], dtype=np.int64),
+        "depth": np.array(depth, dtype=np.int64),
+        "is_right": np.array(is_right, dtype=np.int64),
         "kind": kind,
         "prev_level": prev_level,
         "bit": np.cumsum(~is_leaf) - 1,
         "base_factor": base_factor,
         "params": params,
-        "expected": float(np.sum(value * np.array([row[5] for row in rows]))),
+        "expected": float(np.sum(value * reach)),
     }
 
 
-def build(trees: list[RawTree]) -> tuple[Forest, Tables]:
+def build(trees: list[RawTree], n_features: int) -> tuple[Forest, Tables]:
     """Lay the trees out for the kernels: small ones as tables, the others for the depth-first walk."""
     lays = [layout_tree(tree) for tree in trees]
     small = [_table_cells(lay) <= TABLE_MAX_CELLS for lay in lays]
     return (
         _concat([lay for lay, s in zip(lays, small, strict=True) if not s]),
-        _tabulate([lay for lay, s in zip(lays, small, strict=True) if s]),
+        _tabulate([lay for lay, s in zip(lays, small, strict=True) if s], n_features),
     )
 
 
@@ -251,25 +263,28 @@ def _concat(lays: list[dict[str, object]]) -> Forest:
     )
 
 
-def _tabulate(lays: list[dict[str, object]]) -> Tables:
+def _tabulate(lays: list[dict[str, object]], n_features: int) -> Tables:
     """Walk every turn pattern of each small tree (the patterns stand in for rows)."""
+    no_tables = _tables([], [], [], np.zeros(0))
     splits, slots, values = [], [], []
     for lay in lays:
         forest = _concat([lay])
         is_split = lay["feature"] >= 0
         used = np.unique(lay["feature"][is_split])
         n_patterns = 1 << int(is_split.sum())
-        phi = np.zeros((int(used.max(initial=-1)) + 1, n_patterns + BLOCK))
-        scratch = _scratch(forest.max_depth, forest.params.shape[2])
-        no_rows = np.zeros((0, BLOCK), dtype=np.float32)
-        for r0 in range(0, n_patterns, BLOCK):
-            patterns = np.arange(r0, r0 + BLOCK, dtype=np.int64)
-            block = np.zeros((len(phi), BLOCK))
-            _walk_tree(0, forest.arrays(), no_rows, patterns, True, block, *scratch)
-            phi[:, r0 : r0 + BLOCK] = block
+        n_blocks = -(-n_patterns // BLOCK)
+        phi = np.empty((n_patterns, n_features + 1))
+        rows = np.zeros((n_features, n_blocks * BLOCK), dtype=np.float32)  # not read when tabulating
+        _run(rows, 0, n_blocks, forest.arrays(), no_tables.arrays(), True, forest.max_depth, forest.max_q, phi)
         splits.append((lay["feature"][is_split], lay["threshold"][is_split], lay["default_left"][is_split]))
         slots.append(used.astype(np.int32))
-        values.append(phi[used, :n_patterns].T.ravel())
+        values.append(phi[:, used].ravel())
+    return _tables(splits, slots, values, np.array([lay["expected"] for lay in lays], dtype=np.float64))
+
+
+def _tables(
+    splits: list[tuple[np.ndarray, ...]], slots: list[np.ndarray], values: list[np.ndarray], expected: np.ndarray
+) -> Tables:
     return Tables(
         split_start=_offsets([len(s[0]) for s in splits]),
         feature=_cat([s[0] for s in splits], np.int32),
@@ -279,28 +294,18 @@ def _tabulate(lays: list[dict[str, object]]) -> Tables:
         slot_feature=_cat(slots, np.int32),
         value_start=_offsets([len(v) for v in values]),
         values=_cat(values, np.float64),
-        expected=np.array([lay["expected"] for lay in lays], dtype=np.float64),
+        expected=expected,
     )
 
 
-@njit(cache=True)
-def _scratch(max_depth: int, max_q: int) -> tuple:
-    levels = max_depth + 1
-    return (
-        np.empty((levels, max_q, BLOCK)),  # anc: product of edge factors from the root to each level
-        np.empty((levels, 2, max_q, BLOCK)),  # mbuf: leaf products summed over each completed child
-        np.empty((levels, BLOCK)),  # on: the row satisfied the earlier splits on that split's feature
-        np.empty((levels, BLOCK)),  # sel: on and the row goes left
-        np.zeros(levels, dtype=np.int64),  # node_at: node on each level of the current path
-        np.zeros(levels, dtype=np.int64),  # side_at: 1 when that node is a right child
-    )
+@njit(cache=True, fastmath={"contract"}, inline="always")
+def _walk_tree(t, forest, xb, r0, tabulate, phi, work, on, sel, node_at, side_at):  # fmt: skip
+    """Add tree t's SHAP values for one block of rows xb (features x BLOCK) to phi (features x BLOCK).
 
-
-@njit(cache=True, fastmath={"contract"})
-def _walk_tree(t, forest, xb, patterns, use_patterns, phi, anc, mbuf, on, sel, node_at, side_at):  # fmt: skip
-    """Add tree t's SHAP values for one block of rows xb (features x BLOCK), or of turn patterns, to phi.
-
-    Only scalar indexing in here: array views and temporaries would cost reference counting per node.
+    When tabulating, row r0 + r stands for the pattern whose bit j is the turn at the tree's j-th split.
+    work[level] holds the leaf products summed over the level's completed left and right child (slots 0
+    and 1) and the product of edge factors from the root (slot 2). Only scalar indexing in here: array
+    views and temporaries would cost reference counting per node.
     """
     (
         tree_start, tree_q, feature, threshold, default_left, depth, is_right, kind, prev_level, bit,
@@ -309,67 +314,65 @@ def _walk_tree(t, forest, xb, patterns, use_patterns, phi, anc, mbuf, on, sel, n
     start, end, q = tree_start[t], tree_start[t + 1], tree_q[t]
     for k in range(q):
         for r in range(BLOCK):
-            anc[0, k, r] = 1.0
+            work[0, 2, k, r] = 1.0
     side_at[0] = 0
     n = start
     while n < end:
         d = depth[n]
         node_at[d] = n
-        if n > start:  # the edge from the parent, one level up: its factor into anc, or into M at a leaf
+        if n > start:  # the edge from the parent one level up: its factor times the parent's product
             s = is_right[n]
             side_at[d] = s
             p = node_at[d - 1]
             z = base_factor[p, s]
+            target = s if kind[n] == LEAF else 2  # a leaf's product (times v) is its M
             for k in range(q):
                 alpha = params[p, 4 * s + ALPHA, k]
                 beta = params[p, 4 * s + BETA, k]
-                if kind[n] == LEAF:
-                    for r in range(BLOCK):
-                        mbuf[d, s, k, r] = anc[d - 1, k, r] * (z + on[d - 1, r] * alpha + sel[d - 1, r] * beta)
-                else:
-                    for r in range(BLOCK):
-                        anc[d, k, r] = anc[d - 1, k, r] * (z + on[d - 1, r] * alpha + sel[d - 1, r] * beta)
+                for r in range(BLOCK):
+                    work[d, target, k, r] = work[d - 1, 2, k, r] * (
+                        z + on[d - 1, r] * alpha + sel[d - 1, r] * beta
+                    )
         if kind[n] == LEAF:
-            _complete(d, q, feature, params, phi, mbuf, on, sel, node_at, side_at)
+            _complete(d, q, feature, params, phi, work, on, sel, node_at, side_at)
             n += 1
             continue
         lv = prev_level[n]
-        if lv < 0:
-            for r in range(BLOCK):
+        for r in range(BLOCK):
+            if lv < 0:
                 on[d, r] = 1.0
-        elif side_at[lv + 1] == 0:
-            for r in range(BLOCK):
+            elif side_at[lv + 1] == 0:
                 on[d, r] = sel[lv, r]
-        else:
-            for r in range(BLOCK):
+            else:
                 on[d, r] = on[lv, r] - sel[lv, r]
-        if use_patterns:
+        f = feature[n]
+        if tabulate:
             b = bit[n]
             for r in range(BLOCK):
-                sel[d, r] = on[d, r] * ((patterns[r] >> b) & 1)
+                sel[d, r] = on[d, r] * (((r0 + r) >> b) & 1)
         else:
-            f, thr, dl = feature[n], threshold[n], default_left[n]
+            thr, dl = threshold[n], default_left[n]
             for r in range(BLOCK):
                 sel[d, r] = on[d, r] * ((xb[f, r] < thr) | (dl & (xb[f, r] != xb[f, r])))
         if kind[n] == TWIG:
-            f, s = feature[n], side_at[d]
+            s = side_at[d]
             for k in range(q):
                 m0, m_on, m_sel = params[n, TWIG_M, k], params[n, TWIG_M_ON, k], params[n, TWIG_M_SEL, k]
                 c_on, c_sel = params[n, TWIG_C_ON, k], params[n, TWIG_C_SEL, k]
                 for r in range(BLOCK):
-                    a = anc[d, k, r]
-                    mbuf[d, s, k, r] = a * (m0 + on[d, r] * m_on + sel[d, r] * m_sel)
+                    a = work[d, 2, k, r]
+                    work[d, s, k, r] = a * (m0 + on[d, r] * m_on + sel[d, r] * m_sel)
                     phi[f, r] += a * (on[d, r] * c_on + sel[d, r] * c_sel)
-            _complete(d, q, feature, params, phi, mbuf, on, sel, node_at, side_at)
+            _complete(d, q, feature, params, phi, work, on, sel, node_at, side_at)
             n += 3
             continue
         n += 1
 
 
 @njit(cache=True, fastmath={"contract"}, inline="always")
-def _complete(d, q, feature, params, phi, mbuf, on, sel, node_at, side_at):  # fmt: skip
-    """The subtree at level d is done; while it is a right child, its parent is done too: credit the
-    parent's two edges and sum their leaf products into the parent's."""
+def _complete(d, q, feature, params, phi, work, on, sel, node_at, side_at):  # fmt: skip
+    """The subtree at level d is done; while it is a right child its parent is done too: credit the
+    parent's two edges and sum their leaf products into the parent's slot one level up."""
     while d > 0 and side_at[d] == 1:
         p = node_at[d - 1]
         f = feature[p]
@@ -378,14 +381,14 @@ def _complete(d, q, feature, params, phi, mbuf, on, sel, node_at, side_at):  # f
             g0, d0 = params[p, GAMMA, k], params[p, DELTA, k]
             g1, d1 = params[p, 4 + GAMMA, k], params[p, 4 + DELTA, k]
             for r in range(BLOCK):
-                m0 = mbuf[d, 0, k, r]
-                m1 = mbuf[d, 1, k, r]
+                m0 = work[d, 0, k, r]
+                m1 = work[d, 1, k, r]
                 phi[f, r] += on[d - 1, r] * (g0 * m0 + g1 * m1) + sel[d - 1, r] * (d0 * m0 + d1 * m1)
-                mbuf[d - 1, up, k, r] = m0 + m1
+                work[d - 1, up, k, r] = m0 + m1
         d -= 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _table_block(tables, xb, phi, index):  # fmt: skip
     """Add the tabulated trees' values for one block: one table row per tree and row."""
     split_start, feature, threshold, default_left, slot_start, slot_feature, value_start, values = tables
@@ -404,35 +407,43 @@ def _table_block(tables, xb, phi, index):  # fmt: skip
                 phi[f, r] += values[base + index[r] * width]
 
 
-@njit(cache=True, parallel=True)
-def _explain(xt, n_rows, forest, tables, max_depth, max_q, out):  # fmt: skip
-    """SHAP values of the first n_rows columns of xt (features x padded rows) into out[:, :features]."""
+@njit(cache=True, nogil=True)
+def _run(xt, first, last, forest, tables, tabulate, max_depth, max_q, out):  # fmt: skip
+    """SHAP values of the rows in blocks [first, last) of xt (features x padded rows) into out."""
     n_features = xt.shape[0]
-    n_blocks = xt.shape[1] // BLOCK
-    n_trees = len(forest[0]) - 1
-    no_patterns = np.zeros(0, dtype=np.int64)
-    for c in prange((n_blocks + CHUNK_BLOCKS - 1) // CHUNK_BLOCKS):
-        anc, mbuf, on, sel, node_at, side_at = _scratch(max_depth, max_q)
-        phi = np.empty((n_features, BLOCK))
-        xb = np.empty((n_features, BLOCK), dtype=np.float32)
-        index = np.empty(BLOCK, dtype=np.int64)
-        for b in range(c * CHUNK_BLOCKS, min(n_blocks, (c + 1) * CHUNK_BLOCKS)):
-            r0 = b * BLOCK
-            xb[:] = xt[:, r0 : r0 + BLOCK]
-            phi[:] = 0.0
-            _table_block(tables, xb, phi, index)
-            for t in range(n_trees):
-                _walk_tree(t, forest, xb, no_patterns, False, phi, anc, mbuf, on, sel, node_at, side_at)
-            for r in range(min(BLOCK, n_rows - r0)):
-                for f in range(n_features):
-                    out[r0 + r, f] = phi[f, r]
+    levels = max_depth + 1
+    work = np.empty((levels, 3, max_q, BLOCK))
+    on = np.empty((levels, BLOCK))  # the row satisfied the earlier splits on this level's feature
+    sel = np.empty((levels, BLOCK))  # on, and the row goes left at this level's split
+    node_at = np.zeros(levels, dtype=np.int64)  # the current path's node on each level
+    side_at = np.zeros(levels, dtype=np.int64)  # 1 when that node is a right child
+    phi = np.empty((n_features, BLOCK))
+    xb = np.empty((n_features, BLOCK), dtype=np.float32)
+    index = np.empty(BLOCK, dtype=np.int64)
+    for b in range(first, last):
+        r0 = b * BLOCK
+        xb[:] = xt[:, r0 : r0 + BLOCK]
+        phi[:] = 0.0
+        _table_block(tables, xb, phi, index)
+        for t in range(len(forest[0]) - 1):
+            _walk_tree(t, forest, xb, r0, tabulate, phi, work, on, sel, node_at, side_at)
+        for r in range(min(BLOCK, out.shape[0] - r0)):
+            for f in range(n_features):
+                out[r0 + r, f] = phi[f, r]
 
 
-def explain(forest: Forest, tables: Tables, x: np.ndarray) -> np.ndarray:
+def explain(forest: Forest, tables: Tables, x: np.ndarray, n_threads: int = 1) -> np.ndarray:
     """SHAP values of float32 rows x, shape (rows, features + 1); the caller fills the base column."""
     n, n_features = x.shape
     xt = np.zeros((n_features, -(-n // BLOCK) * BLOCK), dtype=np.float32)
     xt[:, :n] = x.T
     out = np.empty((n, n_features + 1))
-    _explain(xt, n, forest.arrays(), tables.arrays(), forest.max_depth, forest.params.shape[2], out)
+    n_blocks = xt.shape[1] // BLOCK
+    cuts = np.linspace(0, n_blocks, min(n_threads, n_blocks) + 1).astype(int)
+    args = (forest.arrays(), tables.arrays(), False, forest.max_depth, forest.max_q, out)
+    if len(cuts) <= 2:
+        _run(xt, 0, n_blocks, *args)
+        return out
+    with ThreadPoolExecutor(len(cuts) - 1) as pool:  # the kernel releases the GIL
+        list(pool.map(lambda a, b: _run(xt, a, b, *args), cuts[:-1], cuts[1:]))
     return out

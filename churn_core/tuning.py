@@ -24,16 +24,30 @@ from churn_core.settings import Settings
 
 # The seed talk's XGBClassifier, exactly (XGBClassifier names; `seed=27` is random_state).
 SEED_PARAMS: dict[str, Any] = {
-    "learning_rate": 0.1, "n_estimators": 200, "max_depth": 3, "min_child_weight": 6, "gamma": 0.0,
-    "subsample": 0.5, "colsample_bytree": 1.0, "colsample_bylevel": 1.0, "objective": "binary:logistic",
-    "scale_pos_weight": 1.0, "random_state": 27,
+    "learning_rate": 0.1,
+    "n_estimators": 200,
+    "max_depth": 3,
+    "min_child_weight": 6,
+    "gamma": 0.0,
+    "subsample": 0.5,
+    "colsample_bytree": 1.0,
+    "colsample_bylevel": 1.0,
+    "objective": "binary:logistic",
+    "scale_pos_weight": 1.0,
+    "random_state": 27,
 }
 # Hand-picked starting points that often win on churn tables (shallow and regularised, slow learning).
 STARTS: tuple[dict[str, Any], ...] = (
     {"learning_rate": 0.05, "max_depth": 4, "min_child_weight": 5, "subsample": 0.8, "colsample_bytree": 0.8},
     {"learning_rate": 0.03, "max_depth": 2, "min_child_weight": 5, "subsample": 0.8, "colsample_bytree": 0.6},
-    {"learning_rate": 0.03, "max_depth": 6, "min_child_weight": 2, "subsample": 0.8, "colsample_bytree": 0.7,
-     "gamma": 1.0},
+    {
+        "learning_rate": 0.03,
+        "max_depth": 6,
+        "min_child_weight": 2,
+        "subsample": 0.8,
+        "colsample_bytree": 0.7,
+        "gamma": 1.0,
+    },
 )
 ROUNDS_MARGIN = 1.1  # the final model sees all training rows, a little more than a fold: a few more trees
 
@@ -50,7 +64,9 @@ class Trial:
 
 @dataclass
 class SearchResult:
-    params: dict[str, Any]  # XGBClassifier names, n_estimators = trees to train on all rows (added ones if continued)
+    params: dict[
+        str, Any
+    ]  # XGBClassifier names, n_estimators = trees to train on all rows (added ones if continued)
     cv_auc: float
     oof_margin: np.ndarray  # out-of-fold margins of the chosen trial, for rows `oof_rows`
     oof_rows: np.ndarray
@@ -59,11 +75,22 @@ class SearchResult:
     stopped_by: str = ""
 
     def summary(self) -> dict[str, Any]:
-        return {"cv_auc": self.cv_auc, "trials": len(self.trials), "seconds": round(self.seconds, 2),
-                "stopped_by": self.stopped_by,
-                "history": [{"cv_auc": t.cv_auc, "rounds": t.rounds, "seconds": round(t.seconds, 2),
-                             "completed": t.completed, **{k: v for k, v in t.params.items() if k != "objective"}}
-                            for t in self.trials]}
+        return {
+            "cv_auc": self.cv_auc,
+            "trials": len(self.trials),
+            "seconds": round(self.seconds, 2),
+            "stopped_by": self.stopped_by,
+            "history": [
+                {
+                    "cv_auc": t.cv_auc,
+                    "rounds": t.rounds,
+                    "seconds": round(t.seconds, 2),
+                    "completed": t.completed,
+                    **{k: v for k, v in t.params.items() if k != "objective"},
+                }
+                for t in self.trials
+            ],
+        }
 
 
 def threads(settings: Settings) -> int:
@@ -72,8 +99,13 @@ def threads(settings: Settings) -> int:
 
 def native(params: Mapping[str, Any], nthread: int) -> dict[str, Any]:
     """XGBClassifier-style parameters as xgboost.train parameters."""
-    out = {"objective": params.get("objective", "binary:logistic"), "tree_method": "hist", "nthread": nthread,
-           "eval_metric": ["auc", "logloss"], "seed": int(params.get("random_state", 0))}
+    out = {
+        "objective": params.get("objective", "binary:logistic"),
+        "tree_method": "hist",
+        "nthread": nthread,
+        "eval_metric": "logloss",
+        "seed": int(params.get("random_state", 0)),
+    }
     rename = {"learning_rate": "eta", "reg_lambda": "lambda", "reg_alpha": "alpha"}
     for key, value in params.items():
         if key in ("n_estimators", "random_state", "objective"):
@@ -82,11 +114,19 @@ def native(params: Mapping[str, Any], nthread: int) -> dict[str, Any]:
     return out
 
 
-def dmatrix(x: np.ndarray, y: np.ndarray | None, names: list[str], types: list[str],
-            quantile: bool = False, ref: xgb.DMatrix | None = None) -> xgb.DMatrix:
+def dmatrix(
+    x: np.ndarray,
+    y: np.ndarray | None,
+    names: list[str],
+    types: list[str],
+    quantile: bool = False,
+    ref: xgb.DMatrix | None = None,
+) -> xgb.DMatrix:
     kind = xgb.QuantileDMatrix if quantile else xgb.DMatrix
     extra = {"ref": ref} if quantile and ref is not None else {}
-    return kind(x, label=y, feature_names=names, feature_types=types, enable_categorical="c" in types, **extra)
+    return kind(
+        x, label=y, feature_names=names, feature_types=types, enable_categorical="c" in types, **extra
+    )
 
 
 def group_folds(y: np.ndarray, groups: np.ndarray, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -97,7 +137,9 @@ def group_folds(y: np.ndarray, groups: np.ndarray, k: int, seed: int) -> list[tu
     label = np.zeros(len(unique), np.int8)
     np.maximum.at(label, inverse, np.asarray(y, np.int8))
     folds = []
-    for _, valid_groups in StratifiedKFold(k, shuffle=True, random_state=seed).split(np.zeros(len(unique)), label):
+    for _, valid_groups in StratifiedKFold(k, shuffle=True, random_state=seed).split(
+        np.zeros(len(unique)), label
+    ):
         in_valid = np.zeros(len(unique), bool)
         in_valid[valid_groups] = True
         mask = in_valid[inverse]
@@ -146,8 +188,17 @@ def candidates(settings: Settings, categorical: bool) -> Iterator[tuple[dict[str
 class FoldData:
     """The fold matrices, built once and shared by every trial."""
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, groups: np.ndarray, names: list[str], types: list[str],
-                 k: int, seed: int, base_margin: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        groups: np.ndarray,
+        names: list[str],
+        types: list[str],
+        k: int,
+        seed: int,
+        base_margin: np.ndarray | None = None,
+    ) -> None:
         self.folds = group_folds(y, groups, k, seed)
         self.y = y
         self.sets = []
@@ -160,19 +211,31 @@ class FoldData:
             self.sets.append((dtrain, dvalid))
 
 
-def run_trial(folds: FoldData, params: Mapping[str, Any], early: bool, settings: Settings,
-              deadline: float | None, base: xgb.Booster | None = None) -> tuple[Trial, np.ndarray]:
+def run_trial(
+    folds: FoldData,
+    params: Mapping[str, Any],
+    early: bool,
+    settings: Settings,
+    deadline: float | None,
+    base: xgb.Booster | None = None,
+) -> tuple[Trial, np.ndarray]:
     """Cross-validate one configuration; returns the trial and its out-of-fold margins."""
     started = time.monotonic()
     nthread = threads(settings)
     max_rounds = settings.tuning_max_rounds if early else int(params["n_estimators"])
     oof = np.zeros(len(folds.y))
     best_rounds, aucs, completed = [], [], True
-    for (train, valid), (dtrain, dvalid) in zip(folds.folds, folds.sets, strict=True):
+    for (_, valid), (dtrain, dvalid) in zip(folds.folds, folds.sets, strict=True):
         stop = _Deadline(deadline if deadline is not None else float("inf"))
-        booster = xgb.train(native(params, nthread), dtrain, num_boost_round=max_rounds,
-                            evals=[(dvalid, "valid")], verbose_eval=False, callbacks=[stop],
-                            early_stopping_rounds=settings.early_stopping_rounds if early else None)
+        booster = xgb.train(
+            native(params, nthread),
+            dtrain,
+            num_boost_round=max_rounds,
+            evals=[(dvalid, "valid")],
+            verbose_eval=False,
+            callbacks=[stop],
+            early_stopping_rounds=settings.early_stopping_rounds if early else None,
+        )
         if stop.hit:
             completed = False
             break
@@ -182,20 +245,37 @@ def run_trial(folds: FoldData, params: Mapping[str, Any], early: bool, settings:
         best_rounds.append(rounds)
         aucs.append(_Ranked(folds.y[valid], margin).roc_auc())
     rounds = int(np.ceil(np.mean(best_rounds) * (ROUNDS_MARGIN if early else 1.0))) if best_rounds else 0
-    trial = Trial(dict(params), float(np.mean(aucs)) if completed else float("nan"), rounds,
-                  time.monotonic() - started, aucs, completed)
+    trial = Trial(
+        dict(params),
+        float(np.mean(aucs)) if completed else float("nan"),
+        rounds,
+        time.monotonic() - started,
+        aucs,
+        completed,
+    )
     return trial, oof
 
 
-def search(x: np.ndarray, y: np.ndarray, groups: np.ndarray, names: list[str], types: list[str],
-           settings: Settings, *, budget: float, max_trials: int,
-           fixed: Mapping[str, Any] | None = None) -> SearchResult:
+def search(
+    x: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    names: list[str],
+    types: list[str],
+    settings: Settings,
+    *,
+    budget: float,
+    max_trials: int,
+    fixed: Mapping[str, Any] | None = None,
+) -> SearchResult:
     """Find the configuration with the best CV ROC AUC within `budget` seconds (the first trial always runs).
 
     With `fixed`, only that configuration is cross-validated (for the seed profile: its OOF margins)."""
     started = time.monotonic()
     rows = _tuning_rows(y, groups, settings)
-    folds = FoldData(x[rows], y[rows], groups[rows], names, types, settings.tuning_folds, settings.random_seed)
+    folds = FoldData(
+        x[rows], y[rows], groups[rows], names, types, settings.tuning_folds, settings.random_seed
+    )
     trials: list[Trial] = []
     best: tuple[Trial, np.ndarray] | None = None
     stopped_by = "max trials"
@@ -221,14 +301,30 @@ def search(x: np.ndarray, y: np.ndarray, groups: np.ndarray, names: list[str], t
     return SearchResult(params, trial.cv_auc, oof, rows, trials, time.monotonic() - started, stopped_by)
 
 
-def continue_search(x: np.ndarray, y: np.ndarray, groups: np.ndarray, names: list[str], types: list[str],
-                    settings: Settings, base: xgb.Booster, params: Mapping[str, Any]) -> SearchResult:
+def continue_search(
+    x: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    names: list[str],
+    types: list[str],
+    settings: Settings,
+    base: xgb.Booster,
+    params: Mapping[str, Any],
+) -> SearchResult:
     """How many trees to add to `base` on new data: CV with early stopping from the base model's margins."""
     started = time.monotonic()
     rows = _tuning_rows(y, groups, settings)
     base_margin = base.predict(dmatrix(x[rows], None, names, types), output_margin=True)
-    folds = FoldData(x[rows], y[rows], groups[rows], names, types, settings.tuning_folds, settings.random_seed,
-                     base_margin=base_margin)
+    folds = FoldData(
+        x[rows],
+        y[rows],
+        groups[rows],
+        names,
+        types,
+        settings.tuning_folds,
+        settings.random_seed,
+        base_margin=base_margin,
+    )
     trial, oof = run_trial(folds, params, True, settings, None)
     out = {**trial.params, "n_estimators": max(trial.rounds, 1)}
     return SearchResult(out, trial.cv_auc, oof, rows, [trial], time.monotonic() - started, "continued")

@@ -32,13 +32,35 @@ SORTS: dict[str, str] = {
 FLAGS: dict[str, str] = {"worth_saving": "worth saving", "might_swing": "might swing"}
 NOT_REACHED = "none"  # the channels filter's value for "no touch delivered yet"
 TABLE_COLUMNS: tuple[str, ...] = (
-    "instance", "churn_probability", "risk_tier", "day_of_trial", "top_reason", "segment", "worth_saving",
-    "might_swing", "recommended_channel", "channel_uplift", "expected_value", "value_at_risk",
-    "probability_change", "product", "edition", "team_size", "region", "channels_reached", "cohort_week",
-    "activated")
+    "instance",
+    "churn_probability",
+    "risk_tier",
+    "day_of_trial",
+    "top_reason",
+    "segment",
+    "worth_saving",
+    "might_swing",
+    "recommended_channel",
+    "channel_uplift",
+    "expected_value",
+    "value_at_risk",
+    "probability_change",
+    "product",
+    "edition",
+    "team_size",
+    "region",
+    "channels_reached",
+    "cohort_week",
+    "activated",
+)
 SEGMENT_DIMENSIONS: dict[str, str] = {
-    "product": "product", "edition": "edition", "region": "region", "company_size_band": "company size",
-    "acquisition_source": "acquisition source", "channel": "first channel that reached them"}
+    "product": "product",
+    "edition": "edition",
+    "region": "region",
+    "company_size_band": "company size",
+    "acquisition_source": "acquisition source",
+    "channel": "first channel that reached them",
+}
 FEATURE_LABELS: dict[str, str] = {
     "number_of_projects": "projects created",
     "number_of_issues": "issues created",
@@ -61,6 +83,7 @@ FEATURE_LABELS: dict[str, str] = {
 _SHAP = re.compile(r"^shap_([a-z][a-z0-9_]*)$")
 _UPLIFT = re.compile(r"^uplift_([a-z][a-z0-9_]*)$")
 Z95 = 1.959963984540054
+HASH_MODULUS = 1_000_003  # shap_sample.sql's deterministic hash of the instance id
 
 
 @dataclass(frozen=True)
@@ -81,12 +104,17 @@ class Filters:
     def described(self) -> dict[str, tuple[str, ...]]:
         """The filters that are set, as short name -> values (for file names and captions)."""
         out: dict[str, tuple[str, ...]] = {
-            "tier": self.tiers, "flag": tuple(FLAGS.get(f, f) for f in self.flags),
-            "week": tuple(str(w) for w in self.cohort_weeks), "product": self.products,
-            "edition": self.editions, "region": self.regions, "channel": self.channels,
+            "tier": self.tiers,
+            "flag": tuple(FLAGS.get(f, f) for f in self.flags),
+            "week": tuple(str(w) for w in self.cohort_weeks),
+            "product": self.products,
+            "edition": self.editions,
+            "region": self.regions,
+            "channel": self.channels,
             "team": tuple(map(str, self.team_size)) if self.team_size else (),
             "day": tuple(map(str, self.day_of_trial)) if self.day_of_trial else (),
-            "instance": (self.search,) if self.search else ()}
+            "instance": (self.search,) if self.search else (),
+        }
         return {k: v for k, v in out.items() if v}
 
 
@@ -126,7 +154,7 @@ class Profile:
 
 
 def render_sql(name: str, **fragments: str) -> str:
-    """Text of queries/<name>.sql with each `/*marker*/` followed by its fragment (built here, never typed)."""
+    """Text of queries/<name>.sql, each `/*marker*/` followed by its fragment (built here, never typed)."""
     text = load_sql(f"queries/{name}")
     for marker, fragment in fragments.items():
         token = f"/*{marker}*/"
@@ -218,11 +246,19 @@ def score_sets(warehouse: Warehouse) -> list[ScoreSet]:
         df = warehouse.run("score_set_catalogue")
         if not df.empty:
             rows = "rows" if "rows" in df.columns else ("scored" if "scored" in df.columns else None)
-            return [ScoreSet(_date(r["as_of_date"]), str(r.get("model_version", "")),
-                             int(r[rows]) if rows and pd.notna(r[rows]) else 0,
-                             _plain(r.get("created_at"))) for _, r in df.iterrows()]
+            return [
+                ScoreSet(
+                    _date(r["as_of_date"]),
+                    str(r.get("model_version", "")),
+                    int(r[rows]) if rows and pd.notna(r[rows]) else 0,
+                    _plain(r.get("created_at")),
+                )
+                for _, r in df.iterrows()
+            ]
     df = warehouse.run("score_set_list")
-    return [ScoreSet(_date(r["as_of_date"]), str(r["model_version"]), int(r["scored"])) for _, r in df.iterrows()]
+    return [
+        ScoreSet(_date(r["as_of_date"]), str(r["model_version"]), int(r["scored"])) for _, r in df.iterrows()
+    ]
 
 
 def score_columns(warehouse: Warehouse) -> tuple[list[str], list[str]]:
@@ -242,10 +278,19 @@ def export_columns(warehouse: Warehouse) -> list[str]:
 def filter_options(warehouse: Warehouse, as_of: dt.date) -> FilterOptions:
     """What each filter can be set to in a score set (values present in it, and the ranges)."""
     df = warehouse.run("at_risk_filter_options", {"as_of": as_of})
-    values = {name: [v for v in group["value"].tolist() if v is not None and v == v]
-              for name, group in df.groupby("field")}
-    channels = sorted({c.strip() for combo in values.get("channels_reached", []) for c in str(combo).split(",")
-                       if c.strip()}, key=lambda c: (CHANNELS.index(c) if c in CHANNELS else 99, c))
+    values = {
+        name: [v for v in group["value"].tolist() if v is not None and v == v]
+        for name, group in df.groupby("field")
+    }
+    channels = sorted(
+        {
+            c.strip()
+            for combo in values.get("channels_reached", [])
+            for c in str(combo).split(",")
+            if c.strip()
+        },
+        key=lambda c: (CHANNELS.index(c) if c in CHANNELS else 99, c),
+    )
 
     def top(name: str) -> int:
         found = [int(float(v)) for v in values.get(name, []) if str(v).strip()]
@@ -255,19 +300,31 @@ def filter_options(warehouse: Warehouse, as_of: dt.date) -> FilterOptions:
         products=tuple(sorted(map(str, values.get("product", [])))),
         editions=tuple(sorted(map(str, values.get("edition", [])))),
         regions=tuple(sorted(map(str, values.get("region", [])))),
-        cohort_weeks=tuple(sorted((d for v in values.get("cohort_week", []) if (d := _date(v))), reverse=True)),
+        cohort_weeks=tuple(
+            sorted((d for v in values.get("cohort_week", []) if (d := _date(v))), reverse=True)
+        ),
         channels=(*channels, NOT_REACHED),
         team_size_max=top("team_size_max"),
         day_of_trial_max=top("day_of_trial_max"),
     )
 
 
-def at_risk_page(warehouse: Warehouse, as_of: dt.date, filters: Filters, sort: str = "risk", page: int = 0,
-                 page_size: int = 50) -> pd.DataFrame:
+def at_risk_page(
+    warehouse: Warehouse,
+    as_of: dt.date,
+    filters: Filters,
+    sort: str = "risk",
+    page: int = 0,
+    page_size: int = 50,
+) -> pd.DataFrame:
     """One page of the scored evaluators matching `filters`, sorted; paging happens in the warehouse."""
     where, params = filter_conditions(filters)
-    params.update(as_of=as_of, sort=sort if sort in SORTS else "risk", offset=max(0, int(page)) * page_size,
-                  limit=int(page_size))
+    params.update(
+        as_of=as_of,
+        sort=sort if sort in SORTS else "risk",
+        offset=max(0, int(page)) * page_size,
+        limit=int(page_size),
+    )
     return warehouse.query(render_sql("at_risk_page", filters=where), params)
 
 
@@ -278,8 +335,9 @@ def at_risk_summary(warehouse: Warehouse, as_of: dt.date, filters: Filters = Fil
     return {k: float(v) if v is not None and v == v else 0.0 for k, v in df.iloc[0].items()}
 
 
-def at_risk_export(warehouse: Warehouse, as_of: dt.date, filters: Filters, sort: str, columns: Iterable[str],
-                   limit: int) -> pd.DataFrame:
+def at_risk_export(
+    warehouse: Warehouse, as_of: dt.date, filters: Filters, sort: str, columns: Iterable[str], limit: int
+) -> pd.DataFrame:
     """The filtered, sorted list without paging, at most `limit` rows, with the chosen columns."""
     allowed = set(export_columns(warehouse))
     chosen = [c for c in dict.fromkeys(columns) if c in allowed and c != "instance"]
@@ -317,8 +375,10 @@ def evaluator_profile(warehouse: Warehouse, instance: int, as_of: dt.date | None
     previous = _record(rows.iloc[1 if current else 0]) if len(rows) > (1 if current else 0) else None
     features: dict[str, Any] = {}
     if current is not None and warehouse.table_exists("feature_snapshots"):
-        snap = warehouse.run("evaluator_feature_values",
-                             {"instance": instance, "as_of_day": int(current.get("as_of_day") or 7)})
+        snap = warehouse.run(
+            "evaluator_feature_values",
+            {"instance": instance, "as_of_day": int(current.get("as_of_day") or 7)},
+        )
         features = _record(snap.iloc[0]) if not snap.empty else {}
     return Profile(instance, facts, current, previous, history, features)
 
@@ -329,8 +389,13 @@ def feature_label(feature: str) -> str:
 
 def reason_text(feature: str, value: Any, shap: float) -> str:
     """A driver in words for marketers: what the number is and which way it pushes the risk."""
-    shown = "unknown" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:,.0f}" \
-        if isinstance(value, int | float) else str(value)
+    shown = (
+        "unknown"
+        if value is None or (isinstance(value, float) and math.isnan(value))
+        else f"{value:,.0f}"
+        if isinstance(value, int | float)
+        else str(value)
+    )
     direction = "raises the risk" if shap > 0 else "lowers the risk"
     return f"{feature_label(feature).capitalize()}: {shown} ({direction})"
 
@@ -344,8 +409,15 @@ def shap_drivers(score: Mapping[str, Any], features: Mapping[str, Any]) -> pd.Da
             continue
         name = m.group(1)
         value = features.get(name, score.get(name))
-        rows.append({"feature": name, "label": feature_label(name), "value": value, "shap": float(shap),
-                     "reason": reason_text(name, value, float(shap))})
+        rows.append(
+            {
+                "feature": name,
+                "label": feature_label(name),
+                "value": value,
+                "shap": float(shap),
+                "reason": reason_text(name, value, float(shap)),
+            }
+        )
     df = pd.DataFrame(rows, columns=["feature", "label", "value", "shap", "reason"])
     return df.reindex(df["shap"].abs().sort_values(ascending=False).index).reset_index(drop=True)
 
@@ -369,16 +441,26 @@ def shap_changes(current: Mapping[str, Any], previous: Mapping[str, Any] | None)
         m = _SHAP.match(key)
         if not m or m.group(1) == "base" or key not in previous or now is None or previous[key] is None:
             continue
-        rows.append({"feature": m.group(1), "label": feature_label(m.group(1)), "shap_now": float(now),
-                     "shap_before": float(previous[key]), "change": float(now) - float(previous[key])})
+        rows.append(
+            {
+                "feature": m.group(1),
+                "label": feature_label(m.group(1)),
+                "shap_now": float(now),
+                "shap_before": float(previous[key]),
+                "change": float(now) - float(previous[key]),
+            }
+        )
     df = pd.DataFrame(rows, columns=columns)
     return df.reindex(df["change"].abs().sort_values(ascending=False).index).reset_index(drop=True)
 
 
 def channel_uplifts(score: Mapping[str, Any], costs: Mapping[str, float] | None = None) -> pd.DataFrame:
     """The uplift estimate of every channel for one scored evaluator, best first."""
-    rows = [{"channel": m.group(1), "uplift": float(v), "cost": (costs or {}).get(m.group(1))}
-            for k, v in score.items() if (m := _UPLIFT.match(k)) and v is not None]
+    rows = [
+        {"channel": m.group(1), "uplift": float(v), "cost": (costs or {}).get(m.group(1))}
+        for k, v in score.items()
+        if (m := _UPLIFT.match(k)) and v is not None
+    ]
     df = pd.DataFrame(rows, columns=["channel", "uplift", "cost"])
     return df.sort_values("uplift", ascending=False).reset_index(drop=True)
 
@@ -390,16 +472,27 @@ def feature_by_outcome(warehouse: Warehouse) -> pd.DataFrame:
     by = {int(r["retained"]): r for _, r in df.iterrows() if pd.notna(r["retained"])}
     stay, churn = by.get(1), by.get(0)
     for name in FEATURE_DOCS:
-        def get(row: pd.Series | None, stat: str) -> float | None:
-            return None if row is None or pd.isna(row[f"{stat}__{name}"]) else float(row[f"{stat}__{name}"])
-        rows.append({"feature": name, "label": feature_label(name), "doc": FEATURE_DOCS.get(name, ""),
-                     "retained_mean": get(stay, "mean"), "churned_mean": get(churn, "mean"),
-                     "retained_median": get(stay, "median"), "churned_median": get(churn, "median")})
+        rows.append(
+            {
+                "feature": name,
+                "label": feature_label(name),
+                "doc": FEATURE_DOCS.get(name, ""),
+                "retained_mean": _stat(stay, "mean", name),
+                "churned_mean": _stat(churn, "mean", name),
+                "retained_median": _stat(stay, "median", name),
+                "churned_median": _stat(churn, "median", name),
+            }
+        )
     out = pd.DataFrame(rows)
     out["retained_n"] = int(stay["evaluators"]) if stay is not None else 0
     out["churned_n"] = int(churn["evaluators"]) if churn is not None else 0
     out["ratio"] = out["retained_mean"] / out["churned_mean"].where(out["churned_mean"] > 0)
     return out
+
+
+def _stat(row: pd.Series | None, stat: str, feature: str) -> float | None:
+    value = None if row is None else row[f"{stat}__{feature}"]
+    return None if value is None or pd.isna(value) else float(value)
 
 
 def daily_activity(warehouse: Warehouse, instance: int) -> pd.DataFrame:
@@ -410,8 +503,9 @@ def evaluator_touches(warehouse: Warehouse, instance: int) -> pd.DataFrame:
     if not warehouse.table_exists("engagements"):
         return pd.DataFrame()
     if not warehouse.table_exists("content"):
-        return warehouse.query("SELECT * FROM engagements WHERE instance = :instance ORDER BY sent_at",
-                               {"instance": instance})
+        return warehouse.query(
+            "SELECT * FROM engagements WHERE instance = :instance ORDER BY sent_at", {"instance": instance}
+        )
     return warehouse.run("evaluator_touches", {"instance": instance})
 
 
@@ -480,13 +574,15 @@ def early_actions(warehouse: Warehouse, as_of: dt.date) -> pd.DataFrame:
     df = warehouse.run("early_actions", {"as_of": as_of})
     df["reach"] = df["doers"] / df["evaluators"].where(df["evaluators"] > 0)
     for outcome, done, others, n_done, n_others in (
-            ("activation", "doers_activated", "others_activated", "doers_reached_day7", "others_reached_day7"),
-            ("retention", "doers_retained", "others_retained", "doers_resolved", "others_resolved")):
+        ("activation", "doers_activated", "others_activated", "doers_reached_day7", "others_reached_day7"),
+        ("retention", "doers_retained", "others_retained", "doers_resolved", "others_resolved"),
+    ):
         df[f"{outcome}_doers"] = df[done] / df[n_done].where(df[n_done] > 0)
         df[f"{outcome}_others"] = df[others] / df[n_others].where(df[n_others] > 0)
         df[f"{outcome}_lift"] = df[f"{outcome}_doers"] - df[f"{outcome}_others"]
         df[f"{outcome}_lift_low"], df[f"{outcome}_lift_high"] = difference_interval(
-            df[done], df[n_done], df[others], df[n_others])
+            df[done], df[n_done], df[others], df[n_others]
+        )
     df["impact"] = df["reach"] * df["retention_lift"]
     return df.sort_values("impact", ascending=False, na_position="last").reset_index(drop=True)
 
@@ -513,7 +609,8 @@ def channel_outcomes(warehouse: Warehouse) -> pd.DataFrame:
         c = control.iloc[0]
         df["retention_lift"] = df["retention"] - (c["retained"] / c["resolved"] if c["resolved"] else np.nan)
         df["retention_lift_low"], df["retention_lift_high"] = difference_interval(
-            df["retained"], df["resolved"], c["retained"], c["resolved"])
+            df["retained"], df["resolved"], c["retained"], c["resolved"]
+        )
     df["is_control"] = df["arm"] == CONTROL_ARM
     return df.sort_values(["is_control", "retention"], ascending=[True, False]).reset_index(drop=True)
 
@@ -535,7 +632,9 @@ def content_lift(warehouse: Warehouse, min_resolved: int = 30, conservative: boo
     control = df[df["content_id"].isna()]
     df = df[df["content_id"].notna()].copy()
     _rate(df, "retention", "retained", "resolved")
-    k2, n2 = (float(control.iloc[0]["retained"]), float(control.iloc[0]["resolved"])) if len(control) else (0, 0)
+    k2, n2 = (
+        (float(control.iloc[0]["retained"]), float(control.iloc[0]["resolved"])) if len(control) else (0, 0)
+    )
     df["control_retention"] = k2 / n2 if n2 else np.nan
     df["lift"] = df["retention"] - df["control_retention"]
     df["lift_low"], df["lift_high"] = difference_interval(df["retained"], df["resolved"], k2, n2)
@@ -553,21 +652,35 @@ def shap_importance(warehouse: Warehouse, as_of: dt.date) -> pd.DataFrame:
     features, _ = score_columns(warehouse)
     if not features:
         return pd.DataFrame(columns=["feature", "label", "mean_abs_shap", "mean_shap"])
-    columns = "".join(f",\n    avg(abs(shap_{f})) AS abs__{f},\n    avg(shap_{f}) AS mean__{f}" for f in features)
+    columns = "".join(
+        f",\n    avg(abs(shap_{f})) AS abs__{f},\n    avg(shap_{f}) AS mean__{f}" for f in features
+    )
     row = warehouse.query(render_sql("shap_importance", columns=columns), {"as_of": as_of}).iloc[0]
-    df = pd.DataFrame({"feature": features, "label": [feature_label(f) for f in features],
-                       "mean_abs_shap": [float(row[f"abs__{f}"]) for f in features],
-                       "mean_shap": [float(row[f"mean__{f}"]) for f in features]})
+    df = pd.DataFrame(
+        {
+            "feature": features,
+            "label": [feature_label(f) for f in features],
+            "mean_abs_shap": [float(row[f"abs__{f}"]) for f in features],
+            "mean_shap": [float(row[f"mean__{f}"]) for f in features],
+        }
+    )
     return df.sort_values("mean_abs_shap", ascending=False).reset_index(drop=True)
 
 
-def shap_sample(warehouse: Warehouse, as_of: dt.date, limit: int = 1500) -> pd.DataFrame:
-    """A deterministic sample of scored evaluators with `shap_<f>` and `value_<f>` columns per feature."""
+def shap_sample(warehouse: Warehouse, as_of: dt.date, limit: int = 1500, scored: int = 0) -> pd.DataFrame:
+    """A deterministic sample of scored evaluators with `shap_<f>` and `value_<f>` columns per feature.
+
+    With the set's size `scored`, a hash of the instance keeps about three times `limit` rows before
+    sorting, so a set of a million rows is never sorted whole."""
     features, _ = score_columns(warehouse)
     columns = "".join(f",\n    s.shap_{f}" for f in features)
     snapshot = set(FEATURE_SNAPSHOTS.names) - {"instance"}
     columns += "".join(f",\n    f.{f} AS value_{f}" for f in features if f in snapshot)
-    return warehouse.query(render_sql("shap_sample", columns=columns), {"as_of": as_of, "limit": int(limit)})
+    cutoff = HASH_MODULUS if scored <= 3 * limit else math.ceil(HASH_MODULUS * 3 * limit / scored)
+    return warehouse.query(
+        render_sql("shap_sample", columns=columns),
+        {"as_of": as_of, "limit": int(limit), "cutoff": int(cutoff)},
+    )
 
 
 # --- model health ---------------------------------------------------------------------------------------
@@ -694,7 +807,9 @@ def feature_study(card: Mapping[str, Any] | None) -> FeatureStudy | None:
     study = card.get("feature_study") or {}
     corr = study.get("correlation") or {}
     if isinstance(corr, dict) and "columns" in corr and "values" in corr:
-        matrix = pd.DataFrame(corr["values"], index=corr.get("index", corr["columns"]), columns=corr["columns"])
+        matrix = pd.DataFrame(
+            corr["values"], index=corr.get("index", corr["columns"]), columns=corr["columns"]
+        )
     elif isinstance(corr, dict):
         matrix = pd.DataFrame(corr)
     else:
@@ -703,15 +818,29 @@ def feature_study(card: Mapping[str, Any] | None) -> FeatureStudy | None:
     explained = list(pca.get("explained_variance_ratio") or pca.get("explained_variance") or [])
     dropped = card.get("dropped_features") or study.get("dropped") or {}
     if isinstance(dropped, list):
-        dropped = {str(d.get("feature", d)) if isinstance(d, dict) else str(d):
-                   str(d.get("reason", "")) if isinstance(d, dict) else "" for d in dropped}
+        dropped = {
+            str(d.get("feature", d)) if isinstance(d, dict) else str(d): str(d.get("reason", ""))
+            if isinstance(d, dict)
+            else ""
+            for d in dropped
+        }
     return FeatureStudy(matrix, [float(v) for v in explained], dict(dropped))
 
 
 # Score columns passed to the model with the features (segment columns a pipeline may use).
 WHAT_IF_CONTEXT: tuple[str, ...] = (
-    "instance", "as_of_day", "day_of_trial", "product", "edition", "team_size", "company_size_band", "region",
-    "acquisition_source", "expected_annual_value", "control_group")
+    "instance",
+    "as_of_day",
+    "day_of_trial",
+    "product",
+    "edition",
+    "team_size",
+    "company_size_band",
+    "region",
+    "acquisition_source",
+    "expected_annual_value",
+    "control_group",
+)
 
 
 @dataclass(frozen=True)
@@ -722,27 +851,180 @@ class WhatIf:
     drivers: pd.DataFrame
 
 
-def explainer(model: Any) -> Any | None:
-    """The exact SHAP explainer of a loaded model's booster (build once, reuse)."""
-    if model is None:
-        return None
-    from churn_core.explain import TreeExplainer
+def shap_row(model: Any, x: pd.DataFrame) -> np.ndarray:
+    """Exact SHAP values of the model's margin for the rows of `x`, base value last.
 
-    return TreeExplainer(model.booster)
+    XGBoost's own TreeSHAP (pred_contribs), which churn_core.explain.TreeExplainer reproduces: for the
+    what-if's single row it is as fast, and it spares the dashboard numba's ~120 MB.
+    """
+    import xgboost as xgb
+
+    return np.asarray(model.booster.predict(xgb.DMatrix(x), pred_contribs=True), np.float64)
 
 
-def what_if(model: Any, features: Mapping[str, Any], context: Mapping[str, Any],
-            shap_explainer: Any | None = None) -> WhatIf | None:
+def what_if(model: Any, features: Mapping[str, Any], context: Mapping[str, Any]) -> WhatIf | None:
     """Score one evaluator with some features changed: the champion's new risk and its SHAP drivers."""
     if model is None:
         return None
     row = pd.DataFrame([{**context, **features}])
     x = model.pipeline.transform(row)
-    margin = float(model.booster.inplace_predict(x.to_numpy(np.float32, na_value=np.nan), predict_type="margin")[0])
+    margin = float(
+        model.booster.inplace_predict(x.to_numpy(np.float32, na_value=np.nan), predict_type="margin")[0]
+    )
     calibrate = getattr(model, "calibrate", None)
-    probability = float(np.ravel(calibrate(np.asarray([margin])))[0]) if callable(calibrate) \
+    probability = (
+        float(np.ravel(calibrate(np.asarray([margin])))[0])
+        if callable(calibrate)
         else float(np.ravel(model.predict_proba(row))[0])
-    shap = (shap_explainer or explainer(model)).shap_values(x)[0]
+    )
+    shap = shap_row(model, x)[0]
     score = {f"shap_{name}": float(v) for name, v in zip(x.columns, shap[:-1], strict=True)}
     values = {name: _plain(x.iloc[0][name]) for name in x.columns}
     return WhatIf(probability, margin, float(shap[-1]), shap_drivers(score, {**values, **features}))
+
+
+# --- reading the model card (a dict the registry stores with each version) -----------------------------
+
+CARD_METRICS: tuple[tuple[str, str], ...] = (
+    ("ROC AUC", "roc_auc"),
+    ("PR AUC", "pr_auc"),
+    ("Precision", "precision"),
+    ("Recall", "recall"),
+    ("F1", "f1"),
+    ("F2", "f2"),
+    ("Accuracy", "accuracy"),
+    ("Brier", "brier"),
+)
+
+
+def _section(card: Mapping[str, Any] | None, *names: str) -> Any:
+    for name in names:
+        if card and name in card and card[name] is not None:
+            return card[name]
+    return None
+
+
+def card_summary(card: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Version, profile, when trained, on how many rows, and the decision threshold with its rule."""
+    threshold = _section(card, "threshold")
+    if isinstance(threshold, Mapping):
+        threshold = threshold.get("value")
+    rows = _section(card, "training_rows")
+    if rows is None and isinstance(_section(card, "training"), Mapping):
+        rows = card["training"].get("rows")
+    created = _section(card, "created_at", "trained_at")
+    try:
+        created = dt.datetime.fromisoformat(str(created)).replace(tzinfo=None) if created else None
+    except ValueError:
+        pass
+    thresholds = _section(card, "thresholds")
+    rule = thresholds.get("rule") if isinstance(thresholds, Mapping) else None
+    return {
+        "version": _section(card, "version"),
+        "profile": _section(card, "profile"),
+        "trained_at": created,
+        "threshold": float(threshold) if threshold is not None else None,
+        "rule": rule,
+        "rows": f"{rows:,} training rows" if isinstance(rows, int) else "its training data",
+    }
+
+
+def card_metrics(card: Mapping[str, Any] | None) -> dict[str, float]:
+    """The headline validation metrics that the card holds, by display name."""
+    metrics = _section(card, "metrics") or {}
+    out = {}
+    for label, key in CARD_METRICS:
+        value = metrics.get(key) if isinstance(metrics, Mapping) else None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out[label] = float(value)
+    return out
+
+
+def card_confusion(card: Mapping[str, Any] | None) -> list[list[float]]:
+    """Confusion matrix, rows actual [retained, churned], columns predicted [retained, churned]."""
+    matrix = _section(card, "confusion_matrix")
+    if isinstance(matrix, Mapping):
+        matrix = matrix.get("matrix") or matrix.get("values")
+    return matrix if isinstance(matrix, list) else []
+
+
+def card_report(card: Mapping[str, Any] | None) -> pd.DataFrame:
+    report = _section(card, "classification_report")
+    if isinstance(report, Mapping):
+        return pd.DataFrame([{"class": k, **v} for k, v in report.items() if isinstance(v, Mapping)])
+    if isinstance(report, list):
+        return pd.DataFrame(report)
+    return pd.DataFrame()
+
+
+def _curve(points: Any, x: str, y: str) -> pd.DataFrame:
+    if isinstance(points, Mapping) and x in points and y in points:
+        return pd.DataFrame({"x": points[x], "y": points[y]})
+    if isinstance(points, list) and points and isinstance(points[0], Mapping):
+        df = pd.DataFrame(points)
+        if x in df and y in df:
+            return pd.DataFrame({"x": df[x], "y": df[y]})
+    return pd.DataFrame(columns=["x", "y"])
+
+
+def card_curves(card: Mapping[str, Any] | None) -> dict[str, pd.DataFrame]:
+    """ROC, precision-recall, cumulative gains and calibration points as x/y frames."""
+    curves = _section(card, "curves") or {}
+    return {
+        "roc": _curve(curves.get("roc"), "fpr", "tpr"),
+        "pr": _curve(curves.get("pr"), "recall", "precision"),
+        "gains": _curve(curves.get("gains"), "share_contacted", "share_found"),
+        "calibration": _curve(curves.get("calibration"), "predicted", "observed"),
+    }
+
+
+def card_churn_rate(card: Mapping[str, Any] | None) -> float | None:
+    metrics = _section(card, "metrics") or {}
+    value = metrics.get("churn_rate") if isinstance(metrics, Mapping) else None
+    return float(value) if isinstance(value, int | float) else None
+
+
+def card_lift(card: Mapping[str, Any] | None) -> pd.DataFrame:
+    lift = _section(card, "lift")
+    if isinstance(lift, list) and lift and isinstance(lift[0], Mapping):
+        return pd.DataFrame(lift)
+    return pd.DataFrame(columns=["decile", "lift"])
+
+
+def card_cohorts(card: Mapping[str, Any] | None) -> pd.DataFrame:
+    """Validation metrics per cohort week (scalar columns only)."""
+    cohorts = _section(card, "metrics_by_cohort", "cohort_metrics")
+    if isinstance(cohorts, Mapping):
+        cohorts = [{"cohort": k, **v} for k, v in cohorts.items() if isinstance(v, Mapping)]
+    return _scalars(pd.DataFrame(cohorts if isinstance(cohorts, list) else []))
+
+
+def card_by_day(card: Mapping[str, Any] | None) -> pd.DataFrame:
+    """Validation metrics per day of trial the model scored (1..7)."""
+    by_day = _section(card, "metrics_by_day")
+    if not isinstance(by_day, Mapping):
+        return pd.DataFrame()
+    return _scalars(pd.DataFrame([{"day": int(k), **v} for k, v in by_day.items() if isinstance(v, Mapping)]))
+
+
+def _scalars(df: pd.DataFrame) -> pd.DataFrame:
+    keep = [c for c in df.columns if not df[c].map(lambda v: isinstance(v, list | dict)).any()]
+    return df[keep]
+
+
+def card_threshold_table(card: Mapping[str, Any] | None) -> pd.DataFrame:
+    """Validation precision, recall, F1, F2 and flagged share at each cut-off."""
+    table = _section(card, "threshold_table")
+    if isinstance(table, list) and table and isinstance(table[0], Mapping):
+        return pd.DataFrame(table)
+    if isinstance(table, Mapping) and "threshold" in table:
+        return pd.DataFrame(table)
+    return pd.DataFrame(columns=["threshold"])
+
+
+def metrics_at(table: pd.DataFrame, threshold: float) -> dict[str, float]:
+    """The validation metrics of the threshold-table row nearest to `threshold`."""
+    if table.empty or "threshold" not in table:
+        return {}
+    row = table.iloc[int((table["threshold"] - threshold).abs().to_numpy().argmin())]
+    return {k: float(v) for k, v in row.items() if isinstance(v, int | float | np.floating | np.integer)}

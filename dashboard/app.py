@@ -28,14 +28,20 @@ def sidebar(settings: Settings) -> None:
         st.markdown(f"**{ui.PRODUCT}**")
         sets = data.score_sets(settings) if "evaluator_scores" in data.tables(settings) else []
         if sets:
-            st.selectbox("Score set", [s.as_of for s in sets], key=ui.SET_KEY,
-                         format_func=lambda d: f"{d:%d %b %Y}" + (" (latest)" if d == sets[0].as_of else ""))
+            st.selectbox(
+                "Score set",
+                [s.as_of for s in sets],
+                key=ui.SET_KEY,
+                format_func=lambda d: f"{d:%d %b %Y}" + (" (latest)" if d == sets[0].as_of else ""),
+            )
             chosen = ui.current_set(settings)
             st.caption(f"Model **{chosen.model_version}** · {chosen.scored:,} evaluators scored")
         else:
             st.caption("No score set yet")
-        st.caption(":material/lock_open: This app runs open on 127.0.0.1: anyone who can reach that address "
-                   "sees the data. Sign-in comes later.")
+        st.caption(
+            ":material/lock_open: This app runs open on 127.0.0.1: anyone who can reach that address "
+            "sees the data. Sign-in comes later."
+        )
 
 
 def main() -> None:
@@ -43,14 +49,18 @@ def main() -> None:
     page = st.navigation(navigation.sections())
     try:
         settings = data.settings()
-        sidebar(settings)
-        page.run()
+        with data.warehouse_held(settings):
+            sidebar(settings)
+            page.run()
     except (ChurnError, SettingsError) as exc:
         st.error(f"{exc}", icon=":material/error:")
     except Exception:
         log.exception("page %s failed", page.title)
-        st.error("Something went wrong while drawing this page. The details are in the server log; "
-                 "reloading the page or changing the filters may help.", icon=":material/error:")
+        st.error(
+            "Something went wrong while drawing this page. The details are in the server log; "
+            "reloading the page or changing the filters may help.",
+            icon=":material/error:",
+        )
 
 
 main()

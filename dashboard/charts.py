@@ -24,21 +24,38 @@ DIVERGING = "RdBu_r"
 FONT = dict(family="Source Sans Pro, Segoe UI, sans-serif", size=13)
 
 
-def _layout(fig: go.Figure, title: str | None = None, height: int = 360, legend_below: bool = False,
-            **kwargs: Any) -> go.Figure:
+def _layout(
+    fig: go.Figure, title: str | None = None, height: int = 360, legend_below: bool = False, **kwargs: Any
+) -> go.Figure:
     """Shared look: title top left, legend top right (or below the plot when it has many entries)."""
-    legend = dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0) if legend_below \
+    legend = (
+        dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0)
+        if legend_below
         else dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1)
-    fig.update_layout(title=dict(text=title, x=0, xanchor="left") if title else None, height=height,
-                      margin=dict(l=10, r=10, t=40 if title else 10, b=10), font=FONT,
-                      template="plotly_white", legend=legend, **kwargs)
+    )
+    fig.update_layout(
+        title=dict(text=title, x=0, xanchor="left") if title else None,
+        height=height,
+        margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+        font=FONT,
+        template="plotly_white",
+        legend=legend,
+        **kwargs,
+    )
     return fig
 
 
 def empty_chart(message: str, height: int = 200) -> go.Figure:
     fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, font=dict(size=14, color=NEUTRAL), x=0.5, y=0.5,
-                       xref="paper", yref="paper")
+    fig.add_annotation(
+        text=message,
+        showarrow=False,
+        font=dict(size=14, color=NEUTRAL),
+        x=0.5,
+        y=0.5,
+        xref="paper",
+        yref="paper",
+    )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return _layout(fig, height=height)
@@ -57,19 +74,35 @@ def risk_history_chart(history: pd.DataFrame, high: float, medium: float) -> go.
         return empty_chart("No score history yet")
     fig = go.Figure()
     for low, top, tier in ((high, 1.0, "high"), (medium, high, "medium"), (0.0, medium, "low")):
-        fig.add_hrect(y0=low * 100, y1=top * 100, fillcolor=RISK_COLOURS[tier], opacity=0.08, line_width=0,
-                      annotation_text=f"{tier} risk", annotation_position="bottom left",
-                      annotation_font=dict(color=RISK_COLOURS[tier], size=11))
-    fig.add_trace(go.Scatter(x=pd.to_datetime(history["as_of_date"]), y=_pct(history["churn_probability"]),
-                             mode="lines+markers", line=dict(color=NEUTRAL, width=2),
-                             marker=dict(size=8, color=[RISK_COLOURS.get(t, NEUTRAL) for t in history["risk_tier"]]),
-                             hovertemplate="%{x|%d %b %Y}: %{y:.0f}% risk<extra></extra>", name="risk"))
+        fig.add_hrect(
+            y0=low * 100,
+            y1=top * 100,
+            fillcolor=RISK_COLOURS[tier],
+            opacity=0.08,
+            line_width=0,
+            annotation_text=f"{tier} risk",
+            annotation_position="bottom left",
+            annotation_font=dict(color=RISK_COLOURS[tier], size=11),
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=pd.to_datetime(history["as_of_date"]),
+            y=_pct(history["churn_probability"]),
+            mode="lines+markers",
+            line=dict(color=NEUTRAL, width=2),
+            marker=dict(size=8, color=[RISK_COLOURS.get(t, NEUTRAL) for t in history["risk_tier"]]),
+            hovertemplate="%{x|%d %b %Y}: %{y:.0f}% risk<extra></extra>",
+            name="risk",
+        )
+    )
     fig.update_yaxes(range=[0, 100], ticksuffix="%", title="churn risk")
     fig.update_xaxes(title=None, tickformat="%d %b", dtick=86_400_000 if len(history) <= 10 else None)
     return _layout(fig, "Risk across score sets", height=280, showlegend=False)
 
 
-def shap_waterfall_chart(drivers: pd.DataFrame, base: float, top_n: int = 10, title: str | None = None) -> go.Figure:
+def shap_waterfall_chart(
+    drivers: pd.DataFrame, base: float, top_n: int = 10, title: str | None = None
+) -> go.Figure:
     """Why this risk: from the model's average (base) through each driver to this evaluator's score.
 
     Values are log-odds of churn (SHAP); the axis labels say what the ends mean as probabilities.
@@ -84,18 +117,29 @@ def shap_waterfall_chart(drivers: pd.DataFrame, base: float, top_n: int = 10, ti
         labels.append(f"{len(rest)} other features")
         values.append(float(rest["shap"].sum()))
     total = base + float(drivers["shap"].sum())
-    fig = go.Figure(go.Waterfall(
-        orientation="h", y=["average evaluator", *labels, "this evaluator"][::-1],
-        x=[base, *values, total][::-1], measure=["absolute", *["relative"] * len(values), "total"][::-1],
-        increasing=dict(marker=dict(color=RAISES)), decreasing=dict(marker=dict(color=LOWERS)),
-        totals=dict(marker=dict(color=NEUTRAL)), connector=dict(line=dict(color="#BBBBBB", width=1)),
-        text=[f"{_prob(base):.0%}", *[f"{v:+.2f}" for v in values], f"{_prob(total):.0%}"][::-1],
-        textposition="outside", cliponaxis=False, hovertemplate="%{y}: %{x:+.3f} log-odds<extra></extra>"))
+    fig = go.Figure(
+        go.Waterfall(
+            orientation="h",
+            y=["average evaluator", *labels, "this evaluator"][::-1],
+            x=[base, *values, total][::-1],
+            measure=["absolute", *["relative"] * len(values), "total"][::-1],
+            increasing=dict(marker=dict(color=RAISES)),
+            decreasing=dict(marker=dict(color=LOWERS)),
+            totals=dict(marker=dict(color=NEUTRAL)),
+            connector=dict(line=dict(color="#BBBBBB", width=1)),
+            text=[f"{_prob(base):.0%}", *[f"{v:+.2f}" for v in values], f"{_prob(total):.0%}"][::-1],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{y}: %{x:+.3f} log-odds<extra></extra>",
+        )
+    )
     running = np.cumsum([base, *values])
     low, high = float(min(0.0, running.min(), total)), float(max(0.0, running.max(), total))
     pad = 0.15 * (high - low or 1.0)
     fig.update_xaxes(title="log-odds of churn (right = more likely to leave)", range=[low - pad, high + pad])
-    return _layout(fig, title or "What drives this risk", height=120 + 28 * (len(values) + 2), showlegend=False)
+    return _layout(
+        fig, title or "What drives this risk", height=120 + 28 * (len(values) + 2), showlegend=False
+    )
 
 
 def _prob(margin: float) -> float:
@@ -114,10 +158,18 @@ def shap_change_chart(changes: pd.DataFrame, top_n: int = 8) -> go.Figure:
     """What changed since the previous score: each feature's change in SHAP (log-odds)."""
     if changes.empty:
         return empty_chart("No previous score to compare with")
+    if float(changes["change"].abs().max()) < 1e-6:
+        return empty_chart("No change since the previous score")
     top = changes.head(top_n).iloc[::-1]
-    fig = go.Figure(go.Bar(x=top["change"], y=top["label"], orientation="h",
-                           marker_color=[RAISES if c > 0 else LOWERS for c in top["change"]],
-                           hovertemplate="%{y}: %{x:+.3f} log-odds<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=top["change"],
+            y=top["label"],
+            orientation="h",
+            marker_color=[RAISES if c > 0 else LOWERS for c in top["change"]],
+            hovertemplate="%{y}: %{x:+.3f} log-odds<extra></extra>",
+        )
+    )
     fig.update_xaxes(title="change in contribution (right = now pushes risk up)", zeroline=True)
     return _layout(fig, "What changed since the previous score", height=120 + 26 * len(top), showlegend=False)
 
@@ -136,15 +188,31 @@ def feature_vs_cohorts_chart(features: Mapping[str, Any], by_outcome: pd.DataFra
     mine = [features.get(f) for f in rows["feature"]]
     mine = [float(v) if v is not None else np.nan for v in mine]
     fig = go.Figure()
-    for name, values, colour, symbol in (("retained (median)", rows["retained_median"], LOWERS, "diamond"),
-                                         ("churned (median)", rows["churned_median"], RAISES, "square"),
-                                         ("this evaluator", mine, NEUTRAL, "circle")):
+    for name, values, colour, symbol in (
+        ("retained (median)", rows["retained_median"], LOWERS, "diamond"),
+        ("churned (median)", rows["churned_median"], RAISES, "square"),
+        ("this evaluator", mine, NEUTRAL, "circle"),
+    ):
         v = np.asarray(values, float)
-        fig.add_trace(go.Scatter(x=np.log1p(v), y=rows["label"], mode="markers", name=name,
-                                 marker=dict(color=colour, symbol=symbol, size=11 if name == "this evaluator" else 9,
-                                             line=dict(width=1, color="white")),
-                                 customdata=v, hovertemplate="%{y}: %{customdata:,.0f}<extra>" + name + "</extra>"))
-    tickvals, ticktext = _log_axis([*mine, *rows["retained_median"].tolist(), *rows["churned_median"].tolist()])
+        fig.add_trace(
+            go.Scatter(
+                x=np.log1p(v),
+                y=rows["label"],
+                mode="markers",
+                name=name,
+                marker=dict(
+                    color=colour,
+                    symbol=symbol,
+                    size=11 if name == "this evaluator" else 9,
+                    line=dict(width=1, color="white"),
+                ),
+                customdata=v,
+                hovertemplate="%{y}: %{customdata:,.0f}<extra>" + name + "</extra>",
+            )
+        )
+    tickvals, ticktext = _log_axis(
+        [*mine, *rows["retained_median"].tolist(), *rows["churned_median"].tolist()]
+    )
     fig.update_xaxes(tickvals=tickvals, ticktext=ticktext, title="value (log scale)")
     return _layout(fig, "Against retained and churned evaluators", height=140 + 24 * len(rows))
 
@@ -154,44 +222,84 @@ def daily_activity_chart(activity: pd.DataFrame) -> go.Figure:
     if activity.empty:
         return empty_chart("No product usage recorded for this evaluator")
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_trace(go.Bar(x=activity["day_index"], y=activity["active_users"], name="active users",
-                         marker_color=MUTED), secondary_y=False)
-    for i, (column, label) in enumerate((("issues_created", "issues created"), ("issues_updated", "issues updated"),
-                                         ("issues_commented", "comments"), ("invites_sent", "invitations"),
-                                         ("sprints_started", "sprints started"))):
+    fig.add_trace(
+        go.Bar(x=activity["day_index"], y=activity["active_users"], name="active users", marker_color=MUTED),
+        secondary_y=False,
+    )
+    for i, (column, label) in enumerate(
+        (
+            ("issues_created", "issues created"),
+            ("issues_updated", "issues updated"),
+            ("issues_commented", "comments"),
+            ("invites_sent", "invitations"),
+            ("sprints_started", "sprints started"),
+        )
+    ):
         if column in activity:
-            fig.add_trace(go.Scatter(x=activity["day_index"], y=activity[column], name=label, mode="lines+markers",
-                                     line=dict(color=SEQUENCE[(i + 1) % len(SEQUENCE)], width=2)), secondary_y=True)
-    fig.add_vrect(x0=-0.5, x1=7.5, fillcolor=MUTED, opacity=0.08, line_width=0, annotation_text="week 1",
-                  annotation_position="top left")
+            fig.add_trace(
+                go.Scatter(
+                    x=activity["day_index"],
+                    y=activity[column],
+                    name=label,
+                    mode="lines+markers",
+                    line=dict(color=SEQUENCE[(i + 1) % len(SEQUENCE)], width=2),
+                ),
+                secondary_y=True,
+            )
+    fig.add_vrect(
+        x0=-0.5,
+        x1=7.5,
+        fillcolor=MUTED,
+        opacity=0.08,
+        line_width=0,
+        annotation_text="week 1",
+        annotation_position="top left",
+    )
     fig.update_xaxes(title="day of trial", dtick=1)
     fig.update_yaxes(title="active users", secondary_y=False, rangemode="tozero")
-    fig.update_yaxes(title="actions", secondary_y=True, rangemode="tozero", showgrid=False)
+    fig.update_yaxes(
+        title="actions", secondary_y=True, rangemode="tozero", showgrid=False, tickmode="auto", nticks=6
+    )
     return _layout(fig, "Daily activity", height=380, legend_below=True)
 
 
-TOUCH_OUTCOMES = (("responded", "responded", "star", "#009E73"), ("opened", "opened", "circle", LOWERS),
-                  ("delivered", "delivered, no response", "circle-open", LOWERS),
-                  ("not delivered", "not delivered", "x", CONTROL))
+TOUCH_OUTCOMES = (
+    ("responded", "responded", "star", "#009E73"),
+    ("opened", "opened", "circle", LOWERS),
+    ("delivered", "delivered, no response", "circle-open", LOWERS),
+    ("not delivered", "not delivered", "x", CONTROL),
+)
 
 
 def touches_chart(touches: pd.DataFrame, start: Any = None, days: int = 14) -> go.Figure:
-    """Marketing touches on a timeline of the trial, one row per channel, marked by how the evaluator responded."""
+    """Marketing touches on the trial's timeline, one row per channel, marked by the evaluator's response."""
     if touches.empty:
         return empty_chart("No marketing touches for this evaluator")
-    outcome = np.select([touches["responded"] == 1, touches["opened"] == 1, touches["delivered"] == 1],
-                        ["responded", "opened", "delivered"], "not delivered")
+    outcome = np.select(
+        [touches["responded"] == 1, touches["opened"] == 1, touches["delivered"] == 1],
+        ["responded", "opened", "delivered"],
+        "not delivered",
+    )
     fig = go.Figure()
     for key, label, symbol, colour in TOUCH_OUTCOMES:
         part = touches[outcome == key]
         if len(part):
-            fig.add_trace(go.Scatter(x=pd.to_datetime(part["sent_at"]), y=part["channel"], mode="markers", name=label,
-                                     marker=dict(symbol=symbol, size=13, color=colour),
-                                     text=part.get("title", part.get("content_id")),
-                                     hovertemplate="%{x|%d %b %H:%M} %{y}: %{text}<extra>" + label + "</extra>"))
+            fig.add_trace(
+                go.Scatter(
+                    x=pd.to_datetime(part["sent_at"]),
+                    y=part["channel"],
+                    mode="markers",
+                    name=label,
+                    marker=dict(symbol=symbol, size=13, color=colour),
+                    text=part.get("title", part.get("content_id")),
+                    hovertemplate="%{x|%d %b %H:%M} %{y}: %{text}<extra>" + label + "</extra>",
+                )
+            )
     if start is not None and not pd.isna(start):
         first = pd.Timestamp(start)
-        last = max(first + pd.Timedelta(days=days), pd.to_datetime(touches["sent_at"]).max() + pd.Timedelta(days=1))
+        last = max(
+            first + pd.Timedelta(days=days), pd.to_datetime(touches["sent_at"]).max() + pd.Timedelta(days=1)
+        )
         fig.update_xaxes(range=[first, last])
     fig.update_xaxes(tickformat="%d %b")
     return _layout(fig, "Marketing touches and responses", height=260)
@@ -202,20 +310,34 @@ def channel_uplift_chart(uplifts: pd.DataFrame, recommended: str | None) -> go.F
     if uplifts.empty:
         return empty_chart("No channel uplift estimates in this score set")
     df = uplifts.iloc[::-1]
-    fig = go.Figure(go.Bar(x=_pct(df["uplift"]), y=df["channel"], orientation="h",
-                           marker_color=[HIGHLIGHT if c == recommended else MUTED for c in df["channel"]],
-                           text=[f"{u:+.1%}" for u in df["uplift"]], textposition="outside", cliponaxis=False,
-                           hovertemplate="%{y}: %{x:+.1f} points<extra></extra>"))
-    top = float(np.nanmax(np.abs(_pct(df["uplift"])))) if len(df) else 1.0
-    fig.update_xaxes(title="estimated retention uplift (percentage points)", range=[min(0.0, float(
-        np.nanmin(_pct(df["uplift"])))) * 1.25, top * 1.25])
+    fig = go.Figure(
+        go.Bar(
+            x=_pct(df["uplift"]),
+            y=df["channel"],
+            orientation="h",
+            marker_color=[HIGHLIGHT if c == recommended else MUTED for c in df["channel"]],
+            text=[f"{u:+.1%}" for u in df["uplift"]],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{y}: %{x:+.1f} points<extra></extra>",
+        )
+    )
+    values = _pct(df["uplift"])
+    low, high = min(0.0, float(np.nanmin(values))), max(0.0, float(np.nanmax(values)))
+    pad = 0.25 * ((high - low) or 1.0)
+    fig.update_xaxes(
+        title="estimated retention uplift (percentage points)",
+        range=[low - pad if low < 0 else 0, high + pad],
+    )
     return _layout(fig, "Channel uplift for this evaluator", height=120 + 30 * len(df), showlegend=False)
 
 
 # --- activation -------------------------------------------------------------------------------------------
 
 
-def activation_curves_chart(curves: pd.DataFrame, highlight: dt.date | None = None, weeks: int = 8) -> go.Figure:
+def activation_curves_chart(
+    curves: pd.DataFrame, highlight: dt.date | None = None, weeks: int = 8
+) -> go.Figure:
     """Cumulative % activated by day 0..7, one line per cohort week; the current week stands out."""
     if curves.empty:
         return empty_chart("No activation data yet")
@@ -226,12 +348,19 @@ def activation_curves_chart(curves: pd.DataFrame, highlight: dt.date | None = No
         part = curves[pd.to_datetime(curves["cohort_week"]).dt.date == week]
         current = week == highlight
         shade = 0.35 + 0.5 * i / max(1, len(recent) - 1)
-        fig.add_trace(go.Scatter(
-            x=part["day_index"], y=_pct(part["rate"]), mode="lines+markers",
-            name=f"week of {week:%d %b}" + (" (current)" if current else ""),
-            line=dict(color=HIGHLIGHT if current else f"rgba(0,114,178,{shade:.2f})", width=4 if current else 2),
-            customdata=part["evaluators"],
-            hovertemplate="day %{x}: %{y:.1f}% of %{customdata:,} trials<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=part["day_index"],
+                y=_pct(part["rate"]),
+                mode="lines+markers",
+                name=f"week of {week:%d %b}" + (" (current)" if current else ""),
+                line=dict(
+                    color=HIGHLIGHT if current else f"rgba(0,114,178,{shade:.2f})", width=4 if current else 2
+                ),
+                customdata=part["evaluators"],
+                hovertemplate="day %{x}: %{y:.1f}% of %{customdata:,} trials<extra></extra>",
+            )
+        )
     fig.update_xaxes(title="day of trial", dtick=1, range=[-0.2, 7.2])
     fig.update_yaxes(title="activated", ticksuffix="%", rangemode="tozero")
     return _layout(fig, "Week-1 activation curves by cohort week", height=440, legend_below=True)
@@ -244,11 +373,21 @@ def activation_segments_chart(curves: pd.DataFrame, dimension_label: str) -> go.
     fig = go.Figure()
     for i, (segment, part) in enumerate(curves.groupby("segment", sort=True)):
         control = "control" in str(segment)
-        fig.add_trace(go.Scatter(
-            x=part["day_index"], y=_pct(part["rate"]), mode="lines+markers", name=str(segment),
-            line=dict(color=CONTROL if control else SEQUENCE[i % len(SEQUENCE)], width=2,
-                      dash="dash" if control else "solid"), customdata=part["evaluators"],
-            hovertemplate=f"{segment}, day %{{x}}: %{{y:.1f}}% of %{{customdata:,}}<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=part["day_index"],
+                y=_pct(part["rate"]),
+                mode="lines+markers",
+                name=str(segment),
+                line=dict(
+                    color=CONTROL if control else SEQUENCE[i % len(SEQUENCE)],
+                    width=2,
+                    dash="dash" if control else "solid",
+                ),
+                customdata=part["evaluators"],
+                hovertemplate=f"{segment}, day %{{x}}: %{{y:.1f}}% of %{{customdata:,}}<extra></extra>",
+            )
+        )
     fig.update_xaxes(title="day of trial", dtick=1)
     fig.update_yaxes(title="activated", ticksuffix="%", rangemode="tozero")
     return _layout(fig, f"Week-1 activation by {dimension_label}", height=380)
@@ -260,13 +399,24 @@ def activation_trend_chart(trend: pd.DataFrame) -> go.Figure:
         return empty_chart("No cohort has reached day 7 yet")
     weeks = pd.to_datetime(trend["cohort_week"])
     complete = trend["complete"].astype(bool)
-    fig = go.Figure(go.Bar(
-        x=weeks, y=_pct(trend["rate"]), marker_color=[LOWERS if c else MUTED for c in complete],
-        error_y=dict(type="data", symmetric=False, array=_pct(trend["rate_high"] - trend["rate"]),
-                     arrayminus=_pct(trend["rate"] - trend["rate_low"]), color=NEUTRAL, thickness=1),
-        customdata=np.column_stack([trend["evaluators"], _pct(trend["change"].fillna(0))]),
-        hovertemplate="week of %{x|%d %b}: %{y:.1f}% of %{customdata[0]:,} "
-                      "(%{customdata[1]:+.1f} points on the week before)<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=weeks,
+            y=_pct(trend["rate"]),
+            marker_color=[LOWERS if c else MUTED for c in complete],
+            error_y=dict(
+                type="data",
+                symmetric=False,
+                array=_pct(trend["rate_high"] - trend["rate"]),
+                arrayminus=_pct(trend["rate"] - trend["rate_low"]),
+                color=NEUTRAL,
+                thickness=1,
+            ),
+            customdata=np.column_stack([trend["evaluators"], _pct(trend["change"].fillna(0))]),
+            hovertemplate="week of %{x|%d %b}: %{y:.1f}% of %{customdata[0]:,} "
+            "(%{customdata[1]:+.1f} points on the week before)<extra></extra>",
+        )
+    )
     fig.update_yaxes(title="activated by day 7", ticksuffix="%", rangemode="tozero")
     fig.update_xaxes(title="cohort week (trial start)")
     return _layout(fig, "Week-1 activation rate by cohort week", height=440, showlegend=False)
@@ -277,18 +427,45 @@ def early_actions_chart(actions: pd.DataFrame) -> go.Figure:
     df = actions.dropna(subset=["reach"]).iloc[::-1]
     if df.empty:
         return empty_chart("No trial has reached day 2 yet")
-    fig = make_subplots(rows=1, cols=3, shared_yaxes=True, horizontal_spacing=0.04,
-                        subplot_titles=("Reach: did it in days 0-2", "Activation lift (points)",
-                                        "Retention lift (points)"))
-    fig.add_trace(go.Bar(x=_pct(df["reach"]), y=df["action"], orientation="h", marker_color=MUTED,
-                         hovertemplate="%{y}: %{x:.0f}% of trials<extra></extra>"), row=1, col=1)
+    fig = make_subplots(
+        rows=1,
+        cols=3,
+        shared_yaxes=True,
+        horizontal_spacing=0.04,
+        subplot_titles=("Reach: did it in days 0-2", "Activation lift (points)", "Retention lift (points)"),
+    )
+    fig.add_trace(
+        go.Bar(
+            x=_pct(df["reach"]),
+            y=df["action"],
+            orientation="h",
+            marker_color=MUTED,
+            hovertemplate="%{y}: %{x:.0f}% of trials<extra></extra>",
+        ),
+        row=1,
+        col=1,
+    )
     for col, outcome in ((2, "activation"), (3, "retention")):
         lift = df[f"{outcome}_lift"]
-        fig.add_trace(go.Scatter(
-            x=_pct(lift), y=df["action"], mode="markers", marker=dict(size=10, color=LOWERS),
-            error_x=dict(type="data", symmetric=False, array=_pct(df[f"{outcome}_lift_high"] - lift),
-                         arrayminus=_pct(lift - df[f"{outcome}_lift_low"]), color=NEUTRAL, thickness=1),
-            hovertemplate="%{y}: %{x:+.1f} points<extra>" + outcome + "</extra>"), row=1, col=col)
+        fig.add_trace(
+            go.Scatter(
+                x=_pct(lift),
+                y=df["action"],
+                mode="markers",
+                marker=dict(size=10, color=LOWERS),
+                error_x=dict(
+                    type="data",
+                    symmetric=False,
+                    array=_pct(df[f"{outcome}_lift_high"] - lift),
+                    arrayminus=_pct(lift - df[f"{outcome}_lift_low"]),
+                    color=NEUTRAL,
+                    thickness=1,
+                ),
+                hovertemplate="%{y}: %{x:+.1f} points<extra>" + outcome + "</extra>",
+            ),
+            row=1,
+            col=col,
+        )
         fig.add_vline(x=0, line=dict(color=CONTROL, dash="dot"), row=1, col=col)
     fig.update_xaxes(ticksuffix="%", row=1, col=1)
     fig.update_annotations(font=dict(size=13))
@@ -306,16 +483,34 @@ def channel_rates_chart(outcomes: pd.DataFrame, metric: str, label: str) -> go.F
     if df.empty:
         return empty_chart(f"No {label.lower()} data")
     control = df[df["is_control"]]
-    fig = go.Figure(go.Scatter(
-        x=_pct(df[metric]), y=df["arm"], mode="markers",
-        marker=dict(size=12, color=[CONTROL if c else LOWERS for c in df["is_control"]],
-                    symbol=["diamond" if c else "circle" for c in df["is_control"]]),
-        error_x=dict(type="data", symmetric=False, array=_pct(df[f"{metric}_high"] - df[metric]),
-                     arrayminus=_pct(df[metric] - df[f"{metric}_low"]), color=NEUTRAL, thickness=1.5),
-        hovertemplate="%{y}: %{x:.1f}%<extra></extra>"))
+    fig = go.Figure(
+        go.Scatter(
+            x=_pct(df[metric]),
+            y=df["arm"],
+            mode="markers",
+            marker=dict(
+                size=12,
+                color=[CONTROL if c else LOWERS for c in df["is_control"]],
+                symbol=["diamond" if c else "circle" for c in df["is_control"]],
+            ),
+            error_x=dict(
+                type="data",
+                symmetric=False,
+                array=_pct(df[f"{metric}_high"] - df[metric]),
+                arrayminus=_pct(df[metric] - df[f"{metric}_low"]),
+                color=NEUTRAL,
+                thickness=1.5,
+            ),
+            hovertemplate="%{y}: %{x:.1f}%<extra></extra>",
+        )
+    )
     if len(control) and pd.notna(control.iloc[0][metric]):
-        fig.add_vline(x=float(control.iloc[0][metric]) * 100, line=dict(color=CONTROL, dash="dash"),
-                      annotation_text="control", annotation_position="top")
+        fig.add_vline(
+            x=float(control.iloc[0][metric]) * 100,
+            line=dict(color=CONTROL, dash="dash"),
+            annotation_text="control",
+            annotation_position="top",
+        )
     fig.update_xaxes(title="95% interval", ticksuffix="%")
     fig.update_yaxes(autorange="reversed")
     return _layout(fig, label, height=110 + 34 * len(df), showlegend=False)
@@ -325,20 +520,39 @@ def channel_effects_chart(effects: pd.DataFrame) -> go.Figure:
     """The scoring job's uplift estimate per channel with its interval and sample sizes."""
     if effects.empty:
         return empty_chart("The scoring job has not estimated channel uplift yet")
-    df = effects.iloc[::-1]
+    df = effects.dropna(subset=["uplift"]).iloc[::-1]
+    if df.empty:
+        return empty_chart("Not enough history yet to estimate any channel's uplift")
     low = df["ci_low"] if "ci_low" in df else df["uplift"]
     high = df["ci_high"] if "ci_high" in df else df["uplift"]
-    fig = go.Figure(go.Scatter(
-        x=_pct(df["uplift"]), y=df["channel"], mode="markers", marker=dict(size=12, color=LOWERS),
-        error_x=dict(type="data", symmetric=False, array=_pct(high - df["uplift"]),
-                     arrayminus=_pct(df["uplift"] - low), color=NEUTRAL),
-        customdata=np.column_stack([df.get("n_treated", pd.Series(np.nan, index=df.index)),
-                                    df.get("n_control", pd.Series(np.nan, index=df.index))]),
-        hovertemplate="%{y}: %{x:+.1f} points (treated %{customdata[0]:,}, control %{customdata[1]:,})"
-                      "<extra></extra>"))
+    fig = go.Figure(
+        go.Scatter(
+            x=_pct(df["uplift"]),
+            y=df["channel"],
+            mode="markers",
+            marker=dict(size=12, color=LOWERS),
+            error_x=dict(
+                type="data",
+                symmetric=False,
+                array=_pct(high - df["uplift"]),
+                arrayminus=_pct(df["uplift"] - low),
+                color=NEUTRAL,
+            ),
+            customdata=np.column_stack(
+                [
+                    df.get("n_treated", pd.Series(np.nan, index=df.index)),
+                    df.get("n_control", pd.Series(np.nan, index=df.index)),
+                ]
+            ),
+            hovertemplate="%{y}: %{x:+.1f} points (treated %{customdata[0]:,}, control %{customdata[1]:,})"
+            "<extra></extra>",
+        )
+    )
     fig.add_vline(x=0, line=dict(color=CONTROL, dash="dot"))
     fig.update_xaxes(title="retention uplift over no contact (percentage points, 95% interval)")
-    return _layout(fig, "Estimated uplift per channel (scoring job)", height=120 + 34 * len(df), showlegend=False)
+    return _layout(
+        fig, "Estimated uplift per channel (scoring job)", height=120 + 34 * len(df), showlegend=False
+    )
 
 
 def content_lift_chart(content: pd.DataFrame, top_n: int = 20) -> go.Figure:
@@ -346,18 +560,34 @@ def content_lift_chart(content: pd.DataFrame, top_n: int = 20) -> go.Figure:
     df = content.head(top_n).iloc[::-1]
     if df.empty:
         return empty_chart("No content engagement recorded")
-    labels = [f"{t} ({c}, n={n:,})" for t, c, n in zip(df["title"], df["channel"], df["resolved"], strict=True)]
-    fig = go.Figure(go.Scatter(
-        x=_pct(df["lift"]), y=labels, mode="markers",
-        marker=dict(size=11, color=[LOWERS if e else CONTROL for e in df["enough_data"]],
-                    symbol=["circle" if e else "circle-open" for e in df["enough_data"]]),
-        error_x=dict(type="data", symmetric=False, array=_pct(df["lift_high"] - df["lift"]),
-                     arrayminus=_pct(df["lift"] - df["lift_low"]), color=MUTED),
-        hovertemplate="%{y}<br>lift %{x:+.1f} points<extra></extra>"))
+    labels = [
+        f"{t} ({c}, n={n:,})" for t, c, n in zip(df["title"], df["channel"], df["resolved"], strict=True)
+    ]
+    fig = go.Figure(
+        go.Scatter(
+            x=_pct(df["lift"]),
+            y=labels,
+            mode="markers",
+            marker=dict(
+                size=11,
+                color=[LOWERS if e else CONTROL for e in df["enough_data"]],
+                symbol=["circle" if e else "circle-open" for e in df["enough_data"]],
+            ),
+            error_x=dict(
+                type="data",
+                symmetric=False,
+                array=_pct(df["lift_high"] - df["lift"]),
+                arrayminus=_pct(df["lift"] - df["lift_low"]),
+                color=MUTED,
+            ),
+            hovertemplate="%{y}<br>lift %{x:+.1f} points<extra></extra>",
+        )
+    )
     fig.add_vline(x=0, line=dict(color=CONTROL, dash="dot"))
     fig.update_xaxes(title="retention lift over the no-contact control (points, 95% interval)")
-    return _layout(fig, "Content ranked by lift among those who engaged", height=120 + 26 * len(df),
-                   showlegend=False)
+    return _layout(
+        fig, "Content ranked by lift among those who engaged", height=120 + 26 * len(df), showlegend=False
+    )
 
 
 # --- drivers ------------------------------------------------------------------------------------------------
@@ -368,8 +598,15 @@ def shap_importance_chart(importance: pd.DataFrame) -> go.Figure:
     if importance.empty:
         return empty_chart("No SHAP values in this score set")
     df = importance.iloc[::-1]
-    fig = go.Figure(go.Bar(x=df["mean_abs_shap"], y=df["label"], orientation="h", marker_color=LOWERS,
-                           hovertemplate="%{y}: %{x:.3f}<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=df["mean_abs_shap"],
+            y=df["label"],
+            orientation="h",
+            marker_color=LOWERS,
+            hovertemplate="%{y}: %{x:.3f}<extra></extra>",
+        )
+    )
     fig.update_xaxes(title="mean |SHAP| (log-odds of churn)")
     return _layout(fig, "Global importance", height=120 + 24 * len(df), showlegend=False)
 
@@ -385,33 +622,68 @@ def beeswarm_chart(sample: pd.DataFrame, features: Sequence[str], labels: Mappin
         shap = sample[f"shap_{feature}"].astype(float)
         values = sample.get(f"value_{feature}", pd.Series(np.nan, index=sample.index)).astype(float)
         colour = values.rank(pct=True).fillna(0.5)
-        fig.add_trace(go.Scattergl(
-            x=shap, y=i + rng.uniform(-0.3, 0.3, len(sample)), mode="markers", showlegend=False,
-            marker=dict(size=4, color=colour, colorscale=SEQUENTIAL, cmin=0, cmax=1, opacity=0.7,
-                        colorbar=dict(title="feature value", tickvals=[0, 1], ticktext=["low", "high"], len=0.6)
-                        if i == 0 else None, showscale=i == 0),
-            customdata=values, hovertemplate=labels.get(feature, feature) + " = %{customdata}<br>SHAP %{x:+.3f}"
-                                                                           "<extra></extra>"))
+        fig.add_trace(
+            go.Scattergl(
+                x=shap,
+                y=i + rng.uniform(-0.3, 0.3, len(sample)),
+                mode="markers",
+                showlegend=False,
+                marker=dict(
+                    size=4,
+                    color=colour,
+                    colorscale=SEQUENTIAL,
+                    cmin=0,
+                    cmax=1,
+                    opacity=0.7,
+                    colorbar=dict(
+                        title=dict(text="feature value", side="right"),
+                        tickvals=[0, 1],
+                        ticktext=["low", "high"],
+                        len=0.6,
+                    )
+                    if i == 0
+                    else None,
+                    showscale=i == 0,
+                ),
+                customdata=values,
+                hovertemplate=labels.get(feature, feature) + " = %{customdata}<br>SHAP %{x:+.3f}"
+                "<extra></extra>",
+            )
+        )
     fig.update_yaxes(tickvals=list(range(len(ordered))), ticktext=[labels.get(f, f) for f in ordered])
     fig.update_xaxes(title="SHAP value (right = raises churn risk)", zeroline=True)
     return _layout(fig, "Summary of drivers (sampled evaluators)", height=140 + 28 * len(ordered))
 
 
-def dependence_chart(sample: pd.DataFrame, feature: str, colour_by: str | None,
-                     labels: Mapping[str, str]) -> go.Figure:
+def dependence_chart(
+    sample: pd.DataFrame, feature: str, colour_by: str | None, labels: Mapping[str, str]
+) -> go.Figure:
     """How a feature's value maps to its SHAP contribution, coloured by a second feature."""
     if sample.empty or f"shap_{feature}" not in sample:
         return empty_chart("No sampled scores")
     x = sample.get(f"value_{feature}", pd.Series(np.nan, index=sample.index)).astype(float)
     colour = sample.get(f"value_{colour_by}") if colour_by else None
-    fig = go.Figure(go.Scattergl(
-        x=np.log1p(x), y=sample[f"shap_{feature}"], mode="markers",
-        marker=dict(size=5, opacity=0.7, color=np.log1p(colour.astype(float)) if colour is not None else LOWERS,
-                    colorscale=SEQUENTIAL, showscale=colour is not None,
-                    colorbar=dict(title=labels.get(colour_by or "", "")) if colour is not None else None),
-        customdata=x, hovertemplate="value %{customdata:,.0f}<br>SHAP %{y:+.3f}<extra></extra>"))
+    fig = go.Figure(
+        go.Scattergl(
+            x=np.log1p(x),
+            y=sample[f"shap_{feature}"],
+            mode="markers",
+            marker=dict(
+                size=5,
+                opacity=0.7,
+                color=np.log1p(colour.astype(float)) if colour is not None else LOWERS,
+                colorscale=SEQUENTIAL,
+                showscale=colour is not None,
+                colorbar=dict(title=labels.get(colour_by or "", "")) if colour is not None else None,
+            ),
+            customdata=x,
+            hovertemplate="value %{customdata:,.0f}<br>SHAP %{y:+.3f}<extra></extra>",
+        )
+    )
     tickvals, ticktext = _log_axis(x.dropna().tolist())
-    fig.update_xaxes(title=f"{labels.get(feature, feature)} (log scale)", tickvals=tickvals, ticktext=ticktext)
+    fig.update_xaxes(
+        title=f"{labels.get(feature, feature)} (log scale)", tickvals=tickvals, ticktext=ticktext
+    )
     fig.update_yaxes(title="SHAP value", zeroline=True)
     return _layout(fig, f"Dependence: {labels.get(feature, feature)}", height=360, showlegend=False)
 
@@ -422,11 +694,24 @@ def stayers_churners_chart(by_outcome: pd.DataFrame, statistic: str = "median") 
         return empty_chart("No resolved evaluators yet")
     df = by_outcome.iloc[::-1]
     fig = go.Figure()
-    for column, name, colour in ((f"retained_{statistic}", "stayed", LOWERS), (f"churned_{statistic}", "left", RAISES)):
-        fig.add_trace(go.Bar(x=np.log1p(df[column].astype(float)), y=df["label"], orientation="h", name=name,
-                             marker_color=colour, customdata=df[column],
-                             hovertemplate="%{y}: %{customdata:,.1f}<extra>" + name + "</extra>"))
-    tickvals, ticktext = _log_axis([*df[f"retained_{statistic}"].tolist(), *df[f"churned_{statistic}"].tolist()])
+    for column, name, colour in (
+        (f"retained_{statistic}", "stayed", LOWERS),
+        (f"churned_{statistic}", "left", RAISES),
+    ):
+        fig.add_trace(
+            go.Bar(
+                x=np.log1p(df[column].astype(float)),
+                y=df["label"],
+                orientation="h",
+                name=name,
+                marker_color=colour,
+                customdata=df[column],
+                hovertemplate="%{y}: %{customdata:,.1f}<extra>" + name + "</extra>",
+            )
+        )
+    tickvals, ticktext = _log_axis(
+        [*df[f"retained_{statistic}"].tolist(), *df[f"churned_{statistic}"].tolist()]
+    )
     fig.update_xaxes(title=f"{statistic} in week 1 (log scale)", tickvals=tickvals, ticktext=ticktext)
     return _layout(fig, f"Stayers vs churners ({statistic})", height=140 + 30 * len(df), barmode="group")
 
@@ -435,9 +720,18 @@ def correlation_chart(matrix: pd.DataFrame) -> go.Figure:
     """Correlation heat map of the model features (from the model card's feature study)."""
     if matrix.empty:
         return empty_chart("The model card has no correlation matrix")
-    fig = go.Figure(go.Heatmap(z=matrix.to_numpy(float), x=list(matrix.columns), y=list(matrix.index),
-                               zmin=-1, zmax=1, colorscale=DIVERGING, colorbar=dict(title="r"),
-                               hovertemplate="%{y} × %{x}: %{z:.2f}<extra></extra>"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=matrix.to_numpy(float),
+            x=list(matrix.columns),
+            y=list(matrix.index),
+            zmin=-1,
+            zmax=1,
+            colorscale=DIVERGING,
+            colorbar=dict(title="r"),
+            hovertemplate="%{y} × %{x}: %{z:.2f}<extra></extra>",
+        )
+    )
     fig.update_yaxes(autorange="reversed")
     return _layout(fig, "Feature correlation", height=520)
 
@@ -448,9 +742,18 @@ def pca_chart(explained: Sequence[float]) -> go.Figure:
         return empty_chart("The model card has no PCA")
     ratio = np.asarray(explained, float)
     components = [f"PC{i + 1}" for i in range(len(ratio))]
-    fig = go.Figure([go.Bar(x=components, y=ratio * 100, name="explained", marker_color=LOWERS),
-                     go.Scatter(x=components, y=np.cumsum(ratio) * 100, name="cumulative", mode="lines+markers",
-                                line=dict(color=HIGHLIGHT))])
+    fig = go.Figure(
+        [
+            go.Bar(x=components, y=ratio * 100, name="explained", marker_color=LOWERS),
+            go.Scatter(
+                x=components,
+                y=np.cumsum(ratio) * 100,
+                name="cumulative",
+                mode="lines+markers",
+                line=dict(color=HIGHLIGHT),
+            ),
+        ]
+    )
     fig.update_yaxes(title="variance explained", ticksuffix="%", range=[0, 105])
     return _layout(fig, "Principal components of the features", height=340)
 
@@ -458,28 +761,48 @@ def pca_chart(explained: Sequence[float]) -> go.Figure:
 # --- model health -------------------------------------------------------------------------------------------
 
 
-def confusion_matrix_chart(matrix: Sequence[Sequence[float]], labels: Sequence[str] = ("stayed", "left")) -> go.Figure:
+def confusion_matrix_chart(
+    matrix: Sequence[Sequence[float]], labels: Sequence[str] = ("stayed", "left")
+) -> go.Figure:
     """Confusion matrix (rows: what happened, columns: what the model said) with counts and shares."""
     m = np.asarray(matrix, float)
     if m.size == 0:
         return empty_chart("No confusion matrix")
     share = m / max(m.sum(), 1)
     text = [[f"{int(m[i, j]):,}<br>{share[i, j]:.0%}" for j in range(m.shape[1])] for i in range(m.shape[0])]
-    fig = go.Figure(go.Heatmap(z=m, x=[f"predicted {lbl}" for lbl in labels], y=[f"actually {lbl}" for lbl in labels],
-                               text=text, texttemplate="%{text}", colorscale="Blues", showscale=False))
+    fig = go.Figure(
+        go.Heatmap(
+            z=m,
+            x=[f"predicted {lbl}" for lbl in labels],
+            y=[f"actually {lbl}" for lbl in labels],
+            text=text,
+            texttemplate="%{text}",
+            colorscale="Blues",
+            showscale=False,
+        )
+    )
     fig.update_yaxes(autorange="reversed")
     return _layout(fig, "Confusion matrix (validation)", height=300)
 
 
-def curve_chart(x: Sequence[float], y: Sequence[float], title: str, x_title: str, y_title: str,
-                diagonal: bool = False, baseline: float | None = None, name: str = "model") -> go.Figure:
-    """A ROC, precision-recall, gains or calibration curve."""
+def curve_chart(
+    x: Sequence[float],
+    y: Sequence[float],
+    title: str,
+    x_title: str,
+    y_title: str,
+    diagonal: str | None = None,
+    baseline: float | None = None,
+    name: str = "model",
+) -> go.Figure:
+    """A ROC, precision-recall, gains or calibration curve; `diagonal` names the y = x reference line."""
     if not len(x):
         return empty_chart(f"No {title.lower()} in the model card")
     fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", name=name, line=dict(color=LOWERS, width=3)))
     if diagonal:
-        fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance / perfect calibration",
-                                 line=dict(color=CONTROL, dash="dash")))
+        fig.add_trace(
+            go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name=diagonal, line=dict(color=CONTROL, dash="dash"))
+        )
     if baseline is not None:
         fig.add_hline(y=baseline, line=dict(color=CONTROL, dash="dash"), annotation_text="baseline")
     fig.update_xaxes(title=x_title, range=[0, 1])
@@ -498,22 +821,58 @@ def lift_chart(deciles: Sequence[float], lift: Sequence[float]) -> go.Figure:
     return _layout(fig, "Lift by decile", height=320, showlegend=False)
 
 
-def threshold_chart(table: pd.DataFrame, flagged: pd.DataFrame, threshold: float,
-                    capacity: int | None = None) -> go.Figure:
+def threshold_chart(
+    table: pd.DataFrame, flagged: pd.DataFrame, threshold: float, capacity: int | None = None
+) -> go.Figure:
     """Precision, recall and F1 (validation) and evaluators flagged now (right axis) as the cut-off moves."""
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     for i, metric in enumerate(m for m in ("precision", "recall", "f1", "f2") if m in table):
-        fig.add_trace(go.Scatter(x=table["threshold"], y=table[metric], name=metric, mode="lines",
-                                 line=dict(color=SEQUENCE[i], width=2)), secondary_y=False)
-    fig.add_trace(go.Scatter(x=flagged["threshold"], y=flagged["flagged"], name="flagged now", mode="lines",
-                             line=dict(color=NEUTRAL, dash="dot", width=2)), secondary_y=True)
-    fig.add_vline(x=threshold, line=dict(color=HIGHLIGHT, width=2), annotation_text=f"cut-off {threshold:.2f}")
+        fig.add_trace(
+            go.Scatter(
+                x=table["threshold"],
+                y=table[metric],
+                name=metric,
+                mode="lines",
+                line=dict(color=SEQUENCE[i], width=2),
+            ),
+            secondary_y=False,
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=flagged["threshold"],
+            y=flagged["flagged"],
+            name="flagged now",
+            mode="lines",
+            line=dict(color=NEUTRAL, dash="dot", width=2),
+        ),
+        secondary_y=True,
+    )
+    fig.add_vline(
+        x=threshold,
+        line=dict(color=HIGHLIGHT, width=2),
+        annotation_text=f"cut-off {threshold:.2f}",
+        annotation_position="bottom right",
+        annotation_font=dict(color=HIGHLIGHT),
+        annotation_bgcolor="rgba(255,255,255,0.8)",
+    )
     if capacity:
-        fig.add_hline(y=capacity, line=dict(color=CONTROL, dash="dash"), secondary_y=True,
-                      annotation_text=f"capacity {capacity:,}")
+        fig.add_hline(
+            y=capacity,
+            line=dict(color=CONTROL, dash="dash"),
+            secondary_y=True,
+            annotation_text=f"capacity {capacity:,}",
+        )
     fig.update_xaxes(title="cut-off (churn probability)", range=[0, 1])
     fig.update_yaxes(title="metric (validation)", range=[0, 1.02], secondary_y=False)
-    fig.update_yaxes(title="evaluators flagged now", secondary_y=True, rangemode="tozero", showgrid=False)
+    fig.update_yaxes(
+        title="evaluators flagged now",
+        secondary_y=True,
+        rangemode="tozero",
+        showgrid=False,
+        tickmode="auto",
+        nticks=6,
+        tickformat=",d",
+    )
     return _layout(fig, "Threshold explorer", height=380)
 
 
@@ -523,9 +882,17 @@ def drift_chart(drift: pd.DataFrame, watch: float = 0.1, alert: float = 0.25) ->
         return empty_chart("No drift measured yet (the scoring job writes score_drift)")
     df = drift.sort_values("psi")
     colours = [RAISES if p >= alert else "#E69F00" if p >= watch else LOWERS for p in df["psi"]]
-    fig = go.Figure(go.Bar(x=df["psi"], y=df["feature"], orientation="h", marker_color=colours,
-                           text=df["status"], textposition="outside",
-                           hovertemplate="%{y}: PSI %{x:.3f}<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=df["psi"],
+            y=df["feature"],
+            orientation="h",
+            marker_color=colours,
+            text=df["status"],
+            textposition="outside",
+            hovertemplate="%{y}: PSI %{x:.3f}<extra></extra>",
+        )
+    )
     for x, label in ((watch, "watch"), (alert, "alert")):
         fig.add_vline(x=x, line=dict(color=CONTROL, dash="dash"), annotation_text=label)
     fig.update_xaxes(title="population stability index")
@@ -538,12 +905,26 @@ def realised_chart(performance: pd.DataFrame) -> go.Figure:
         return empty_chart("No score set has resolved outcomes yet")
     x = pd.to_datetime(performance["as_of_date"])
     fig = go.Figure()
-    for i, (metric, label) in enumerate((("auc", "ROC AUC"), ("precision", "precision"), ("recall", "recall"),
-                                         ("accuracy", "accuracy"))):
-        fig.add_trace(go.Scatter(x=x, y=performance[metric], name=label, mode="lines+markers",
-                                 line=dict(color=SEQUENCE[i]), customdata=performance["resolved"],
-                                 hovertemplate="%{x|%d %b}: %{y:.2f} (%{customdata:,} resolved)<extra>" + label
-                                               + "</extra>"))
+    for i, (metric, label, dash, symbol) in enumerate(
+        (
+            ("auc", "ROC AUC", "solid", "circle"),
+            ("precision", "precision", "dash", "square"),
+            ("recall", "recall", "dot", "diamond"),
+            ("accuracy", "accuracy", "dashdot", "triangle-up"),
+        )
+    ):
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=performance[metric],
+                name=label,
+                mode="lines+markers",
+                line=dict(color=SEQUENCE[i], dash=dash),
+                marker=dict(symbol=symbol, size=9),
+                customdata=performance["resolved"],
+                hovertemplate="%{x|%d %b}: %{y:.2f} (%{customdata:,} resolved)<extra>" + label + "</extra>",
+            )
+        )
     fig.update_yaxes(range=[0, 1.02])
     fig.update_xaxes(title="score set")
     return _layout(fig, "Realised performance of past score sets", height=340)

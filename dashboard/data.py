@@ -7,9 +7,10 @@ Entries live for settings `cache_ttl_seconds`; the list of score sets is re-read
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pandas as pd
@@ -31,6 +32,7 @@ def _ttl() -> int:
 TTL = _ttl()
 SETS_TTL = min(TTL, 30)  # a new score set shows up within 30 seconds
 MAX = 256
+DUCKDB_MEMORY = "256MB"  # cap on DuckDB's buffers while a page runs (bigger sorts spill to disk)
 
 
 def settings() -> Settings:
@@ -48,6 +50,32 @@ def _settings(env: tuple[tuple[str, str], ...]) -> Settings:
 def warehouse(settings: Settings) -> Warehouse:
     """One read-only warehouse handle per configuration (DuckDB opens short-lived connections itself)."""
     return open_warehouse(settings, read_only=True)
+
+
+@contextlib.contextmanager
+def warehouse_held(settings: Settings) -> Iterator[None]:
+    """Keep the DuckDB file open (read-only) for one script run.
+
+    The warehouse opens a short-lived connection per query so that jobs in other processes can write
+    between them. Opening the file costs 20-60 ms, while a connection to a file that is already open in
+    this process costs under a millisecond (DuckDB shares the open database), so a page that runs a
+    dozen queries holds the file for the length of one run instead of reopening it for each query.
+    A writer waits for the run to end (DuckDBWarehouse waits up to 30 s for the lock).
+    """
+    keeper = None
+    if settings.backend == "duckdb" and settings.warehouse_path.exists():
+        import duckdb
+
+        try:
+            keeper = duckdb.connect(str(settings.warehouse_path), read_only=True)
+            keeper.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
+        except duckdb.Error:
+            keeper = None  # a locked or damaged file: the queries themselves report it
+    try:
+        yield
+    finally:
+        if keeper is not None:
+            keeper.close()
 
 
 @st.cache_data(ttl=SETS_TTL, show_spinner=False, max_entries=MAX)
@@ -85,8 +113,9 @@ def week1_activation(settings: Settings, as_of: dt.date) -> dict[str, float | No
     return views.week1_activation(warehouse(settings), as_of)
 
 
-def export_file(settings: Settings, as_of: dt.date, filters: Filters, sort: str, columns: tuple[str, ...],
-                kind: str) -> Callable[[], bytes]:
+def export_file(
+    settings: Settings, as_of: dt.date, filters: Filters, sort: str, columns: tuple[str, ...], kind: str
+) -> Callable[[], bytes]:
     """A callable that builds the export when the user clicks download (not cached: runs on demand)."""
     handle = warehouse(settings)
 
@@ -126,16 +155,15 @@ def champion(settings: Settings, model_version: str) -> Any:
     return views.load_model(settings, model_version)
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
-def champion_explainer(settings: Settings, model_version: str) -> Any:
-    return views.explainer(champion(settings, model_version))
-
-
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
-def what_if(settings: Settings, model_version: str, features: tuple[tuple[str, Any], ...],
-            context: tuple[tuple[str, Any], ...]) -> views.WhatIf | None:
+def what_if(
+    settings: Settings,
+    model_version: str,
+    features: tuple[tuple[str, Any], ...],
+    context: tuple[tuple[str, Any], ...],
+) -> views.WhatIf | None:
     model = champion(settings, model_version)
-    return views.what_if(model, dict(features), dict(context), champion_explainer(settings, model_version))
+    return views.what_if(model, dict(features), dict(context))
 
 
 # --- activation, channels, drivers, model health ------------------------------------------------------
@@ -182,8 +210,8 @@ def shap_importance(settings: Settings, as_of: dt.date) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
-def shap_sample(settings: Settings, as_of: dt.date, limit: int) -> pd.DataFrame:
-    return views.shap_sample(warehouse(settings), as_of, limit)
+def shap_sample(settings: Settings, as_of: dt.date, limit: int, scored: int) -> pd.DataFrame:
+    return views.shap_sample(warehouse(settings), as_of, limit, scored)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
@@ -218,7 +246,7 @@ def job_history(settings: Settings) -> pd.DataFrame | None:
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
 def model_card(settings: Settings, model_version: str) -> dict[str, Any] | None:
-    """The model card (metrics, curves, feature study) of a version, else the champion's; None before training."""
+    """The card (metrics, curves, feature study) of a version, else the champion's; None before training."""
     return views.model_card(settings, model_version)
 
 

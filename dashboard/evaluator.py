@@ -24,26 +24,40 @@ def facts(profile: views.Profile) -> None:
         f"{f.get('company_size_band', '?')} employees · {f.get('region', '?')} · found us via "
         f"{str(f.get('acquisition_source', '?')).replace('_', ' ')} · trial started "
         f"{ui.date_text(f.get('eval_start_date'))} · worth {ui.money(f.get('expected_annual_value'))} a year"
-        f"{control}{outcome}")
+        f"{control}{outcome}"
+    )
 
 
 def tiles(score: dict[str, Any], settings: Settings) -> None:
     cols = st.columns(4)
     change = score.get("probability_change")
     previous = score.get("previous_as_of_date")
-    cols[0].metric("Churn risk", ui.percent(score.get("churn_probability")), ui.points(change),
-                   delta_color="inverse", border=True,
-                   delta_description=f"since {previous:%d %b}" if change is not None and previous else None)
-    cols[1].metric(f"Tier · day {score.get('day_of_trial')}", str(score.get("risk_tier", "?")).capitalize(),
-                   border=True, help=f"Risk tiers: high ≥ {settings.risk_tier_high:.0%}, medium ≥ "
-                                     f"{settings.risk_tier_medium:.0%}. Day {score.get('day_of_trial')} of the "
-                                     f"trial; the model saw usage days 0..{score.get('as_of_day')}.")
+    cols[0].metric(
+        "Churn risk",
+        ui.percent(score.get("churn_probability")),
+        ui.points(change),
+        delta_color="inverse",
+        border=True,
+        delta_description=f"since {previous:%d %b}" if change is not None and previous else None,
+    )
+    cols[1].metric(
+        f"Tier · day {score.get('day_of_trial')}",
+        str(score.get("risk_tier", "?")).capitalize(),
+        border=True,
+        help=f"Risk tiers: high ≥ {settings.risk_tier_high:.0%}, medium ≥ "
+        f"{settings.risk_tier_medium:.0%}. Day {score.get('day_of_trial')} of the "
+        f"trial; the model saw usage days 0..{score.get('as_of_day')}.",
+    )
     cols[2].metric("Segment", str(score.get("segment") or "–"), border=True)
     channel = score.get("recommended_channel")
-    cols[3].metric("Best channel", str(channel or "none").replace("_", "-"),
-                   ui.points(score.get("channel_uplift")) if channel else None, border=True,
-                   delta_description="uplift" if channel else None,
-                   help=f"Recommended channel. Expected value of acting: {ui.money(score.get('expected_value'))}")
+    cols[3].metric(
+        "Best channel",
+        str(channel or "none").replace("_", "-"),
+        ui.points(score.get("channel_uplift")) if channel else None,
+        border=True,
+        delta_description="uplift" if channel else None,
+        help=f"Recommended channel. Expected value of acting: {ui.money(score.get('expected_value'))}",
+    )
 
 
 def reasons(score: dict[str, Any], drivers: pd.DataFrame) -> None:
@@ -59,14 +73,25 @@ def reasons(score: dict[str, Any], drivers: pd.DataFrame) -> None:
 def touches_table(touches: pd.DataFrame) -> None:
     if touches.empty:
         return
-    flags = {c: st.column_config.CheckboxColumn(c.capitalize()) for c in ("delivered", "opened", "responded")
-             if c in touches}
-    config = {"sent_at": st.column_config.DatetimeColumn("Sent", format="D MMM YYYY, HH:mm"),
-              "channel": st.column_config.TextColumn("Channel"), "title": st.column_config.TextColumn("Content"),
-              "topic": st.column_config.TextColumn("Topic"), **flags}
+    flags = {
+        c: st.column_config.CheckboxColumn(c.capitalize())
+        for c in ("delivered", "opened", "responded")
+        if c in touches
+    }
+    config = {
+        "sent_at": st.column_config.DatetimeColumn("Sent", format="D MMM YYYY, HH:mm"),
+        "channel": st.column_config.TextColumn("Channel"),
+        "title": st.column_config.TextColumn("Content"),
+        "topic": st.column_config.TextColumn("Topic"),
+        **flags,
+    }
     with st.expander(f"All {len(touches)} touches"):
-        st.dataframe(touches.astype({c: bool for c in flags}), column_config=config, hide_index=True,
-                     column_order=[c for c in ("sent_at", "channel", "title", "topic", *flags) if c in touches])
+        st.dataframe(
+            touches.astype({c: bool for c in flags}),
+            column_config=config,
+            hide_index=True,
+            column_order=[c for c in ("sent_at", "channel", "title", "topic", *flags) if c in touches],
+        )
 
 
 def what_if(settings: Settings, score: dict[str, Any], features: dict[str, Any]) -> None:
@@ -78,8 +103,10 @@ def what_if(settings: Settings, score: dict[str, Any], features: dict[str, Any])
         st.info("The what-if needs the model from the registry: train one with `churn train`.")
         return
     if str(getattr(model, "version", "")) != version:
-        st.caption(f"This score came from model {version}, which is no longer in the registry; the what-if "
-                   f"uses the champion {model.version}, so its starting risk may differ.")
+        st.caption(
+            f"This score came from model {version}, which is no longer in the registry; the what-if "
+            f"uses the champion {model.version}, so its starting risk may differ."
+        )
     drivers = views.shap_drivers(score, features)
     offered = [f for f in drivers["feature"] if f in features][:WHAT_IF_FEATURES]
     if not offered:
@@ -90,9 +117,13 @@ def what_if(settings: Settings, score: dict[str, Any], features: dict[str, Any])
     changed: dict[str, float | None] = {}
     for col, feature in zip(cols, offered, strict=True):
         current = features.get(feature)
-        value = col.number_input(views.feature_label(feature).capitalize(), min_value=0, step=1,
-                                 value=int(current) if current is not None else 0,
-                                 key=f"whatif_{score.get('instance')}_{feature}")
+        value = col.number_input(
+            views.feature_label(feature).capitalize(),
+            min_value=0,
+            step=1,
+            value=int(current) if current is not None else 0,
+            key=f"whatif_{score.get('instance')}_{feature}",
+        )
         changed[feature] = float(value)
     inputs = {k: views._plain(v) for k, v in {**features, **changed}.items()}
     context = {k: views._plain(score.get(k)) for k in views.WHAT_IF_CONTEXT if k in score}
@@ -101,8 +132,16 @@ def what_if(settings: Settings, score: dict[str, Any], features: dict[str, Any])
         return
     before = float(score.get("churn_probability") or 0.0)
     left, right = st.columns([1, 3])
-    left.metric("Risk with these numbers", ui.percent(result.probability), ui.points(result.probability - before),
-                delta_color="inverse", border=True, delta_description="against the scored risk")
+    left.metric(
+        "Risk with these numbers",
+        ui.percent(result.probability),
+        ui.points(result.probability - before),
+        delta_color="inverse",
+        border=True,
+        delta_description="vs scored",
+    )
     with right:
-        ui.chart(charts.shap_waterfall_chart(result.drivers, result.base, title="Drivers with these numbers"),
-                 key="whatif_waterfall")
+        ui.chart(
+            charts.shap_waterfall_chart(result.drivers, result.base, title="Drivers with these numbers"),
+            key="whatif_waterfall",
+        )

@@ -16,8 +16,15 @@ import streamlit as st
 
 from churn_core.views import FLAGS, NOT_REACHED, SORTS, FilterOptions, Filters
 
-MULTI: dict[str, str] = {"tier": "tiers", "flag": "flags", "week": "cohort_weeks", "product": "products",
-                         "edition": "editions", "region": "regions", "channel": "channels"}
+MULTI: dict[str, str] = {
+    "tier": "tiers",
+    "flag": "flags",
+    "week": "cohort_weeks",
+    "product": "products",
+    "edition": "editions",
+    "region": "regions",
+    "channel": "channels",
+}
 RANGES: dict[str, str] = {"team": "team_size", "day": "day_of_trial"}
 PARAMS: tuple[str, ...] = (*MULTI, *RANGES, "q", "sort", "page")
 MAX_VALUES = 64  # per parameter
@@ -57,9 +64,15 @@ def _range(values: list[str], upper: int) -> tuple[int, int] | None:
 
 def parse_params(params: Mapping[str, Any], options: FilterOptions) -> tuple[Filters, str, int]:
     """Filters, sort and page (1-based) from URL parameters; whatever does not fit is ignored."""
-    allowed = {"tier": options.tiers, "flag": tuple(FLAGS), "week": options.cohort_weeks,
-               "product": options.products, "edition": options.editions, "region": options.regions,
-               "channel": options.channels}
+    allowed = {
+        "tier": options.tiers,
+        "flag": tuple(FLAGS),
+        "week": options.cohort_weeks,
+        "product": options.products,
+        "edition": options.editions,
+        "region": options.regions,
+        "channel": options.channels,
+    }
     fields: dict[str, Any] = {}
     for key, name in MULTI.items():
         fields[name] = _allowed(_clean(params.get(key, [])), allowed[key])
@@ -129,26 +142,54 @@ def at_risk_controls(options: FilterOptions) -> tuple[Filters, str]:
         _initialise(options)
     state = st.session_state
     # A newer score set can drop a value the widget still holds; keep only what is offered.
-    for key, offered in (("f_weeks", options.cohort_weeks), ("f_products", options.products),
-                         ("f_editions", options.editions), ("f_regions", options.regions),
-                         ("f_channels", options.channels)):
+    for key, offered in (
+        ("f_weeks", options.cohort_weeks),
+        ("f_products", options.products),
+        ("f_editions", options.editions),
+        ("f_regions", options.regions),
+        ("f_channels", options.channels),
+    ):
         state[key] = _valid(state.get(key), offered)
-    for key, upper in (("f_team", max(2, options.team_size_max)), ("f_day", max(2, options.day_of_trial_max))):
+    for key, upper in (
+        ("f_team", max(2, options.team_size_max)),
+        ("f_day", max(2, options.day_of_trial_max)),
+    ):
         low, high = state.get(key) or (1, upper)
         state[key] = (min(max(1, low), upper), min(max(1, high), upper))
     top = st.columns([3, 3, 3, 2])
-    tiers = top[0].pills("Risk tier", options.tiers, selection_mode="multi", key="f_tiers",
-                         format_func=str.capitalize)
-    flags = top[1].pills("Segment", tuple(FLAGS), selection_mode="multi", key="f_flags", format_func=FLAGS.get,
-                         help="Worth saving: predicted to leave and acting pays. Might swing: predicted to stay "
-                              "but close to the threshold or rising.")
+    tiers = top[0].pills(
+        "Risk tier", options.tiers, selection_mode="multi", key="f_tiers", format_func=str.capitalize
+    )
+    flags = top[1].pills(
+        "Segment",
+        tuple(FLAGS),
+        selection_mode="multi",
+        key="f_flags",
+        format_func=FLAGS.get,
+        help="Worth saving: predicted to leave and acting pays. Might swing: predicted to stay "
+        "but close to the threshold or rising.",
+    )
     sort = top[2].selectbox("Sort by", tuple(SORTS), key="f_sort", format_func=SORTS.get)
     search = top[3].text_input("Instance", key="f_search", placeholder="id starts with…", max_chars=12)
-    active = [name for name, key in (("cohort week", "f_weeks"), ("product", "f_products"), ("edition", "f_editions"),
-                                     ("region", "f_regions"), ("channel", "f_channels")) if state.get(key)]
-    active += [name for name, key, upper in (("team size", "f_team", options.team_size_max),
-                                             ("day of trial", "f_day", options.day_of_trial_max))
-               if tuple(state.get(key) or (1, max(2, upper))) != (1, max(2, upper))]
+    active = [
+        name
+        for name, key in (
+            ("cohort week", "f_weeks"),
+            ("product", "f_products"),
+            ("edition", "f_editions"),
+            ("region", "f_regions"),
+            ("channel", "f_channels"),
+        )
+        if state.get(key)
+    ]
+    active += [
+        name
+        for name, key, upper in (
+            ("team size", "f_team", options.team_size_max),
+            ("day of trial", "f_day", options.day_of_trial_max),
+        )
+        if tuple(state.get(key) or (1, max(2, upper))) != (1, max(2, upper))
+    ]
     label = "More filters: cohort week, product, edition, team size, region, channel, day of trial"
     if active:
         label = f"More filters · **{len(active)} active**: {', '.join(active)}"
@@ -158,16 +199,24 @@ def at_risk_controls(options: FilterOptions) -> tuple[Filters, str]:
         products = b.multiselect("Product", options.products, key="f_products")
         editions = c.multiselect("Edition", options.editions, key="f_editions")
         regions = a.multiselect("Region", options.regions, key="f_regions")
-        channels = b.multiselect("Channel reached", options.channels, key="f_channels", format_func=_channel_label)
+        channels = b.multiselect(
+            "Channel reached", options.channels, key="f_channels", format_func=_channel_label
+        )
         team = c.slider("Team size (seats)", 1, max(2, options.team_size_max), key="f_team")
         day = a.slider("Day of trial", 1, max(2, options.day_of_trial_max), key="f_day")
     digits = re.sub(r"\D", "", search or "")[:12]
     filters = Filters(
-        tiers=tuple(tiers or ()), flags=tuple(flags or ()), cohort_weeks=tuple(weeks), products=tuple(products),
-        editions=tuple(editions), regions=tuple(regions), channels=tuple(channels),
+        tiers=tuple(tiers or ()),
+        flags=tuple(flags or ()),
+        cohort_weeks=tuple(weeks),
+        products=tuple(products),
+        editions=tuple(editions),
+        regions=tuple(regions),
+        channels=tuple(channels),
         team_size=tuple(team) if tuple(team) != (1, max(2, options.team_size_max)) else None,
         day_of_trial=tuple(day) if tuple(day) != (1, max(2, options.day_of_trial_max)) else None,
-        search=digits)
+        search=digits,
+    )
     return filters, sort or "risk"
 
 
@@ -200,13 +249,20 @@ def parse_instance(values: Any) -> int | None:
 
 
 def instance_picker() -> int | None:
-    """The evaluator to show: the URL's `instance=` when it changes, else the number typed in; kept in the URL."""
+    """The evaluator to show: the URL's `instance=` when it changes, else the number typed in."""
     from_url = parse_instance(st.query_params.get_all("instance"))
     if from_url is not None and st.session_state.get("_profile_from_url") != from_url:
         st.session_state["profile_instance"] = from_url
     st.session_state["_profile_from_url"] = from_url
-    chosen = st.number_input("Instance", min_value=0, max_value=10**12 - 1, step=1, value=None,
-                             key="profile_instance", placeholder="type an instance id, or pick one on the at-risk page")
+    chosen = st.number_input(
+        "Instance",
+        min_value=0,
+        max_value=10**12 - 1,
+        step=1,
+        value=None,
+        key="profile_instance",
+        placeholder="type an instance id, or pick one on the at-risk page",
+    )
     if chosen is not None:
         chosen = int(chosen)
         if from_url != chosen:

@@ -17,24 +17,32 @@ from dashboard import charts, data, ui
 
 def champion(settings: Settings, card: dict[str, Any] | None, score_set: ScoreSet) -> None:
     if card is None:
-        st.info("No model card in the registry for this model: train the champion with `churn train`. The score "
-                "set's own figures (threshold explorer, drift, realised performance) are in the other tabs.")
+        st.info(
+            "No model card in the registry for this model: train the champion with `churn train`. The score "
+            "set's own figures (threshold explorer, drift, realised performance) are in the other tabs."
+        )
         return
     summary = views.card_summary(card)
     current = data.champion_version(settings)
     threshold = f" · threshold **{summary['threshold']:.2f}**" if summary["threshold"] is not None else ""
     rule = f" ({summary['rule']} rule)" if summary["rule"] else ""
-    st.markdown(f"Model **{summary['version']}** ({summary['profile'] or 'unknown'} profile) · trained "
-                f"{ui.date_text(summary['trained_at'])} on {summary['rows']}{threshold}{rule} · champion now: "
-                f"**{current or 'none'}**")
+    st.markdown(
+        f"Model **{summary['version']}** ({summary['profile'] or 'unknown'} profile) · trained "
+        f"{ui.date_text(summary['trained_at'])} on {summary['rows']}{threshold}{rule} · champion now: "
+        f"**{current or 'none'}**"
+    )
     if current and current != summary["version"]:
-        st.caption(f"The {score_set.as_of:%d %b} score set was made by {summary['version']}; a newer champion "
-                   f"{current} scores the next set.")
+        st.caption(
+            f"The {score_set.as_of:%d %b} score set was made by {summary['version']}; a newer champion "
+            f"{current} scores the next set."
+        )
     metrics = views.card_metrics(card)
-    if metrics:
-        cols = st.columns(len(metrics))
-        for col, (name, value) in zip(cols, metrics.items(), strict=True):
+    items = list(metrics.items())
+    for start in range(0, len(items), 4):
+        cols = st.columns(4)
+        for col, (name, value) in zip(cols, items[start : start + 4], strict=False):
             col.metric(name, f"{value:.3f}", border=True)
+    if items:
         st.caption("Validation metrics on later cohorts the model never saw, at the decision threshold.")
     left, right = st.columns(2)
     with left:
@@ -50,24 +58,57 @@ def champion(settings: Settings, card: dict[str, Any] | None, score_set: ScoreSe
     left, right = st.columns(2)
     with left:
         roc = curves.get("roc", pd.DataFrame())
-        ui.chart(charts.curve_chart(roc.get("x", []), roc.get("y", []), "ROC curve", "false positive rate",
-                                    "true positive rate", diagonal=True))
+        ui.chart(
+            charts.curve_chart(
+                roc.get("x", []),
+                roc.get("y", []),
+                "ROC curve",
+                "false positive rate",
+                "true positive rate",
+                diagonal="chance",
+            )
+        )
         gains = curves.get("gains", pd.DataFrame())
-        ui.chart(charts.curve_chart(gains.get("x", []), gains.get("y", []), "Cumulative gains",
-                                    "share of evaluators contacted (riskiest first)", "share of churners found",
-                                    diagonal=True))
+        ui.chart(
+            charts.curve_chart(
+                gains.get("x", []),
+                gains.get("y", []),
+                "Cumulative gains",
+                "share of evaluators contacted (riskiest first)",
+                "share of churners found",
+                diagonal="random order",
+            )
+        )
     with right:
         pr = curves.get("pr", pd.DataFrame())
-        ui.chart(charts.curve_chart(pr.get("x", []), pr.get("y", []), "Precision-recall curve", "recall",
-                                    "precision", baseline=views.card_churn_rate(card)))
+        ui.chart(
+            charts.curve_chart(
+                pr.get("x", []),
+                pr.get("y", []),
+                "Precision-recall curve",
+                "recall",
+                "precision",
+                baseline=views.card_churn_rate(card),
+            )
+        )
         calibration = curves.get("calibration", pd.DataFrame())
-        ui.chart(charts.curve_chart(calibration.get("x", []), calibration.get("y", []), "Calibration",
-                                    "predicted churn probability", "observed churn rate", diagonal=True))
+        ui.chart(
+            charts.curve_chart(
+                calibration.get("x", []),
+                calibration.get("y", []),
+                "Calibration",
+                "predicted churn probability",
+                "observed churn rate",
+                diagonal="perfect calibration",
+            )
+        )
     lift = views.card_lift(card)
     ui.chart(charts.lift_chart(lift.get("decile", []), lift.get("lift", [])))
     left, right = st.columns(2)
-    for column, title, frame in ((left, "By cohort week (validation)", views.card_cohorts(card)),
-                                 (right, "By day of trial (validation)", views.card_by_day(card))):
+    for column, title, frame in (
+        (left, "By cohort week (validation)", views.card_cohorts(card)),
+        (right, "By day of trial (validation)", views.card_by_day(card)),
+    ):
         with column:
             st.markdown(f"**{title}**")
             if frame.empty:
@@ -80,27 +121,46 @@ def threshold_explorer(settings: Settings, score_set: ScoreSet, card: dict[str, 
     flagged = data.flagged_by_threshold(settings, score_set.as_of)
     table = views.card_threshold_table(card)
     default = views.card_summary(card)["threshold"] if card else None
-    capacity_mode = st.toggle("Capacity mode: set the cut-off from how many evaluators the team can contact",
-                              key="capacity_mode")
+    capacity_mode = st.toggle(
+        "Capacity mode: set the cut-off from how many evaluators the team can contact", key="capacity_mode"
+    )
     if capacity_mode:
-        capacity = st.number_input("Evaluators the team can contact", min_value=1, step=50,
-                                   value=int(settings.capacity_per_week), key="capacity")
+        capacity = st.number_input(
+            "Evaluators the team can contact",
+            min_value=1,
+            step=50,
+            value=int(settings.capacity_per_week),
+            key="capacity",
+        )
         cut = views.capacity_threshold(flagged, int(capacity))
     else:
         capacity = None
-        cut = st.slider("Cut-off (churn probability)", 0.0, 1.0, float(default if default is not None else 0.5),
-                        step=0.01, key="cutoff")
+        cut = st.slider(
+            "Cut-off (churn probability)",
+            0.0,
+            1.0,
+            float(default if default is not None else 0.5),
+            step=0.01,
+            key="cutoff",
+        )
     now = flagged[flagged["threshold"] >= cut - 1e-9].iloc[0] if len(flagged) else None
     cols = st.columns(4)
     cols[0].metric("Cut-off", f"{cut:.2f}", border=True)
     if now is not None:
-        cols[1].metric("Flagged now", f"{int(now['flagged']):,}", border=True,
-                       help=f"Evaluators of the {score_set.as_of:%d %b} set at or above the cut-off")
+        cols[1].metric(
+            "Flagged now",
+            f"{int(now['flagged']):,}",
+            border=True,
+            help=f"Evaluators of the {score_set.as_of:%d %b} set at or above the cut-off",
+        )
         cols[2].metric("Their value at risk", ui.money(float(now["flagged_value_at_risk"])), border=True)
     at_cut = views.metrics_at(table, cut)
     if at_cut:
-        cols[3].metric("Precision / recall (validation)", f"{at_cut.get('precision', float('nan')):.2f} / "
-                                                          f"{at_cut.get('recall', float('nan')):.2f}", border=True)
+        cols[3].metric(
+            "Precision / recall (validation)",
+            f"{at_cut.get('precision', float('nan')):.2f} / {at_cut.get('recall', float('nan')):.2f}",
+            border=True,
+        )
     ui.chart(charts.threshold_chart(table, flagged, cut, capacity))
     if table.empty:
         st.caption("The validation metrics per cut-off come from the model card; none was found.")
@@ -108,14 +168,20 @@ def threshold_explorer(settings: Settings, score_set: ScoreSet, card: dict[str, 
 
 def drift(settings: Settings, score_set: ScoreSet) -> None:
     history = data.drift_history(settings)
-    latest = history[pd.to_datetime(history["as_of_date"]).dt.date == score_set.as_of] if len(history) else history
+    latest = (
+        history[pd.to_datetime(history["as_of_date"]).dt.date == score_set.as_of] if len(history) else history
+    )
     ui.chart(charts.drift_chart(latest))
     alerts = latest[latest["status"] == "alert"]["feature"].tolist() if len(latest) else []
     if alerts:
-        st.warning("Drift alert (PSI ≥ 0.25): " + ", ".join(alerts) + ". Check the data, then consider retraining "
-                   "with `churn train`.")
-    st.caption("PSI compares this set's features with the training data of the model that scored it, "
-               "day of trial by day of trial: below 0.1 ok, 0.1-0.25 watch, 0.25 and above alert.")
+        st.warning(
+            "Drift alert (PSI ≥ 0.25): " + ", ".join(alerts) + ". Check the data, then consider retraining "
+            "with `churn train`."
+        )
+    st.caption(
+        "PSI compares this set's features with the training data of the model that scored it, "
+        "day of trial by day of trial: below 0.1 ok, 0.1-0.25 watch, 0.25 and above alert."
+    )
 
 
 def realised(settings: Settings) -> None:
@@ -123,17 +189,41 @@ def realised(settings: Settings) -> None:
     ui.chart(charts.realised_chart(performance))
     if not performance.empty:
         percent = st.column_config.NumberColumn
-        st.dataframe(performance[["as_of_date", "model_version", "resolved", "churn_rate", "mean_predicted", "auc",
-                                  "precision", "recall", "f1", "accuracy", "brier"]], hide_index=True,
-                     column_config={"as_of_date": st.column_config.DateColumn("Score set"),
-                                    "churn_rate": percent("Churned", format="percent"),
-                                    "mean_predicted": percent("Predicted", format="percent"),
-                                    "auc": percent("AUC", format="%.3f"), "brier": percent("Brier", format="%.3f"),
-                                    "precision": percent("Precision", format="%.3f"),
-                                    "recall": percent("Recall", format="%.3f"), "f1": percent("F1", format="%.3f"),
-                                    "accuracy": percent("Accuracy", format="%.3f")})
-    st.caption("Each past score set joined to the outcomes known since (evaluators.retained), in the warehouse; "
-               "sets whose evaluators are still in trial appear once their outcomes arrive.")
+        st.dataframe(
+            performance[
+                [
+                    "as_of_date",
+                    "model_version",
+                    "resolved",
+                    "churn_rate",
+                    "mean_predicted",
+                    "auc",
+                    "precision",
+                    "recall",
+                    "f1",
+                    "accuracy",
+                    "brier",
+                ]
+            ],
+            hide_index=True,
+            column_config={
+                "as_of_date": st.column_config.DateColumn("Score set"),
+                "model_version": st.column_config.TextColumn("Model"),
+                "resolved": percent("Outcomes known", format="localized"),
+                "churn_rate": percent("Churned", format="percent"),
+                "mean_predicted": percent("Predicted", format="percent"),
+                "auc": percent("AUC", format="%.3f"),
+                "brier": percent("Brier", format="%.3f"),
+                "precision": percent("Precision", format="%.3f"),
+                "recall": percent("Recall", format="%.3f"),
+                "f1": percent("F1", format="%.3f"),
+                "accuracy": percent("Accuracy", format="%.3f"),
+            },
+        )
+    st.caption(
+        "Each past score set joined to the outcomes known since (evaluators.retained), in the warehouse; "
+        "sets whose evaluators are still in trial appear once their outcomes arrive."
+    )
 
 
 def freshness(settings: Settings, score_set: ScoreSet) -> None:
@@ -142,24 +232,35 @@ def freshness(settings: Settings, score_set: ScoreSet) -> None:
     last = info.get("last_usage_date")
     cols = st.columns(3)
     cols[0].metric("Telemetry up to", ui.date_text(last), border=True)
-    cols[1].metric("Score set", ui.date_text(score_set.as_of), border=True,
-                   delta_description=f"written {ui.date_text(created)}" if created is not None else None)
+    cols[1].metric(
+        "Score set",
+        ui.date_text(score_set.as_of),
+        border=True,
+        delta_description=f"written {ui.date_text(created)}" if created is not None else None,
+    )
     cols[2].metric("Raw data checked", ui.date_text(info.get("quality_checked_at")), border=True)
     if created is not None and not pd.isna(created):
         age = (dt.datetime.now() - pd.Timestamp(created).to_pydatetime()).total_seconds() / 3600
         if age > settings.freshness_hours:
-            st.warning(f"The newest score set was written {age:,.0f} hours ago (more than settings "
-                       f"freshness_hours = {settings.freshness_hours:g}). Check the scheduled jobs below.")
+            st.warning(
+                f"The newest score set was written {age:,.0f} hours ago (more than settings "
+                f"freshness_hours = {settings.freshness_hours:g}). Check the scheduled jobs below."
+            )
     quality = data.data_quality(settings)
     with st.expander("Data-quality report of the raw tables", expanded=False):
         if quality.empty:
             st.caption("No data-quality report yet (it is written when raw data is loaded).")
         else:
             number = st.column_config.NumberColumn
-            st.dataframe(quality, hide_index=True, column_config={
-                "missing_rate": number("Missing", format="percent"),
-                "nonzero_rate": number("Non-zero", format="percent"),
-                "row_count": number("Rows", format="localized")})
+            st.dataframe(
+                quality,
+                hide_index=True,
+                column_config={
+                    "missing_rate": number("Missing", format="percent"),
+                    "nonzero_rate": number("Non-zero", format="percent"),
+                    "row_count": number("Rows", format="localized"),
+                },
+            )
     jobs = data.job_history(settings)
     st.markdown("**Scheduled job history**")
     if jobs is None:

@@ -20,12 +20,12 @@ class PageSpec:
 
 
 PAGES: tuple[PageSpec, ...] = (
-    PageSpec("at_risk", "At-risk evaluators", ":material/crisis_alert:", "at-risk", "Marketing"),
+    PageSpec("at_risk", "At-risk evaluators", ":material/crisis_alert:", "at_risk", "Marketing"),
     PageSpec("profile", "Evaluator profile", ":material/person_search:", "profile", "Marketing"),
     PageSpec("channels", "Channels and content", ":material/campaign:", "channels", "Marketing"),
     PageSpec("activation", "Activation", ":material/trending_up:", "activation", "Managers"),
     PageSpec("drivers", "Drivers", ":material/insights:", "drivers", "Analysts"),
-    PageSpec("model_health", "Model health", ":material/monitor_heart:", "model-health", "Analysts"),
+    PageSpec("model_health", "Model health", ":material/monitor_heart:", "model_health", "Analysts"),
 )
 DEFAULT = "at_risk"
 
@@ -33,8 +33,13 @@ DEFAULT = "at_risk"
 def page(name: str) -> st.Page:
     """The st.Page of pages/<name>.py (the same object shape st.navigation and st.switch_page expect)."""
     spec = next(p for p in PAGES if p.file == name)
-    return st.Page(ROOT / "pages" / f"{spec.file}.py", title=spec.title, icon=spec.icon, url_path=spec.url_path,
-                   default=spec.file == DEFAULT)
+    return st.Page(
+        ROOT / "pages" / f"{spec.file}.py",
+        title=spec.title,
+        icon=spec.icon,
+        url_path=spec.url_path,
+        default=spec.file == DEFAULT,
+    )
 
 
 def sections() -> dict[str, list[st.Page]]:

@@ -3,25 +3,31 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from churn_core.settings import Settings
 from churn_core.views import ScoreSet
 from dashboard import data
 
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
 PRODUCT = "Churn Prediction Unleashed"
 CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 SET_KEY = "score_set_choice"
-NO_DATA = ("**No data yet.** Create a demo warehouse with `churn demo`, or load your own tables with "
-           "`churn ingest DIR` and build the modelling tables with `churn etl`.")
-NO_SCORES = ("**No scores yet.** The data is loaded, but no evaluator has been scored. Train a model with "
-             "`churn train`, then score the evaluators in trial with `churn score`.")
+NO_DATA = (
+    "**No data yet.** Create a demo warehouse with `churn demo`, or load your own tables with "
+    "`churn ingest DIR` and build the modelling tables with `churn etl`."
+)
+NO_SCORES = (
+    "**No scores yet.** The data is loaded, but no evaluator has been scored. Train a model with "
+    "`churn train`, then score the evaluators in trial with `churn score`."
+)
 
 
-def chart(figure: go.Figure, key: str | None = None) -> None:
+def chart(figure: go.Figure, key: str | None = None) -> None:  # noqa: F821
     st.plotly_chart(figure, config=CHART_CONFIG, key=key)
 
 
@@ -37,11 +43,15 @@ def current_set(settings: Settings) -> ScoreSet | None:
 def set_caption(score_set: ScoreSet | None) -> str:
     if score_set is None:
         return "No score set yet"
-    return (f"Score set of **{score_set.as_of:%d %b %Y}** · model **{score_set.model_version}** · "
-            f"{score_set.scored:,} evaluators scored")
+    return (
+        f"Score set of **{score_set.as_of:%d %b %Y}** · model **{score_set.model_version}** · "
+        f"{score_set.scored:,} evaluators scored"
+    )
 
 
-def header(title: str, settings: Settings, needs_scores: bool = True, needs: tuple[str, ...] = ()) -> ScoreSet | None:
+def header(
+    title: str, settings: Settings, needs_scores: bool = True, needs: tuple[str, ...] = ()
+) -> ScoreSet | None:
     """Title and score-set line; stops the page with a plain message when its data does not exist yet."""
     st.title(title)
     tables = set(data.tables(settings))
@@ -52,8 +62,11 @@ def header(title: str, settings: Settings, needs_scores: bool = True, needs: tup
         st.stop()
     missing = [t for t in needs if t not in tables]
     if missing:
-        st.info(f"**No {', '.join(missing)} table yet.** Build the modelling tables with `churn etl` "
-                "(or `churn demo` for demo data).", icon=":material/database:")
+        st.info(
+            f"**No {', '.join(missing)} table yet.** Build the modelling tables with `churn etl` "
+            "(or `churn demo` for demo data).",
+            icon=":material/database:",
+        )
         st.stop()
     if needs_scores and score_set is None:
         st.info(NO_SCORES, icon=":material/model_training:")

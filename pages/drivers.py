@@ -1,4 +1,4 @@
-"""Drivers, for analysts: what moves churn risk across all evaluators, and how stayers differ from churners."""
+"""Drivers, for analysts: what moves churn risk across evaluators, and how stayers differ from churners."""
 
 import streamlit as st
 
@@ -9,27 +9,35 @@ settings = data.settings()
 score_set = ui.header("Drivers", settings)
 
 importance = data.shap_importance(settings, score_set.as_of)
-sample = data.shap_sample(settings, score_set.as_of, 1500)
+sample = data.shap_sample(settings, score_set.as_of, 1500, score_set.scored)
 features = importance["feature"].tolist()
 left, right = st.columns([2, 3])
 with left:
     ui.chart(charts.shap_importance_chart(importance))
 with right:
     ui.chart(charts.beeswarm_chart(sample, features[:12], FEATURE_LABELS))
-st.caption(f"Mean |SHAP| over all {score_set.scored:,} evaluators of the set, computed in the warehouse; the "
-           f"summary plot shows a fixed sample of {len(sample):,}.")
+st.caption(
+    f"Mean |SHAP| over all {score_set.scored:,} evaluators of the set, computed in the warehouse; the "
+    f"summary plot shows a fixed sample of {len(sample):,}."
+)
 
 st.subheader("Dependence")
 a, b = st.columns(2)
 feature = a.selectbox("Feature", features, format_func=lambda f: FEATURE_LABELS.get(f, f), key="dep_feature")
-colour = b.selectbox("Colour by", [None, *features], key="dep_colour",
-                     format_func=lambda f: "nothing" if f is None else FEATURE_LABELS.get(f, f))
+colour = b.selectbox(
+    "Colour by",
+    [None, *features],
+    key="dep_colour",
+    format_func=lambda f: "nothing" if f is None else FEATURE_LABELS.get(f, f),
+)
 if feature:
     ui.chart(charts.dependence_chart(sample, feature, colour, FEATURE_LABELS))
 
 st.subheader("Stayers vs churners, feature by feature")
 by_outcome = data.feature_by_outcome(settings)
-statistic = st.segmented_control("Statistic", ("median", "mean"), default="median", key="outcome_stat") or "median"
+statistic = (
+    st.segmented_control("Statistic", ("median", "mean"), default="median", key="outcome_stat") or "median"
+)
 ui.chart(charts.stayers_churners_chart(by_outcome, statistic))
 tables.outcome_table(by_outcome)
 

@@ -1,4 +1,4 @@
-"""Model health, for analysts: the champion and its card, the cut-off, drift, realised performance, freshness."""
+"""Model health, for analysts: the champion and its card, cut-off, drift, realised performance, freshness."""
 
 import streamlit as st
 
@@ -9,7 +9,8 @@ score_set = ui.header("Model health", settings)
 card = data.model_card(settings, score_set.model_version)
 
 champion, threshold, drift, realised, freshness = st.tabs(
-    ["Champion and card", "Threshold explorer", "Drift", "Realised performance", "Freshness, quality, jobs"])
+    ["Champion and card", "Threshold explorer", "Drift", "Realised performance", "Freshness, quality, jobs"]
+)
 with champion:
     health.champion(settings, card, score_set)
 with threshold:

@@ -1,4 +1,4 @@
-"""Evaluator profile: one evaluator's risk and its trend, why, what it did, what we sent, and what would help."""
+"""Evaluator profile: one evaluator's risk and trend, why, what it did, what we sent, what would help."""
 
 import streamlit as st
 
@@ -18,8 +18,12 @@ if profile.facts is None:
 evaluator.facts(profile)
 score = profile.current
 if score is None:
-    st.info(f"Instance {instance} is not in the score set of {score_set.as_of:%d %b %Y}: its outcome is known or "
-            "its trial had not reached day 1." if score_set else ui.NO_SCORES)
+    st.info(
+        f"Instance {instance} is not in the score set of {score_set.as_of:%d %b %Y}: its outcome is known or "
+        "its trial had not reached day 1."
+        if score_set
+        else ui.NO_SCORES
+    )
 else:
     evaluator.tiles(score, settings)
     drivers = views.shap_drivers(score, profile.features)
@@ -28,13 +32,17 @@ else:
         ui.chart(charts.shap_waterfall_chart(drivers, float(score["shap_base"])))
     with right:
         evaluator.reasons(score, drivers)
-        ui.chart(charts.risk_history_chart(profile.history, settings.risk_tier_high, settings.risk_tier_medium))
+        ui.chart(
+            charts.risk_history_chart(profile.history, settings.risk_tier_high, settings.risk_tier_medium)
+        )
     left, right = st.columns(2)
     with left:
         ui.chart(charts.shap_change_chart(views.shap_changes(score, profile.previous)))
     with right:
         costs = {c: settings.channel_cost(c) for c in views.channel_uplifts(score)["channel"]}
-        ui.chart(charts.channel_uplift_chart(views.channel_uplifts(score, costs), score.get("recommended_channel")))
+        ui.chart(
+            charts.channel_uplift_chart(views.channel_uplifts(score, costs), score.get("recommended_channel"))
+        )
     ui.chart(charts.feature_vs_cohorts_chart(profile.features, data.feature_by_outcome(settings)))
 
 left, right = st.columns(2)

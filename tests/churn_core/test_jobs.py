@@ -4,6 +4,11 @@ weekly jobs, including kill -9 at random points of a weekly run."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import random
+import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +19,7 @@ from churn_core import history
 from churn_core.errors import ChurnError
 from churn_core.history import RunRecord, freshness, job_history, job_steps, utc_now
 from churn_core.locks import LockBusy, jobs_lock
+from churn_core.logs import LOG_FILE
 from churn_core.runner import JobFailed, StepOutcome, execute_job, is_transient
 from churn_core.settings import Settings
 from churn_core.warehouse import QueryError, WarehouseError, open_warehouse
@@ -151,3 +157,160 @@ def test_freshness_of_the_served_score_set(settings: Settings) -> None:
     assert "stale" in stale.message
     fresh = freshness(warehouse, settings.with_overrides(freshness_hours=72), now=now)
     assert not fresh.stale and fresh.model_version == "v1" and fresh.rows == 1500
+
+
+# --- the real jobs on a small generated warehouse -------------------------------------------------------
+
+# Settings that keep training and scoring of ~1,500 evaluators to seconds, the same in and out of process.
+FAST: dict[str, Any] = {"demo_evaluators": 1500, "demo_days": 60, "tuning_budget_seconds": 0.5,
+                        "tuning_max_trials": 1, "tuning_folds": 2, "tuning_max_rounds": 40,
+                        "bootstrap_samples": 10, "uplift_trees": 10, "train_threads": 1,
+                        "job_retry_backoff_seconds": 0.2}
+KILLS = 8
+
+
+@pytest.fixture(scope="module")
+def weekly_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, float]:
+    """Demo data for 1,500 evaluators and one complete weekly run (champion and score set); its duration."""
+    from churn_core.jobs import run_demo, run_job
+
+    settings = make_settings(tmp_path_factory.mktemp("weekly") / "home", **FAST)
+    run_demo(settings)
+    result = run_job("weekly", settings)
+    return settings, (result.ended_at - result.started_at).total_seconds()
+
+
+def _assert_whole(settings: Settings) -> str:
+    """The champion loads (complete, checksums verified) and every kept score set is complete and single;
+    return the champion's version."""
+    from churn_core.registry import Registry
+
+    registry = Registry(settings)
+    champion = registry.load("champion").version
+    warehouse = open_warehouse(settings)
+    sets = warehouse.query("""
+        SELECT s.as_of_date, s.rows, s.model_version,
+               (SELECT count(*) FROM evaluator_scores e WHERE e.as_of_date = s.as_of_date) AS scored,
+               (SELECT count(DISTINCT e.instance) FROM evaluator_scores e WHERE e.as_of_date = s.as_of_date)
+                   AS evaluators,
+               (SELECT count(DISTINCT e.model_version) FROM evaluator_scores e
+                WHERE e.as_of_date = s.as_of_date) AS models
+        FROM score_sets s""")
+    assert len(sets) >= 1 and sets["as_of_date"].is_unique
+    assert (sets["scored"] == sets["rows"]).all() and (sets["evaluators"] == sets["rows"]).all()
+    assert (sets["models"] == 1).all() and set(sets["model_version"]) <= set(registry.versions())
+    scored_dates = warehouse.query("SELECT DISTINCT as_of_date FROM evaluator_scores")["as_of_date"]
+    assert set(scored_dates) == set(sets["as_of_date"])
+    return champion
+
+
+def test_the_weekly_job_trains_promotes_and_scores(weekly_home: tuple[Settings, float]) -> None:
+    settings, _ = weekly_home
+    warehouse = open_warehouse(settings)
+    run = job_history(warehouse, 1, settings).iloc[0]
+    assert (run.job, run.status) == ("weekly", "succeeded")
+    steps = job_steps(warehouse, run.run_id, settings)
+    assert steps["step"].tolist() == ["etl", "train", "evaluate", "promote", "score"]
+    assert set(steps["status"]) == {"succeeded"}
+    by_step = steps.set_index("step")
+    candidate, promote = by_step.loc["train", "model_version"], by_step.loc["promote"]
+    assert promote.detail == f"promoted {candidate} to champion" or promote.detail.startswith("kept champion")
+    assert _assert_whole(settings) == promote.model_version == run.model_version
+    assert not freshness(warehouse, settings).stale
+
+
+def _cli(home: Path, *args: str) -> Any:
+    """`churn ARGS` in this process (as a user runs it, with CHURN_* from the environment)."""
+    from typer.testing import CliRunner
+
+    from churn_core.cli import app
+
+    env = {f"CHURN_{k.upper()}": str(v) for k, v in FAST.items()}
+    return CliRunner().invoke(app, list(args), env={**env, "CHURN_HOME": str(home)}, catch_exceptions=False)
+
+
+def test_churn_run_daily_and_churn_jobs(weekly_home: tuple[Settings, float]) -> None:
+    settings, _ = weekly_home
+    result = _cli(settings.home, "run", "daily")
+    assert result.exit_code == 0, result.stderr
+    assert "daily run daily-" in result.stderr and "succeeded" in result.stderr
+    listing = _cli(settings.home, "jobs", "--format", "json")
+    assert listing.exit_code == 0, listing.stderr
+    runs = json.loads(listing.stdout)
+    assert [(r["job"], r["status"]) for r in runs[:2]] == [("daily", "succeeded"), ("weekly", "succeeded")]
+    assert runs[0]["model_version"] == runs[1]["model_version"] and runs[0]["rows_out"] > 0
+    assert "Scores as of" in _cli(settings.home, "jobs").stderr
+    _assert_whole(settings)
+
+
+def test_a_failing_run_exits_1_with_one_line(tmp_path: Path) -> None:
+    result = _cli(tmp_path / "empty", "run", "daily")
+    assert result.exit_code == 1
+    assert "failed at step etl: raw table(s)" in result.stderr and "Traceback" not in result.stderr
+
+
+def _run_weekly(settings: Settings) -> None:
+    """A weekly run in a child process (the target the kill test starts)."""
+    from churn_core.jobs import run_job
+
+    run_job("weekly", settings)
+
+
+@pytest.fixture(scope="module")
+def processes() -> Any:
+    """Child processes forked from a server that has imported the job modules once, so that each run
+    starts in milliseconds instead of re-importing pandas, xgboost and DuckDB."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["churn_core.jobs", "churn_core.train", "churn_core.score",
+                                    "churn_core.registry", __name__])
+    return context
+
+
+def _started_run(log: Path, offset: int, process: Any) -> str:
+    """The run id of the first run that logged its start after `offset` in the job log."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if log.exists():
+            with open(log, encoding="utf-8") as handle:
+                handle.seek(offset)
+                found = re.search(r"(weekly-\S+) run started", handle.read())
+            if found:
+                return found.group(1)
+        assert process.is_alive() or process.exitcode == 0, f"the run ended with {process.exitcode}"
+        time.sleep(0.02)
+    raise AssertionError("the weekly run did not start")
+
+
+def test_kill_9_anywhere_in_weekly_runs_leaves_the_champion_and_scores_whole(
+        weekly_home: tuple[Settings, float], processes: Any) -> None:
+    settings, seconds = weekly_home
+    seed = int(os.environ.get("CHURN_CHAOS_SEED", time.time_ns() % 100_000))
+    rng = random.Random(seed)
+    log = settings.log_dir / LOG_FILE
+    champions = [_assert_whole(settings)]
+    outcomes: dict[str, bool] = {}  # run id -> killed
+    for _ in range(KILLS):
+        offset = log.stat().st_size
+        process = processes.Process(target=_run_weekly, args=(settings,))
+        process.start()
+        run_id = _started_run(log, offset, process)
+        process.join(timeout=rng.uniform(0, seconds * 1.1))
+        killed = process.is_alive()
+        if killed:
+            process.kill()  # SIGKILL: no handler, no cleanup
+            process.join()
+        assert killed or process.exitcode == 0, f"the run failed (exit {process.exitcode}), seed {seed}"
+        outcomes[run_id] = killed
+        champion = _assert_whole(settings)
+        assert champion == champions[-1] or champion > champions[-1], f"seed {seed}"
+        champions.append(champion)
+        statuses = job_history(open_warehouse(settings), 100, settings).set_index("run_id")["status"]
+        assert statuses[run_id] in ({"interrupted", "succeeded"} if killed else {"succeeded"}), f"seed {seed}"
+    statuses = job_history(open_warehouse(settings), 100, settings).set_index("run_id")["status"]
+    assert set(statuses[list(outcomes)]) <= {"interrupted", "succeeded"}
+    assert "running" not in set(statuses)
+    # The runs killed before the last were closed for good by the run after them.
+    still_open = set(history.open_runs(open_warehouse(settings))["run_id"])
+    assert still_open <= {list(outcomes)[-1]}, f"seed {seed}"

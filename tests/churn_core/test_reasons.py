@@ -44,15 +44,15 @@ def test_sentences_compare_with_the_cohort_of_the_same_size_and_day() -> None:
     out = reasons.explain(shap, values, FEATURES3, np.array([5, 9]), np.array([5, 5]), np.array([1, 0]), MEDIANS)
     first = json.loads(out.top_drivers[0].as_py())
     assert [d["feature"] for d in first] == ["w1_active_users", "sprint_started", "issues_completed"]
-    assert [d["direction"] for d in first] == ["churn", "churn", "retain"]
-    assert first[0] == {"feature": "w1_active_users", "value": 2, "shap": 0.8, "direction": "churn",
+    assert [d["shap"] > 0 for d in first] == [True, True, False]
+    assert first[0] == {"feature": "w1_active_users", "value": 2, "shap": 0.8,
                         "reason": "2 distinct active users by day 5; retained teams of 4-6 seats had 5"}
     assert first[1]["reason"] == "no sprints started by day 5; retained teams of 4-6 seats had 1"
     assert first[2]["reason"] == "14 issues completed by day 5; churned teams of 4-6 seats had 3"
     assert out.top_reason[0].as_py() == first[0]["reason"]  # predicted to churn: the strongest churn driver
     # team of 9 = band 7-12 has too few evaluators: medians over every team size; no churn driver at all
     second = json.loads(out.top_drivers[1].as_py())
-    assert second == [{"feature": "issues_completed", "value": 0, "shap": -0.4, "direction": "retain",
+    assert second == [{"feature": "issues_completed", "value": 0, "shap": -0.4,
                        "reason": "no issues completed by day 5; churned teams of 7-12 seats had 2"}]
     assert out.top_reason[1].as_py() == second[0]["reason"]
 
@@ -104,3 +104,19 @@ def test_cohort_medians_sql_matches_pandas(etl_home) -> None:
         assert row[f"nonzero_{feature}"] == pytest.approx((cell[feature] > 0).mean())
     pooled = got[got["team_size_band"].isna()]
     assert len(pooled) == 14  # days 1..7 x retained / churned
+
+
+def test_derived_and_categorical_features_read_naturally() -> None:
+    features = ["edition", "active_user_share", "issues_per_user", "expected_annual_value", "as_of_day", "mystery_x"]
+    shap = np.array([[0.6, 0.5, 0.4, 0.3, 0.2, -0.1]])
+    values = np.array([[2.0, 0.25, 1.5, 5151.0, 3.0, 0.123]])  # edition code 2 = enterprise
+    out = reasons.explain(shap, values, features, np.array([5]), np.array([3]), np.array([1]), MEDIANS.iloc[:0],
+                          {"edition": ["premium", "standard", "enterprise"]})
+    got = json.loads(out.top_drivers[0].as_py())
+    assert [d["reason"] for d in got] == ["the enterprise edition", "25% of the seats active by day 3",
+                                         "1.5 issues per active user by day 3", "mystery x: 0.12"]
+    assert got[0]["value"] == "enterprise" and got[1]["value"] == 0.25
+    one = reasons.explain(np.array([[0.0, 0.0, 0.0, 0.7, 0.5, 0.0]]), values, features, np.array([5]), np.array([3]),
+                          np.array([1]), MEDIANS.iloc[:0], {"edition": ["premium", "standard", "enterprise"]})
+    assert [d["reason"] for d in json.loads(one.top_drivers[0].as_py())] == [
+        "expected annual value 5151", "only 3 days of the trial so far"]

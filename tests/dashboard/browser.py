@@ -14,8 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ROOT = Path(__file__).resolve().parents[2]
 INSTALL_HINT = "Chromium is not installed at /usr/bin/chromium: install it with `apt-get install chromium`"
 
@@ -30,11 +36,26 @@ def free_port() -> int:
 def streamlit_server(script: Path, env: dict[str, str], timeout: float = 60.0) -> Iterator[tuple[str, int]]:
     """`streamlit run script` on 127.0.0.1 and a free port, from the repository root; yields (url, pid)."""
     port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.address", "127.0.0.1",
-               "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(script),
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CHURN_")}
     with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(command, cwd=ROOT, env={**clean, **env}, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, cwd=ROOT, env={**clean, **env}, stdout=log, stderr=subprocess.STDOUT
+        )
         try:
             deadline = time.monotonic() + timeout
             while True:
@@ -46,7 +67,9 @@ def streamlit_server(script: Path, env: dict[str, str], timeout: float = 60.0) -
                     pass
                 if process.poll() is not None or time.monotonic() > deadline:
                     log.seek(0)
-                    raise RuntimeError(f"streamlit did not start: {log.read().decode(errors='replace')[-2000:]}")
+                    raise RuntimeError(
+                        f"streamlit did not start: {log.read().decode(errors='replace')[-2000:]}"
+                    )
                 time.sleep(0.2)
             yield f"http://127.0.0.1:{port}", process.pid
         finally:
@@ -64,8 +87,9 @@ def chromium() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as home, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
-                                    env={**os.environ, "HOME": home})
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, env={**os.environ, "HOME": home}
+        )
         try:
             yield browser
         finally:
@@ -78,8 +102,10 @@ def wait_until_idle(page: object, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     quiet = 0
     while time.monotonic() < deadline:
-        running = page.locator('[data-testid="stStatusWidget"]').count() > 0 or \
-            page.locator('[data-testid="stSkeleton"]').count() > 0
+        running = (
+            page.locator('[data-testid="stStatusWidget"]').count() > 0
+            or page.locator('[data-testid="stSkeleton"]').count() > 0
+        )
         quiet = 0 if running else quiet + 1
         if quiet >= 4:
             return

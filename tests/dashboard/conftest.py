@@ -1,4 +1,11 @@
-"""Warehouses for the dashboard tests: one with score sets (and a hostile product name), and empty ones."""
+"""Warehouses for the dashboard tests: one scored by the real pipeline (hostile product names), empty ones.
+
+The scored warehouse is built the way production builds it: the small demo is loaded (every 15th
+evaluator's product renamed to a spreadsheet formula), the modelling tables are built as of 28 days before
+the data ends, the `seed` profile is trained and promoted, and that set is scored; then the tables are
+rebuilt and scored for the day before the end and for the end. So there are three score sets, and the
+oldest one has outcomes known since (realised performance).
+"""
 
 from __future__ import annotations
 
@@ -12,16 +19,22 @@ from churn_core.settings import Settings
 from tests.conftest import DEMO_END, make_settings
 
 HOSTILE_PRODUCT = '=HYPERLINK("http://evil.example/","click me")'
-SCORE_DATES: tuple[dt.date, ...] = (DEMO_END - dt.timedelta(days=28), DEMO_END - dt.timedelta(days=1), DEMO_END)
+SCORE_DATES: tuple[dt.date, ...] = (
+    DEMO_END - dt.timedelta(days=28),
+    DEMO_END - dt.timedelta(days=1),
+    DEMO_END,
+)
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
 
-def build_scored_home(home: Path, tables: dict[str, pd.DataFrame]) -> Settings:
-    """Load the demo tables (every 15th evaluator's product renamed to a formula), then score three dates."""
+def build_scored_home(home: Path, tables: dict[str, pd.DataFrame], profile: str = "seed") -> Settings:
+    """Load `tables` (with hostile product names), train `profile` on the first date, score every date."""
     from churn_core.etl import run_etl
     from churn_core.ingest import load_raw
+    from churn_core.registry import Registry
+    from churn_core.score import score_evaluators
+    from churn_core.train import train_candidate
     from churn_core.warehouse import open_warehouse
-    from tests.dashboard.scoreset import fabricate_scores
 
     settings = make_settings(home, tuning_budget_seconds=5.0)
     raw = {k: v.copy() for k, v in tables.items() if k != "demo_truth"}
@@ -29,15 +42,26 @@ def build_scored_home(home: Path, tables: dict[str, pd.DataFrame]) -> Settings:
     evaluators.loc[evaluators["instance"] % 15 == 0, "product"] = HOSTILE_PRODUCT
     warehouse = open_warehouse(settings)
     load_raw(warehouse, raw, {"demo_truth": tables["demo_truth"]})
-    run_etl(warehouse, settings, DEMO_END)
-    fabricate_scores(warehouse, settings, list(SCORE_DATES))
+    for i, day in enumerate(SCORE_DATES):
+        run_etl(warehouse, settings, day)
+        if i == 0:
+            registry = Registry(settings)
+            registry.promote(train_candidate(warehouse, settings, profile).version)
+        score_evaluators(warehouse, settings, Registry(settings).load("champion"), day)
     return settings
 
 
 @pytest.fixture(scope="session")
 def scored_home(tmp_path_factory: pytest.TempPathFactory, small_tables: dict[str, pd.DataFrame]) -> Settings:
-    """A small warehouse with three score sets; treat it as read-only."""
+    """A small warehouse with three score sets from the trained champion; treat it as read-only."""
     return build_scored_home(tmp_path_factory.mktemp("scored_home"), small_tables)
+
+
+@pytest.fixture(scope="session")
+def model_version(scored_home: Settings) -> str:
+    from churn_core.registry import Registry
+
+    return Registry(scored_home).load("champion").version
 
 
 @pytest.fixture()

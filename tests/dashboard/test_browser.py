@@ -1,4 +1,4 @@
-"""End to end in a real browser: Debian's Chromium driven by Playwright against `streamlit run dashboard/app.py`.
+"""End to end in a real browser: Debian's Chromium, driven by Playwright, on `streamlit run dashboard/app.py`.
 
 Opens every page (screenshots go to screenshots/, which git ignores), applies a filter, opens a profile by
 selecting a table row, and downloads the CSV export to check its rows and that formula-like cells (the
@@ -21,8 +21,14 @@ from tests.dashboard.conftest import HOSTILE_PRODUCT, SCORE_DATES
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not CHROMIUM.exists(), reason=INSTALL_HINT)]
 
 SCREENSHOTS = ROOT / "screenshots"
-PAGES = {"at-risk": "", "profile": "profile", "channels": "channels", "activation": "activation",
-         "drivers": "drivers", "model-health": "model-health"}
+PAGES = {
+    "at-risk": "",
+    "profile": "profile",
+    "channels": "channels",
+    "activation": "activation",
+    "drivers": "drivers",
+    "model-health": "model_health",
+}
 VIEWPORT = {"width": 1440, "height": 900}
 
 
@@ -73,7 +79,7 @@ def test_every_page_opens(server, page, name):
 
 
 def test_model_health_tabs(server, page):
-    page.goto(f"{server}/model-health")
+    page.goto(f"{server}/model_health")
     wait_until_idle(page)
     for tab_name in ("Threshold explorer", "Drift", "Realised performance", "Freshness, quality, jobs"):
         page.get_by_role("tab", name=tab_name).click()
@@ -91,8 +97,9 @@ def top_instance() -> int:
 
 @pytest.fixture(scope="module", autouse=True)
 def _remember_top(scored_home):
-    rows = views.at_risk_page(open_warehouse(scored_home, read_only=True), SCORE_DATES[-1], views.Filters(), "risk",
-                              0, 2)
+    rows = views.at_risk_page(
+        open_warehouse(scored_home, read_only=True), SCORE_DATES[-1], views.Filters(), "risk", 0, 2
+    )
     _TOP[:] = rows["instance"].astype(int).tolist()
 
 
@@ -128,8 +135,11 @@ def test_csv_export_has_the_filtered_rows_with_neutralised_cells(server, page, s
     download = info.value
     assert download.suggested_filename.startswith(f"at-risk_{SCORE_DATES[-1].isoformat()}_product-hyperlink")
     rows = list(csv.DictReader(io.StringIO(open(download.path(), encoding="utf-8-sig").read())))
-    expected = views.at_risk_summary(open_warehouse(scored_home, read_only=True), SCORE_DATES[-1],
-                                     views.Filters(products=(HOSTILE_PRODUCT,)))["evaluators"]
+    expected = views.at_risk_summary(
+        open_warehouse(scored_home, read_only=True),
+        SCORE_DATES[-1],
+        views.Filters(products=(HOSTILE_PRODUCT,)),
+    )["evaluators"]
     assert len(rows) == expected > 0
     assert {r["product"] for r in rows} == {"'" + HOSTILE_PRODUCT}
     assert all(not r["top_reason"].startswith(("=", "+", "-", "@")) for r in rows)

@@ -20,7 +20,15 @@ from churn_core.exports import (
     to_excel_bytes,
 )
 
-HOSTILE = ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1", "=cmd|' /C calc'!A0"]
+HOSTILE = [
+    '=HYPERLINK("http://evil.example","x")',
+    "+1+1",
+    "-2+3",
+    "@SUM(A1)",
+    "\t=1",
+    "\r=1",
+    "=cmd|' /C calc'!A0",
+]
 
 
 @pytest.mark.parametrize("text", HOSTILE)
@@ -28,7 +36,9 @@ def test_formula_text_gets_a_leading_quote(text):
     assert neutralise_cell(text) == "'" + text
 
 
-@pytest.mark.parametrize("value", ["Boards", "", " =1", "a=b", "'=already", 3, -2.5, None, np.nan, dt.date(2026, 1, 1)])
+@pytest.mark.parametrize(
+    "value", ["Boards", "", " =1", "a=b", "'=already", 3, -2.5, None, np.nan, dt.date(2026, 1, 1)]
+)
 def test_other_values_are_untouched(value):
     out = neutralise_cell(value)
     assert out is value or (isinstance(value, float) and np.isnan(out))
@@ -42,13 +52,15 @@ def test_no_neutralised_text_starts_a_formula(text):
 
 
 def frame() -> pd.DataFrame:
-    return pd.DataFrame({
-        "instance": [1, 2, 3],
-        "product": [HOSTILE[0], "Boards", None],
-        "probability_change": [-0.25, 0.1, np.nan],
-        "segment": pd.Series(["-risky", "ok", "@me"], dtype="string"),
-        "as_of_date": pd.to_datetime(["2026-11-26"] * 3),
-    })
+    return pd.DataFrame(
+        {
+            "instance": [1, 2, 3],
+            "product": [HOSTILE[0], "Boards", None],
+            "probability_change": [-0.25, 0.1, np.nan],
+            "segment": pd.Series(["-risky", "ok", "@me"], dtype="string"),
+            "as_of_date": pd.to_datetime(["2026-11-26"] * 3),
+        }
+    )
 
 
 def test_neutralise_frame_touches_text_columns_only():
@@ -84,11 +96,19 @@ def test_excel_cells_are_text_not_formulas():
 
 
 def test_file_names_carry_date_and_filters_and_are_safe():
-    name = export_file_name("at-risk", dt.date(2026, 11, 26), {"tier": ("high", "medium"), "product": ("Boards",),
-                                                               "region": ()}, "csv")
+    name = export_file_name(
+        "at-risk",
+        dt.date(2026, 11, 26),
+        {"tier": ("high", "medium"), "product": ("Boards",), "region": ()},
+        "csv",
+    )
     assert name == "at-risk_2026-11-26_tier-high-medium_product-boards.csv"
-    hostile = export_file_name("at-risk", dt.date(2026, 11, 26), {"product": ("../../etc/passwd", "=CMD()")}, "xlsx")
+    hostile = export_file_name(
+        "at-risk", dt.date(2026, 11, 26), {"product": ("../../etc/passwd", "=CMD()")}, "xlsx"
+    )
     assert "/" not in hostile and ".." not in hostile and hostile.endswith(".xlsx")
     assert hostile.startswith("at-risk_2026-11-26_product-etc-passwd-cmd")
-    long = export_file_name("at-risk", dt.date(2026, 11, 26), {"product": tuple("x" * 60 for _ in range(20))}, "csv")
+    long = export_file_name(
+        "at-risk", dt.date(2026, 11, 26), {"product": tuple("x" * 60 for _ in range(20))}, "csv"
+    )
     assert len(long) <= 160

@@ -10,15 +10,30 @@ from hypothesis import strategies as st
 from churn_core.views import NOT_REACHED, FilterOptions, Filters
 from dashboard.filters import PARAMS, parse_instance, parse_params, to_params
 
-OPTIONS = FilterOptions(products=("Boards", "Docs", "=HYPERLINK(1)"), editions=("premium", "standard"),
-                        regions=("AMER", "EMEA"), cohort_weeks=(dt.date(2026, 11, 23), dt.date(2026, 11, 16)),
-                        channels=("email", "phone", NOT_REACHED), team_size_max=50, day_of_trial_max=28)
+OPTIONS = FilterOptions(
+    products=("Boards", "Docs", "=HYPERLINK(1)"),
+    editions=("premium", "standard"),
+    regions=("AMER", "EMEA"),
+    cohort_weeks=(dt.date(2026, 11, 23), dt.date(2026, 11, 16)),
+    channels=("email", "phone", NOT_REACHED),
+    team_size_max=50,
+    day_of_trial_max=28,
+)
 
 
 def test_round_trip():
-    view = Filters(tiers=("high",), flags=("might_swing",), cohort_weeks=(dt.date(2026, 11, 16),),
-                   products=("=HYPERLINK(1)",), editions=("premium",), regions=("EMEA", "AMER"),
-                   channels=(NOT_REACHED,), team_size=(2, 10), day_of_trial=(1, 7), search="1002")
+    view = Filters(
+        tiers=("high",),
+        flags=("might_swing",),
+        cohort_weeks=(dt.date(2026, 11, 16),),
+        products=("=HYPERLINK(1)",),
+        editions=("premium",),
+        regions=("EMEA", "AMER"),
+        channels=(NOT_REACHED,),
+        team_size=(2, 10),
+        day_of_trial=(1, 7),
+        search="1002",
+    )
     params = to_params(view, "change", 3)
     assert params["week"] == ["2026-11-16"] and params["team"] == ["2-10"] and params["page"] == ["3"]
     assert parse_params(params, OPTIONS) == (view, "change", 3)
@@ -30,10 +45,20 @@ def test_defaults_leave_the_url_empty():
 
 
 def test_malformed_values_are_dropped_one_by_one():
-    view, sort, page = parse_params({
-        "tier": ["high", "HIGH", "<b>"], "product": ["Docs", "Nope"], "week": ["2026-11-23", "2026-02-30", "x"],
-        "team": ["10-2"], "day": ["1-28"], "q": ["12 OR 1=1"], "sort": ["value; --"], "page": ["0"],
-        "unknown": ["x"]}, OPTIONS)
+    view, sort, page = parse_params(
+        {
+            "tier": ["high", "HIGH", "<b>"],
+            "product": ["Docs", "Nope"],
+            "week": ["2026-11-23", "2026-02-30", "x"],
+            "team": ["10-2"],
+            "day": ["1-28"],
+            "q": ["12 OR 1=1"],
+            "sort": ["value; --"],
+            "page": ["0"],
+            "unknown": ["x"],
+        },
+        OPTIONS,
+    )
     assert view == Filters(tiers=("high",), products=("Docs",), cohort_weeks=(dt.date(2026, 11, 23),))
     assert (sort, page) == ("risk", 1)
 
@@ -48,7 +73,8 @@ def test_parse_instance():
 params_strategy = st.dictionaries(
     st.one_of(st.sampled_from(PARAMS), st.text(max_size=5)),
     st.one_of(st.text(max_size=40), st.lists(st.text(max_size=40), max_size=5), st.integers(), st.none()),
-    max_size=8)
+    max_size=8,
+)
 
 
 @given(params_strategy)

@@ -16,8 +16,12 @@ PAGES = ("at_risk", "profile", "channels", "activation", "drivers", "model_healt
 GENERIC_ERROR = "Something went wrong"
 
 
-def run_page(monkeypatch: pytest.MonkeyPatch, settings: Settings, page: str = "at_risk",
-             params: dict[str, str | list[str]] | None = None) -> AppTest:
+def run_page(
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Settings,
+    page: str = "at_risk",
+    params: dict[str, str | list[str]] | None = None,
+) -> AppTest:
     for key in [k for k in os.environ if k.startswith("CHURN_")]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("CHURN_HOME", str(settings.home))
@@ -45,12 +49,17 @@ def table(at: AppTest):
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_every_page_renders_on_the_scored_warehouse(monkeypatch, scored_home, page):
-    at = run_page(monkeypatch, scored_home, page, {"instance": "100001"} if page == "profile" else None)
+def test_every_page_renders_on_the_scored_warehouse(monkeypatch, scored_home, model_version, page):
+    params = {"instance": str(top_instance(scored_home))} if page == "profile" else None
+    at = run_page(monkeypatch, scored_home, page, params)
     assert_clean(at)
     assert at.title, "each page has a title"
     captions = " ".join(c.value for c in at.caption)
-    assert f"{SCORE_DATES[-1]:%d %b %Y}" in captions and "fabricated-1" in captions
+    assert f"{SCORE_DATES[-1]:%d %b %Y}" in captions and f"model **{model_version}**" in captions
+    assert (
+        len(at.get("plotly_chart"))
+        >= {"at_risk": 0, "profile": 7, "channels": 5, "activation": 4, "drivers": 5, "model_health": 8}[page]
+    )
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -61,8 +70,10 @@ def test_every_page_says_which_command_creates_data_on_a_fresh_home(monkeypatch,
     assert not at.dataframe
 
 
-@pytest.mark.parametrize("page,expected", [("at_risk", "`churn score`"), ("drivers", "`churn score`"),
-                                           ("model_health", "`churn score`")])
+@pytest.mark.parametrize(
+    "page,expected",
+    [("at_risk", "`churn score`"), ("drivers", "`churn score`"), ("model_health", "`churn score`")],
+)
 def test_pages_needing_scores_say_so_before_the_first_score(monkeypatch, etl_home, page, expected):
     at = run_page(monkeypatch, etl_home, page)
     assert_clean(at)
@@ -82,8 +93,12 @@ def test_at_risk_table_pages_sorts_and_shows_kpis(monkeypatch, scored_home):
     rows = table(at)
     assert len(rows) == scored_home.page_size
     assert rows["churn_probability"].is_monotonic_decreasing
-    assert {m.label for m in at.metric} >= {"Evaluators in trial", "High risk", "Expected value at risk",
-                                            "Week-1 activation"}
+    assert {m.label for m in at.metric} >= {
+        "Evaluators in trial",
+        "High risk",
+        "Expected value at risk",
+        "Week-1 activation",
+    }
     at.selectbox(key="f_sort").set_value("change").run()
     changes = table(at)["probability_change"].dropna()
     assert changes.is_monotonic_decreasing
@@ -95,7 +110,9 @@ def test_at_risk_table_pages_sorts_and_shows_kpis(monkeypatch, scored_home):
 
 def test_filters_change_the_table_and_the_url(monkeypatch, scored_home):
     at = run_page(monkeypatch, scored_home)
-    everyone = int(views.at_risk_summary(open_warehouse(scored_home, read_only=True), SCORE_DATES[-1])["evaluators"])
+    everyone = int(
+        views.at_risk_summary(open_warehouse(scored_home, read_only=True), SCORE_DATES[-1])["evaluators"]
+    )
     at.button_group(key="f_tiers").set_value(["low"]).run()
     assert_clean(at)
     rows = table(at)
@@ -109,8 +126,11 @@ def test_filters_change_the_table_and_the_url(monkeypatch, scored_home):
 
 
 def test_a_shared_url_restores_the_view(monkeypatch, scored_home):
-    at = run_page(monkeypatch, scored_home, params={"tier": ["high", "medium"], "product": "Boards",
-                                                    "sort": "value", "day": "2-7"})
+    at = run_page(
+        monkeypatch,
+        scored_home,
+        params={"tier": ["high", "medium"], "product": "Boards", "sort": "value", "day": "2-7"},
+    )
     assert_clean(at)
     rows = table(at)
     assert set(rows["risk_tier"]) <= {"High", "Medium"} and set(rows["product"]) == {"Boards"}
@@ -119,12 +139,15 @@ def test_a_shared_url_restores_the_view(monkeypatch, scored_home):
     assert at.button_group(key="f_tiers").value == ["high", "medium"]
 
 
-@pytest.mark.parametrize("params", [
-    {"tier": "<script>alert(1)</script>", "page": "-1", "team": "abc", "week": "2020-13-45"},
-    {"q": "1; DROP TABLE evaluator_scores", "sort": "risk' OR 1=1 --", "day": "7-2", "flag": "x" * 5000},
-    {"product": ["Boards"] * 500, "page": "99999999999", "team": "0-99999999", "channel": "%00"},
-    {"instance": "../../etc/passwd", "region": "", "edition": "standard' --"},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"tier": "<script>alert(1)</script>", "page": "-1", "team": "abc", "week": "2020-13-45"},
+        {"q": "1; DROP TABLE evaluator_scores", "sort": "risk' OR 1=1 --", "day": "7-2", "flag": "x" * 5000},
+        {"product": ["Boards"] * 500, "page": "99999999999", "team": "0-99999999", "channel": "%00"},
+        {"instance": "../../etc/passwd", "region": "", "edition": "standard' --"},
+    ],
+)
 def test_hostile_or_malformed_query_parameters_are_ignored(monkeypatch, scored_home, params):
     at = run_page(monkeypatch, scored_home, params=params)
     assert_clean(at)
@@ -138,8 +161,9 @@ def test_hostile_product_shows_as_text(monkeypatch, scored_home):
 
 
 def top_instance(settings: Settings) -> int:
-    rows = views.at_risk_page(open_warehouse(settings, read_only=True), SCORE_DATES[-1], views.Filters(), "risk",
-                              0, 1)
+    rows = views.at_risk_page(
+        open_warehouse(settings, read_only=True), SCORE_DATES[-1], views.Filters(), "risk", 0, 1
+    )
     return int(rows["instance"].iloc[0])
 
 
@@ -148,7 +172,9 @@ def test_profile_shows_the_selected_evaluators_drivers(monkeypatch, scored_home)
     at = run_page(monkeypatch, scored_home, "profile", {"instance": str(instance)})
     assert_clean(at)
     assert at.number_input(key="profile_instance").value == instance
-    score = views.evaluator_profile(open_warehouse(scored_home, read_only=True), instance, SCORE_DATES[-1]).current
+    score = views.evaluator_profile(
+        open_warehouse(scored_home, read_only=True), instance, SCORE_DATES[-1]
+    ).current
     assert {m.label: m.value for m in at.metric}["Churn risk"] == f"{score['churn_probability']:.0%}"
     text = " ".join(m.value for m in at.markdown)
     assert views.top_drivers(score)[0]["reason"] in text
@@ -165,8 +191,11 @@ def test_profile_handles_unknown_and_malformed_instances(monkeypatch, scored_hom
 
 
 def test_profile_of_an_evaluator_not_in_the_set(monkeypatch, scored_home):
-    resolved = open_warehouse(scored_home, read_only=True).query(
-        "SELECT min(instance) AS i FROM evaluators WHERE retained IS NOT NULL").iloc[0, 0]
+    resolved = (
+        open_warehouse(scored_home, read_only=True)
+        .query("SELECT min(instance) AS i FROM evaluators WHERE retained IS NOT NULL")
+        .iloc[0, 0]
+    )
     at = run_page(monkeypatch, scored_home, "profile", {"instance": str(resolved)})
     assert_clean(at)
     assert any("is not in the score set" in i.value for i in at.info)
@@ -189,3 +218,17 @@ def test_score_set_picker_switches_sets(monkeypatch, scored_home):
     at.selectbox(key="score_set_choice").set_value(SCORE_DATES[1]).run()
     assert_clean(at)
     assert f"{SCORE_DATES[1]:%d %b %Y}" in at.caption[0].value
+
+
+def test_what_if_changes_the_risk(monkeypatch, scored_home):
+    instance = top_instance(scored_home)
+    at = run_page(monkeypatch, scored_home, "profile", {"instance": str(instance)})
+    before = {m.label: m.value for m in at.metric}["Risk with these numbers"]
+    inputs = [n for n in at.number_input if n.key and n.key.startswith(f"whatif_{instance}_")]
+    assert inputs
+    for box in inputs:
+        box.set_value(int(box.value) * 20 + 40)
+    at.run()
+    assert_clean(at)
+    after = {m.label: m.value for m in at.metric}["Risk with these numbers"]
+    assert after != before

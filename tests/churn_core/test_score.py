@@ -1,0 +1,281 @@
+"""The scoring job end to end on the small demo warehouse: the score set, its side tables, history,
+bad input, the CLI, and a job killed at random moments."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import multiprocessing
+import os
+import random
+import shutil
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import xgboost as xgb
+from typer.testing import CliRunner
+
+from churn_core import score as scoring
+from churn_core.features import SEED_NUMERIC, FeaturePipeline
+from churn_core.schema import CHANNELS, EVALUATOR_SCORES
+from churn_core.settings import Settings
+from churn_core.warehouse import open_warehouse
+from tests.conftest import DEMO_END, make_settings
+
+PARAMS = {"objective": "binary:logistic", "eta": 0.15, "max_depth": 3, "nthread": 1, "seed": 1}
+
+
+@dataclass
+class StandIn:
+    """A registry model's scoring surface (churn_core.registry.LoadedModel) without training a champion."""
+
+    version: str
+    booster: xgb.Booster
+    pipeline: FeaturePipeline
+    threshold: float = 0.5
+
+    @property
+    def card(self) -> dict[str, Any]:
+        return {"features": list(self.pipeline.features_), "threshold": self.threshold}
+
+    def calibrate(self, margin: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-np.asarray(margin, np.float64)))
+
+    def predict_proba(self, df: pd.DataFrame) -> np.ndarray:
+        x = self.pipeline.transform(df).to_numpy(np.float32, na_value=np.nan)
+        return self.calibrate(self.booster.inplace_predict(x, predict_type="margin"))
+
+
+def train_stand_in(settings: Settings, version: str = "v9001") -> StandIn:
+    training = open_warehouse(settings).run("training_snapshots")
+    pipeline = FeaturePipeline(numeric=(*SEED_NUMERIC, "team_size"), categorical=("edition",), ratios=()).fit(training)
+    x = pipeline.transform(training)
+    data = xgb.DMatrix(x, label=training["churned"].to_numpy(), feature_names=pipeline.features_)
+    return StandIn(version, xgb.train(PARAMS, data, 40), pipeline)
+
+
+def copy_home(source: Settings, target: Path, **overrides: Any) -> Settings:
+    settings = make_settings(target, **overrides)
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(source.warehouse_path, settings.warehouse_path)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def model(etl_home) -> StandIn:
+    return train_stand_in(etl_home)
+
+
+@pytest.fixture(scope="module")
+def scored(etl_home, model, tmp_path_factory) -> Settings:
+    """A copy of the small warehouse scored once as of DEMO_END (treat as read-only)."""
+    settings = copy_home(etl_home, tmp_path_factory.mktemp("scored"))
+    scoring.score_evaluators(open_warehouse(settings), settings, model)
+    return settings
+
+
+def test_the_score_set_has_the_schema_columns_then_shap_then_uplift(scored, model) -> None:
+    scores = open_warehouse(scored).query("SELECT * FROM evaluator_scores ORDER BY instance")
+    features = list(model.pipeline.features_)
+    assert list(scores.columns) == [*EVALUATOR_SCORES.names, *(f"shap_{f}" for f in features),
+                                    *(f"uplift_{c}" for c in CHANNELS)]
+    w1 = open_warehouse(scored).query("SELECT * FROM instances_w1 ORDER BY instance")
+    assert scores["instance"].tolist() == w1["instance"].tolist() and len(scores) > 300
+    assert (scores["as_of_date"] == pd.Timestamp(DEMO_END)).all()
+    assert (scores["model_version"] == model.version).all()
+    assert scores[["day_of_trial", "as_of_day"]].equals(w1[["day_of_trial", "as_of_day"]])
+
+
+def test_probability_margin_and_shap_agree_with_the_model(scored, model) -> None:
+    scores = open_warehouse(scored).query("SELECT * FROM evaluator_scores ORDER BY instance")
+    w1 = open_warehouse(scored).query("SELECT * FROM instances_w1 ORDER BY instance")
+    np.testing.assert_allclose(scores["churn_probability"], model.predict_proba(w1), rtol=1e-6)
+    shap = scores[[f"shap_{f}" for f in model.pipeline.features_]].sum(axis=1) + scores["shap_base"]
+    np.testing.assert_allclose(shap, scores["churn_margin"], atol=1e-4)
+    assert (scores["predicted_churn"] == (scores["churn_probability"] >= model.threshold)).all()
+    ranked = scores.sort_values("risk_rank")
+    assert ranked["risk_rank"].tolist() == list(range(1, len(scores) + 1))
+    assert ranked["churn_probability"].is_monotonic_decreasing
+    tier = np.where(scores["churn_probability"] >= 0.6, "high",
+                    np.where(scores["churn_probability"] >= 0.3, "medium", "low"))
+    assert (scores["risk_tier"] == tier).all()
+    np.testing.assert_allclose(scores["value_at_risk"], scores["churn_probability"] * scores["expected_annual_value"])
+
+
+def test_reached_channels_and_activation_come_from_the_raw_tables(scored, small_tables) -> None:
+    scores = open_warehouse(scored).query("SELECT * FROM evaluator_scores").set_index("instance")
+    touches = small_tables["engagements"]
+    sent = pd.to_datetime(touches["sent_at"].astype("datetime64[us]"))
+    touches = touches[(touches["delivered"] == 1) & (sent.dt.normalize() <= pd.Timestamp(DEMO_END))]
+    reached = touches.groupby("instance")["channel"].agg(lambda c: ",".join(x for x in CHANNELS if x in set(c)))
+    got = scores["channels_reached"]
+    expected = reached.reindex(got.index)
+    assert got.notna().sum() > 100
+    assert (got.fillna("") == expected.fillna("")).all()
+    activation = open_warehouse(scored).query("SELECT instance, day_index, activated FROM activation_daily")
+    day = scores["day_of_trial"].clip(upper=7)
+    key = pd.MultiIndex.from_arrays([scores.index, day])
+    want = activation.set_index(["instance", "day_index"])["activated"].reindex(key).to_numpy()
+    assert (scores["activated"].to_numpy() == want).all() and 0 < scores["activated"].mean() < 1
+
+
+def test_targeting_columns_follow_the_rules(scored) -> None:
+    s = open_warehouse(scored).query("SELECT * FROM evaluator_scores")
+    assert set(s["segment"]) <= {"worth saving", "might swing", "at risk, low value", "on track"}
+    assert ((s["worth_saving"] == 1) == ((s["predicted_churn"] == 1) & (s["expected_value"] > 0))).all()
+    assert (s.loc[s["might_swing"] == 1, "predicted_churn"] == 0).all()
+    assert set(s["recommended_channel"].dropna()) <= set(CHANNELS)
+    best = s[[f"uplift_{c}" for c in CHANNELS]].to_numpy()[np.arange(len(s)), [
+        CHANNELS.index(c) for c in s["recommended_channel"]]]
+    np.testing.assert_allclose(s["channel_uplift"], best)
+    assert s["top_reason"].notna().all()
+    drivers = [json.loads(t) for t in s["top_drivers"]]
+    assert all(set(d) == {"feature", "value", "shap", "reason"} for row in drivers for d in row)
+    assert any("teams of" in d["reason"] for row in drivers for d in row)
+
+
+def test_side_tables_are_written_with_the_set(scored, model) -> None:
+    warehouse = open_warehouse(scored)
+    drift = warehouse.query("SELECT * FROM score_drift")
+    assert sorted(drift["feature"]) == sorted([*model.pipeline.features_, "churn_probability"])
+    assert set(drift["status"]) <= {"ok", "watch", "alert"} and drift["psi"].ge(0).all()
+    effects = warehouse.query("SELECT * FROM channel_effects")
+    assert list(effects.columns[:8]) == ["as_of_date", "channel", "uplift", "ci_low", "ci_high", "n_treated",
+                                         "n_control", "cost"]
+    assert sorted(effects["channel"]) == sorted(CHANNELS)
+    assert effects["recommended"].sum() == warehouse.count("evaluator_scores")
+    sets = scoring.score_sets(warehouse)
+    assert len(sets) == 1 and sets["rows"].iloc[0] == warehouse.count("evaluator_scores")
+    assert sets["model_version"].iloc[0] == model.version and pd.notna(sets["created_at"].iloc[0])
+    reference = warehouse.query("SELECT DISTINCT model_version FROM drift_reference")
+    assert reference["model_version"].tolist() == [model.version]
+
+
+def test_history_previous_scores_replacement_and_retention(etl_home, model, tmp_path) -> None:
+    from churn_core.etl import run_etl
+
+    settings = copy_home(etl_home, tmp_path, score_history_sets=2)
+    warehouse = open_warehouse(settings)
+    dates = [DEMO_END - dt.timedelta(days=14), DEMO_END - dt.timedelta(days=7), DEMO_END]
+    for day in dates:
+        run_etl(warehouse, settings, day)
+        scoring.score_evaluators(warehouse, settings, model, day)
+    scoring.score_evaluators(warehouse, settings, model, DEMO_END)  # again: replaces, never duplicates
+    for table in scoring.SCORE_TABLES:
+        kept = warehouse.query(f"SELECT DISTINCT as_of_date FROM {table} ORDER BY 1")["as_of_date"]
+        assert [d.date() for d in kept] == dates[1:], table
+    counts = warehouse.query("SELECT as_of_date, count(*) AS n, count(DISTINCT instance) AS k "
+                             "FROM evaluator_scores GROUP BY 1")
+    assert (counts["n"] == counts["k"]).all()
+    scores = warehouse.query("SELECT * FROM evaluator_scores")
+    before = scores[scores["as_of_date"] == pd.Timestamp(dates[1])].set_index("instance")
+    now = scores[scores["as_of_date"] == pd.Timestamp(DEMO_END)].set_index("instance")
+    both = now.index.intersection(before.index)
+    assert len(both) > 50
+    np.testing.assert_allclose(now.loc[both, "previous_probability"], before.loc[both, "churn_probability"])
+    np.testing.assert_allclose(now.loc[both, "probability_change"],
+                               now.loc[both, "churn_probability"] - before.loc[both, "churn_probability"])
+    assert (now.loc[both, "previous_as_of_date"] == pd.Timestamp(dates[1])).all()
+    new = now.index.difference(before.index)
+    assert now.loc[new, "previous_probability"].isna().all()
+
+
+def _set_state(settings: Settings) -> pd.DataFrame:
+    return open_warehouse(settings).query(
+        "SELECT s.as_of_date, s.model_version, s.rows, count(e.instance) AS stored, "
+        "count(DISTINCT e.model_version) AS versions, max(e.model_version) AS version "
+        "FROM score_sets AS s LEFT JOIN evaluator_scores AS e ON e.as_of_date = s.as_of_date "
+        "GROUP BY 1, 2, 3 ORDER BY 1")
+
+
+def test_bad_input_is_refused_and_the_previous_set_stays(scored, model, tmp_path) -> None:
+    settings = copy_home(scored, tmp_path)
+    warehouse = open_warehouse(settings)
+    before = _set_state(settings)
+    with pytest.raises(scoring.ScoringError, match="built for 2026-11-26"):
+        scoring.score_evaluators(warehouse, settings, model, dt.date(2026, 11, 20))
+    lacking = StandIn("v9002", model.booster, FeaturePipeline.from_dict(
+        {**model.pipeline.to_dict(), "features": [*model.pipeline.features_[:-1], "not_a_column"]}))
+    with pytest.raises(scoring.FeatureMismatchError, match="not_a_column"):
+        scoring.score_evaluators(warehouse, settings, lacking)
+    reordered = StandIn("v9003", model.booster, model.pipeline)
+    reordered_card = {"features": list(reversed(model.pipeline.features_)), "threshold": 0.5}
+    type(reordered).card = property(lambda self: reordered_card)  # a card that disagrees with the pipeline
+    try:
+        with pytest.raises(scoring.FeatureMismatchError, match="do not match the card"):
+            scoring.score_evaluators(warehouse, settings, reordered)
+    finally:
+        type(reordered).card = StandIn.__dict__["card"]
+    warehouse.execute("DELETE FROM instances_w1")
+    with pytest.raises(scoring.ScoringError, match="instances_w1 is empty"):
+        scoring.score_evaluators(warehouse, settings, model)
+    warehouse.execute("DROP TABLE instances_w1")
+    with pytest.raises(scoring.ScoringError, match="churn etl"):
+        scoring.score_evaluators(warehouse, settings, model)
+    assert _set_state(settings).equals(before)
+
+
+def test_cli_without_a_champion_says_so_without_a_traceback(scored, tmp_path, monkeypatch) -> None:
+    from churn_core.cli import app
+
+    settings = copy_home(scored, tmp_path)
+    monkeypatch.setenv("CHURN_HOME", str(settings.home))
+    monkeypatch.delenv("CHURN_CONFIG", raising=False)
+    result = CliRunner().invoke(app, ["score"])
+    assert result.exit_code == 1
+    assert "no champion model yet" in result.output and "Traceback" not in result.output
+    assert _set_state(settings).equals(_set_state(scored))
+
+
+# --- killed at random moments ------------------------------------------------------------------------
+
+
+def _score_forever(home: str, spec_path: str) -> None:
+    """Child process: score again and again with the stand-in stored at spec_path (killed by the test)."""
+    spec = json.loads(Path(spec_path).read_text())
+    booster = xgb.Booster(model_file=spec["model"])
+    stand_in = StandIn(spec["version"], booster, FeaturePipeline.from_dict(spec["pipeline"]))
+    settings = make_settings(Path(home))
+    while True:
+        scoring.score_evaluators(open_warehouse(settings), settings, stand_in)
+
+
+def test_a_job_killed_at_any_moment_leaves_exactly_one_complete_set(scored, model, tmp_path) -> None:
+    settings = copy_home(scored, tmp_path)
+    expected_rows = open_warehouse(settings).count("instances_w1")
+    started = time.monotonic()
+    scoring.score_evaluators(open_warehouse(settings), settings, model)
+    one_run = time.monotonic() - started
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["churn_core.score", "tests.churn_core.test_score"])
+    rng = random.Random(20261126)
+    versions = [_set_state(settings)["model_version"].iloc[0]]
+    for attempt in range(15):
+        version = f"v{9100 + attempt}"
+        spec = tmp_path / f"{version}.json"
+        model.booster.save_model(str(tmp_path / f"{version}.ubj"))
+        spec.write_text(json.dumps({"version": version, "model": str(tmp_path / f"{version}.ubj"),
+                                    "pipeline": model.pipeline.to_dict()}))
+        child = context.Process(target=_score_forever, args=(str(settings.home), str(spec)))
+        child.start()
+        time.sleep(rng.uniform(0.2, 1.6) * one_run)  # from reading to well into the second write
+        os.kill(child.pid, signal.SIGKILL)
+        child.join()
+        assert child.exitcode == -signal.SIGKILL
+        state = _set_state(settings)
+        assert len(state) == 1  # one set for the date, complete, never half of one
+        row = state.iloc[0]
+        assert row["rows"] == row["stored"] == expected_rows
+        assert row["versions"] == 1 and row["version"] == row["model_version"]
+        assert row["model_version"] in (versions[-1], version)
+        drift = open_warehouse(settings).query("SELECT count(*) AS n FROM score_drift")["n"].iloc[0]
+        effects = open_warehouse(settings).query("SELECT count(*) AS n FROM channel_effects")["n"].iloc[0]
+        assert drift == len(model.pipeline.features_) + 1 and effects == len(CHANNELS)
+        versions.append(row["model_version"])
+    assert len(set(versions)) > 1  # some runs were killed after their set was in, so both outcomes were seen

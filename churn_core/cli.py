@@ -181,10 +181,11 @@ def sql(
 @app.command()
 def schema() -> None:
     """Describe every table and column: grain, source and meaning."""
-    from churn_core.schema import ALL_TABLES
+    from churn_core.history import JOB_RUNS
+    from churn_core.schema import ALL_TABLES, EVALUATOR_SCORES
 
     out = Console()
-    for table in ALL_TABLES.values():
+    for table in (*ALL_TABLES.values(), EVALUATOR_SCORES, JOB_RUNS):
         out.print(f"[bold]{table.name}[/] — {table.grain}. Source: {table.source}")
         grid = RichTable("column", "type", "null", "meaning", show_edge=False)
         for c in table.columns:

@@ -236,35 +236,64 @@ def test_cli_without_a_champion_says_so_without_a_traceback(scored, tmp_path, mo
 # --- killed at random moments ------------------------------------------------------------------------
 
 
+def _stand_in_from(spec_path: str) -> StandIn:
+    spec = json.loads(Path(spec_path).read_text())
+    return StandIn(spec["version"], xgb.Booster(model_file=spec["model"]), FeaturePipeline.from_dict(spec["pipeline"]))
+
+
 def _score_forever(home: str, spec_path: str) -> None:
     """Child process: score again and again with the stand-in stored at spec_path (killed by the test)."""
-    spec = json.loads(Path(spec_path).read_text())
-    booster = xgb.Booster(model_file=spec["model"])
-    stand_in = StandIn(spec["version"], booster, FeaturePipeline.from_dict(spec["pipeline"]))
-    settings = make_settings(Path(home))
+    stand_in, settings = _stand_in_from(spec_path), make_settings(Path(home))
     while True:
         scoring.score_evaluators(open_warehouse(settings), settings, stand_in)
+
+
+def _score_once_timed(home: str, spec_path: str, log_path: str) -> None:
+    """Child process: one scoring run, logging when each step starts and when the run ends."""
+    started = time.monotonic()
+    stand_in, settings = _stand_in_from(spec_path), make_settings(Path(home))
+    marks = []
+
+    def step(label: str, work: Any) -> Any:
+        marks.append((label, time.monotonic() - started))
+        return work()
+
+    scoring.score_evaluators(open_warehouse(settings), settings, stand_in, step=step)
+    marks.append(("done", time.monotonic() - started))
+    Path(log_path).write_text(json.dumps(dict(marks)))
+
+
+def _spec(model: StandIn, folder: Path, version: str) -> str:
+    model.booster.save_model(str(folder / f"{version}.ubj"))
+    path = folder / f"{version}.json"
+    path.write_text(json.dumps({"version": version, "model": str(folder / f"{version}.ubj"),
+                                "pipeline": model.pipeline.to_dict()}))
+    return str(path)
 
 
 def test_a_job_killed_at_any_moment_leaves_exactly_one_complete_set(scored, model, tmp_path) -> None:
     settings = copy_home(scored, tmp_path)
     expected_rows = open_warehouse(settings).count("instances_w1")
-    started = time.monotonic()
-    scoring.score_evaluators(open_warehouse(settings), settings, model)
-    one_run = time.monotonic() - started
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["churn_core.score", "tests.churn_core.test_score"])
+    # one uninterrupted run in a child first: how long a run takes there, and when its write starts
+    log = tmp_path / "timing.json"
+    child = context.Process(target=_score_once_timed, args=(str(settings.home), _spec(model, tmp_path, "v9100"),
+                                                            str(log)))
+    child.start()
+    child.join()
+    marks = json.loads(log.read_text())
+    write_start, done = marks["Writing the score set"], marks["done"]
     rng = random.Random(20261126)
     versions = [_set_state(settings)["model_version"].iloc[0]]
-    for attempt in range(15):
+    assert versions == ["v9100"]
+    for attempt in range(1, 16):
         version = f"v{9100 + attempt}"
-        spec = tmp_path / f"{version}.json"
-        model.booster.save_model(str(tmp_path / f"{version}.ubj"))
-        spec.write_text(json.dumps({"version": version, "model": str(tmp_path / f"{version}.ubj"),
-                                    "pipeline": model.pipeline.to_dict()}))
-        child = context.Process(target=_score_forever, args=(str(settings.home), str(spec)))
+        child = context.Process(target=_score_forever, args=(str(settings.home), _spec(model, tmp_path, version)))
         child.start()
-        time.sleep(rng.uniform(0.2, 1.6) * one_run)  # from reading to well into the second write
+        # every other kill lands inside the write; the others anywhere from reading to the next run
+        moment = rng.uniform(write_start, done) if attempt % 2 else rng.uniform(0.05, 1.2) * done
+        time.sleep(moment)
         os.kill(child.pid, signal.SIGKILL)
         child.join()
         assert child.exitcode == -signal.SIGKILL
@@ -278,4 +307,4 @@ def test_a_job_killed_at_any_moment_leaves_exactly_one_complete_set(scored, mode
         effects = open_warehouse(settings).query("SELECT count(*) AS n FROM channel_effects")["n"].iloc[0]
         assert drift == len(model.pipeline.features_) + 1 and effects == len(CHANNELS)
         versions.append(row["model_version"])
-    assert len(set(versions)) > 1  # some runs were killed after their set was in, so both outcomes were seen
+    assert len(set(versions)) > 2  # runs killed after their commit replaced the set: both outcomes were seen

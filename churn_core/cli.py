@@ -107,7 +107,8 @@ def demo(
     days: Annotated[int | None, typer.Option(help="Days over which evaluations started (default 90).")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed; the same seed gives the same data.")] = None,
 ) -> None:
-    """Generate realistic demo data, load it, and build every table, so the dashboard opens on it."""
+    """Generate realistic demo data, load it, build every table, train and promote a model and score,
+    so the dashboard opens on it."""
     from churn_core.jobs import run_demo
 
     s = settings()

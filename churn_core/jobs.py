@@ -19,11 +19,18 @@ def _plain_step(label: str, work: Callable[[], T]) -> T:
     return work()
 
 
+DEMO_TUNING_SECONDS = 10.0  # the demo's hyper-parameter search budget (settings.tuning_budget_seconds caps it)
+
+
 def run_demo(settings: Settings, step: Step = _plain_step) -> dict[str, Any]:
-    """Generate demo data, load it through validation, and build the modelling tables."""
+    """Generate demo data, load it through validation, build the modelling tables, train a model (profile
+    tuned, short search), make it the champion and score every evaluator in trial."""
     from churn_core import synthetic
     from churn_core.etl import run_etl
     from churn_core.ingest import load_raw
+    from churn_core.registry import Registry
+    from churn_core.score import score_evaluators
+    from churn_core.train import train_candidate
 
     warehouse = open_warehouse(settings)
     tables = step(f"Generating {settings.demo_evaluators:,} demo evaluators", lambda: synthetic.generate(
@@ -31,6 +38,15 @@ def run_demo(settings: Settings, step: Step = _plain_step) -> dict[str, Any]:
     truth = tables.pop("demo_truth")
     rows = step("Validating and loading raw tables", lambda: load_raw(warehouse, tables, {"demo_truth": truth}))
     rows.update(step("Building modelling tables (SQL)", lambda: run_etl(warehouse, settings)))
+    quick = settings.with_overrides(tuning_budget_seconds=min(settings.tuning_budget_seconds, DEMO_TUNING_SECONDS))
+    model = step("Training the model (profile tuned, short search)",
+                 lambda: train_candidate(warehouse, quick, "tuned"))
+    registry = Registry(settings)
+    # the demo data were just regenerated: its model replaces any earlier demo champion
+    step(f"Promoting {model.version} to champion", lambda: registry.promote(model.version, force=True))
+    summary = step("Scoring every evaluator in trial", lambda: score_evaluators(
+        warehouse, settings, registry.load("champion")))
+    rows["evaluator_scores"] = summary.rows
     return rows
 
 

@@ -134,7 +134,12 @@ class Explanations:
     top_drivers: pa.ChunkedArray  # JSON list per row
 
 
-def _count_text(value: float) -> str:
+def _typical_text(value: float, kind: str) -> str:
+    """A cohort median as the sentence writes it."""
+    if kind == "share":
+        return f"{value:.0%}"
+    if kind == "ratio":
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
     return f"{value:,.0f}" if abs(value - round(value)) < 0.05 else f"{value:,.1f}"
 
 
@@ -149,7 +154,7 @@ def _templates(features: list[str], medians: pd.DataFrame) -> tuple[pa.Array, pa
             for b, label in enumerate(BAND_LABELS):
                 for d in range(DAYS):
                     median, share = typical[cohort, b, d, j], nonzero[cohort, b, d, j]
-                    tail = f"; {word} teams of {label} had {_count_text(median)}" if np.isfinite(median) else ""
+                    tail = f"; {word} teams of {label} had {_typical_text(median, w.kind)}" if np.isfinite(median) else ""
                     when = f" by day {d}" if w.by_day else ""
                     for variant, noun in enumerate((w.many, w.one, w.many)):  # zero, one, many
                         text = tail
@@ -212,12 +217,14 @@ class _Labels:
             flat += [str(c) for c in categories.get(f, [])]
         self.offset = np.asarray(offset, np.int64)
         self.size = np.asarray([len(categories.get(f, [])) for f in features], np.int64)
-        self.flat = pa.array(flat, pa.string())
+        self.raw = pa.array(flat, pa.string())
+        self.shown = pa.array([c.replace("_", " ") for c in flat], pa.string())  # paid_search -> paid search
 
-    def text(self, feature: np.ndarray, codes: np.ndarray) -> pa.Array:
+    def text(self, feature: np.ndarray, codes: np.ndarray) -> tuple[pa.Array, pa.Array]:
+        """(label as written in a sentence, label as stored) of each code."""
         valid = np.isfinite(codes) & (codes >= 0) & (codes < self.size[feature])
-        index = np.where(valid, self.offset[feature] + np.nan_to_num(codes).astype(np.int64), 0)
-        return pc.take(self.flat, pa.array(index))
+        index = pa.array(np.where(valid, self.offset[feature] + np.nan_to_num(codes).astype(np.int64), 0))
+        return pc.take(self.shown, index), pc.take(self.raw, index)
 
 
 def _cast(values: np.ndarray) -> pa.Array:
@@ -247,9 +254,9 @@ def _explain_rows(shap: np.ndarray, values: np.ndarray, features: list[str], ban
         exact = _cast(np.round(v0, 3))
         if (kind == category).any():
             is_cat = pa.array(kind == category)
-            label = labels.text(feature, v)
-            number = pc.if_else(is_cat, label, number)
-            exact = pc.if_else(is_cat, pc.binary_join_element_wise('"', label, '"', ""), exact)
+            shown_label, raw_label = labels.text(feature, v)
+            number = pc.if_else(is_cat, shown_label, number)
+            exact = pc.if_else(is_cat, pc.binary_join_element_wise('"', raw_label, '"', ""), exact)
         zero = (kind == count) & ~(np.abs(shown) > 0)
         variant_value = np.where(kind == count, shown, 2.0)
         tid = pa.array(_template_id(feature, direction, band, day, variant_value))

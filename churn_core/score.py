@@ -30,6 +30,7 @@ from churn_core.warehouse import Warehouse
 
 T = TypeVar("T")
 Step = Callable[[str, Callable[[], T]], T]
+FAST_SHAP_MIN_ROWS = 50_000
 REFERENCE_SAMPLE = 100_000  # training snapshot rows the drift reference is built from, at most
 SCORE_TABLES: tuple[str, ...] = ("evaluator_scores", "score_drift", "channel_effects", "score_sets")
 
@@ -163,11 +164,14 @@ def predict(model: ScoringModel, frame: pd.DataFrame, x: pd.DataFrame) -> tuple[
 
 
 def explain_margin(model: ScoringModel, x: pd.DataFrame) -> np.ndarray:
-    """Exact SHAP values (rows, features + 1), last column the base value; rows sum to the margin."""
-    try:
-        from churn_core.explain import TreeExplainer
-    except ImportError:  # the fast explainer is optional; xgboost's own is exact too
+    """Exact SHAP values (rows, features + 1), last column the base value; rows sum to the margin.
+
+    Large sets go through churn_core.explain (compiled once per process, then far faster); below
+    FAST_SHAP_MIN_ROWS xgboost's own exact TreeSHAP finishes before the compiled kernels would load."""
+    if len(x) < FAST_SHAP_MIN_ROWS:
         return model.booster.predict(xgb.DMatrix(x), pred_contribs=True)
+    from churn_core.explain import TreeExplainer
+
     return TreeExplainer(model.booster).shap_values(x)
 
 

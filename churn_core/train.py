@@ -35,6 +35,7 @@ from churn_core.settings import Settings
 from churn_core.study import feature_study
 
 PROFILES = ("seed", "tuned")
+THRESHOLD_RULES = ("f2", "capacity")
 SEED_TEST_SIZE = 0.33
 HOLDOUT_COLUMNS = ("__churned", "__day", "__group", "__date")
 Progress = Callable[[str], None]
@@ -233,6 +234,11 @@ def fit_model(
     say = progress or (lambda _: None)
     if profile not in PROFILES:
         raise ModelError(f"unknown profile {profile!r}: choose {' or '.join(PROFILES)}")
+    if settings.threshold_rule not in THRESHOLD_RULES:
+        raise ModelError(
+            f"setting threshold_rule must be one of {', '.join(THRESHOLD_RULES)}, not "
+            f"{settings.threshold_rule!r}"
+        )
     check_labels(data.y, data.name)
     parent = None
     if base is not None:
@@ -248,9 +254,7 @@ def fit_model(
     capacity = _capacity(train, fitted, settings)
     rule = settings.threshold_rule
     threshold = (
-        capacity["threshold"]
-        if rule == "capacity" and capacity.get("threshold") is not None
-        else threshold_f2
+        capacity["capacity"] if rule == "capacity" and capacity["capacity"] is not None else threshold_f2
     )
     say("Evaluating on held-out rows")
     prob = fitted.calibrator(margins(fitted.pipeline, fitted.booster, test.frame))

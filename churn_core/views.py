@@ -9,11 +9,13 @@ are picked from the table's own columns, never from what a user typed.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -768,7 +770,15 @@ def load_model(settings: Any, version: str | None = None) -> Any | None:
 
 
 def model_card(settings: Any, version: str | None = None) -> dict[str, Any] | None:
-    """The card of model `version` (else the champion's), or None when there is no registry yet."""
+    """The card of model `version` (else the champion's), or None when there is no registry yet.
+
+    A local registry's card is read as the JSON it is (checked against the version's manifest), so the
+    pages that only show the card do not load XGBoost, scikit-learn and SciPy (~120 MB).
+    """
+    for wanted in [version, None] if version else [None]:
+        card = _local_card(settings, wanted)
+        if card is not None:
+            return card
     try:
         from churn_core.registry import Registry
     except ImportError:
@@ -784,7 +794,37 @@ def model_card(settings: Any, version: str | None = None) -> dict[str, Any] | No
     return None
 
 
+def _local_alias(settings: Any) -> str | None:
+    root = Path(settings.registry_dir)
+    try:
+        version = json.loads((root / "champion.json").read_text(encoding="utf-8")).get("version")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return str(version) if isinstance(version, str) and re.fullmatch(r"v\d{4,}", version) else None
+
+
+def _local_card(settings: Any, version: str | None) -> dict[str, Any] | None:
+    """A version's card.json from the local registry layout, verified by sha256; None if anything is off."""
+    if getattr(settings, "backend", "duckdb") != "duckdb":
+        return None
+    version = version or _local_alias(settings)
+    if not version or not re.fullmatch(r"v\d{4,}", version):
+        return None
+    folder = Path(settings.registry_dir) / version
+    try:
+        data = (folder / "card.json").read_bytes()
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        if hashlib.sha256(data).hexdigest() != manifest["files"]["card.json"]:
+            return None
+        card = json.loads(data)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return card if isinstance(card, dict) and card.get("version") == version else None
+
+
 def champion_version(settings: Any) -> str | None:
+    if getattr(settings, "backend", "duckdb") == "duckdb":
+        return _local_alias(settings)
     try:
         from churn_core.registry import Registry
 

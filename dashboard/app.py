@@ -50,8 +50,10 @@ def main() -> None:
     try:
         settings = data.settings()
         with data.warehouse_held(settings):
-            sidebar(settings)
-            page.run()
+            try:
+                page.run()
+            finally:  # after the page, so that the page's own elements reach the browser first
+                sidebar(settings)
     except (ChurnError, SettingsError) as exc:
         st.error(f"{exc}", icon=":material/error:")
     except Exception:

@@ -8,8 +8,10 @@ Entries live for settings `cache_ttl_seconds`; the list of score sets is re-read
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import datetime as dt
 import os
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -32,7 +34,10 @@ def _ttl() -> int:
 TTL = _ttl()
 SETS_TTL = min(TTL, 30)  # a new score set shows up within 30 seconds
 MAX = 256
-DUCKDB_MEMORY = "256MB"  # cap on DuckDB's buffers while a page runs (bigger sorts spill to disk)
+DUCKDB_MEMORY = "160MB"  # cap on DuckDB's buffers while a page runs (bigger sorts spill to disk)
+# Settings and Filters are frozen dataclasses: their own hash is exact and ~100x cheaper than Streamlit
+# walking their fields on every cached call (which cost over 100 ms a run).
+HASH_FUNCS: dict[Any, Any] = {Settings: hash, Filters: hash}
 
 
 def settings() -> Settings:
@@ -46,69 +51,103 @@ def _settings(env: tuple[tuple[str, str], ...]) -> Settings:
     return load_settings(env=dict(env))
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
-def warehouse(settings: Settings) -> Warehouse:
-    """One read-only warehouse handle per configuration (DuckDB opens short-lived connections itself)."""
+@st.cache_resource(show_spinner=False, max_entries=8, hash_funcs={Settings: hash})
+def _warehouse(settings: Settings) -> Warehouse:
     return open_warehouse(settings, read_only=True)
+
+
+def warehouse(settings: Settings) -> Warehouse:
+    """The read-only warehouse; inside a page run, the DuckDB file is held open from the first query on."""
+    run = getattr(_RUN, "held", None)
+    if run is not None and run["settings"] == settings and run["keeper"] is None:
+        run["keeper"] = _open_keeper(settings)
+    return _warehouse(settings)
+
+
+_RUN = threading.local()  # per script-run thread: the settings of the run and its open DuckDB file
 
 
 @contextlib.contextmanager
 def warehouse_held(settings: Settings) -> Iterator[None]:
-    """Keep the DuckDB file open (read-only) for one script run.
+    """Hold the DuckDB file open (read-only) from the run's first query to its end.
 
     The warehouse opens a short-lived connection per query so that jobs in other processes can write
     between them. Opening the file costs 20-60 ms, while a connection to a file that is already open in
     this process costs under a millisecond (DuckDB shares the open database), so a page that runs a
-    dozen queries holds the file for the length of one run instead of reopening it for each query.
-    A writer waits for the run to end (DuckDBWarehouse waits up to 30 s for the lock).
+    dozen queries holds the file for the length of one run instead of reopening it for each query; a run
+    served from the cache does not open it at all. A writer waits for the run to end (DuckDBWarehouse
+    waits up to 30 s for the lock).
     """
-    keeper = None
-    if settings.backend == "duckdb" and settings.warehouse_path.exists():
-        import duckdb
-
-        try:
-            keeper = duckdb.connect(str(settings.warehouse_path), read_only=True)
-            keeper.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
-        except duckdb.Error:
-            keeper = None  # a locked or damaged file: the queries themselves report it
+    _RUN.held = {"settings": settings, "keeper": None}
     try:
         yield
     finally:
-        if keeper is not None:
+        keeper = _RUN.held["keeper"]
+        _RUN.held = None
+        if keeper:
             keeper.close()
+            _release_memory()
 
 
-@st.cache_data(ttl=SETS_TTL, show_spinner=False, max_entries=MAX)
+def _open_keeper(settings: Settings) -> Any:
+    if settings.backend != "duckdb" or not settings.warehouse_path.exists():
+        return False
+    import duckdb
+
+    try:
+        keeper = duckdb.connect(str(settings.warehouse_path), read_only=True)
+        keeper.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
+    except duckdb.Error:
+        return False  # a locked or damaged file: the queries themselves report it
+    return keeper
+
+
+def _release_memory() -> None:
+    """Ask glibc to hand memory freed by the closed database back to the OS (a no-op elsewhere)."""
+    global _TRIM
+    if _TRIM is None:
+        try:
+            _TRIM = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _TRIM = False
+    if _TRIM:
+        _TRIM(0)
+
+
+_TRIM: Any = None
+
+
+@st.cache_data(ttl=SETS_TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def tables(settings: Settings) -> list[str]:
     return warehouse(settings).tables()
 
 
-@st.cache_data(ttl=SETS_TTL, show_spinner=False, max_entries=MAX)
+@st.cache_data(ttl=SETS_TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def score_sets(settings: Settings) -> list[ScoreSet]:
     return views.score_sets(warehouse(settings))
 
 
-@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def filter_options(settings: Settings, as_of: dt.date) -> FilterOptions:
     return views.filter_options(warehouse(settings), as_of)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def export_columns(settings: Settings, as_of: dt.date) -> list[str]:
     return views.export_columns(warehouse(settings))
 
 
-@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def at_risk_page(settings: Settings, as_of: dt.date, filters: Filters, sort: str, page: int) -> pd.DataFrame:
     return views.at_risk_page(warehouse(settings), as_of, filters, sort, page, settings.page_size)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def at_risk_summary(settings: Settings, as_of: dt.date, filters: Filters) -> dict[str, float]:
     return views.at_risk_summary(warehouse(settings), as_of, filters)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def week1_activation(settings: Settings, as_of: dt.date) -> dict[str, float | None]:
     return views.week1_activation(warehouse(settings), as_of)
 
@@ -117,10 +156,11 @@ def export_file(
     settings: Settings, as_of: dt.date, filters: Filters, sort: str, columns: tuple[str, ...], kind: str
 ) -> Callable[[], bytes]:
     """A callable that builds the export when the user clicks download (not cached: runs on demand)."""
-    handle = warehouse(settings)
 
-    def build() -> bytes:
-        frame = views.at_risk_export(handle, as_of, filters, sort, columns, exports.EXPORT_ROW_CAP)
+    def build() -> bytes:  # runs on its own thread when the button is clicked
+        frame = views.at_risk_export(
+            _warehouse(settings), as_of, filters, sort, columns, exports.EXPORT_ROW_CAP
+        )
         return exports.to_excel_bytes(frame) if kind == "xlsx" else exports.to_csv_bytes(frame)
 
     return build
@@ -129,33 +169,33 @@ def export_file(
 # --- profile --------------------------------------------------------------------------------------------
 
 
-@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def profile(settings: Settings, instance: int, as_of: dt.date | None) -> Profile:
     return views.evaluator_profile(warehouse(settings), instance, as_of)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def feature_by_outcome(settings: Settings) -> pd.DataFrame:
     return views.feature_by_outcome(warehouse(settings))
 
 
-@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def daily_activity(settings: Settings, instance: int) -> pd.DataFrame:
     return views.daily_activity(warehouse(settings), instance)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def evaluator_touches(settings: Settings, instance: int) -> pd.DataFrame:
     return views.evaluator_touches(warehouse(settings), instance)
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
+@st.cache_resource(show_spinner=False, max_entries=4, hash_funcs={Settings: hash})
 def champion(settings: Settings, model_version: str) -> Any:
     """The registry model that scored (else the champion), loaded once per version; None before training."""
     return views.load_model(settings, model_version)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def what_if(
     settings: Settings,
     model_version: str,
@@ -169,92 +209,92 @@ def what_if(
 # --- activation, channels, drivers, model health ------------------------------------------------------
 
 
-@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def activation_curves(settings: Settings) -> pd.DataFrame:
     return views.activation_curves(warehouse(settings))
 
 
-@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def activation_curves_by_segment(settings: Settings, dimension: str, since: dt.date) -> pd.DataFrame:
     return views.activation_curves_by_segment(warehouse(settings), dimension, since)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def activation_trend(settings: Settings) -> pd.DataFrame:
     return views.activation_trend(warehouse(settings))
 
 
-@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def early_actions(settings: Settings, as_of: dt.date) -> pd.DataFrame:
     return views.early_actions(warehouse(settings), as_of)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def channel_outcomes(settings: Settings) -> pd.DataFrame:
     return views.channel_outcomes(warehouse(settings))
 
 
-@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def channel_uplift(settings: Settings, as_of: dt.date) -> pd.DataFrame:
     return views.channel_uplift(warehouse(settings), as_of)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def content_lift(settings: Settings, min_resolved: int, conservative: bool) -> pd.DataFrame:
     return views.content_lift(warehouse(settings), min_resolved, conservative)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def shap_importance(settings: Settings, as_of: dt.date) -> pd.DataFrame:
     return views.shap_importance(warehouse(settings), as_of)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def shap_sample(settings: Settings, as_of: dt.date, limit: int, scored: int) -> pd.DataFrame:
     return views.shap_sample(warehouse(settings), as_of, limit, scored)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def flagged_by_threshold(settings: Settings, as_of: dt.date) -> pd.DataFrame:
     return views.flagged_by_threshold(views.risk_histogram(warehouse(settings), as_of))
 
 
-@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def drift_history(settings: Settings) -> pd.DataFrame:
     return views.drift_history(warehouse(settings))
 
 
-@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def realised_performance(settings: Settings) -> pd.DataFrame:
     return views.realised_performance(warehouse(settings))
 
 
-@st.cache_data(ttl=SETS_TTL, show_spinner=False, max_entries=MAX)
+@st.cache_data(ttl=SETS_TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def freshness(settings: Settings) -> dict[str, Any]:
     return views.freshness(warehouse(settings))
 
 
-@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def data_quality(settings: Settings) -> pd.DataFrame:
     return views.data_quality(warehouse(settings))
 
 
-@st.cache_data(ttl=SETS_TTL, show_spinner=False, max_entries=MAX)
+@st.cache_data(ttl=SETS_TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def job_history(settings: Settings) -> pd.DataFrame | None:
     return views.job_history(warehouse(settings))
 
 
-@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def model_card(settings: Settings, model_version: str) -> dict[str, Any] | None:
     """The card (metrics, curves, feature study) of a version, else the champion's; None before training."""
     return views.model_card(settings, model_version)
 
 
-@st.cache_data(ttl=SETS_TTL, show_spinner=False, max_entries=MAX)
+@st.cache_data(ttl=SETS_TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def champion_version(settings: Settings) -> str | None:
     return views.champion_version(settings)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX)
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def feature_study(settings: Settings, model_version: str) -> views.FeatureStudy | None:
     return views.feature_study(model_card(settings, model_version))

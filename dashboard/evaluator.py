@@ -97,6 +97,12 @@ def touches_table(touches: pd.DataFrame) -> None:
 def what_if(settings: Settings, score: dict[str, Any], features: dict[str, Any]) -> None:
     """Change a few feature values and see the champion's new risk and drivers."""
     st.subheader("What if…")
+    if not st.toggle(
+        "Change this evaluator's numbers and see the model's new risk",
+        key="whatif_on",
+        help="Loads the model that scored this set (a second or two the first time).",
+    ):
+        return
     version = str(score.get("model_version"))
     model = data.champion(settings, version)
     if model is None:

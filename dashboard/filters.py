@@ -136,13 +136,19 @@ def _valid(values: Any, options: Iterable[Any]) -> list[Any]:
     return [v for v in (values or []) if v in allowed]
 
 
-def at_risk_controls(options: FilterOptions) -> tuple[Filters, str]:
-    """The filter and sort widgets of the at-risk page; returns the view they describe."""
+def current_view(options: FilterOptions) -> tuple[Filters, str]:
+    """The view the filter widgets hold, read from their state before they are drawn.
+
+    Streamlit updates a widget's state before the rerun its change triggers, so the page can query and
+    draw the table first (it paints sooner) and place the widgets above it afterwards.
+    """
     if "f_tiers" not in st.session_state:
         _initialise(options)
     state = st.session_state
     # A newer score set can drop a value the widget still holds; keep only what is offered.
     for key, offered in (
+        ("f_tiers", options.tiers),
+        ("f_flags", tuple(FLAGS)),
         ("f_weeks", options.cohort_weeks),
         ("f_products", options.products),
         ("f_editions", options.editions),
@@ -150,17 +156,39 @@ def at_risk_controls(options: FilterOptions) -> tuple[Filters, str]:
         ("f_channels", options.channels),
     ):
         state[key] = _valid(state.get(key), offered)
+    ranges = {}
     for key, upper in (
         ("f_team", max(2, options.team_size_max)),
         ("f_day", max(2, options.day_of_trial_max)),
     ):
         low, high = state.get(key) or (1, upper)
-        state[key] = (min(max(1, low), upper), min(max(1, high), upper))
+        state[key] = (min(max(1, int(low)), upper), min(max(1, int(high)), upper))
+        ranges[key] = state[key] if state[key] != (1, upper) else None
+    if state.get("f_sort") not in SORTS:
+        state["f_sort"] = "risk"
+    state["f_search"] = re.sub(r"\D", "", str(state.get("f_search") or ""))[:12]
+    view = Filters(
+        tiers=tuple(state["f_tiers"]),
+        flags=tuple(state["f_flags"]),
+        cohort_weeks=tuple(state["f_weeks"]),
+        products=tuple(state["f_products"]),
+        editions=tuple(state["f_editions"]),
+        regions=tuple(state["f_regions"]),
+        channels=tuple(state["f_channels"]),
+        team_size=ranges["f_team"],
+        day_of_trial=ranges["f_day"],
+        search=state["f_search"],
+    )
+    return view, state["f_sort"]
+
+
+def at_risk_controls(options: FilterOptions, view: Filters) -> None:
+    """The filter and sort widgets of the at-risk page (their state was set by `current_view`)."""
     top = st.columns([3, 3, 3, 2])
-    tiers = top[0].pills(
+    top[0].pills(
         "Risk tier", options.tiers, selection_mode="multi", key="f_tiers", format_func=str.capitalize
     )
-    flags = top[1].pills(
+    top[1].pills(
         "Segment",
         tuple(FLAGS),
         selection_mode="multi",
@@ -169,55 +197,33 @@ def at_risk_controls(options: FilterOptions) -> tuple[Filters, str]:
         help="Worth saving: predicted to leave and acting pays. Might swing: predicted to stay "
         "but close to the threshold or rising.",
     )
-    sort = top[2].selectbox("Sort by", tuple(SORTS), key="f_sort", format_func=SORTS.get)
-    search = top[3].text_input("Instance", key="f_search", placeholder="id starts with…", max_chars=12)
+    top[2].selectbox("Sort by", tuple(SORTS), key="f_sort", format_func=SORTS.get)
+    top[3].text_input("Instance", key="f_search", placeholder="id starts with…", max_chars=12)
     active = [
         name
-        for name, key in (
-            ("cohort week", "f_weeks"),
-            ("product", "f_products"),
-            ("edition", "f_editions"),
-            ("region", "f_regions"),
-            ("channel", "f_channels"),
+        for name, values in (
+            ("cohort week", view.cohort_weeks),
+            ("product", view.products),
+            ("edition", view.editions),
+            ("region", view.regions),
+            ("channel", view.channels),
+            ("team size", view.team_size),
+            ("day of trial", view.day_of_trial),
         )
-        if state.get(key)
-    ]
-    active += [
-        name
-        for name, key, upper in (
-            ("team size", "f_team", options.team_size_max),
-            ("day of trial", "f_day", options.day_of_trial_max),
-        )
-        if tuple(state.get(key) or (1, max(2, upper))) != (1, max(2, upper))
+        if values
     ]
     label = "More filters: cohort week, product, edition, team size, region, channel, day of trial"
     if active:
         label = f"More filters · **{len(active)} active**: {', '.join(active)}"
     with st.expander(label, icon=":material/filter_list:"):
         a, b, c = st.columns(3)
-        weeks = a.multiselect("Cohort week", options.cohort_weeks, key="f_weeks", format_func=_week_label)
-        products = b.multiselect("Product", options.products, key="f_products")
-        editions = c.multiselect("Edition", options.editions, key="f_editions")
-        regions = a.multiselect("Region", options.regions, key="f_regions")
-        channels = b.multiselect(
-            "Channel reached", options.channels, key="f_channels", format_func=_channel_label
-        )
-        team = c.slider("Team size (seats)", 1, max(2, options.team_size_max), key="f_team")
-        day = a.slider("Day of trial", 1, max(2, options.day_of_trial_max), key="f_day")
-    digits = re.sub(r"\D", "", search or "")[:12]
-    filters = Filters(
-        tiers=tuple(tiers or ()),
-        flags=tuple(flags or ()),
-        cohort_weeks=tuple(weeks),
-        products=tuple(products),
-        editions=tuple(editions),
-        regions=tuple(regions),
-        channels=tuple(channels),
-        team_size=tuple(team) if tuple(team) != (1, max(2, options.team_size_max)) else None,
-        day_of_trial=tuple(day) if tuple(day) != (1, max(2, options.day_of_trial_max)) else None,
-        search=digits,
-    )
-    return filters, sort or "risk"
+        a.multiselect("Cohort week", options.cohort_weeks, key="f_weeks", format_func=_week_label)
+        b.multiselect("Product", options.products, key="f_products")
+        c.multiselect("Edition", options.editions, key="f_editions")
+        a.multiselect("Region", options.regions, key="f_regions")
+        b.multiselect("Channel reached", options.channels, key="f_channels", format_func=_channel_label)
+        c.slider("Team size (seats)", 1, max(2, options.team_size_max), key="f_team")
+        a.slider("Day of trial", 1, max(2, options.day_of_trial_max), key="f_day")
 
 
 def page_number(filters: Filters, sort: str, pages: int) -> int:

@@ -6,10 +6,10 @@ from dashboard import data, filters, navigation, tables, ui
 
 settings = data.settings()
 score_set = ui.header("At-risk evaluators", settings)
-kpis = st.container()  # drawn after the table, so the table paints first
+kpis, controls = st.container(), st.container()  # drawn after the table, so the table paints first
 
 options = data.filter_options(settings, score_set.as_of)
-view, sort = filters.at_risk_controls(options)
+view, sort = filters.current_view(options)
 total = int(data.at_risk_summary(settings, score_set.as_of, view)["evaluators"])
 pages = tables.page_count(total, settings.page_size)
 page = filters.page_number(view, sort, pages)
@@ -18,6 +18,8 @@ if rows.empty:
     st.info("No evaluator matches these filters. Clear a filter or pick another score set.")
 picked = tables.at_risk_table(rows)
 tables.pager(total, page, pages, settings.page_size)
+with controls:
+    filters.at_risk_controls(options, view)
 filters.remember(view, sort, page)
 if picked is not None:
     st.switch_page(navigation.page("profile"), query_params={"instance": str(picked)})

@@ -244,8 +244,21 @@ def memory_mb(pid: int) -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
-def tour(browser: object, url: str) -> None:
-    """Every page once, a few filter clicks and a profile: what a morning's use puts in the server."""
+def top_instance(home: Path) -> int:
+    import duckdb
+
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.execute(
+            "SELECT instance FROM evaluator_scores WHERE as_of_date = (SELECT max(as_of_date) "
+            "FROM evaluator_scores) ORDER BY churn_probability DESC, instance LIMIT 1"
+        ).fetchone()[0]
+    finally:
+        con.close()
+
+
+def tour(browser: object, url: str, instance: int) -> None:
+    """Every page once, filter clicks, and a profile with its what-if: a morning's use of the server."""
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
     try:
@@ -254,9 +267,11 @@ def tour(browser: object, url: str) -> None:
         for name in ("High", "Medium"):
             page.get_by_role("button", name=name, exact=True).click()
             wait_until_idle(page, 300)
-        for path in ("channels", "activation", "drivers", "model_health", "profile?instance=100000"):
+        for path in ("channels", "activation", "drivers", "model_health", f"profile?instance={instance}"):
             page.goto(f"{url}/{path}")
             wait_until_idle(page, 300)
+        page.get_by_text("Change this evaluator's numbers").click()
+        wait_until_idle(page, 300)
     finally:
         context.close()
 
@@ -330,7 +345,7 @@ def main() -> None:
                     who, kind = key.split("_")
                     result[f"paint_{who}_{kind}_{size}_ms"] = value
                 result[f"rss_bare_{size}_mb"] = memory_mb(bare_pid)[0]
-                tour(browser, url)
+                tour(browser, url, top_instance(home))
                 result[f"rss_ours_{size}_mb"], result[f"peak_rss_ours_{size}_mb"] = memory_mb(pid)
             for kind in ("cold", "warm"):
                 result[f"paint_ratio_{kind}_{size}"] = (

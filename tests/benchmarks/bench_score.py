@@ -135,15 +135,17 @@ def expand_instances(settings: Settings, rows: int) -> int:
         con.close()
 
 
-def run_score(command: list[str], settings: Settings) -> tuple[float, float]:
-    """Seconds and peak resident MB of one `churn score` in a fresh process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def run_score(command: list[str], settings: Settings) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (all threads) and peak resident MB of one `churn score` in a fresh process.
+    (Peak: the largest of the processes run so far, which is the 1M run once it has run.)"""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     env = {**os.environ, "CHURN_HOME": str(settings.home)}
     started = time.perf_counter()
     subprocess.run(command, env=env, check=True)
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return seconds, max(peak, before) / 1024
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return seconds, cpu, after.ru_maxrss / 1024
 
 
 def uplift_figures(settings: Settings) -> dict[str, float]:
@@ -172,7 +174,7 @@ def main() -> None:
         print(f"demo warehouse built in {time.perf_counter() - started:.1f} s", flush=True)
     command = score_command(settings)
 
-    demo_seconds, _ = run_score(command, settings)
+    demo_seconds, _, _ = run_score(command, settings)
     quality = uplift_figures(settings)
     print(f"scored the demo ({open_warehouse(settings).count('instances_w1'):,} evaluators) in {demo_seconds:.1f} s")
     print("uplift quality on demo data:", json.dumps({k: round(v, 3) for k, v in quality.items()}))
@@ -180,15 +182,16 @@ def main() -> None:
     started = time.perf_counter()
     rows = expand_instances(settings, args.rows)
     print(f"instances_w1 expanded to {rows:,} rows in {time.perf_counter() - started:.1f} s", flush=True)
-    first, peak_first = run_score(command, settings)
-    again, peak = run_score(command, settings)
+    first, first_cpu, _ = run_score(command, settings)
+    again, again_cpu, peak = run_score(command, settings)
     stored = open_warehouse(settings).query(
         "SELECT count(*) AS n FROM evaluator_scores WHERE as_of_date = (SELECT max(as_of_date) FROM score_sets)")
     assert int(stored["n"].iloc[0]) == rows, "the score set does not hold every evaluator"
-    print(f"churn score, {rows:,} evaluators: first run {first:.1f} s, re-run {again:.1f} s, "
-          f"peak {max(peak, peak_first):.0f} MB")
-    print(f"score_seconds={again:.1f} first_run_seconds={first:.1f} rows={rows} "
-          f"peak_mb={max(peak, peak_first):.0f} demo_score_seconds={demo_seconds:.1f} "
+    load = os.getloadavg()[0]
+    print(f"churn score, {rows:,} evaluators: first run {first:.1f} s ({first_cpu:.1f} CPU s), re-run {again:.1f} s "
+          f"({again_cpu:.1f} CPU s), peak {peak:.0f} MB; load average {load:.1f} on {os.cpu_count()} cores")
+    print(f"score_seconds={again:.1f} score_cpu_seconds={again_cpu:.1f} first_run_seconds={first:.1f} rows={rows} "
+          f"peak_mb={peak:.0f} load_average={load:.1f} demo_score_seconds={demo_seconds:.1f} "
           f"qini_mean={quality['qini_mean']:.3f} share_truly_best={quality['share_truly_best']:.3f} "
           f"share_best_single_channel={quality['share_best_single_channel']:.3f}")
     if tmp:

@@ -120,3 +120,18 @@ def test_derived_and_categorical_features_read_naturally() -> None:
                           np.array([1]), MEDIANS.iloc[:0], {"edition": ["premium", "standard", "enterprise"]})
     assert [d["reason"] for d in json.loads(one.top_drivers[0].as_py())] == [
         "expected annual value 5151", "only 3 days of the trial so far"]
+
+
+def test_ratio_features_are_compared_with_their_cohort_too(etl_home) -> None:
+    medians = reasons.cohort_medians(open_warehouse(etl_home))
+    assert {"active_user_share", "user_days_per_day", "issues_per_user", "updates_per_issue"} <= set(medians)
+    cell = medians[(medians["team_size_band"] == 2) & (medians["as_of_day"] == 7) & (medians["retained"] == 1)]
+    share = float(cell["active_user_share"].iloc[0])
+    assert 0 < share <= 1
+    out = reasons.explain(np.array([[0.5]]), np.array([[0.2]]), ["active_user_share"], np.array([5]), np.array([7]),
+                          np.array([1]), medians)
+    assert out.top_reason[0].as_py() == f"20% of the seats active by day 7; retained teams of 4-6 seats had {share:.0%}"
+    source = reasons.explain(np.array([[0.5]]), np.array([[1.0]]), ["acquisition_source"], np.array([5]),
+                             np.array([7]), np.array([1]), medians, {"acquisition_source": ["organic", "paid_search"]})
+    assert source.top_reason[0].as_py() == "came through paid search"
+    assert json.loads(source.top_drivers[0].as_py())[0]["value"] == "paid_search"

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from churn_core.datasets import Dataset, DatasetError
-from churn_core.features import SEED_NUMERIC
+from churn_core.features import SEED_NUMERIC, ModelError
 from churn_core.registry import Registry
 from churn_core.settings import Settings
 from churn_core.train import cross_validate, fit_model, random_split, time_split, train_candidate
@@ -88,6 +88,15 @@ def test_card_reports_per_day_metrics_calibration_and_thresholds(seed_model) -> 
         and card["feature_study"]["pca"]["explained_variance_ratio"]
     )
     json.dumps(card, allow_nan=True)
+
+
+def test_capacity_rule_sets_the_cut_off_that_fills_the_weekly_capacity(data: Dataset, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, **FAST, threshold_rule="capacity", capacity_per_week=5)
+    card = fit_model(data, settings, "seed").card
+    assert card["threshold"] == card["thresholds"]["capacity"] > card["thresholds"]["f2"]
+    assert card["thresholds"]["evaluators_per_week"] > 5  # 5 a week is a small share: a high cut-off
+    with pytest.raises(ModelError, match="threshold_rule must be one of f2, capacity"):
+        fit_model(data, make_settings(tmp_path, threshold_rule="top10"), "seed")
 
 
 def test_time_split_keeps_evaluators_whole_and_later_cohorts_out(data: Dataset) -> None:

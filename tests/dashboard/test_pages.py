@@ -223,6 +223,8 @@ def test_score_set_picker_switches_sets(monkeypatch, scored_home):
 def test_what_if_changes_the_risk(monkeypatch, scored_home):
     instance = top_instance(scored_home)
     at = run_page(monkeypatch, scored_home, "profile", {"instance": str(instance)})
+    assert "Risk with these numbers" not in {m.label for m in at.metric}
+    at.toggle(key="whatif_on").set_value(True).run()
     before = {m.label: m.value for m in at.metric}["Risk with these numbers"]
     inputs = [n for n in at.number_input if n.key and n.key.startswith(f"whatif_{instance}_")]
     assert inputs

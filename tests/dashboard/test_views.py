@@ -327,6 +327,21 @@ def test_model_card_accessors_read_the_real_card(scored_home, model_version):
     assert views.metrics_at(views.card_threshold_table(card), 0.5)["threshold"] == pytest.approx(0.5)
 
 
+def test_cards_are_read_without_the_model_stack_and_checked(scored_home, model_version, tmp_path):
+    import shutil
+
+    fast = views._local_card(scored_home, None)
+    assert fast is not None and fast == views.model_card(scored_home)
+    assert views.champion_version(scored_home) == model_version
+    copy = tmp_path / "home"
+    shutil.copytree(scored_home.home / "models", copy / "models")
+    card = copy / "models" / model_version / "card.json"
+    card.write_text(card.read_text().replace('"seed"', '"tampered"'))
+    changed = scored_home.with_overrides(home=copy)
+    assert views._local_card(changed, model_version) is None  # checksum mismatch
+    assert views.model_card(changed) is None  # the registry refuses it too
+
+
 def test_no_registry_means_no_model(empty_home):
     assert views.load_model(empty_home) is None and views.model_card(empty_home) is None
     assert views.champion_version(empty_home) is None

@@ -4,11 +4,13 @@
 -- band (team_size_band NULL) for bands with too few evaluators. Inputs: feature_snapshots (day d features of
 -- every evaluator), instances_modeling (resolved evaluators: the training labels and team size).
 -- Parameters: :band_1 .. :band_5, the largest team size of the first five bands (the sixth is the rest).
--- A missing feature counts as 0 (nothing reported). nonzero_<feature>: the share with a value above 0.
+-- The tuned model's ratios (churn_core.features.EVALUATOR_RATIOS) get medians too, over the rows where they
+-- are defined. A missing feature counts as 0 (nothing reported). nonzero_<feature>: the share with a value above 0.
 WITH labelled AS (
     SELECT
         s.*,
         m.retained,
+        m.team_size,
         CASE
             WHEN m.team_size <= :band_1 THEN 0
             WHEN m.team_size <= :band_2 THEN 1
@@ -26,6 +28,10 @@ SELECT
     s.as_of_day,
     s.retained,
     count(*) AS evaluators,
+    approx_percentile(CAST(s.w1_active_users AS DOUBLE) / nullif(s.team_size, 0), 0.5) AS active_user_share,
+    approx_percentile(CAST(s.w1_agg_active_users AS DOUBLE) / nullif(s.as_of_day, 0), 0.5) AS user_days_per_day,
+    approx_percentile(CAST(s.number_of_issues AS DOUBLE) / nullif(s.w1_active_users, 0), 0.5) AS issues_per_user,
+    approx_percentile(CAST(s.issues_updated AS DOUBLE) / nullif(s.number_of_issues, 0), 0.5) AS updates_per_issue,
     approx_percentile(coalesce(s.number_of_projects, 0), 0.5) AS number_of_projects,
     approx_percentile(coalesce(s.number_of_issues, 0), 0.5) AS number_of_issues,
     approx_percentile(coalesce(s.number_of_invites, 0), 0.5) AS number_of_invites,

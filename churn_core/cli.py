@@ -153,8 +153,8 @@ def etl(as_of: AsOf = None) -> None:
 @app.command()
 @guarded
 def score(as_of: Annotated[dt.datetime | None, typer.Option(
-        "--as-of", formats=["%Y-%m-%d"], help="Score as of this date (default: the date instances_w1 was built for).")] = None
-) -> None:
+        "--as-of", formats=["%Y-%m-%d"],
+        help="Score as of this date (default: the date instances_w1 was built for).")] = None) -> None:
     """Score every evaluator in trial with the champion model: risk, reasons, whom to save and how."""
     from churn_core.registry import Registry
     from churn_core.score import score_evaluators
@@ -165,8 +165,9 @@ def score(as_of: Annotated[dt.datetime | None, typer.Option(
         summary = score_evaluators(open_warehouse(s), s, model, as_of.date() if as_of else None, step)
     console.print(
         f"Scored {summary.rows:,} evaluators as of {summary.as_of} with model {summary.model_version}: "
-        f"{summary.high_risk:,} high risk, {summary.worth_saving:,} worth saving, {summary.might_swing:,} might "
-        f"swing, value at risk {summary.value_at_risk:,.0f}; drift alerts: {summary.drift_alerts}.")
+        f"{summary.high_risk:,} high risk, {summary.worth_saving:,} worth saving, "
+        f"{summary.might_swing:,} might swing, value at risk {summary.value_at_risk:,.0f}; "
+        f"drift alerts: {summary.drift_alerts}.")
 
 
 @app.command()

@@ -28,13 +28,16 @@ _LOG_OBJECTIVES = frozenset({"count:poisson", "reg:gamma", "reg:tweedie", "survi
 class TreeExplainer:
     """Precomputes a booster's trees once; `shap_values` then explains any number of rows.
 
-    Boosters our kernels do not cover -- categorical splits, gblinear or dart, several classes or targets
-    -- are explained by xgboost itself: `booster.predict(DMatrix(X, enable_categorical=True),
-    pred_contribs=True)` (exact too, only slower; for several outputs its shape has an extra axis).
+    All the booster's trees are used, as `Booster.predict` does by default. Boosters the kernels do not
+    cover -- categorical splits, gblinear or dart, several classes or targets -- are explained by xgboost
+    itself, `booster.predict(DMatrix(X, enable_categorical=True), pred_contribs=True)`: exact too, only
+    slower (for several outputs its result has an extra axis, and expected_value is the first output's).
+    `fallback_reason` says why, or is "" when the fast kernels are used.
     """
 
     feature_names: list[str]
-    expected_value: float
+    expected_value: float  # the base value, in margin space
+    fallback_reason: str
 
     def __init__(self, booster: xgboost.Booster) -> None:
         self.booster = booster
@@ -44,9 +47,8 @@ class TreeExplainer:
         self.fallback_reason = _unsupported(learner)
         if self.fallback_reason:
             self._forest = self._tables = None
-            self.expected_value = float(
-                np.ravel(self._xgboost_contribs(np.full((1, n_features), np.nan, dtype=np.float32)))[-1]
-            )
+            no_values = np.full((1, n_features), np.nan, dtype=np.float32)
+            self.expected_value = float(self._xgboost_contribs(no_values)[..., -1].ravel()[0])
             return
         trees = [_raw_tree(tree) for tree in learner["gradient_booster"]["model"]["trees"]]
         self._forest, self._tables = treeshap.build(trees, n_features)
@@ -54,7 +56,11 @@ class TreeExplainer:
         self.expected_value = float(base + self._forest.expected.sum() + self._tables.expected.sum())
 
     def shap_values(self, X: np.ndarray | pd.DataFrame) -> np.ndarray:
-        """SHAP values, shape (n_rows, n_features + 1); the last column is the base value."""
+        """SHAP values (float64), shape (n_rows, n_features + 1); the last column is the base value.
+
+        A DataFrame's columns are taken in the booster's feature order. Runs on numba.get_num_threads()
+        threads (numba.set_num_threads(1) for one).
+        """
         if self.fallback_reason:
             return self._xgboost_contribs(X)
         x = self._as_float32(X)
@@ -73,8 +79,11 @@ class TreeExplainer:
             raise ValueError(f"expected rows of {len(self.feature_names)} features, got shape {x.shape}")
         return np.ascontiguousarray(x)
 
-    def _xgboost_contribs(self, X: Any) -> np.ndarray:
-        data = xgboost.DMatrix(X, enable_categorical=True, feature_names=self.booster.feature_names)
+    def _xgboost_contribs(self, X: np.ndarray | pd.DataFrame) -> np.ndarray:
+        if isinstance(X, pd.DataFrame):
+            data = xgboost.DMatrix(X[self.feature_names] if self.booster.feature_names else X, enable_categorical=True)
+        else:
+            data = xgboost.DMatrix(X, feature_names=self.booster.feature_names)
         return self.booster.predict(data, pred_contribs=True)
 
 
@@ -92,7 +101,7 @@ def _unsupported(learner: dict[str, Any]) -> str:
     if int(param.get("num_class", "0")) > 1 or int(param.get("num_target", "1")) > 1:
         return "several outputs"
     for tree in booster["model"]["trees"]:
-        if any(tree["split_type"]) or tree["categories"]:
+        if any(tree.get("split_type", ())) or tree.get("categories"):
             return "categorical splits"
         if int(tree["tree_param"].get("size_leaf_vector", "1")) > 1:
             return "vector leaves"

@@ -25,7 +25,15 @@ N_BINS = 10
 SHARE_FLOOR = 1e-4  # empty bins get this share, so an empty bin costs a large but finite PSI
 SCORE_FEATURE = "churn_probability"
 REFERENCE_TABLE = "drift_reference"
-REFERENCE_COLUMNS: tuple[str, ...] = ("model_version", "feature", "as_of_day", "bin", "lower", "upper", "share")
+REFERENCE_COLUMNS: tuple[str, ...] = (
+    "model_version",
+    "feature",
+    "as_of_day",
+    "bin",
+    "lower",
+    "upper",
+    "share",
+)
 DRIFT_COLUMNS: tuple[str, ...] = ("as_of_date", "feature", "psi", "status")
 
 
@@ -52,7 +60,7 @@ def population_stability(expected: np.ndarray, actual: np.ndarray) -> float:
 
 
 def drift_status(psi: np.ndarray | pd.Series) -> np.ndarray:
-    """"ok" / "watch" / "alert" at the 0.1 / 0.25 thresholds."""
+    """ "ok" / "watch" / "alert" at the 0.1 / 0.25 thresholds."""
     psi = np.asarray(psi, float)
     return np.select([psi >= PSI_ALERT, psi >= PSI_WATCH], ["alert", "watch"], "ok").astype(object)
 
@@ -70,17 +78,23 @@ def build_reference(training: pd.DataFrame, columns: list[str], model_version: s
         values = training[name].to_numpy(np.float64, na_value=np.nan)
         edges = bin_edges(values)
         n_bins = len(edges) + 2
-        counts = np.bincount(slot * n_bins + bin_index(values, edges),
-                             minlength=len(day_values) * n_bins).reshape(len(day_values), n_bins)
+        counts = np.bincount(
+            slot * n_bins + bin_index(values, edges), minlength=len(day_values) * n_bins
+        ).reshape(len(day_values), n_bins)
         counts = np.vstack([counts.sum(axis=0), counts])  # day 0 = every day pooled
         shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-        parts.append(pd.DataFrame({
-            "feature": name,
-            "as_of_day": np.repeat(np.r_[0, day_values], n_bins),
-            "bin": np.tile(np.arange(n_bins), len(day_values) + 1),
-            "lower": np.tile(np.r_[-np.inf, edges, np.nan], len(day_values) + 1),
-            "upper": np.tile(np.r_[edges, np.inf, np.nan], len(day_values) + 1),
-            "share": shares.ravel()}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "feature": name,
+                    "as_of_day": np.repeat(np.r_[0, day_values], n_bins),
+                    "bin": np.tile(np.arange(n_bins), len(day_values) + 1),
+                    "lower": np.tile(np.r_[-np.inf, edges, np.nan], len(day_values) + 1),
+                    "upper": np.tile(np.r_[edges, np.inf, np.nan], len(day_values) + 1),
+                    "share": shares.ravel(),
+                }
+            )
+        )
     ref = pd.concat(parts, ignore_index=True)
     ref.insert(0, "model_version", model_version)
     ref["as_of_day"] = ref["as_of_day"].astype(np.int32)

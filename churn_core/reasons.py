@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,13 @@ import pyarrow.compute as pc
 from churn_core.schema import FEATURES
 from churn_core.warehouse import Warehouse
 
-TEAM_SIZE_BANDS: tuple[int, ...] = (1, 3, 6, 12, 25)  # largest team size of each band; the last band is the rest
+TEAM_SIZE_BANDS: tuple[int, ...] = (
+    1,
+    3,
+    6,
+    12,
+    25,
+)  # largest team size of each band; the last band is the rest
 BAND_LABELS: tuple[str, ...] = ("1 seat", "2-3 seats", "4-6 seats", "7-12 seats", "13-25 seats", "26+ seats")
 TOP_CHURN_DRIVERS = 3
 MIN_COHORT = 30  # fewer evaluators in a band than this: use the median over all team sizes
@@ -70,7 +77,7 @@ WORDING: dict[str, Wording] = {
     "sprint_started": _counts("sprint started", "sprints started"),
     "sprint_finished": _counts("sprint finished", "sprints finished"),
     # the tuned model's other inputs (churn_core.features)
-    "as_of_day": Wording(" day of the trial so far", " days of the trial so far", "only ", by_day=False),
+    "as_of_day": Wording(" of the trial", " of the trial", "day ", by_day=False, kind="ratio"),
     "team_size": Wording(" seat declared at sign-up", " seats declared at sign-up", by_day=False),
     "expected_annual_value": Wording("", "", "expected annual value ", by_day=False, kind="money"),
     "active_user_share": Wording("% of the seats active", "% of the seats active", kind="share"),
@@ -83,6 +90,12 @@ WORDING: dict[str, Wording] = {
     "company_size_band": Wording(" employees", " employees", "a company of ", by_day=False, kind="category"),
     "acquisition_source": Wording("", "", "came through ", by_day=False, kind="category"),
 }
+
+
+# the features cohort_medians.sql has typical values of
+MEDIAN_FEATURES: frozenset[str] = frozenset(
+    (*FEATURES, "active_user_share", "user_days_per_day", "issues_per_user", "updates_per_issue")
+)
 
 
 def wording(feature: str) -> Wording:
@@ -114,7 +127,7 @@ def median_cube(medians: pd.DataFrame, features: list[str], prefix: str = "") ->
     cube = np.full((2, len(BAND_LABELS), DAYS, len(features)), np.nan)
     if medians.empty:
         return cube
-    known = [f for f in features if prefix + f in medians.columns]
+    known = [f for f in features if f in MEDIAN_FEATURES and prefix + f in medians.columns]
     cols = [features.index(f) for f in known]
     names = [prefix + f for f in known]
     band = medians["team_size_band"]
@@ -154,7 +167,9 @@ def _templates(features: list[str], medians: pd.DataFrame) -> tuple[pa.Array, pa
             for b, label in enumerate(BAND_LABELS):
                 for d in range(DAYS):
                     median, share = typical[cohort, b, d, j], nonzero[cohort, b, d, j]
-                    tail = f"; {word} teams of {label} had {_typical_text(median, w.kind)}" if np.isfinite(median) else ""
+                    tail = (
+                        f"; {word} teams of {label} had {_typical_text(median, w.kind)}" if np.isfinite(median) else ""
+                    )
                     when = f" by day {d}" if w.by_day else ""
                     for variant, noun in enumerate((w.many, w.one, w.many)):  # zero, one, many
                         text = tail
@@ -166,15 +181,23 @@ def _templates(features: list[str], medians: pd.DataFrame) -> tuple[pa.Array, pa
     return pa.array(prefixes, pa.string()), pa.array(suffixes, pa.string())
 
 
-def _template_id(feature: np.ndarray, direction: int, band: np.ndarray, day: np.ndarray,
-                 value: np.ndarray) -> np.ndarray:
+def _template_id(
+    feature: np.ndarray, direction: int, band: np.ndarray, day: np.ndarray, value: np.ndarray
+) -> np.ndarray:
     variant = np.where(~(np.abs(value) > 0), 0, np.where(value == 1, 1, 2))
     return (((feature * 2 + direction) * len(BAND_LABELS) + band) * DAYS + day) * 3 + variant
 
 
-def explain(shap: np.ndarray, values: np.ndarray, features: list[str], team_size: np.ndarray,
-            as_of_day: np.ndarray, predicted_churn: np.ndarray, medians: pd.DataFrame,
-            categories: dict[str, list[str]] | None = None) -> Explanations:
+def explain(
+    shap: np.ndarray,
+    values: np.ndarray,
+    features: list[str],
+    team_size: np.ndarray,
+    as_of_day: np.ndarray,
+    predicted_churn: np.ndarray,
+    medians: pd.DataFrame,
+    categories: dict[str, list[str]] | None = None,
+) -> Explanations:
     """Top reason and top drivers (JSON) for every row.
 
     shap: (n, features) SHAP values in log-odds of churn, without the base column; values: the features
@@ -186,8 +209,10 @@ def explain(shap: np.ndarray, values: np.ndarray, features: list[str], team_size
     """
     n, k = shap.shape
     if k == 0:
-        return Explanations(pa.chunked_array([pa.array([None] * n, pa.string())]),
-                            pa.chunked_array([pa.array(["[]"] * n, pa.string())]))
+        return Explanations(
+            pa.chunked_array([pa.array([None] * n, pa.string())]),
+            pa.chunked_array([pa.array(["[]"] * n, pa.string())]),
+        )
     prefix, suffix = _templates(features, medians)
     labels = _Labels(features, categories or {})
     band = team_size_band(team_size)
@@ -196,21 +221,26 @@ def explain(shap: np.ndarray, values: np.ndarray, features: list[str], team_size
     chunks = [slice(i, min(i + CHUNK_ROWS, n)) for i in range(0, n, CHUNK_ROWS)] or [slice(0, 0)]
 
     def work(rows: slice) -> tuple[pa.Array, pa.Array]:
-        return _explain_rows(shap[rows], values[rows], features, band[rows], day[rows], predicted[rows],
-                             prefix, suffix, labels)
+        return _explain_rows(
+            shap[rows], values[rows], features, band[rows], day[rows], predicted[rows], prefix, suffix, labels
+        )
 
     with ThreadPoolExecutor(max_workers=min(THREADS, len(chunks))) as pool:  # Arrow kernels release the GIL
         parts = list(pool.map(work, chunks))
-    return Explanations(pa.chunked_array([p[0] for p in parts], pa.string()),
-                        pa.chunked_array([p[1] for p in parts], pa.string()))
+    return Explanations(
+        pa.chunked_array([p[0] for p in parts], pa.string()),
+        pa.chunked_array([p[1] for p in parts], pa.string()),
+    )
 
 
 class _Labels:
     """Per feature: its kind, and for categorical features the labels of their codes (one flat array)."""
 
     def __init__(self, features: list[str], categories: dict[str, list[str]]) -> None:
-        self.kind = np.asarray([KINDS.index(wording(f).kind) if f not in categories else KINDS.index("category")
-                                for f in features], np.int8)
+        self.kind = np.asarray(
+            [KINDS.index(wording(f).kind) if f not in categories else KINDS.index("category") for f in features],
+            np.int8,
+        )
         flat, offset = ["unknown"], []
         for f in features:
             offset.append(len(flat))
@@ -231,46 +261,83 @@ def _cast(values: np.ndarray) -> pa.Array:
     return pc.cast(pa.array(values), pa.string())
 
 
-def _explain_rows(shap: np.ndarray, values: np.ndarray, features: list[str], band: np.ndarray, day: np.ndarray,
-                  predicted: np.ndarray, prefix: pa.Array, suffix: pa.Array,
-                  labels: _Labels) -> tuple[pa.Array, pa.Array]:
+def _patch(text: pa.Array, mask: np.ndarray, make: Any) -> pa.Array:
+    """`text` with the rows in `mask` replaced by make(mask), computed for those rows only."""
+    if not mask.any():
+        return text
+    return pc.replace_with_mask(text, pa.array(mask), make(mask))
+
+
+def _top_slots(shap: np.ndarray) -> list[tuple[np.ndarray, int]]:
+    """(feature per row, direction) of the drivers: the largest SHAP values in order, then the smallest."""
     n, k = shap.shape
-    order = np.argsort(-shap, axis=1, kind="stable")
-    slots = [(order[:, i], 0) for i in range(min(TOP_CHURN_DRIVERS, k))] + [(order[:, -1], 1)]
-    names = pa.array(features, pa.string())
+    top = min(TOP_CHURN_DRIVERS, k)
+    best = np.argpartition(-shap, top - 1, axis=1)[:, :top] if top < k else np.tile(np.arange(k), (n, 1))
+    best = np.take_along_axis(best, np.argsort(-np.take_along_axis(shap, best, axis=1), axis=1, kind="stable"), axis=1)
+    return [(best[:, i], 0) for i in range(top)] + [(shap.argmin(axis=1), 1)]
+
+
+def _explain_rows(
+    shap: np.ndarray,
+    values: np.ndarray,
+    features: list[str],
+    band: np.ndarray,
+    day: np.ndarray,
+    predicted: np.ndarray,
+    prefix: pa.Array,
+    suffix: pa.Array,
+    labels: _Labels,
+) -> tuple[pa.Array, pa.Array]:
+    n = len(shap)
     rows = np.arange(n)
+    heads = pa.array([f'{{"feature":"{f}","value":' for f in features], pa.string())
     null = pa.scalar(None, pa.string())
-    count, ratio, share, money, category = range(len(KINDS))
-    sentences, objects = [], []
-    for feature, direction in slots:
+    count, ratio, share, _, category = range(len(KINDS))
+    sentences, pieces = [], []
+    first_valid = None
+    for position, (feature, direction) in enumerate(_top_slots(shap)):
         s = shap[rows, feature].astype(np.float64)
         v = values[rows, feature].astype(np.float64)
         kind = labels.kind[feature]
         missing = ~np.isfinite(v)
         v0 = np.nan_to_num(v)
-        # the value in the sentence, by kind
+        # the value as the sentence writes it (whole numbers, percent, two decimals or a label) ...
         shown = np.where(kind == share, np.round(v0 * 100), np.where(kind == ratio, np.round(v0, 2), np.round(v0)))
-        number = _cast(shown.astype(np.int64)) if not (kind == ratio).any() else _cast(shown)
-        exact = _cast(np.round(v0, 3))
+        number = _cast(np.where(kind == ratio, 0, shown).astype(np.int64))
+        number = _patch(number, kind == ratio, lambda m, shown=shown: _cast(shown[m]))
+        # ... and as the JSON stores it (the model's value, or the category's label in quotes)
+        other = (kind != count) & (kind != category)
+        exact = _patch(number, other, lambda m, v0=v0: _cast(np.round(v0[m], 3)))
         if (kind == category).any():
-            is_cat = pa.array(kind == category)
-            shown_label, raw_label = labels.text(feature, v)
-            number = pc.if_else(is_cat, shown_label, number)
-            exact = pc.if_else(is_cat, pc.binary_join_element_wise('"', raw_label, '"', ""), exact)
+            cat = kind == category
+            shown_label, raw_label = labels.text(feature[cat], v[cat])
+            number = pc.replace_with_mask(number, pa.array(cat), shown_label)
+            exact = pc.replace_with_mask(exact, pa.array(cat), pc.binary_join_element_wise('"', raw_label, '"', ""))
         zero = (kind == count) & ~(np.abs(shown) > 0)
-        variant_value = np.where(kind == count, shown, 2.0)
-        tid = pa.array(_template_id(feature, direction, band, day, variant_value))
+        tid = pa.array(_template_id(feature, direction, band, day, np.where(kind == count, shown, 2.0)))
         sentence = pc.binary_join_element_wise(
-            pc.take(prefix, tid), pc.if_else(pa.array(zero), "", number), pc.take(suffix, tid), "")
-        obj = pc.binary_join_element_wise(  # compact JSON: a million rows of it are written per set
-            '{"feature":"', pc.take(names, pa.array(feature)), '","value":',
-            pc.if_else(pa.array(missing), "null", exact), ',"shap":', _cast(np.round(s, 3)),
-            ',"reason":"', sentence, '"}', "")
-        invalid = pa.array(~(s > 0) if direction == 0 else ~(s < 0))
-        sentences.append(pc.if_else(invalid, null, sentence))
-        objects.append(pc.if_else(invalid, null, obj))
-    joined = pc.binary_join_element_wise(*objects, ",", null_handling="skip")
-    drivers = pc.binary_join_element_wise("[", joined, "]", "")
+            pc.take(prefix, tid), pc.if_else(pa.array(zero), "", number), pc.take(suffix, tid), ""
+        )
+        valid = s > 0 if direction == 0 else s < 0
+        # churn drivers are valid in order, so a comma goes before every one but the first; the protecting
+        # driver needs one when there was a churn driver
+        comma = ("," if position else "") if direction == 0 else pc.if_else(pa.array(first_valid), ",", "")
+        obj = pc.binary_join_element_wise(
+            comma,
+            pc.take(heads, pa.array(feature)),
+            pc.if_else(pa.array(missing), "null", exact),
+            ',"shap":',
+            _cast(np.round(s, 3)),
+            ',"reason":"',
+            sentence,
+            '"}',
+            "",
+        )
+        if position == 0:
+            first_valid = valid
+        sentences.append(pc.if_else(pa.array(valid), sentence, null))
+        pieces.append(pc.if_else(pa.array(valid), obj, null))
+    drivers = pc.binary_join_element_wise("[", *pieces, "]", "", null_handling="replace", null_replacement="")
     churn_first, protect = sentences[0], sentences[-1]
     top = pc.if_else(pa.array(predicted), pc.coalesce(churn_first, protect), pc.coalesce(protect, churn_first))
     return top, drivers

@@ -19,7 +19,6 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import xgboost as xgb
 
 from churn_core import channels, monitor, reasons, targeting
@@ -87,13 +86,17 @@ def scoring_date(warehouse: Warehouse, as_of: dt.date | None = None) -> dt.date:
     info = warehouse.run("scoring_as_of")
     built, count = info["as_of_date"].iloc[0], int(info["evaluators"].iloc[0])
     if count == 0 or built is None or pd.isna(built):
-        raise ScoringError("instances_w1 is empty: no unresolved evaluators in their trial at its as-of date, "
-                           "so there is nothing to score. Check the data or the --as-of date of `churn etl`; "
-                           "the previous score set is still served.")
+        raise ScoringError(
+            "instances_w1 is empty: no unresolved evaluators in their trial at its as-of date, "
+            "so there is nothing to score. Check the data or the --as-of date of `churn etl`; "
+            "the previous score set is still served."
+        )
     built = pd.Timestamp(built).date()
     if as_of is not None and as_of != built:
-        raise ScoringError(f"instances_w1 was built for {built}, not {as_of}: run `churn etl --as-of {as_of}` "
-                           f"first, then `churn score --as-of {as_of}`")
+        raise ScoringError(
+            f"instances_w1 was built for {built}, not {as_of}: run `churn etl --as-of {as_of}` "
+            f"first, then `churn score --as-of {as_of}`"
+        )
     return built
 
 
@@ -111,13 +114,15 @@ def model_inputs(model: ScoringModel, frame: pd.DataFrame) -> pd.DataFrame:
     except KeyError as exc:
         raise FeatureMismatchError(
             f"the data to score lacks column(s) the model {model.version} needs ({exc}); rebuild the tables "
-            "with `churn etl` or train a model on the current columns with `churn train`") from None
+            "with `churn etl` or train a model on the current columns with `churn train`"
+        ) from None
     if list(x.columns) != features:
         missing = [f for f in features if f not in x.columns]
         extra = [c for c in x.columns if c not in features]
         raise FeatureMismatchError(
             f"the features do not match the card of model {model.version}: missing {missing or 'none'}, "
-            f"unexpected {extra or 'none'} (order must match too); retrain with `churn train`")
+            f"unexpected {extra or 'none'} (order must match too); retrain with `churn train`"
+        )
     return x
 
 
@@ -129,18 +134,21 @@ def channels_reached(warehouse: Warehouse, instances: np.ndarray, as_of: dt.date
     touches = warehouse.run("channels_reached", {"as_of": as_of})
     if touches.empty:
         return out
-    row = np.searchsorted(instances, touches["instance"].to_numpy())
+    order = np.argsort(instances, kind="stable")
+    ids = touches["instance"].to_numpy()
+    at = np.minimum(np.searchsorted(instances[order], ids), len(instances) - 1)
     col = pd.Categorical(touches["channel"], categories=list(CHANNELS)).codes
-    ok = (row < len(instances)) & (col >= 0)
-    ok[ok] = instances[row[ok]] == touches["instance"].to_numpy()[ok]
-    out[row[ok], col[ok]] = True
+    ok = (instances[order][at] == ids) & (col >= 0)
+    out[order[at[ok]], col[ok]] = True
     return out
 
 
 def _reached_text(reached: np.ndarray) -> pd.Series:
-    """"email,push" per row (NULL when none) via a lookup over the 2**channels combinations."""
-    combos = [",".join(c for j, c in enumerate(CHANNELS) if mask >> j & 1) or None
-              for mask in range(2 ** len(CHANNELS))]
+    """ "email,push" per row (NULL when none) via a lookup over the 2**channels combinations."""
+    combos = [
+        ",".join(c for j, c in enumerate(CHANNELS) if mask >> j & 1) or None
+        for mask in range(2 ** len(CHANNELS))
+    ]
     code = (reached.astype(np.int64) << np.arange(len(CHANNELS))).sum(axis=1)
     return _text(pa.array(combos, pa.string()).take(pa.array(code)))
 
@@ -155,9 +163,15 @@ def previous_scores(warehouse: Warehouse, as_of: dt.date) -> pd.DataFrame:
 # --- model outputs ----------------------------------------------------------------------------------
 
 
-def predict(model: ScoringModel, frame: pd.DataFrame, x: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(raw margin, calibrated churn probability) per row."""
-    margin = model.booster.inplace_predict(x.to_numpy(np.float32, na_value=np.nan), predict_type="margin")
+def predict(
+    model: ScoringModel, frame: pd.DataFrame, x: pd.DataFrame, shap: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(raw margin, calibrated churn probability) per row. With the rows' SHAP values at hand the margin is
+    their sum (exact TreeSHAP adds up to it), which saves predicting twice."""
+    if shap is not None:
+        margin = shap.sum(axis=1, dtype=np.float64)
+    else:
+        margin = model.booster.inplace_predict(x.to_numpy(np.float32, na_value=np.nan), predict_type="margin")
     calibrate = getattr(model, "calibrate", None)
     prob = calibrate(margin) if callable(calibrate) else model.predict_proba(frame)
     return np.asarray(margin, np.float64), np.asarray(prob, np.float64)
@@ -175,12 +189,24 @@ def explain_margin(model: ScoringModel, x: pd.DataFrame) -> np.ndarray:
     return TreeExplainer(model.booster).shap_values(x)
 
 
+def _training_rows(snapshots: pd.DataFrame, card: dict[str, Any]) -> pd.DataFrame:
+    """The snapshots of the cohorts the model was trained on, when its card says which (training.date_min
+    and date_max of eval_start_date); otherwise every resolved evaluator's."""
+    span = card.get("training", {}) if isinstance(card, dict) else {}
+    if not (span.get("date_min") and span.get("date_max")) or "eval_start_date" not in snapshots:
+        return snapshots
+    start = pd.to_datetime(snapshots["eval_start_date"].astype("str"), errors="coerce")
+    inside = (start >= pd.Timestamp(span["date_min"])) & (start <= pd.Timestamp(span["date_max"]))
+    return snapshots[inside.to_numpy()].reset_index(drop=True) if inside.any() else snapshots
+
+
 def drift_reference(warehouse: Warehouse, model: ScoringModel, features: list[str]) -> pd.DataFrame:
-    """The training reference of the model's features and score, computed once per model version."""
+    """The training reference of the model's features and score, computed once per model version and
+    stored in drift_reference (a later instances_modeling does not move it)."""
     ref = monitor.stored_reference(warehouse, model.version)
     if not ref.empty:
         return ref
-    training = warehouse.run("training_snapshots")
+    training = _training_rows(warehouse.run("training_snapshots"), model.card)
     if training.empty:
         return ref
     if len(training) > REFERENCE_SAMPLE:  # deciles need no more; keeps the first run of a model quick
@@ -197,43 +223,101 @@ def drift_reference(warehouse: Warehouse, model: ScoringModel, features: list[st
 # --- the job ----------------------------------------------------------------------------------------
 
 
-def score_evaluators(warehouse: Warehouse, settings: Settings, model: ScoringModel,
-                     as_of: dt.date | None = None, step: Step = _plain_step) -> ScoreSummary:
+def score_evaluators(
+    warehouse: Warehouse,
+    settings: Settings,
+    model: ScoringModel,
+    as_of: dt.date | None = None,
+    step: Step = _plain_step,
+) -> ScoreSummary:
     """Score every evaluator of instances_w1 and write the score set and its side tables atomically."""
     started = time.monotonic()
     as_of = scoring_date(warehouse, as_of)
     features = model_features(model)
     frame = step("Reading evaluators to score", lambda: warehouse.run("scoring_instances", {"as_of": as_of}))
     if frame.empty:
-        raise ScoringError(f"instances_w1 has no evaluators for {as_of}; the previous score set is still served")
-    x = model_inputs(model, frame)
-    margin, prob = step("Predicting churn", lambda: predict(model, frame, x))
+        raise ScoringError(
+            f"instances_w1 has no evaluators for {as_of}; the previous score set is still served"
+        )
+    x = step("Preparing the model's features", lambda: model_inputs(model, frame))
     shap = step("Explaining every score (exact SHAP)", lambda: explain_margin(model, x))
-    context = step("Reading touches, previous scores and cohorts", lambda: (
-        channels_reached(warehouse, frame["instance"].to_numpy(), as_of), previous_scores(warehouse, as_of),
-        reasons.cohort_medians(warehouse), channels.uplift_history(warehouse)))
+    margin, prob = step("Predicting churn", lambda: predict(model, frame, x, shap))
+    context = step(
+        "Reading touches, previous scores and cohorts",
+        lambda: (
+            channels_reached(warehouse, frame["instance"].to_numpy(), as_of),
+            previous_scores(warehouse, as_of),
+            reasons.cohort_medians(warehouse),
+            channels.uplift_history(warehouse),
+        ),
+    )
     reached, previous, medians, history = context
     uplift_model = step("Fitting channel uplift models", lambda: channels.fit_uplift(history, settings))
-    scores, effects = step("Targeting and channels", lambda: _score_frame(
-        settings, model, features, as_of, frame, x, margin, prob, shap, reached, previous, medians,
-        uplift_model, history))
+    scores, effects = step(
+        "Targeting and channels",
+        lambda: _score_frame(
+            settings,
+            model,
+            features,
+            as_of,
+            frame,
+            x,
+            margin,
+            prob,
+            shap,
+            reached,
+            previous,
+            medians,
+            uplift_model,
+            history,
+        ),
+    )
     reference = step("Checking drift", lambda: drift_reference(warehouse, model, features))
-    current = pd.DataFrame({**{f: x[f].to_numpy() for f in features}, monitor.SCORE_FEATURE: prob,
-                            "as_of_day": frame["as_of_day"].to_numpy()}, copy=False)
+    current = pd.DataFrame(
+        {
+            **{f: x[f].to_numpy() for f in features},
+            monitor.SCORE_FEATURE: prob,
+            "as_of_day": frame["as_of_day"].to_numpy(),
+        },
+        copy=False,
+    )
     drift = monitor.drift_table(reference, current, as_of) if not reference.empty else _empty_drift()
     summary = _summary(scores, drift, model.version, as_of, time.monotonic() - started)
     sets = _score_set_row(summary, model.threshold)
-    step("Writing the score set", lambda: warehouse.write_partitions(
-        {"evaluator_scores": scores, "score_drift": drift, "channel_effects": effects, "score_sets": sets},
-        "as_of_date", as_of, keep=settings.score_history_sets))
+    step(
+        "Writing the score set",
+        lambda: warehouse.write_partitions(
+            {
+                "evaluator_scores": scores,
+                "score_drift": drift,
+                "channel_effects": effects,
+                "score_sets": sets,
+            },
+            "as_of_date",
+            as_of,
+            keep=settings.score_history_sets,
+        ),
+    )
     return summary
 
 
-def _score_frame(settings: Settings, model: ScoringModel, features: list[str], as_of: dt.date,
-                 frame: pd.DataFrame, x: pd.DataFrame, margin: np.ndarray, prob: np.ndarray, shap: np.ndarray,
-                 reached: np.ndarray, previous: pd.DataFrame, medians: pd.DataFrame,
-                 uplift_model: channels.UpliftModel, history: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The evaluator_scores rows (EVALUATOR_SCORES columns, then shap_*, then uplift_*) and channel_effects."""
+def _score_frame(
+    settings: Settings,
+    model: ScoringModel,
+    features: list[str],
+    as_of: dt.date,
+    frame: pd.DataFrame,
+    x: pd.DataFrame,
+    margin: np.ndarray,
+    prob: np.ndarray,
+    shap: np.ndarray,
+    reached: np.ndarray,
+    previous: pd.DataFrame,
+    medians: pd.DataFrame,
+    uplift_model: channels.UpliftModel,
+    history: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The evaluator_scores rows (EVALUATOR_SCORES columns, shap_*, uplift_*) and channel_effects."""
     n = len(frame)
     threshold = float(model.threshold)
     predicted = (prob >= threshold).astype(np.int32)
@@ -251,12 +335,20 @@ def _score_frame(settings: Settings, model: ScoringModel, features: list[str], a
     chosen = targeting.choose_targets(prob, threshold, ev, change, settings)
     has = chosen.recommended >= 0
     rows = np.arange(n)
+    uplift = np.round(uplift, 6)  # stored to six decimals (as are the SHAP values)
     channel_uplift = np.where(has, uplift[rows, np.maximum(chosen.recommended, 0)], np.nan)
 
     # the pipeline neither scales nor imputes, so the model inputs are the values to put into words
-    words = reasons.explain(shap[:, :-1], x.to_numpy(np.float64, na_value=np.nan), features,
-                            frame["team_size"].to_numpy(), frame["as_of_day"].to_numpy(), predicted, medians,
-                            dict(getattr(model.pipeline, "categories_", {}) or {}))
+    words = reasons.explain(
+        shap[:, :-1],
+        x.to_numpy(np.float64, na_value=np.nan),
+        features,
+        frame["team_size"].to_numpy(),
+        frame["as_of_day"].to_numpy(),
+        predicted,
+        medians,
+        dict(getattr(model.pipeline, "categories_", {}) or {}),
+    )
 
     out: dict[str, Any] = {
         "instance": frame["instance"].to_numpy(np.int32),
@@ -289,27 +381,36 @@ def _score_frame(settings: Settings, model: ScoringModel, features: list[str], a
         "probability_change": change,
     }
     assert list(out) == EVALUATOR_SCORES.names
-    out.update({f"shap_{f}": shap[:, j].astype(np.float64) for j, f in enumerate(features)})
+    # six decimals are plenty to read, and compress to half the size of full doubles
+    out.update({f"shap_{f}": np.round(shap[:, j].astype(np.float64), 6) for j, f in enumerate(features)})
     out.update({f"uplift_{c}": uplift[:, j] for j, c in enumerate(CHANNELS)})
     scores = pd.DataFrame(out, copy=False)
 
-    effects = channels.channel_effects(history, uplift_model, settings)
+    effects = channels.estimate_channel_effects(history, uplift_model, settings)
     counts = np.bincount(chosen.recommended[has], minlength=len(CHANNELS))
     effects.insert(0, "as_of_date", _same_date(as_of, len(effects)))
     effects["recommended"] = counts[[CHANNELS.index(c) for c in effects["channel"]]].astype(np.int32)
     return scores, effects
 
 
-def _summary(scores: pd.DataFrame, drift: pd.DataFrame, version: str, as_of: dt.date,
-             seconds: float) -> ScoreSummary:
+def _summary(
+    scores: pd.DataFrame, drift: pd.DataFrame, version: str, as_of: dt.date, seconds: float
+) -> ScoreSummary:
     tiers = scores["risk_tier"].value_counts()
     return ScoreSummary(
-        as_of=as_of, model_version=version, rows=len(scores),
-        high_risk=int(tiers.get("high", 0)), medium_risk=int(tiers.get("medium", 0)),
-        low_risk=int(tiers.get("low", 0)), predicted_churn=int(scores["predicted_churn"].sum()),
-        worth_saving=int(scores["worth_saving"].sum()), might_swing=int(scores["might_swing"].sum()),
+        as_of=as_of,
+        model_version=version,
+        rows=len(scores),
+        high_risk=int(tiers.get("high", 0)),
+        medium_risk=int(tiers.get("medium", 0)),
+        low_risk=int(tiers.get("low", 0)),
+        predicted_churn=int(scores["predicted_churn"].sum()),
+        worth_saving=int(scores["worth_saving"].sum()),
+        might_swing=int(scores["might_swing"].sum()),
         value_at_risk=float(np.nansum(scores["value_at_risk"])),
-        drift_alerts=int((drift["status"] == "alert").sum()), seconds=round(seconds, 3))
+        drift_alerts=int((drift["status"] == "alert").sum()),
+        seconds=round(seconds, 3),
+    )
 
 
 def _score_set_row(summary: ScoreSummary, threshold: float) -> pd.DataFrame:
@@ -334,18 +435,29 @@ def _score_set_row(summary: ScoreSummary, threshold: float) -> pd.DataFrame:
 
 
 def _empty_drift() -> pd.DataFrame:
-    return pd.DataFrame({"as_of_date": _same_date(dt.date(1970, 1, 1), 0), "feature": pd.Series([], dtype="str"),
-                         "psi": pd.Series([], dtype="float64"), "status": pd.Series([], dtype="str")})
+    return pd.DataFrame(
+        {
+            "as_of_date": _same_date(dt.date(1970, 1, 1), 0),
+            "feature": pd.Series([], dtype="str"),
+            "psi": pd.Series([], dtype="float64"),
+            "status": pd.Series([], dtype="str"),
+        }
+    )
 
 
 def _dates(values: Any) -> pd.Series:
     """A DATE column (Arrow date32), NULL where missing, converted without Python objects per row."""
-    stamps = pd.to_datetime(pd.Series(values), errors="coerce") if not isinstance(values, pd.Series) \
-        or not pd.api.types.is_datetime64_any_dtype(values) else values
+    stamps = (
+        pd.to_datetime(pd.Series(values), errors="coerce")
+        if not isinstance(values, pd.Series) or not pd.api.types.is_datetime64_any_dtype(values)
+        else values
+    )
     days = stamps.to_numpy("datetime64[D]")
     missing = np.isnat(days)
     epoch = np.where(missing, 0, days.astype(np.int64)).astype(np.int32)
-    return pd.Series(pa.array(epoch, pa.int32(), mask=missing).cast(pa.date32()), dtype=pd.ArrowDtype(pa.date32()))
+    return pd.Series(
+        pa.array(epoch, pa.int32(), mask=missing).cast(pa.date32()), dtype=pd.ArrowDtype(pa.date32())
+    )
 
 
 def _same_date(day: dt.date, n: int) -> pd.Series:

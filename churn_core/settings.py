@@ -57,6 +57,7 @@ class Settings:
     tuning_max_rounds: int = 2000  # trees per trial at most; early stopping ends most trials far sooner
     tuning_max_rows: int = 100_000  # the search uses whole evaluators drawn up to this many rows
     early_stopping_rounds: int = 50
+    tuning_min_gain: float = 0.002  # CV ROC AUC a random configuration must add over the hand-picked ones
     calibration_method: str = "auto"  # platt, isotonic or auto (isotonic when there is enough held-out data)
     threshold_rule: str = "f2"  # the card's decision cut-off: f2 (maximise F2) or capacity (fill capacity_per_week)
     bootstrap_samples: int = 200  # resamples for the confidence intervals of ROC AUC and PR AUC

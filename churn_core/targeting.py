@@ -48,11 +48,13 @@ class Targets:
 def risk_tier_codes(churn_probability: np.ndarray, settings: Settings) -> np.ndarray:
     """Index into RISK_TIERS: 0 high (>= risk_tier_high), 1 medium (>= risk_tier_medium), 2 low."""
     p = np.asarray(churn_probability, float)
-    return np.select([p >= settings.risk_tier_high, p >= settings.risk_tier_medium], [0, 1], 2).astype(np.int8)
+    return np.select([p >= settings.risk_tier_high, p >= settings.risk_tier_medium], [0, 1], 2).astype(
+        np.int8
+    )
 
 
 def risk_tiers(churn_probability: np.ndarray, settings: Settings) -> np.ndarray:
-    """"high" / "medium" / "low" at settings risk_tier_high / risk_tier_medium."""
+    """ "high" / "medium" / "low" at settings risk_tier_high / risk_tier_medium."""
     return np.asarray(RISK_TIERS, dtype=object)[risk_tier_codes(churn_probability, settings)]
 
 
@@ -72,16 +74,22 @@ def save_rates(uplift: np.ndarray, control_retention: np.ndarray) -> np.ndarray:
     return np.clip(uplift / base[:, None], -1.0, 1.0)
 
 
-def expected_values(churn_probability: np.ndarray, annual_value: np.ndarray, save_rate: np.ndarray,
-                    costs: np.ndarray) -> np.ndarray:
+def expected_values(
+    churn_probability: np.ndarray, annual_value: np.ndarray, save_rate: np.ndarray, costs: np.ndarray
+) -> np.ndarray:
     """Expected value of acting through each channel: risk x value x save rate - cost, shape (n, channels)."""
     p = np.asarray(churn_probability, float)[:, None]
     v = np.nan_to_num(np.asarray(annual_value, float), nan=0.0)[:, None]
     return p * v * save_rate - costs[None, :]
 
 
-def choose_targets(churn_probability: np.ndarray, threshold: float, ev: np.ndarray,
-                   probability_change: np.ndarray, settings: Settings) -> Targets:
+def choose_targets(
+    churn_probability: np.ndarray,
+    threshold: float,
+    ev: np.ndarray,
+    probability_change: np.ndarray,
+    settings: Settings,
+) -> Targets:
     """Recommended channel, worth saving, might swing and segment for every row (rules in the module doc)."""
     p = np.asarray(churn_probability, float)
     n = len(p)

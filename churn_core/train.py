@@ -477,7 +477,7 @@ def cross_validate(
     check_labels(data.y, data.name)
     if min(int(data.y.sum()), int(len(data.y) - data.y.sum())) < splits:
         raise DatasetError(f"{data.name}: too few rows of the rarer class for {splits}-fold CV")
-    scores, started = [], time.monotonic()
+    scores, chosen, started = [], [], time.monotonic()
     folds = RepeatedStratifiedKFold(n_splits=splits, n_repeats=repeats, random_state=seed)
     for train_rows, test_rows in folds.split(np.zeros(len(data.y)), data.y):
         train, test = data.subset(train_rows), data.subset(test_rows)
@@ -486,6 +486,8 @@ def cross_validate(
         m = binary_metrics(test.y, prob, 0.5)
         m["f2"] = binary_metrics(test.y, prob, f2_threshold(fitted.oof_y, fitted.oof_prob))["f2"]
         scores.append({k: m[k] for k in ("roc_auc", "pr_auc", "f1", "accuracy", "f2", "brier", "ece")})
+        chosen.append({"cv_auc": fitted.search.cv_auc, "trials": len(fitted.search.trials),
+                       **{k: _plain(v) for k, v in fitted.search.params.items() if k != "objective"}})
     table = pd.DataFrame(scores)
     return {
         "dataset": data.name,
@@ -495,5 +497,6 @@ def cross_validate(
         "seconds": round(time.monotonic() - started, 1),
         "metrics": {k: {"mean": float(table[k].mean()), "sd": float(table[k].std(ddof=0))} for k in table},
         "per_fold": scores,
+        "chosen": chosen,
         "note": "f1 and accuracy at probability 0.5 (as the reference protocol); f2 at the F2 cut-off",
     }

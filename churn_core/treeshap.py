@@ -1,25 +1,26 @@
 """Exact path-dependent TreeSHAP for a forest of binary trees, in O(nodes) per tree and row.
 
-TreeSHAP gives feature i, from one leaf with value v whose path has the unique features U, the amount
+TreeSHAP gives feature i, from a leaf with value v whose path has the unique features U, the amount
 
-    v * (o_i - z_i) * integral_0^1  prod_{j in U, j != i} (o_j t + z_j (1 - t)) dt
+    v (o_i - z_i) integral_0^1 prod_{j in U, j != i} F_j(t) dt,    F_j(t) = o_j t + z_j (1 - t)
 
-where z_j is the product of the cover ratios of the path's splits on j and o_j is 1 when the row satisfies
-all of them (the Shapley weights s!(d-s-1)!/d! are Beta integrals). The integrand is a polynomial of
-degree < depth, so Gauss-Legendre quadrature with ceil(depth / 2) points is exact. At each quadrature
-point the leaf's product over its features telescopes into one factor per edge, and its contribution to
-feature i into one term per edge that splits on i; both depend only on whether the row takes that edge
-and whether it satisfied the earlier splits on the same feature (repeated features are merged exactly as
-TreeSHAP's unwound paths do). One depth-first walk per tree, multiplying the factors down and summing
-the leaves' products up, therefore gives every feature's value for a row: O(nodes * depth / 2) flops,
-against O(leaves * depth^2) for TreeSHAP itself (Linear TreeSHAP reaches a similar bound with polynomial
-algebra; Fast TreeSHAP v2 with tables that grow as 2^depth per leaf).
+where z_j is the product of the cover ratios of the path's splits on j and o_j is 1 when the row passes
+all of them (the Shapley weights s!(d-s-1)!/d! are Beta integrals; repeated splits on a feature merge
+exactly as in TreeSHAP's unwound paths). The integrand has degree < depth, so Gauss-Legendre quadrature
+with ceil(depth / 2) points is exact. Write it v R(t) g_i(t) with R = prod_j F_j and g_i = (o_i - z_i) / F_i.
+At a quadrature point R is a product of one factor per edge (how the edge changes its feature's F) and g_i
+a sum of one increment per edge on feature i; each depends only on whether the row takes that edge and
+whether it passed the earlier splits on the same feature. So feature i gets, summed over the edges e on
+it, increment(e) times M(e), the sum of v R over the leaves below e: one depth-first walk per tree that
+multiplies the factors down and adds the leaves' products up gives every feature's value. That is
+O(nodes * depth / 2) flops per row and tree, against O(leaves * depth^2) for TreeSHAP (Linear TreeSHAP
+reaches a similar bound with polynomial algebra; Fast TreeSHAP v2 with tables of 2^depth per leaf).
 
-Small trees are tabulated instead: their values depend only on the row's turn at each internal node, so
-the table over all turn patterns (built with the walk itself) is small and each row adds one table row.
+Small trees are tabulated instead: their values depend only on the row's turn at each split, so a table
+over all turn patterns (built with the walk itself) is small, and each row adds one table row per tree.
 
-Rows go through in blocks of BLOCK with the block as the innermost, vectorised loop; features are stored
-column-major so a split reads one contiguous slice. Accumulation is in float64.
+Rows go through in blocks of BLOCK, the block being the innermost, vectorised loop; features are stored
+column-major so that a split reads one contiguous slice. Everything is float64.
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ def _edge(z: np.ndarray, z_prev: np.ndarray, t: np.ndarray, w: np.ndarray) -> tu
 
     Before the edge the feature's merged (one, zero) fractions are (1, z_prev); taking the edge with
     cover ratio z makes them (1, z_prev z), not taking it (0, z_prev z). (From (0, .) the factor is z
-    and g stays -1 / (1 - t): the kernel's `on` = 0 case.) Arrays: splits (column) x points (row).
+    and g stays -1 / (1 - t): the kernel's `on` = 0 case.) Results are (splits, points).
     """
     zz = (z_prev * z)[:, None]
     f_prev = t + z_prev[:, None] * (1.0 - t)
@@ -168,11 +169,12 @@ def layout_tree(tree: RawTree) -> dict[str, object]:
         child, a = i, parent[i]
         while a >= 0:
             if feature[a] == feature[i]:
-                prev_level[i] = max(prev_level[i], depth[a])
+                prev_level[i] = max(prev_level[i], depth[a])  # the first one met is the nearest
                 z_prev[i] *= ratio[child]
             child, a = a, parent[a]
     right = np.zeros(n, dtype=np.int64)
-    right[[parent[i] for i in range(1, n) if is_right[i]]] = [i for i in range(1, n) if is_right[i]]
+    right_children = np.flatnonzero(np.array(is_right) == 1)
+    right[np.array(parent)[right_children]] = right_children
     q = max(1, (max(depth) + 1) // 2)  # a leaf's path has at most max depth features
     t, w = gauss_legendre(q)
     splits = np.flatnonzero(~is_leaf)
@@ -194,8 +196,19 @@ def layout_tree(tree: RawTree) -> dict[str, object]:
     )
     m_off = np.broadcast_to((bf[:, 0] + bf[:, 1])[:, None], lo.shape)
     c_on = lo * lo_dg + rt * rt_dg
+    unused = np.zeros_like(lo)
     twig_params = np.stack(
-        [m_off, lo + rt - m_off, lt + ro - lo - rt, c_on, lt * lt_dg + ro * ro_dg - c_on, *[0 * lo] * 3], axis=1
+        [
+            m_off,
+            lo + rt - m_off,
+            lt + ro - lo - rt,
+            c_on,
+            lt * lt_dg + ro * ro_dg - c_on,
+            unused,
+            unused,
+            unused,
+        ],
+        axis=1,
     )
     twig = is_leaf[kids[0]] & is_leaf[kids[1]]
     params = np.zeros((n, N_SLOTS, q))
@@ -283,7 +296,10 @@ def _tabulate(lays: list[dict[str, object]], n_features: int) -> Tables:
 
 
 def _tables(
-    splits: list[tuple[np.ndarray, ...]], slots: list[np.ndarray], values: list[np.ndarray], expected: np.ndarray
+    splits: list[tuple[np.ndarray, ...]],
+    slots: list[np.ndarray],
+    values: list[np.ndarray],
+    expected: np.ndarray,
 ) -> Tables:
     return Tables(
         split_start=_offsets([len(s[0]) for s in splits]),
@@ -330,9 +346,7 @@ def _walk_tree(t, forest, xb, r0, tabulate, phi, work, on, sel, node_at, side_at
                 alpha = params[p, 4 * s + ALPHA, k]
                 beta = params[p, 4 * s + BETA, k]
                 for r in range(BLOCK):
-                    work[d, target, k, r] = work[d - 1, 2, k, r] * (
-                        z + on[d - 1, r] * alpha + sel[d - 1, r] * beta
-                    )
+                    work[d, target, k, r] = work[d - 1, 2, k, r] * (z + on[d - 1, r] * alpha + sel[d - 1, r] * beta)
         if kind[n] == LEAF:
             _complete(d, q, feature, params, phi, work, on, sel, node_at, side_at)
             n += 1

@@ -21,8 +21,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from churn_core import history
 from churn_core.errors import ChurnError
 from churn_core.schema import CHANNELS, EVALUATOR_SCORES, FEATURE_DOCS, FEATURE_SNAPSHOTS, RISK_TIERS
+from churn_core.settings import Settings
 from churn_core.warehouse import Warehouse, load_sql
 from churn_core.warehouse.base import in_list
 
@@ -624,6 +626,13 @@ def channel_uplift(warehouse: Warehouse, as_of: dt.date) -> pd.DataFrame:
     return warehouse.run("channel_uplift_estimates", {"as_of": as_of})
 
 
+def unestimated_channels(effects: pd.DataFrame) -> list[str]:
+    """Channels the scoring job had too little history to estimate (uplift NULL)."""
+    if effects.empty or "uplift" not in effects:
+        return []
+    return effects.loc[effects["uplift"].isna(), "channel"].astype(str).tolist()
+
+
 def content_lift(warehouse: Warehouse, min_resolved: int = 30, conservative: bool = False) -> pd.DataFrame:
     """Content items ranked by the retention lift (over the control group) of those who engaged with them,
     with sample sizes and intervals; items with fewer than `min_resolved` outcomes are marked too small and
@@ -743,11 +752,11 @@ def data_quality(warehouse: Warehouse) -> pd.DataFrame:
     return warehouse.run("data_quality_report")
 
 
-def job_history(warehouse: Warehouse, limit: int = 50) -> pd.DataFrame | None:
-    """Recent scheduled job runs, or None when the scheduler has not written job_runs yet."""
+def job_history(warehouse: Warehouse, settings: Settings, limit: int = 50) -> pd.DataFrame | None:
+    """Recent scheduled job runs (one row per run), or None when no job has written job_runs yet."""
     if not warehouse.table_exists("job_runs"):
         return None
-    return warehouse.run("job_history", {"limit": int(limit)})
+    return history.job_history(warehouse, limit, settings)
 
 
 # --- the champion model: its card and the what-if ------------------------------------------------------
@@ -767,6 +776,17 @@ def load_model(settings: Any, version: str | None = None) -> Any | None:
         except (ChurnError, FileNotFoundError, KeyError, LookupError, ValueError):
             continue
     return None
+
+
+def model_versions(settings: Settings) -> pd.DataFrame:
+    """Every registered model version with its profile, held-out ROC AUC and whether it is the champion."""
+    from churn_core.registry import Registry
+
+    columns = ["version", "profile", "trained_at", "roc_auc", "champion", "status"]
+    rows = [{"version": c.get("version"), "profile": c.get("profile"), "trained_at": c.get("created_at"),
+             "roc_auc": (c.get("metrics") or {}).get("roc_auc"), "champion": bool(c.get("champion")),
+             "status": c.get("status")} for c in Registry(settings).list()]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def model_card(settings: Any, version: str | None = None) -> dict[str, Any] | None:

@@ -16,16 +16,18 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts only dashboard/ on the pat
 
 import streamlit as st  # noqa: E402
 
+from churn_core.access import User  # noqa: E402
 from churn_core.errors import ChurnError  # noqa: E402
 from churn_core.settings import Settings, SettingsError  # noqa: E402
-from dashboard import data, navigation, ui  # noqa: E402
+from dashboard import auth, data, navigation, ui  # noqa: E402
 
 log = logging.getLogger("churn.dashboard")
 
 
-def sidebar(settings: Settings) -> None:
+def sidebar(settings: Settings, user: User) -> None:
     with st.sidebar:
         st.markdown(f"**{ui.PRODUCT}**")
+        auth.sidebar_identity(user)
         sets = data.score_sets(settings) if "evaluator_scores" in data.tables(settings) else []
         if sets:
             st.selectbox(
@@ -38,22 +40,29 @@ def sidebar(settings: Settings) -> None:
             st.caption(f"Model **{chosen.model_version}** · {chosen.scored:,} evaluators scored")
         else:
             st.caption("No score set yet")
-        st.caption(
-            ":material/lock_open: This app runs open on 127.0.0.1: anyone who can reach that address "
-            "sees the data. Sign-in comes later."
-        )
 
 
 def main() -> None:
     st.set_page_config(page_title=ui.PRODUCT, page_icon=":material/monitoring:", layout="wide")
-    page = st.navigation(navigation.sections())
     try:
         settings = data.settings()
+    except SettingsError as exc:
+        st.error(f"{exc}", icon=":material/error:")
+        return
+    user = auth.current_user(settings)
+    if user is None:
+        auth.sign_in_page(ui.PRODUCT)
+        return
+    if not user.can("browse"):
+        auth.no_role_page(user)
+        return
+    page = st.navigation(navigation.sections(user))
+    try:
         with data.warehouse_held(settings):
             try:
                 page.run()
             finally:  # after the page, so that the page's own elements reach the browser first
-                sidebar(settings)
+                sidebar(settings, user)
     except (ChurnError, SettingsError) as exc:
         st.error(f"{exc}", icon=":material/error:")
     except Exception:

@@ -101,11 +101,16 @@ def risk_history_chart(history: pd.DataFrame, high: float, medium: float) -> go.
 
 
 def shap_waterfall_chart(
-    drivers: pd.DataFrame, base: float, top_n: int = 10, title: str | None = None
+    drivers: pd.DataFrame,
+    base: float,
+    top_n: int = 10,
+    title: str | None = None,
+    probability: float | None = None,
 ) -> go.Figure:
     """Why this risk: from the model's average (base) through each driver to this evaluator's score.
 
-    Values are log-odds of churn (SHAP); the axis labels say what the ends mean as probabilities.
+    Values are log-odds of churn (SHAP); the last bar is labelled with the evaluator's calibrated risk
+    (`probability`), the number shown everywhere else, rather than the raw sigmoid of the margin.
     """
     if drivers.empty:
         return empty_chart("No drivers for this score")
@@ -127,7 +132,11 @@ def shap_waterfall_chart(
             decreasing=dict(marker=dict(color=LOWERS)),
             totals=dict(marker=dict(color=NEUTRAL)),
             connector=dict(line=dict(color="#BBBBBB", width=1)),
-            text=[f"{_prob(base):.0%}", *[f"{v:+.2f}" for v in values], f"{_prob(total):.0%}"][::-1],
+            text=[
+                "",
+                *[f"{v:+.2f}" for v in values],
+                f"{probability:.0%} risk" if probability is not None else f"{total:+.2f}",
+            ][::-1],
             textposition="outside",
             cliponaxis=False,
             hovertemplate="%{y}: %{x:+.3f} log-odds<extra></extra>",
@@ -140,10 +149,6 @@ def shap_waterfall_chart(
     return _layout(
         fig, title or "What drives this risk", height=120 + 28 * (len(values) + 2), showlegend=False
     )
-
-
-def _prob(margin: float) -> float:
-    return float(1.0 / (1.0 + np.exp(-margin)))
 
 
 def _fmt(value: Any) -> str:

@@ -18,7 +18,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from churn_core import exports, views
+from churn_core import actions, audit, views
+from churn_core.access import User
 from churn_core.settings import Settings, SettingsError, load_settings
 from churn_core.views import FilterOptions, Filters, Profile, ScoreSet
 from churn_core.warehouse import Warehouse, open_warehouse
@@ -153,15 +154,13 @@ def week1_activation(settings: Settings, as_of: dt.date) -> dict[str, float | No
 
 
 def export_file(
-    settings: Settings, as_of: dt.date, filters: Filters, sort: str, columns: tuple[str, ...], kind: str
+    settings: Settings, user: User, as_of: dt.date, filters: Filters, sort: str, columns: tuple[str, ...], kind: str
 ) -> Callable[[], bytes]:
-    """A callable that builds the export when the user clicks download (not cached: runs on demand)."""
+    """A callable that builds the export when the user clicks download (not cached: runs on demand, is audited,
+    and is refused to roles without the export permission)."""
 
     def build() -> bytes:  # runs on its own thread when the button is clicked
-        frame = views.at_risk_export(
-            _warehouse(settings), as_of, filters, sort, columns, exports.EXPORT_ROW_CAP
-        )
-        return exports.to_excel_bytes(frame) if kind == "xlsx" else exports.to_csv_bytes(frame)
+        return actions.export_evaluators(_warehouse(settings), user, as_of, filters, sort, columns, kind)
 
     return build
 
@@ -281,7 +280,27 @@ def data_quality(settings: Settings) -> pd.DataFrame:
 
 @st.cache_data(ttl=SETS_TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def job_history(settings: Settings) -> pd.DataFrame | None:
-    return views.job_history(warehouse(settings))
+    return views.job_history(warehouse(settings), settings)
+
+
+@st.cache_data(ttl=SETS_TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
+def model_versions(settings: Settings) -> pd.DataFrame:
+    return views.model_versions(settings)
+
+
+def audit_entries(settings: Settings, user: User) -> pd.DataFrame:
+    """Not cached: admins expect to see the export they just made."""
+    return audit.audit_entries(_warehouse(settings), user)
+
+
+def promote(settings: Settings, user: User, version: str, force: bool) -> str:
+    comparison = actions.promote_model(settings, _warehouse(settings), user, version, force)
+    st.cache_data.clear()
+    return str(comparison)
+
+
+def bytes_scanned(settings: Settings) -> int:
+    return int(getattr(_warehouse(settings), "bytes_scanned", 0) or 0)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)

@@ -20,12 +20,16 @@ def facts(profile: views.Profile) -> None:
     control = " · **control group** (no marketing on purpose)" if f.get("control_group") == 1 else ""
     outcome = {1: " · outcome: **bought**", 0: " · outcome: **left**"}.get(f.get("retained"), "")
     st.markdown(
-        f"**{f.get('product', '?')}** {f.get('edition', '')} · {f.get('team_size', '?')} seats · "
+        f"**{f.get('product', '?')}** {f.get('edition', '')} · {_seats(f.get('team_size'))} · "
         f"{f.get('company_size_band', '?')} employees · {f.get('region', '?')} · found us via "
         f"{str(f.get('acquisition_source', '?')).replace('_', ' ')} · trial started "
         f"{ui.date_text(f.get('eval_start_date'))} · worth {ui.money(f.get('expected_annual_value'))} a year"
         f"{control}{outcome}"
     )
+
+
+def _seats(n: Any) -> str:
+    return "? seats" if n is None else f"{n} seat" if n == 1 else f"{n} seats"
 
 
 def tiles(score: dict[str, Any], settings: Settings) -> None:
@@ -148,6 +152,11 @@ def what_if(settings: Settings, score: dict[str, Any], features: dict[str, Any])
     )
     with right:
         ui.chart(
-            charts.shap_waterfall_chart(result.drivers, result.base, title="Drivers with these numbers"),
+            charts.shap_waterfall_chart(
+                result.drivers,
+                result.base,
+                title="Drivers with these numbers",
+                probability=result.probability,
+            ),
             key="whatif_waterfall",
         )

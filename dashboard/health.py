@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from churn_core import views
+from churn_core.access import User
 from churn_core.settings import Settings
 from churn_core.views import ScoreSet
 from dashboard import charts, data, ui
@@ -269,3 +270,27 @@ def freshness(settings: Settings, score_set: ScoreSet) -> None:
         st.caption("No job has run yet.")
     else:
         st.dataframe(jobs, hide_index=True)
+
+
+def admin(settings: Settings, user: User) -> None:
+    """Admins only: promote a model version (the registry's not-worse rule applies unless forced), the
+    audit log of exports and promotions, and what the warehouse scanned in this session."""
+    versions = data.model_versions(settings)
+    st.markdown("**Promote a model version**")
+    if versions.empty:
+        st.caption("No model yet: `churn train` creates one.")
+    else:
+        st.dataframe(versions, hide_index=True)
+        with st.form("promote"):
+            version = st.selectbox("Version", versions["version"].tolist()[::-1])
+            force = st.checkbox("Force, even if it is worse than the champion on its held-out rows")
+            if st.form_submit_button("Promote", type="primary"):
+                st.success(data.promote(settings, user, version, force))
+    st.markdown("**Audit log** (exports and promotions)")
+    entries = data.audit_entries(settings, user)
+    if entries.empty:
+        st.caption("Nothing exported or promoted yet.")
+    else:
+        st.dataframe(entries, hide_index=True)
+    st.caption(f"Warehouse bytes scanned by this dashboard process: {data.bytes_scanned(settings):,} "
+               "(Athena bills by bytes scanned; the embedded DuckDB file costs nothing).")

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from churn_core.access import User
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -17,13 +19,14 @@ class PageSpec:
     icon: str
     url_path: str
     section: str
+    permission: str = "browse"
 
 
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("at_risk", "At-risk evaluators", ":material/crisis_alert:", "at_risk", "Marketing"),
     PageSpec("profile", "Evaluator profile", ":material/person_search:", "profile", "Marketing"),
     PageSpec("channels", "Channels and content", ":material/campaign:", "channels", "Marketing"),
-    PageSpec("activation", "Activation", ":material/trending_up:", "activation", "Managers"),
+    PageSpec("activation", "Activation", ":material/trending_up:", "activation", "Managers", "activation"),
     PageSpec("drivers", "Drivers", ":material/insights:", "drivers", "Analysts"),
     PageSpec("model_health", "Model health", ":material/monitor_heart:", "model_health", "Analysts"),
 )
@@ -42,8 +45,11 @@ def page(name: str) -> st.Page:
     )
 
 
-def sections() -> dict[str, list[st.Page]]:
+def sections(user: User) -> dict[str, list[st.Page]]:
+    """The pages this user's role may open, by section."""
     out: dict[str, list[st.Page]] = {}
     for spec in PAGES:
+        if not user.can(spec.permission):
+            continue
         out.setdefault(spec.section, []).append(page(spec.file))
     return out

@@ -10,7 +10,7 @@ import streamlit as st
 from churn_core import exports
 from churn_core.settings import Settings
 from churn_core.views import Filters, ScoreSet
-from dashboard import data, ui
+from dashboard import auth, data, ui
 
 TABLE_ORDER: tuple[str, ...] = (
     "instance",
@@ -185,7 +185,12 @@ def pager(total: int, page: int, pages: int, page_size: int) -> None:
 
 
 def export_panel(settings: Settings, score_set: ScoreSet, view: Filters, sort: str, total: int) -> None:
-    """CSV and Excel of the filtered list (same query without paging), with the columns the user picks."""
+    """CSV and Excel of the filtered list (same query without paging), with the columns the user picks;
+    only for roles allowed to export."""
+    user = auth.current_user(settings)
+    if user is None or not user.can("export"):
+        st.caption(":material/lock: Exports are for analysts and admins.")
+        return
     cap = exports.EXPORT_ROW_CAP
     with st.expander(f"Export this list (CSV or Excel, at most {cap:,} rows)", icon=":material/download:"):
         available = data.export_columns(settings, score_set.as_of)
@@ -205,7 +210,7 @@ def export_panel(settings: Settings, score_set: ScoreSet, view: Filters, sort: s
         left, right = st.columns(2)
         left.download_button(
             "Download CSV",
-            data.export_file(settings, score_set.as_of, view, sort, columns, "csv"),
+            data.export_file(settings, user, score_set.as_of, view, sort, columns, "csv"),
             file_name=exports.export_file_name("at-risk", score_set.as_of, described, "csv"),
             mime=exports.CSV_MIME,
             on_click="ignore",
@@ -215,7 +220,7 @@ def export_panel(settings: Settings, score_set: ScoreSet, view: Filters, sort: s
         )
         right.download_button(
             "Download Excel",
-            data.export_file(settings, score_set.as_of, view, sort, columns, "xlsx"),
+            data.export_file(settings, user, score_set.as_of, view, sort, columns, "xlsx"),
             file_name=exports.export_file_name("at-risk", score_set.as_of, described, "xlsx"),
             mime=exports.EXCEL_MIME,
             on_click="ignore",

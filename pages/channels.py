@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from churn_core import views
 from dashboard import charts, data, tables, ui
 
 settings = data.settings()
@@ -34,7 +35,7 @@ if effects is None:
     st.info(ui.NO_SCORES)
 else:
     ui.chart(charts.channel_effects_chart(effects))
-    thin = effects[effects["uplift"].isna()]["channel"].tolist() if "uplift" in effects else []
+    thin = views.unestimated_channels(effects)
     st.caption(
         f"From the scoring job of {score_set.as_of:%d %b %Y} (table channel_effects)."
         + (

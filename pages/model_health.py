@@ -1,23 +1,28 @@
-"""Model health, for analysts: the champion and its card, cut-off, drift, realised performance, freshness."""
+"""Model health, for analysts: the champion and its card, cut-off, drift, realised performance, freshness;
+for admins also promotion and the audit log."""
 
 import streamlit as st
 
-from dashboard import data, health, ui
+from dashboard import auth, data, health, ui
 
 settings = data.settings()
 score_set = ui.header("Model health", settings)
 card = data.model_card(settings, score_set.model_version)
+user = auth.current_user(settings)
+names = ["Champion and card", "Threshold explorer", "Drift", "Realised performance", "Freshness, quality, jobs"]
+is_admin = user is not None and user.can("promote")
+tabs = st.tabs(names + (["Admin"] if is_admin else []))
 
-champion, threshold, drift, realised, freshness = st.tabs(
-    ["Champion and card", "Threshold explorer", "Drift", "Realised performance", "Freshness, quality, jobs"]
-)
-with champion:
+with tabs[0]:
     health.champion(settings, card, score_set)
-with threshold:
+with tabs[1]:
     health.threshold_explorer(settings, score_set, card)
-with drift:
+with tabs[2]:
     health.drift(settings, score_set)
-with realised:
+with tabs[3]:
     health.realised(settings)
-with freshness:
+with tabs[4]:
     health.freshness(settings, score_set)
+if is_admin:
+    with tabs[5]:
+        health.admin(settings, user)

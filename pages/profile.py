@@ -29,7 +29,11 @@ else:
     drivers = views.shap_drivers(score, profile.features)
     left, right = st.columns([3, 2])
     with left:
-        ui.chart(charts.shap_waterfall_chart(drivers, float(score["shap_base"])))
+        ui.chart(
+            charts.shap_waterfall_chart(
+                drivers, float(score["shap_base"]), probability=score["churn_probability"]
+            )
+        )
     with right:
         evaluator.reasons(score, drivers)
         ui.chart(
@@ -39,10 +43,7 @@ else:
     with left:
         ui.chart(charts.shap_change_chart(views.shap_changes(score, profile.previous)))
     with right:
-        costs = {c: settings.channel_cost(c) for c in views.channel_uplifts(score)["channel"]}
-        ui.chart(
-            charts.channel_uplift_chart(views.channel_uplifts(score, costs), score.get("recommended_channel"))
-        )
+        ui.chart(charts.channel_uplift_chart(views.channel_uplifts(score), score.get("recommended_channel")))
     ui.chart(charts.feature_vs_cohorts_chart(profile.features, data.feature_by_outcome(settings)))
 
 left, right = st.columns(2)

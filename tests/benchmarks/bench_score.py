@@ -48,7 +48,8 @@ class Model:
     def calibrate(self, margin):
         return 1.0 / (1.0 + np.exp(-margin))
     def predict_proba(self, df):
-        return self.calibrate(self.booster.inplace_predict(self.pipeline.transform(df), predict_type="margin"))
+        x = self.pipeline.transform(df)
+        return self.calibrate(self.booster.inplace_predict(x, predict_type="margin"))
 settings = load_settings()
 print(score_evaluators(open_warehouse(settings), settings, Model()))
 """
@@ -93,13 +94,27 @@ def _fallback_command(settings: Settings) -> list[str]:
 
     modeling = open_warehouse(settings).query("SELECT * FROM instances_modeling")
     x = np.column_stack([modeling[f].to_numpy(np.float32, na_value=np.nan) for f in FEATURES])
-    params = {"objective": "binary:logistic", "eta": 0.1, "max_depth": 3, "min_child_weight": 6,
-              "subsample": 0.5, "seed": 27}
+    params = {
+        "objective": "binary:logistic",
+        "eta": 0.1,
+        "max_depth": 3,
+        "min_child_weight": 6,
+        "subsample": 0.5,
+        "seed": 27,
+    }
     booster = xgb.train(params, xgb.DMatrix(x, label=1 - modeling["retained"].to_numpy()), 200)
     path = settings.home / "standin.json"
     booster.save_model(str(path.with_suffix(".ubj")))
-    path.write_text(json.dumps({"features": list(FEATURES), "threshold": 0.5, "version": "standin-seed",
-                                "model": str(path.with_suffix(".ubj"))}))
+    path.write_text(
+        json.dumps(
+            {
+                "features": list(FEATURES),
+                "threshold": 0.5,
+                "version": "standin-seed",
+                "model": str(path.with_suffix(".ubj")),
+            }
+        )
+    )
     script = settings.home / "standin_score.py"
     script.write_text(FALLBACK_SCRIPT)
     return [sys.executable, str(script), str(path)]
@@ -155,7 +170,9 @@ def uplift_figures(settings: Settings) -> dict[str, float]:
     warehouse = open_warehouse(settings)
     scores = warehouse.query(
         "SELECT instance, expected_annual_value, recommended_channel, "
-        + ", ".join(f"uplift_{c}" for c in CHANNELS) + " FROM evaluator_scores")
+        + ", ".join(f"uplift_{c}" for c in CHANNELS)
+        + " FROM evaluator_scores"
+    )
     truth = warehouse.query("SELECT * FROM demo_truth")
     return uplift_quality(scores, truth, settings)
 
@@ -176,7 +193,8 @@ def main() -> None:
 
     demo_seconds, _, _ = run_score(command, settings)
     quality = uplift_figures(settings)
-    print(f"scored the demo ({open_warehouse(settings).count('instances_w1'):,} evaluators) in {demo_seconds:.1f} s")
+    demo_rows = open_warehouse(settings).count("instances_w1")
+    print(f"scored the demo ({demo_rows:,} evaluators) in {demo_seconds:.1f} s")
     print("uplift quality on demo data:", json.dumps({k: round(v, 3) for k, v in quality.items()}))
 
     started = time.perf_counter()
@@ -185,15 +203,23 @@ def main() -> None:
     first, first_cpu, _ = run_score(command, settings)
     again, again_cpu, peak = run_score(command, settings)
     stored = open_warehouse(settings).query(
-        "SELECT count(*) AS n FROM evaluator_scores WHERE as_of_date = (SELECT max(as_of_date) FROM score_sets)")
+        "SELECT count(*) AS n FROM evaluator_scores "
+        "WHERE as_of_date = (SELECT max(as_of_date) FROM score_sets)"
+    )
     assert int(stored["n"].iloc[0]) == rows, "the score set does not hold every evaluator"
     load = os.getloadavg()[0]
-    print(f"churn score, {rows:,} evaluators: first run {first:.1f} s ({first_cpu:.1f} CPU s), re-run {again:.1f} s "
-          f"({again_cpu:.1f} CPU s), peak {peak:.0f} MB; load average {load:.1f} on {os.cpu_count()} cores")
-    print(f"score_seconds={again:.1f} score_cpu_seconds={again_cpu:.1f} first_run_seconds={first:.1f} rows={rows} "
-          f"peak_mb={peak:.0f} load_average={load:.1f} demo_score_seconds={demo_seconds:.1f} "
-          f"qini_mean={quality['qini_mean']:.3f} share_truly_best={quality['share_truly_best']:.3f} "
-          f"share_best_single_channel={quality['share_best_single_channel']:.3f}")
+    print(
+        f"churn score, {rows:,} evaluators: first run {first:.1f} s ({first_cpu:.1f} CPU s), "
+        f"re-run {again:.1f} s "
+        f"({again_cpu:.1f} CPU s), peak {peak:.0f} MB; load average {load:.1f} on {os.cpu_count()} cores"
+    )
+    print(
+        f"score_seconds={again:.1f} score_cpu_seconds={again_cpu:.1f} first_run_seconds={first:.1f} "
+        f"rows={rows} "
+        f"peak_mb={peak:.0f} load_average={load:.1f} demo_score_seconds={demo_seconds:.1f} "
+        f"qini_mean={quality['qini_mean']:.3f} share_truly_best={quality['share_truly_best']:.3f} "
+        f"share_best_single_channel={quality['share_best_single_channel']:.3f}"
+    )
     if tmp:
         tmp.cleanup()
 

@@ -20,23 +20,30 @@ def _population(rng: np.random.Generator, n: int) -> pd.DataFrame:
     frame["mobile_usage"] = np.where(rng.random(n) < 0.3, rng.poisson(4.0, n) + 1, 0).astype(np.int32)
     frame["team_size"] = rng.integers(1, 30, n).astype(np.int32)
     frame["expected_annual_value"] = np.exp(rng.normal(6.5, 1.0, n))
-    for c, levels in {"product": ["Boards", "Docs"], "edition": ["standard", "premium"], "region": ["AMER", "EMEA"],
-                      "company_size_band": ["1-10", "11-50"], "acquisition_source": ["organic", "partner"]}.items():
+    for c, levels in {
+        "product": ["Boards", "Docs"],
+        "edition": ["standard", "premium"],
+        "region": ["AMER", "EMEA"],
+        "company_size_band": ["1-10", "11-50"],
+        "acquisition_source": ["organic", "partner"],
+    }.items():
         frame[c] = pd.Series(rng.choice(levels, n), dtype="str")
     return frame
 
 
 def true_effects(frame: pd.DataFrame) -> pd.DataFrame:
-    """A known world: push helps mobile users only, phone helps high-value accounts, email a little everyone."""
+    """A known world: push helps mobile users only, phone high-value accounts, email a little everyone."""
     mobile = frame["mobile_usage"].to_numpy() > 0
     value = frame["expected_annual_value"].to_numpy()
-    return pd.DataFrame({
-        "effect_email": np.full(len(frame), 0.03),
-        "effect_phone": np.where(value > 1500, 0.25, -0.02),
-        "effect_chat": np.full(len(frame), 0.01),
-        "effect_push": np.where(mobile, 0.25, -0.02),
-        "effect_in_app": np.where(frame["w1_active_users"].to_numpy() <= 1, 0.12, 0.0),
-    })
+    return pd.DataFrame(
+        {
+            "effect_email": np.full(len(frame), 0.03),
+            "effect_phone": np.where(value > 1500, 0.25, -0.02),
+            "effect_chat": np.full(len(frame), 0.01),
+            "effect_push": np.where(mobile, 0.25, -0.02),
+            "effect_in_app": np.where(frame["w1_active_users"].to_numpy() <= 1, 0.12, 0.0),
+        }
+    )
 
 
 def _history(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -45,7 +52,9 @@ def _history(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, pd.DataFra
     control = rng.random(n) < 0.2
     primary = np.asarray(CHANNELS, dtype=object)[rng.integers(0, len(CHANNELS), n)]
     base = 0.25 + 0.04 * np.minimum(frame["w1_active_users"].to_numpy(), 5)
-    effect = np.select([primary == c for c in CHANNELS], [effects[f"effect_{c}"].to_numpy() for c in CHANNELS])
+    effect = np.select(
+        [primary == c for c in CHANNELS], [effects[f"effect_{c}"].to_numpy() for c in CHANNELS]
+    )
     p = np.clip(base + np.where(control, 0.0, effect), 0, 1)
     frame["retained"] = (rng.random(n) < p).astype(np.int32)
     frame["control_group"] = control.astype(np.int32)
@@ -64,11 +73,16 @@ def world() -> tuple[pd.DataFrame, channels.UpliftModel, pd.DataFrame, pd.DataFr
 
 def _scores(model: channels.UpliftModel, frame: pd.DataFrame) -> pd.DataFrame:
     uplift, rate = channels.estimate_channels(model, frame, np.full(len(frame), 0.7), SETTINGS)
-    ev = expected_values(np.full(len(frame), 0.7), frame["expected_annual_value"].to_numpy(), rate,
-                         channel_costs(SETTINGS))
-    out = pd.DataFrame({"instance": np.arange(len(frame)),
-                        "expected_annual_value": frame["expected_annual_value"].to_numpy(),
-                        "recommended_channel": np.asarray(CHANNELS, dtype=object)[ev.argmax(axis=1)]})
+    ev = expected_values(
+        np.full(len(frame), 0.7), frame["expected_annual_value"].to_numpy(), rate, channel_costs(SETTINGS)
+    )
+    out = pd.DataFrame(
+        {
+            "instance": np.arange(len(frame)),
+            "expected_annual_value": frame["expected_annual_value"].to_numpy(),
+            "recommended_channel": np.asarray(CHANNELS, dtype=object)[ev.argmax(axis=1)],
+        }
+    )
     for j, c in enumerate(CHANNELS):
         out[f"uplift_{c}"] = uplift[:, j]
     return out
@@ -77,7 +91,9 @@ def _scores(model: channels.UpliftModel, frame: pd.DataFrame) -> pd.DataFrame:
 def test_the_x_learner_finds_who_each_channel_helps(world) -> None:
     _, model, new, truth = world
     assert model.estimated.all()
-    quality = channels.uplift_quality(_scores(model, new), truth.assign(instance=np.arange(len(new))), SETTINGS)
+    quality = channels.uplift_quality(
+        _scores(model, new), truth.assign(instance=np.arange(len(new))), SETTINGS
+    )
     assert quality["qini_push"] > 0.5 and quality["qini_phone"] > 0.5 and quality["qini_in_app"] > 0.3
     assert quality["uplift_at_20_push"] > 2.0
     assert quality["share_truly_best"] > quality["share_best_single_channel"] + 0.1
@@ -86,13 +102,15 @@ def test_the_x_learner_finds_who_each_channel_helps(world) -> None:
 def test_the_t_learner_works_too(world) -> None:
     history, _, new, truth = world
     model = channels.fit_uplift(history, SETTINGS.with_overrides(uplift_learner="t"))
-    quality = channels.uplift_quality(_scores(model, new), truth.assign(instance=np.arange(len(new))), SETTINGS)
+    quality = channels.uplift_quality(
+        _scores(model, new), truth.assign(instance=np.arange(len(new))), SETTINGS
+    )
     assert quality["qini_push"] > 0.4
 
 
 def test_channel_effects_cover_the_true_average_effect(world) -> None:
     history, model, _, _ = world
-    effects = channels.channel_effects(history, model, SETTINGS).set_index("channel")
+    effects = channels.estimate_channel_effects(history, model, SETTINGS).set_index("channel")
     truth = true_effects(history)
     for c in CHANNELS:
         true_ate = truth[f"effect_{c}"].mean()
@@ -114,7 +132,7 @@ def test_thin_channels_fall_back_to_the_default_save_rate(world) -> None:
     uplift, rate = channels.estimate_channels(model, new, p, SETTINGS)
     assert np.all(rate[:, phone] == SETTINGS.save_rate_phone)
     np.testing.assert_allclose(uplift[:, phone], SETTINGS.save_rate_phone * 0.8)
-    effects = channels.channel_effects(thin, model, SETTINGS).set_index("channel")
+    effects = channels.estimate_channel_effects(thin, model, SETTINGS).set_index("channel")
     assert effects.loc["phone", "estimated"] == 0 and np.isnan(effects.loc["phone", "uplift"])
     no_control = channels.fit_uplift(history[history["control_group"] == 0], SETTINGS)
     assert not no_control.estimated.any()

@@ -14,6 +14,7 @@ from churn_core.settings import Settings
 from tests.churn_core.modeldata import write_customer_files
 
 FAST = {
+    "CHURN_TUNING_FOLDS": "2",
     "CHURN_TUNING_MAX_TRIALS": "2",
     "CHURN_TUNING_BUDGET_SECONDS": "30",
     "CHURN_TUNING_MAX_ROUNDS": "100",

@@ -17,6 +17,7 @@ from tests.churn_core.modeldata import REAL_DATA, SPEC, customer_table, write_cu
 from tests.conftest import make_settings
 
 FAST = {
+    "tuning_folds": 2,
     "tuning_max_trials": 2,
     "tuning_budget_seconds": 30.0,
     "tuning_max_rounds": 100,

@@ -1,4 +1,4 @@
-"""churn_core.explain gives the exact path-dependent TreeSHAP values of shap and of xgboost's pred_contribs."""
+"""churn_core.explain returns the exact path-dependent TreeSHAP values of shap and xgboost's pred_contribs."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def _data(n: int, seed: int, missing: float = 0.04) -> tuple[np.ndarray, np.ndar
 
 
 def _train(x: np.ndarray, y: np.ndarray, rounds: int, **params: object) -> xgb.Booster:
-    base = {"objective": "binary:logistic", "eta": 0.3, "max_depth": 3, "nthread": 2, "seed": 27}
+    base = {"objective": "binary:logistic", "eta": 0.3, "max_depth": 3, "nthread": 1, "seed": 27}
     return xgb.train({**base, **params}, xgb.DMatrix(x, y), rounds)
 
 
@@ -57,8 +57,12 @@ def test_equals_shap_and_pred_contribs_at_every_depth(depth: int) -> None:
 def test_equals_shap_on_models_of_varied_shape(seed: int) -> None:
     rng = np.random.default_rng(100 + seed)
     x, y = _data(1_500, seed=100 + seed, missing=rng.uniform(0.0, 0.2))
-    params = {"max_depth": int(rng.integers(2, 9)), "min_child_weight": float(rng.choice([0.5, 1, 6])),
-              "gamma": float(rng.choice([0.0, 0.5])), "colsample_bynode": float(rng.uniform(0.4, 1.0))}
+    params = {
+        "max_depth": int(rng.integers(2, 9)),
+        "min_child_weight": float(rng.choice([0.5, 1, 6])),
+        "gamma": float(rng.choice([0.0, 0.5])),
+        "colsample_bynode": float(rng.uniform(0.4, 1.0)),
+    }
     _assert_exact(_train(x, y, int(rng.integers(5, 30)), **params), x)
 
 
@@ -77,7 +81,11 @@ def test_values_equal_to_a_threshold_go_right() -> None:
     splits = booster.trees_to_dataframe().query("Feature != 'Leaf'")
     probes = []
     for feature, split in zip(splits["Feature"], splits["Split"].astype(np.float32), strict=True):
-        for value in (split, np.nextafter(split, np.float32(-np.inf)), np.nextafter(split, np.float32(np.inf))):
+        for value in (
+            split,
+            np.nextafter(split, np.float32(-np.inf)),
+            np.nextafter(split, np.float32(np.inf)),
+        ):
             row = x[len(probes) % len(x)].copy()
             row[int(feature[1:])] = value
             probes.append(row)
@@ -134,8 +142,11 @@ def test_tables_and_walk_agree(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_dataframe_columns_in_the_boosters_order_and_threads() -> None:
     x, y = _data(1_000, seed=23)
     names = [f"usage_{i}" for i in range(N_FEATURES)]
-    booster = xgb.train({"max_depth": 5, "objective": "binary:logistic", "nthread": 2},
-                        xgb.DMatrix(x, y, feature_names=names), 10)
+    booster = xgb.train(
+        {"max_depth": 5, "objective": "binary:logistic", "nthread": 1},
+        xgb.DMatrix(x, y, feature_names=names),
+        10,
+    )
     explainer = TreeExplainer(booster)
     assert explainer.feature_names == names
     frame = pd.DataFrame(x, columns=names)[names[::-1]].astype("Float64")
@@ -153,8 +164,11 @@ def test_categorical_splits_fall_back_to_xgboost() -> None:
     x, y = _data(1_000, seed=29)
     frame = pd.DataFrame(x, columns=[f"f{i}" for i in range(N_FEATURES)])
     frame["f7"] = pd.Categorical(np.where(np.isnan(x[:, 7]), None, (x[:, 7] % 3).astype(str)))
-    booster = xgb.train({"max_depth": 3, "objective": "binary:logistic", "nthread": 2},
-                        xgb.DMatrix(frame, y, enable_categorical=True), 5)
+    booster = xgb.train(
+        {"max_depth": 3, "objective": "binary:logistic", "nthread": 1},
+        xgb.DMatrix(frame, y, enable_categorical=True),
+        5,
+    )
     explainer = TreeExplainer(booster)
     assert explainer.fallback_reason == "categorical splits"
     expected = booster.predict(xgb.DMatrix(frame, enable_categorical=True), pred_contribs=True)
@@ -166,3 +180,13 @@ def test_wrong_number_of_features_is_refused() -> None:
     x, y = _data(200, seed=31)
     with pytest.raises(ValueError, match="expected rows of 8 features"):
         TreeExplainer(_train(x, y, 2)).shap_values(x[:, :5])
+
+
+def test_a_linear_booster_falls_back_to_xgboost() -> None:
+    x, y = _data(500, seed=37, missing=0.0)
+    booster = xgb.train({"booster": "gblinear", "objective": "binary:logistic", "nthread": 1}, xgb.DMatrix(x, y), 3)
+    explainer = TreeExplainer(booster)
+    assert explainer.fallback_reason == "gblinear booster"
+    np.testing.assert_allclose(
+        explainer.shap_values(x), booster.predict(xgb.DMatrix(x), pred_contribs=True), rtol=0, atol=TOL
+    )

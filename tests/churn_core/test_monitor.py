@@ -22,7 +22,13 @@ def test_psi_matches_the_formula_by_hand() -> None:
 
 def test_status_thresholds_are_evidently_s() -> None:
     assert list(monitor.drift_status([0.0, 0.0999, 0.1, 0.2499, 0.25, 3.0])) == [
-        "ok", "ok", "watch", "watch", "alert", "alert"]
+        "ok",
+        "ok",
+        "watch",
+        "watch",
+        "alert",
+        "alert",
+    ]
 
 
 def test_bins_are_reference_deciles_with_a_missing_bin() -> None:

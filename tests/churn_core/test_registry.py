@@ -16,7 +16,7 @@ from churn_core.train import TrainedModel, fit_model
 from tests.churn_core.modeldata import evaluator_data
 from tests.conftest import make_settings
 
-FAST = {"tuning_max_trials": 1, "bootstrap_samples": 10, "train_threads": 1}
+FAST = {"tuning_folds": 2, "tuning_max_trials": 1, "bootstrap_samples": 10, "train_threads": 1}
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ import pytest
 import xgboost as xgb
 from typer.testing import CliRunner
 
+from churn_core import channels, monitor
 from churn_core import score as scoring
 from churn_core.features import SEED_NUMERIC, FeaturePipeline
 from churn_core.schema import CHANNELS, EVALUATOR_SCORES
@@ -54,7 +55,9 @@ class StandIn:
 
 def train_stand_in(settings: Settings, version: str = "v9001") -> StandIn:
     training = open_warehouse(settings).run("training_snapshots")
-    pipeline = FeaturePipeline(numeric=(*SEED_NUMERIC, "team_size"), categorical=("edition",), ratios=()).fit(training)
+    pipeline = FeaturePipeline(numeric=(*SEED_NUMERIC, "team_size"), categorical=("edition",), ratios=()).fit(
+        training
+    )
     x = pipeline.transform(training)
     data = xgb.DMatrix(x, label=training["churned"].to_numpy(), feature_names=pipeline.features_)
     return StandIn(version, xgb.train(PARAMS, data, 40), pipeline)
@@ -83,8 +86,11 @@ def scored(etl_home, model, tmp_path_factory) -> Settings:
 def test_the_score_set_has_the_schema_columns_then_shap_then_uplift(scored, model) -> None:
     scores = open_warehouse(scored).query("SELECT * FROM evaluator_scores ORDER BY instance")
     features = list(model.pipeline.features_)
-    assert list(scores.columns) == [*EVALUATOR_SCORES.names, *(f"shap_{f}" for f in features),
-                                    *(f"uplift_{c}" for c in CHANNELS)]
+    assert list(scores.columns) == [
+        *EVALUATOR_SCORES.names,
+        *(f"shap_{f}" for f in features),
+        *(f"uplift_{c}" for c in CHANNELS),
+    ]
     w1 = open_warehouse(scored).query("SELECT * FROM instances_w1 ORDER BY instance")
     assert scores["instance"].tolist() == w1["instance"].tolist() and len(scores) > 300
     assert (scores["as_of_date"] == pd.Timestamp(DEMO_END)).all()
@@ -102,10 +108,15 @@ def test_probability_margin_and_shap_agree_with_the_model(scored, model) -> None
     ranked = scores.sort_values("risk_rank")
     assert ranked["risk_rank"].tolist() == list(range(1, len(scores) + 1))
     assert ranked["churn_probability"].is_monotonic_decreasing
-    tier = np.where(scores["churn_probability"] >= 0.6, "high",
-                    np.where(scores["churn_probability"] >= 0.3, "medium", "low"))
+    tier = np.where(
+        scores["churn_probability"] >= 0.6,
+        "high",
+        np.where(scores["churn_probability"] >= 0.3, "medium", "low"),
+    )
     assert (scores["risk_tier"] == tier).all()
-    np.testing.assert_allclose(scores["value_at_risk"], scores["churn_probability"] * scores["expected_annual_value"])
+    np.testing.assert_allclose(
+        scores["value_at_risk"], scores["churn_probability"] * scores["expected_annual_value"]
+    )
 
 
 def test_reached_channels_and_activation_come_from_the_raw_tables(scored, small_tables) -> None:
@@ -113,7 +124,9 @@ def test_reached_channels_and_activation_come_from_the_raw_tables(scored, small_
     touches = small_tables["engagements"]
     sent = pd.to_datetime(touches["sent_at"].astype("datetime64[us]"))
     touches = touches[(touches["delivered"] == 1) & (sent.dt.normalize() <= pd.Timestamp(DEMO_END))]
-    reached = touches.groupby("instance")["channel"].agg(lambda c: ",".join(x for x in CHANNELS if x in set(c)))
+    reached = touches.groupby("instance")["channel"].agg(
+        lambda c: ",".join(x for x in CHANNELS if x in set(c))
+    )
     got = scores["channels_reached"]
     expected = reached.reindex(got.index)
     assert got.notna().sum() > 100
@@ -131,8 +144,9 @@ def test_targeting_columns_follow_the_rules(scored) -> None:
     assert ((s["worth_saving"] == 1) == ((s["predicted_churn"] == 1) & (s["expected_value"] > 0))).all()
     assert (s.loc[s["might_swing"] == 1, "predicted_churn"] == 0).all()
     assert set(s["recommended_channel"].dropna()) <= set(CHANNELS)
-    best = s[[f"uplift_{c}" for c in CHANNELS]].to_numpy()[np.arange(len(s)), [
-        CHANNELS.index(c) for c in s["recommended_channel"]]]
+    best = s[[f"uplift_{c}" for c in CHANNELS]].to_numpy()[
+        np.arange(len(s)), [CHANNELS.index(c) for c in s["recommended_channel"]]
+    ]
     np.testing.assert_allclose(s["channel_uplift"], best)
     assert s["top_reason"].notna().all()
     drivers = [json.loads(t) for t in s["top_drivers"]]
@@ -146,13 +160,27 @@ def test_side_tables_are_written_with_the_set(scored, model) -> None:
     assert sorted(drift["feature"]) == sorted([*model.pipeline.features_, "churn_probability"])
     assert set(drift["status"]) <= {"ok", "watch", "alert"} and drift["psi"].ge(0).all()
     effects = warehouse.query("SELECT * FROM channel_effects")
-    assert list(effects.columns[:8]) == ["as_of_date", "channel", "uplift", "ci_low", "ci_high", "n_treated",
-                                         "n_control", "cost"]
+    assert list(effects.columns[:8]) == [
+        "as_of_date",
+        "channel",
+        "uplift",
+        "ci_low",
+        "ci_high",
+        "n_treated",
+        "n_control",
+        "cost",
+    ]
     assert sorted(effects["channel"]) == sorted(CHANNELS)
     assert effects["recommended"].sum() == warehouse.count("evaluator_scores")
     sets = scoring.score_sets(warehouse)
     assert len(sets) == 1 and sets["rows"].iloc[0] == warehouse.count("evaluator_scores")
     assert sets["model_version"].iloc[0] == model.version and pd.notna(sets["created_at"].iloc[0])
+    # what the dashboard calls
+    assert monitor.score_drift(warehouse)["psi"].is_monotonic_decreasing
+    assert len(monitor.score_drift(warehouse, DEMO_END)) == len(drift)
+    assert channels.channel_effects(warehouse, DEMO_END)["channel"].tolist() == (
+        effects.sort_values(["uplift", "channel"], ascending=[False, True])["channel"].tolist()
+    )
     reference = warehouse.query("SELECT DISTINCT model_version FROM drift_reference")
     assert reference["model_version"].tolist() == [model.version]
 
@@ -170,8 +198,9 @@ def test_history_previous_scores_replacement_and_retention(etl_home, model, tmp_
     for table in scoring.SCORE_TABLES:
         kept = warehouse.query(f"SELECT DISTINCT as_of_date FROM {table} ORDER BY 1")["as_of_date"]
         assert [d.date() for d in kept] == dates[1:], table
-    counts = warehouse.query("SELECT as_of_date, count(*) AS n, count(DISTINCT instance) AS k "
-                             "FROM evaluator_scores GROUP BY 1")
+    counts = warehouse.query(
+        "SELECT as_of_date, count(*) AS n, count(DISTINCT instance) AS k FROM evaluator_scores GROUP BY 1"
+    )
     assert (counts["n"] == counts["k"]).all()
     scores = warehouse.query("SELECT * FROM evaluator_scores")
     before = scores[scores["as_of_date"] == pd.Timestamp(dates[1])].set_index("instance")
@@ -179,8 +208,10 @@ def test_history_previous_scores_replacement_and_retention(etl_home, model, tmp_
     both = now.index.intersection(before.index)
     assert len(both) > 50
     np.testing.assert_allclose(now.loc[both, "previous_probability"], before.loc[both, "churn_probability"])
-    np.testing.assert_allclose(now.loc[both, "probability_change"],
-                               now.loc[both, "churn_probability"] - before.loc[both, "churn_probability"])
+    np.testing.assert_allclose(
+        now.loc[both, "probability_change"],
+        now.loc[both, "churn_probability"] - before.loc[both, "churn_probability"],
+    )
     assert (now.loc[both, "previous_as_of_date"] == pd.Timestamp(dates[1])).all()
     new = now.index.difference(before.index)
     assert now.loc[new, "previous_probability"].isna().all()
@@ -191,7 +222,8 @@ def _set_state(settings: Settings) -> pd.DataFrame:
         "SELECT s.as_of_date, s.model_version, s.rows, count(e.instance) AS stored, "
         "count(DISTINCT e.model_version) AS versions, max(e.model_version) AS version "
         "FROM score_sets AS s LEFT JOIN evaluator_scores AS e ON e.as_of_date = s.as_of_date "
-        "GROUP BY 1, 2, 3 ORDER BY 1")
+        "GROUP BY 1, 2, 3 ORDER BY 1"
+    )
 
 
 def test_bad_input_is_refused_and_the_previous_set_stays(scored, model, tmp_path) -> None:
@@ -200,8 +232,13 @@ def test_bad_input_is_refused_and_the_previous_set_stays(scored, model, tmp_path
     before = _set_state(settings)
     with pytest.raises(scoring.ScoringError, match="built for 2026-11-26"):
         scoring.score_evaluators(warehouse, settings, model, dt.date(2026, 11, 20))
-    lacking = StandIn("v9002", model.booster, FeaturePipeline.from_dict(
-        {**model.pipeline.to_dict(), "features": [*model.pipeline.features_[:-1], "not_a_column"]}))
+    lacking = StandIn(
+        "v9002",
+        model.booster,
+        FeaturePipeline.from_dict(
+            {**model.pipeline.to_dict(), "features": [*model.pipeline.features_[:-1], "not_a_column"]}
+        ),
+    )
     with pytest.raises(scoring.FeatureMismatchError, match="not_a_column"):
         scoring.score_evaluators(warehouse, settings, lacking)
     reordered = StandIn("v9003", model.booster, model.pipeline)
@@ -233,12 +270,34 @@ def test_cli_without_a_champion_says_so_without_a_traceback(scored, tmp_path, mo
     assert _set_state(settings).equals(_set_state(scored))
 
 
+def test_cli_scores_with_the_champion_and_refuses_another_date(scored, model, tmp_path, monkeypatch) -> None:
+    from churn_core.cli import app
+    from churn_core.registry import Registry
+
+    settings = copy_home(scored, tmp_path)
+    monkeypatch.setenv("CHURN_HOME", str(settings.home))
+    monkeypatch.delenv("CHURN_CONFIG", raising=False)
+    monkeypatch.setattr(Registry, "load", lambda self, version="champion": model)
+    before = _set_state(settings)
+    refused = CliRunner().invoke(app, ["score", "--as-of", "2026-11-20"])
+    assert refused.exit_code == 1 and "churn etl --as-of 2026-11-20" in refused.output
+    assert "Traceback" not in refused.output and _set_state(settings).equals(before)
+    done = CliRunner().invoke(app, ["score"])
+    assert done.exit_code == 0, done.output
+    rows = open_warehouse(settings).count("instances_w1")
+    assert f"Scored {rows:,} evaluators as of 2026-11-26 with model {model.version}" in " ".join(done.output.split())
+    after = _set_state(settings)
+    assert after["rows"].tolist() == [rows] and (after["stored"] == rows).all()
+
+
 # --- killed at random moments ------------------------------------------------------------------------
 
 
 def _stand_in_from(spec_path: str) -> StandIn:
     spec = json.loads(Path(spec_path).read_text())
-    return StandIn(spec["version"], xgb.Booster(model_file=spec["model"]), FeaturePipeline.from_dict(spec["pipeline"]))
+    return StandIn(
+        spec["version"], xgb.Booster(model_file=spec["model"]), FeaturePipeline.from_dict(spec["pipeline"])
+    )
 
 
 def _score_forever(home: str, spec_path: str) -> None:
@@ -265,8 +324,15 @@ def _score_once_timed(home: str, spec_path: str, log_path: str) -> None:
 def _spec(model: StandIn, folder: Path, version: str) -> str:
     model.booster.save_model(str(folder / f"{version}.ubj"))
     path = folder / f"{version}.json"
-    path.write_text(json.dumps({"version": version, "model": str(folder / f"{version}.ubj"),
-                                "pipeline": model.pipeline.to_dict()}))
+    path.write_text(
+        json.dumps(
+            {
+                "version": version,
+                "model": str(folder / f"{version}.ubj"),
+                "pipeline": model.pipeline.to_dict(),
+            }
+        )
+    )
     return str(path)
 
 
@@ -280,8 +346,9 @@ def test_a_job_killed_at_any_moment_leaves_exactly_one_complete_set(scored, mode
     warm.join()
     # one uninterrupted run in a child first: how long a run takes there, and when its write starts
     log = tmp_path / "timing.json"
-    child = context.Process(target=_score_once_timed, args=(str(settings.home), _spec(model, tmp_path, "v9100"),
-                                                            str(log)))
+    child = context.Process(
+        target=_score_once_timed, args=(str(settings.home), _spec(model, tmp_path, "v9100"), str(log))
+    )
     launched = time.time()
     child.start()
     child.join()
@@ -292,7 +359,9 @@ def test_a_job_killed_at_any_moment_leaves_exactly_one_complete_set(scored, mode
     assert versions == ["v9100"]
     for attempt in range(1, 16):
         version = f"v{9100 + attempt}"
-        child = context.Process(target=_score_forever, args=(str(settings.home), _spec(model, tmp_path, version)))
+        child = context.Process(
+            target=_score_forever, args=(str(settings.home), _spec(model, tmp_path, version))
+        )
         child.start()
         # every other kill lands inside the write; the others anywhere from reading to the next run
         moment = rng.uniform(write_start, done) if attempt % 2 else rng.uniform(0.05, 1.2) * done
@@ -312,3 +381,10 @@ def test_a_job_killed_at_any_moment_leaves_exactly_one_complete_set(scored, mode
         versions.append(row["model_version"])
     print(f"run {done:.1f} s, write from {write_start:.1f} s; sets seen: {versions}")
     assert len(set(versions)) > 2  # runs killed after their commit replaced the set: both outcomes were seen
+
+
+def test_the_drift_reference_uses_the_cohorts_the_card_names() -> None:
+    snaps = pd.DataFrame({"eval_start_date": ["2026-08-01", "2026-09-01", "2026-10-01"], "x": [1, 2, 3]})
+    card = {"training": {"date_min": "2026-08-15", "date_max": "2026-09-30"}}
+    assert scoring._training_rows(snaps, card)["x"].tolist() == [2]
+    assert scoring._training_rows(snaps, {})["x"].tolist() == [1, 2, 3]

@@ -61,9 +61,13 @@ def test_the_recommended_channel_changes_with_its_cost() -> None:
     rate[0, CHANNELS.index("email")] = 0.05
     args = (np.array([0.9]), np.array([1_000.0]), rate)
     cheap = targeting.expected_values(*args, targeting.channel_costs(SETTINGS))
-    dear = targeting.expected_values(*args, targeting.channel_costs(SETTINGS.with_overrides(channel_cost_phone=500.0)))
-    pick = [CHANNELS[targeting.choose_targets(args[0], 0.5, ev, np.array([np.nan]), SETTINGS).recommended[0]]
-            for ev in (cheap, dear)]
+    dear = targeting.expected_values(
+        *args, targeting.channel_costs(SETTINGS.with_overrides(channel_cost_phone=500.0))
+    )
+    pick = [
+        CHANNELS[targeting.choose_targets(args[0], 0.5, ev, np.array([np.nan]), SETTINGS).recommended[0]]
+        for ev in (cheap, dear)
+    ]
     assert pick == ["phone", "email"]
     assert cheap[0, CHANNELS.index("phone")] == pytest.approx(0.9 * 1_000 * 0.2 - SETTINGS.channel_cost_phone)
 

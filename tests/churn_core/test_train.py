@@ -22,7 +22,7 @@ FAST = {
     "tuning_budget_seconds": 20.0,
     "tuning_max_trials": 3,
     "tuning_max_rounds": 300,
-    "tuning_folds": 3,
+    "tuning_folds": 2,
     "bootstrap_samples": 20,
     "train_threads": 1,
     "early_stopping_rounds": 20,

@@ -33,9 +33,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(script: Path, env: dict[str, str], timeout: float = 60.0) -> Iterator[tuple[str, int]]:
+def streamlit_server(
+    script: Path, env: dict[str, str], timeout: float = 60.0, port: int | None = None
+) -> Iterator[tuple[str, int]]:
     """`streamlit run script` on 127.0.0.1 and a free port, from the repository root; yields (url, pid)."""
-    port = free_port()
+    port = port or free_port()
     command = [
         sys.executable,
         "-m",

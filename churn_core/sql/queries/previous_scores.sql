@@ -1,9 +1,13 @@
--- previous_scores: each evaluator's most recent score before :as_of, to show how its risk moved.
--- Grain: one row per instance scored in an earlier set. Input: evaluator_scores. Parameters: :as_of (DATE).
+-- previous_scores: each evaluator's row in the most recent score set before :as_of, to show how its risk
+-- moved. Grain: one row per instance in that set. Input: evaluator_scores. Parameters: :as_of (DATE).
+-- Only one earlier set is read, so the cost does not grow with the history kept.
 SELECT
     instance,
-    max(as_of_date) AS previous_as_of_date,
-    max_by(churn_probability, as_of_date) AS previous_probability
+    as_of_date AS previous_as_of_date,
+    churn_probability AS previous_probability
 FROM evaluator_scores
-WHERE as_of_date < :as_of
-GROUP BY instance
+WHERE as_of_date = (
+    SELECT max(as_of_date)
+    FROM evaluator_scores
+    WHERE as_of_date < :as_of
+)

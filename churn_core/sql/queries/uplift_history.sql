@@ -2,9 +2,12 @@
 -- the channel uplift models (churn_core/channels.py).
 -- Grain: one row per evaluator in instances_modeling (outcome resolved by the ETL's as-of date), with its
 -- week-1 features and segment. Inputs: instances_modeling, evaluators, engagements.
--- primary_channel: the channel with the most delivered touches before the outcome resolved (ties go to the
--- channel first in alphabetical order); NULL when nothing was delivered. control_group = 1 marks the
--- evaluators held out of marketing on purpose (the no-contact control).
+-- primary_channel: the channel with the most touches before the outcome resolved (ties go to the channel
+-- first in alphabetical order); NULL when there were none. With :count_undelivered = 0 only delivered
+-- touches count; churn_core.channels passes 1 (the campaign an evaluator was put in, delivered or not),
+-- because delivery itself depends on engagement (in-app messages only reach active users) and would
+-- bias the comparison with the control group. control_group = 1 marks the evaluators held out of
+-- marketing on purpose (the no-contact control). Parameters: :count_undelivered (0 or 1).
 WITH delivered AS (
     SELECT g.instance, g.channel, count(*) AS touches
     FROM engagements AS g

@@ -1,0 +1,53 @@
+"""Exports and promotions are refused to roles without them in the functions behind the UI, and audited."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import shutil
+
+import pytest
+
+from churn_core import actions, audit
+from churn_core.access import AccessDenied, User
+from churn_core.registry import Registry
+from churn_core.views import Filters
+from churn_core.warehouse import open_warehouse
+
+MARKETER, ANALYST, ADMIN = (User(f"{r}@example.com", role=r) for r in ("marketer", "analyst", "admin"))
+
+
+@pytest.fixture()
+def home(scored_home, tmp_path):
+    """A private copy of the scored warehouse and registry: these tests write audit entries."""
+    shutil.copytree(scored_home.home, tmp_path / "home")
+    return dataclasses.replace(scored_home, home=tmp_path / "home")
+
+
+def test_export_needs_the_export_role_and_is_audited(home) -> None:
+    warehouse = open_warehouse(home)
+    as_of = warehouse.query("SELECT max(as_of_date) AS d FROM evaluator_scores").iloc[0, 0].date()
+    view = Filters(tiers=("high",))
+    with pytest.raises(AccessDenied, match="may not export"):
+        actions.export_evaluators(warehouse, MARKETER, as_of, view, "risk", ["product"], "csv")
+    assert not warehouse.table_exists("audit_log")
+    payload = actions.export_evaluators(warehouse, ANALYST, as_of, view, "risk", ["product"], "csv")
+    rows = list(csv.DictReader(io.StringIO(payload.decode("utf-8-sig"))))
+    assert rows and all(r["product"][:1] not in "=+-@" for r in rows)
+    entry = audit.audit_entries(warehouse, ADMIN).iloc[0]
+    assert (entry["user_email"], entry["action"], entry["row_count"]) == (ANALYST.email, "export", len(rows))
+    assert '"tiers": ["high"]' in entry["detail"] or "high" in entry["detail"]
+
+
+def test_promotion_is_for_admins_and_is_audited(home) -> None:
+    warehouse = open_warehouse(home)
+    registry = Registry(home)
+    champion = registry.champion_version()
+    with pytest.raises(AccessDenied, match="may not promote"):
+        actions.promote_model(home, warehouse, ANALYST, champion, force=True)
+    assert not warehouse.table_exists("audit_log")
+    actions.promote_model(home, warehouse, ADMIN, champion)
+    assert registry.champion_version() == champion
+    entries = audit.audit_entries(warehouse, ADMIN)
+    assert entries["action"].tolist() == ["promote"] and champion in entries["detail"].iloc[0]

@@ -144,7 +144,7 @@ def channels_reached(warehouse: Warehouse, instances: np.ndarray, as_of: dt.date
 
 
 def _reached_text(reached: np.ndarray) -> pd.Series:
-    """ "email,push" per row (NULL when none) via a lookup over the 2**channels combinations."""
+    """Channels as text per row ("email,push"; NULL when none), looked up among the 2**5 combinations."""
     combos = [
         ",".join(c for j, c in enumerate(CHANNELS) if mask >> j & 1) or None
         for mask in range(2 ** len(CHANNELS))
@@ -154,7 +154,7 @@ def _reached_text(reached: np.ndarray) -> pd.Series:
 
 
 def previous_scores(warehouse: Warehouse, as_of: dt.date) -> pd.DataFrame:
-    """Each evaluator's latest score before as_of (empty before the first set)."""
+    """Each evaluator's row in the most recent set before as_of (empty before the first set)."""
     if not warehouse.table_exists("evaluator_scores"):
         return pd.DataFrame(columns=["instance", "previous_as_of_date", "previous_probability"])
     return warehouse.run("previous_scores", {"as_of": as_of})

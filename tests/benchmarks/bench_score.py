@@ -10,7 +10,9 @@ ones would take minutes and the scoring work is the same.) `churn score` then ru
 twice: the first run of a model also builds its drift reference; the second replaces the same set.
 
 The champion comes from the registry (trained with churn_core.train when there is none); while those
-modules are missing a seed-talk XGBoost (200 trees of depth 3) stands in. Last line: key=value figures.
+modules are missing a seed-talk XGBoost (200 trees of depth 3) stands in. Wall and CPU seconds (all
+threads) are both reported, with the load average: on a shared machine the wall time says more about
+the neighbours than about the job. Last line: key=value figures.
 """
 
 from __future__ import annotations

@@ -55,9 +55,7 @@ class StandIn:
 
 def train_stand_in(settings: Settings, version: str = "v9001") -> StandIn:
     training = open_warehouse(settings).run("training_snapshots")
-    pipeline = FeaturePipeline(numeric=(*SEED_NUMERIC, "team_size"), categorical=("edition",), ratios=()).fit(
-        training
-    )
+    pipeline = FeaturePipeline(numeric=(*SEED_NUMERIC, "team_size"), categorical=("edition",), ratios=()).fit(training)
     x = pipeline.transform(training)
     data = xgb.DMatrix(x, label=training["churned"].to_numpy(), feature_names=pipeline.features_)
     return StandIn(version, xgb.train(PARAMS, data, 40), pipeline)
@@ -114,9 +112,7 @@ def test_probability_margin_and_shap_agree_with_the_model(scored, model) -> None
         np.where(scores["churn_probability"] >= 0.3, "medium", "low"),
     )
     assert (scores["risk_tier"] == tier).all()
-    np.testing.assert_allclose(
-        scores["value_at_risk"], scores["churn_probability"] * scores["expected_annual_value"]
-    )
+    np.testing.assert_allclose(scores["value_at_risk"], scores["churn_probability"] * scores["expected_annual_value"])
 
 
 def test_reached_channels_and_activation_come_from_the_raw_tables(scored, small_tables) -> None:
@@ -124,9 +120,7 @@ def test_reached_channels_and_activation_come_from_the_raw_tables(scored, small_
     touches = small_tables["engagements"]
     sent = pd.to_datetime(touches["sent_at"].astype("datetime64[us]"))
     touches = touches[(touches["delivered"] == 1) & (sent.dt.normalize() <= pd.Timestamp(DEMO_END))]
-    reached = touches.groupby("instance")["channel"].agg(
-        lambda c: ",".join(x for x in CHANNELS if x in set(c))
-    )
+    reached = touches.groupby("instance")["channel"].agg(lambda c: ",".join(x for x in CHANNELS if x in set(c)))
     got = scores["channels_reached"]
     expected = reached.reindex(got.index)
     assert got.notna().sum() > 100
@@ -217,6 +211,14 @@ def test_history_previous_scores_replacement_and_retention(etl_home, model, tmp_
     assert now.loc[new, "previous_probability"].isna().all()
 
 
+class Reordered(StandIn):
+    """A model whose card lists its features in another order than its pipeline produces them."""
+
+    @property
+    def card(self) -> dict[str, Any]:
+        return {"features": list(reversed(self.pipeline.features_)), "threshold": self.threshold}
+
+
 def _set_state(settings: Settings) -> pd.DataFrame:
     return open_warehouse(settings).query(
         "SELECT s.as_of_date, s.model_version, s.rows, count(e.instance) AS stored, "
@@ -241,14 +243,8 @@ def test_bad_input_is_refused_and_the_previous_set_stays(scored, model, tmp_path
     )
     with pytest.raises(scoring.FeatureMismatchError, match="not_a_column"):
         scoring.score_evaluators(warehouse, settings, lacking)
-    reordered = StandIn("v9003", model.booster, model.pipeline)
-    reordered_card = {"features": list(reversed(model.pipeline.features_)), "threshold": 0.5}
-    type(reordered).card = property(lambda self: reordered_card)  # a card that disagrees with the pipeline
-    try:
-        with pytest.raises(scoring.FeatureMismatchError, match="do not match the card"):
-            scoring.score_evaluators(warehouse, settings, reordered)
-    finally:
-        type(reordered).card = StandIn.__dict__["card"]
+    with pytest.raises(scoring.FeatureMismatchError, match="do not match the card"):
+        scoring.score_evaluators(warehouse, settings, Reordered("v9003", model.booster, model.pipeline))
     warehouse.execute("DELETE FROM instances_w1")
     with pytest.raises(scoring.ScoringError, match="instances_w1 is empty"):
         scoring.score_evaluators(warehouse, settings, model)
@@ -295,16 +291,24 @@ def test_cli_scores_with_the_champion_and_refuses_another_date(scored, model, tm
 
 def _stand_in_from(spec_path: str) -> StandIn:
     spec = json.loads(Path(spec_path).read_text())
-    return StandIn(
-        spec["version"], xgb.Booster(model_file=spec["model"]), FeaturePipeline.from_dict(spec["pipeline"])
-    )
+    return StandIn(spec["version"], xgb.Booster(model_file=spec["model"]), FeaturePipeline.from_dict(spec["pipeline"]))
 
 
-def _score_forever(home: str, spec_path: str) -> None:
-    """Child process: score again and again with the stand-in stored at spec_path (killed by the test)."""
+def _score_forever(home: str, spec_path: str, marks: str) -> None:
+    """Child process: score again and again with the stand-in stored at spec_path (killed by the test),
+    touching marks/writing-<i> when run i starts its write and marks/done-<i> when it has committed."""
     stand_in, settings = _stand_in_from(spec_path), make_settings(Path(home), uplift_trees=10)
+    run = 0
+
+    def step(label: str, work: Any) -> Any:
+        if label == "Writing the score set":
+            (Path(marks) / f"writing-{run}").touch()
+        return work()
+
     while True:
-        scoring.score_evaluators(open_warehouse(settings), settings, stand_in)
+        scoring.score_evaluators(open_warehouse(settings), settings, stand_in, step=step)
+        (Path(marks) / f"done-{run}").touch()
+        run += 1
 
 
 def _score_once_timed(home: str, spec_path: str, log_path: str) -> None:
@@ -319,6 +323,13 @@ def _score_once_timed(home: str, spec_path: str, log_path: str) -> None:
     scoring.score_evaluators(open_warehouse(settings), settings, stand_in, step=step)
     marks.append(("done", time.time()))
     Path(log_path).write_text(json.dumps(dict(marks)))
+
+
+def _wait_for(path: Path, child: Any, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert child.is_alive() and time.monotonic() < deadline, f"the scoring child never reached {path.name}"
+        time.sleep(0.005)
 
 
 def _spec(model: StandIn, folder: Path, version: str) -> str:
@@ -357,30 +368,41 @@ def test_a_job_killed_at_any_moment_leaves_exactly_one_complete_set(scored, mode
     rng = random.Random(20261126)
     versions = [_set_state(settings)["model_version"].iloc[0]]
     assert versions == ["v9100"]
-    for attempt in range(1, 16):
-        version = f"v{9100 + attempt}"
+    killed_writing = 0
+    for attempt in range(15):
+        version = f"v{9101 + attempt}"
+        marks = tmp_path / version
+        marks.mkdir()
         child = context.Process(
-            target=_score_forever, args=(str(settings.home), _spec(model, tmp_path, version))
+            target=_score_forever, args=(str(settings.home), _spec(model, tmp_path, version), str(marks))
         )
         child.start()
-        # every other kill lands inside the write; the others anywhere from reading to the next run
-        moment = rng.uniform(write_start, done) if attempt % 2 else rng.uniform(0.05, 1.2) * done
-        time.sleep(moment)
+        if attempt % 3 == 0:  # inside the write transaction
+            _wait_for(marks / "writing-0", child)
+            time.sleep(rng.uniform(0.0, 0.8) * (done - write_start))
+        elif attempt % 3 == 1:  # anywhere in a second run, after a first one committed
+            _wait_for(marks / "done-0", child)
+            time.sleep(rng.uniform(0.0, 1.0) * done)
+        else:  # anywhere in the first run: reading, computing or writing
+            time.sleep(rng.uniform(0.0, 1.0) * done)
         os.kill(child.pid, signal.SIGKILL)
         child.join()
         assert child.exitcode == -signal.SIGKILL
+        killed_writing += (marks / "writing-0").exists() and not (marks / "done-0").exists()
         state = _set_state(settings)
         assert len(state) == 1  # one set for the date, complete, never half of one
         row = state.iloc[0]
         assert row["rows"] == row["stored"] == expected_rows
         assert row["versions"] == 1 and row["version"] == row["model_version"]
-        assert row["model_version"] in (versions[-1], version)
+        committed = (marks / "done-0").exists()
+        assert row["model_version"] == version if committed else row["model_version"] in (versions[-1], version)
         drift = open_warehouse(settings).query("SELECT count(*) AS n FROM score_drift")["n"].iloc[0]
         effects = open_warehouse(settings).query("SELECT count(*) AS n FROM channel_effects")["n"].iloc[0]
         assert drift == len(model.pipeline.features_) + 1 and effects == len(CHANNELS)
         versions.append(row["model_version"])
-    print(f"run {done:.1f} s, write from {write_start:.1f} s; sets seen: {versions}")
-    assert len(set(versions)) > 2  # runs killed after their commit replaced the set: both outcomes were seen
+    print(f"run {done:.1f} s, write from {write_start:.1f} s; killed mid-write {killed_writing}; sets: {versions}")
+    assert killed_writing >= 1  # the write itself was interrupted, and the previous set stayed
+    assert len(set(versions)) >= 6  # every run killed after its commit had replaced the set
 
 
 def test_the_drift_reference_uses_the_cohorts_the_card_names() -> None:

@@ -83,7 +83,7 @@ class Settings:
     # channel uplift models (churn_core.channels): learner, trees per model, and the fewest resolved
     # evaluators a channel (and the control group) needs before its uplift is estimated
     uplift_learner: Literal["t", "x"] = "x"
-    uplift_trees: int = 60
+    uplift_trees: int = 40
     uplift_min_group: int = 200
     freshness_hours: float = 36.0
     # --- scheduling and alerts ---------------------------------------------------------------------

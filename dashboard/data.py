@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from churn_core import actions, audit, views
+from churn_core import actions, audit, history, views
 from churn_core.access import User
 from churn_core.settings import Settings, SettingsError, load_settings
 from churn_core.views import FilterOptions, Filters, Profile, ScoreSet
@@ -297,6 +297,17 @@ def promote(settings: Settings, user: User, version: str, force: bool) -> str:
     comparison = actions.promote_model(settings, _warehouse(settings), user, version, force)
     st.cache_data.clear()
     return str(comparison)
+
+
+@st.cache_data(ttl=SETS_TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
+def freshness_banner(settings: Settings) -> history.Freshness:
+    """Whether the served scores are older than settings.freshness_hours (the banner on every page)."""
+    return history.freshness(warehouse(settings), settings)
+
+
+@st.cache_data(ttl=SETS_TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
+def next_runs(settings: Settings) -> pd.DataFrame:
+    return history.next_runs(settings, 3)
 
 
 def bytes_scanned(settings: Settings) -> int:

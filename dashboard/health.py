@@ -262,6 +262,8 @@ def freshness(settings: Settings, score_set: ScoreSet) -> None:
                     "row_count": number("Rows", format="localized"),
                 },
             )
+    st.markdown("**Next scheduled runs**")
+    st.dataframe(data.next_runs(settings), hide_index=True)
     jobs = data.job_history(settings)
     st.markdown("**Scheduled job history**")
     if jobs is None:

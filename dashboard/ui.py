@@ -57,6 +57,10 @@ def header(
     tables = set(data.tables(settings))
     score_set = current_set(settings) if "evaluator_scores" in tables else None
     st.caption(set_caption(score_set))
+    if score_set is not None:
+        fresh = data.freshness_banner(settings)
+        if fresh.stale:
+            st.warning(fresh.message, icon=":material/schedule:")
     if not tables or not {"evaluators", "daily_usage"} <= tables:
         st.info(NO_DATA, icon=":material/database:")
         st.stop()

@@ -21,10 +21,13 @@ def run_page(
     settings: Settings,
     page: str = "at_risk",
     params: dict[str, str | list[str]] | None = None,
+    env: dict[str, str] | None = None,
 ) -> AppTest:
     for key in [k for k in os.environ if k.startswith("CHURN_")]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("CHURN_HOME", str(settings.home))
+    for key, value in (env or {}).items():
+        monkeypatch.setenv(key, value)
     at = AppTest.from_file(APP, default_timeout=120)
     if page != "at_risk":
         at.switch_page(f"../pages/{page}.py")
@@ -234,3 +237,11 @@ def test_what_if_changes_the_risk(monkeypatch, scored_home):
     assert_clean(at)
     after = {m.label: m.value for m in at.metric}["Risk with these numbers"]
     assert after != before
+
+
+def test_stale_scores_raise_a_banner_on_every_page(monkeypatch, scored_home):
+    for page in ("at_risk", "channels", "model_health"):
+        at = run_page(monkeypatch, scored_home, page, env={"CHURN_FRESHNESS_HOURS": "0"})
+        assert any("Scores are stale" in w.value for w in at.warning), page
+    at = run_page(monkeypatch, scored_home, "at_risk", env={"CHURN_FRESHNESS_HOURS": "1000000"})
+    assert not any("Scores are stale" in w.value for w in at.warning)

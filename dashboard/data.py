@@ -54,11 +54,13 @@ def _settings(env: tuple[tuple[str, str], ...]) -> Settings:
 
 @st.cache_resource(show_spinner=False, max_entries=8, hash_funcs={Settings: hash})
 def _warehouse(settings: Settings) -> Warehouse:
-    return open_warehouse(settings, read_only=True)
+    # Not read-only: the audit log of exports is written through it, and DuckDB wants one configuration per
+    # file and process. Every query is parameterised, and `churn sql` stays read-only.
+    return open_warehouse(settings)
 
 
 def warehouse(settings: Settings) -> Warehouse:
-    """The read-only warehouse; inside a page run, the DuckDB file is held open from the first query on."""
+    """The warehouse; inside a page run, the DuckDB file is held open from the first query on."""
     run = getattr(_RUN, "held", None)
     if run is not None and run["settings"] == settings and run["keeper"] is None:
         run["keeper"] = _open_keeper(settings)
@@ -70,7 +72,7 @@ _RUN = threading.local()  # per script-run thread: the settings of the run and i
 
 @contextlib.contextmanager
 def warehouse_held(settings: Settings) -> Iterator[None]:
-    """Hold the DuckDB file open (read-only) from the run's first query to its end.
+    """Hold the DuckDB file open from the run's first query to its end.
 
     The warehouse opens a short-lived connection per query so that jobs in other processes can write
     between them. Opening the file costs 20-60 ms, while a connection to a file that is already open in
@@ -96,7 +98,7 @@ def _open_keeper(settings: Settings) -> Any:
     import duckdb
 
     try:
-        keeper = duckdb.connect(str(settings.warehouse_path), read_only=True)
+        keeper = duckdb.connect(str(settings.warehouse_path))
         keeper.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
     except duckdb.Error:
         return False  # a locked or damaged file: the queries themselves report it

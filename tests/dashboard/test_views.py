@@ -266,7 +266,7 @@ def test_realised_performance_matches_sklearn(wh):
     assert row["precision"] == pytest.approx(tp / first["predicted_churn"].sum())
 
 
-def test_feature_by_outcome_and_freshness(wh):
+def test_feature_by_outcome_and_freshness(wh, scored_home):
     by = views.feature_by_outcome(wh)
     assert len(by) == 16 and by["retained_n"].iloc[0] > 0
     raw = wh.query("SELECT avg(w1_active_users) AS m FROM instances_modeling WHERE retained = 1").iloc[0, 0]
@@ -274,7 +274,7 @@ def test_feature_by_outcome_and_freshness(wh):
     fresh = views.freshness(wh)
     assert pd.Timestamp(fresh["last_usage_date"]).date() == AS_OF
     assert len(views.data_quality(wh)) > 10
-    assert views.job_history(wh) is None or "job" in views.job_history(wh).columns
+    assert views.job_history(wh, scored_home) is None or "job" in views.job_history(wh, scored_home).columns
 
 
 def test_render_sql_refuses_unknown_markers():

@@ -1,10 +1,11 @@
 """Hyper-parameter search: grouped, stratified k-fold CV with early stopping, inside a time budget.
 
 Every trial trains one booster per fold, stops each on its validation fold's log-loss, and is scored by
-the mean validation ROC AUC. The seed talk's exact configuration is always the first trial, so the
-chosen configuration is never worse than the seed's in cross-validation. The out-of-fold margins of the
-chosen trial are kept: the calibrator and the decision threshold are fitted on them (held-out data that
-the final model's test set never touches).
+the mean validation ROC AUC at the number of trees the final model will have. The seed talk's exact
+configuration is the first trial, then come hand-picked starts, then random draws; a start is kept unless
+the seed's configuration or a draw beats it by more than the CV noise (see `choose`). The out-of-fold
+margins of the chosen trial are kept: the calibrator and the decision threshold are fitted on them
+(held-out data that the final model's test set never touches).
 """
 
 from __future__ import annotations
@@ -295,7 +296,7 @@ def search(
     rows = _tuning_rows(y, groups, settings)
     folds = FoldData(x[rows], y[rows], groups[rows], names, types, settings.tuning_folds, settings.random_seed)
     trials: list[Trial] = []
-    best: tuple[Trial, np.ndarray] | None = None
+    margins: list[np.ndarray] = []
     stopped_by = "max trials"
     source = iter([(dict(fixed), False)]) if fixed is not None else candidates(settings, "c" in types)
     for i, (params, early) in enumerate(source):
@@ -307,19 +308,30 @@ def search(
             break
         deadline = None if i == 0 else started + budget
         trial, oof = run_trial(folds, params, early, settings, deadline)
-        trials.append(trial)
         if not trial.completed:
             stopped_by = "time budget"
             break
-        # A random draw must beat the hand-picked configurations by a clear margin: with few rows the CV
-        # estimate is noisy, and the best of many random draws is mostly the luckiest one.
-        hurdle = 0.0 if i <= len(STARTS) else settings.tuning_min_gain
-        if best is None or trial.cv_auc > best[0].cv_auc + hurdle:
-            best = (trial, oof)
-    assert best is not None
-    trial, oof = best
+        trials.append(trial)
+        margins.append(oof)
+    chosen = choose(trials, settings.tuning_min_gain)
+    trial, oof = trials[chosen], margins[chosen]
     params = {**trial.params, "n_estimators": trial.rounds}
     return SearchResult(params, trial.cv_auc, oof, rows, trials, time.monotonic() - started, stopped_by)
+
+
+def choose(trials: list[Trial], min_gain: float) -> int:
+    """Index of the chosen trial: the best hand-picked start, unless the seed's configuration or a random
+    draw beats it clearly -- by more than the CV noise (standard error of the start's fold AUCs) and at
+    least `min_gain`. With few rows the CV estimate is noisy, and the best of many draws is mostly the
+    luckiest one."""
+    starts = [i for i in range(1, len(trials)) if i <= len(STARTS)]
+    best = max(range(len(trials)), key=lambda i: trials[i].cv_auc)
+    if not starts:
+        return best
+    start = max(starts, key=lambda i: trials[i].cv_auc)
+    folds = trials[start].fold_aucs
+    noise = float(np.std(folds, ddof=1) / np.sqrt(len(folds))) if len(folds) > 1 else 0.0
+    return best if trials[best].cv_auc > trials[start].cv_auc + max(min_gain, noise) else start
 
 
 def continue_search(

@@ -14,6 +14,7 @@ from churn_core.features import SEED_NUMERIC, ModelError
 from churn_core.registry import Registry
 from churn_core.settings import Settings
 from churn_core.train import cross_validate, fit_model, random_split, time_split, train_candidate
+from churn_core.tuning import Trial, choose
 from churn_core.warehouse import open_warehouse
 from tests.churn_core.modeldata import evaluator_data
 from tests.conftest import make_settings
@@ -58,9 +59,10 @@ def test_seed_profile_is_the_talks_model_exactly(seed_model) -> None:  # type: i
         "scale_pos_weight": 1.0,
         "random_state": 27,
     }
-    assert seed_model.card["split"]["test_size"] == 0.33 and seed_model.card["evaluation"]["random"][
-        "split"
-    ] == {"test_size": 0.33, "random_state": 27}
+    assert seed_model.card["split"]["test_size"] == 0.33 and seed_model.card["evaluation"]["random"]["split"] == {
+        "test_size": 0.33,
+        "random_state": 27,
+    }
     config = json.loads(seed_model.booster.save_config())["learner"]
     train = config["gradient_booster"]["tree_train_param"]
     assert float(train["eta"]) == pytest.approx(0.1) and int(train["max_depth"]) == 3
@@ -83,10 +85,7 @@ def test_card_reports_per_day_metrics_calibration_and_thresholds(seed_model) -> 
     assert card["metrics_by_cohort"] and card["lift"] and len(card["threshold_table"]) == 99
     assert card["calibration"]["method"] in ("platt", "isotonic") and card["oracle_roc_auc"] > 0.5
     assert card["dropped_features"]["watchers_added"].startswith("sparse")
-    assert (
-        card["feature_study"]["correlation"]["columns"]
-        and card["feature_study"]["pca"]["explained_variance_ratio"]
-    )
+    assert card["feature_study"]["correlation"]["columns"] and card["feature_study"]["pca"]["explained_variance_ratio"]
     json.dumps(card, allow_nan=True)
 
 
@@ -113,9 +112,7 @@ def test_tuned_beats_seed_on_held_out_rows(tmp_path: Path) -> None:
     rng = np.random.default_rng(6)
     n = 1000
     x = rng.normal(size=(n, 10))
-    p = 1 / (
-        1 + np.exp(-(0.8 * x[:, 0] + 0.5 * x[:, 1]))
-    )  # a weak, smooth signal: 200 fixed trees overfit it
+    p = 1 / (1 + np.exp(-(0.8 * x[:, 0] + 0.5 * x[:, 1])))  # a weak, smooth signal: 200 fixed trees overfit it
     frame = pd.DataFrame(x, columns=[f"x{i}" for i in range(10)])
     y = (rng.random(n) < p).astype(np.int8)
     data = Dataset("weak", frame, y, np.arange(n), numeric=list(frame.columns), categorical_mode="native")
@@ -124,19 +121,30 @@ def test_tuned_beats_seed_on_held_out_rows(tmp_path: Path) -> None:
     seed_auc, tuned_auc = model.card["comparison"]["seed"]["roc_auc"], model.card["metrics"]["roc_auc"]
     assert tuned_auc > seed_auc + 0.02, (tuned_auc, seed_auc)
     history = model.card["tuning"]["history"]
-    assert (
-        len(history) == 4 and history[0]["learning_rate"] == 0.1 and history[0]["rounds"] == 200
-    )  # seed first
-    assert model.card["tuning"]["cv_auc"] == max(t["cv_auc"] for t in history)
+    assert len(history) == 4 and history[0]["learning_rate"] == 0.1 and history[0]["rounds"] == 200  # seed first
+    assert model.card["tuning"]["cv_auc"] > history[0]["cv_auc"]
+
+
+def test_a_challenger_must_beat_the_starts_by_more_than_the_noise() -> None:
+    def trial(auc: float, folds: tuple[float, ...] = (0.0, 0.0, 0.0)) -> Trial:
+        return Trial({}, auc, 100, 1.0, [auc + f for f in folds])
+
+    noisy = (-0.01, 0.0, 0.01)  # standard error 0.0058
+    assert choose([trial(0.80)], 0.002) == 0  # the seed's configuration alone
+    assert choose([trial(0.80), trial(0.85, noisy), trial(0.84)], 0.002) == 1  # the best start
+    assert choose([trial(0.855), trial(0.85, noisy)], 0.002) == 1  # the seed, within the noise
+    assert choose([trial(0.86), trial(0.85, noisy)], 0.002) == 0  # the seed, clearly better
+    assert choose([trial(0.80), trial(0.85, noisy), *[trial(0.8)] * 5, trial(0.854)], 0.002) == 1
+    assert choose([trial(0.80), trial(0.85, noisy), *[trial(0.8)] * 5, trial(0.857)], 0.002) == 7
+    assert choose([trial(0.80), trial(0.85), *[trial(0.8)] * 5, trial(0.8515)], 0.002) == 1  # min gain
+    assert choose([trial(0.80), trial(0.85), *[trial(0.8)] * 5, trial(0.8525)], 0.002) == 7
 
 
 def test_train_candidate_from_the_warehouse_and_continue(etl_home: Settings, settings: Settings) -> None:
     warehouse = open_warehouse(etl_home, read_only=True)
     first = train_candidate(warehouse, settings, "seed")
     registry = Registry(settings)
-    assert (
-        first.version == "v0001" and registry.versions() == ["v0001"] and registry.champion_version() is None
-    )
+    assert first.version == "v0001" and registry.versions() == ["v0001"] and registry.champion_version() is None
     card = registry.card("v0001")
     assert card["dataset"] == "evaluators" and sorted(card["metrics_by_day"]) == [str(d) for d in range(1, 8)]
     assert card["oracle_roc_auc"] > card["metrics"]["roc_auc"] - 0.05  # demo_truth read, never a feature

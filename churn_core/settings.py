@@ -57,8 +57,8 @@ class Settings:
     tuning_max_rounds: int = 2000  # trees per trial at most; early stopping ends most trials far sooner
     tuning_max_rows: int = 100_000  # the search uses whole evaluators drawn up to this many rows
     early_stopping_rounds: int = 50
-    tuning_min_gain: float = 0.002  # CV ROC AUC a random configuration must add over the hand-picked ones
-    calibration_method: str = "auto"  # platt, isotonic or auto (isotonic when there is enough held-out data)
+    tuning_min_gain: float = 0.002  # CV ROC AUC the seed's or a random configuration must add to beat a start
+    calibration_method: str = "auto"  # platt, isotonic or auto (the better on held-out log-loss)
     threshold_rule: str = "f2"  # the card's decision cut-off: f2 (maximise F2) or capacity (fill capacity_per_week)
     bootstrap_samples: int = 200  # resamples for the confidence intervals of ROC AUC and PR AUC
     train_threads: int = 0  # XGBoost threads; 0 = all cores

@@ -67,7 +67,6 @@ STARTS: tuple[dict[str, Any], ...] = (
         "gamma": 1.0,
     },
 )
-ROUNDS_MARGIN = 1.1  # the final model sees all training rows, a little more than a fold: a few more trees
 
 
 @dataclass
@@ -265,7 +264,9 @@ def run_trial(
             last = min(shared, booster.num_boosted_rounds())
             oof[valid] = booster.predict(dvalid, output_margin=True, iteration_range=(0, last))
             aucs.append(_Ranked(folds.y[valid], oof[valid]).roc_auc())
-    rounds = int(np.ceil(shared * (ROUNDS_MARGIN if early else 1.0)))
+    # The final model learns from all k/(k-1) times a fold's rows, which carry proportionally more trees.
+    k = len(folds.folds)
+    rounds = int(np.ceil(shared * (k / (k - 1) if early else 1.0)))
     trial = Trial(
         dict(params),
         float(np.mean(aucs)) if completed else float("nan"),

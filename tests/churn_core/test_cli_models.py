@@ -105,5 +105,7 @@ def test_train_on_the_warehouse(run, etl_home: Settings) -> None:  # type: ignor
     result = run("train", "--profile", "seed")
     assert result.exit_code == 0, result.output
     assert "ROC AUC by day of trial: 1:" in " ".join(result.stdout.split()) and "oracle" in result.stdout
+    text = run("models", "show", "champion").stdout
+    assert "By day of trial" in text and "By cohort week" in text and "Calibration" in text
     card = json.loads(run("models", "show", "champion", "--format", "json").stdout)
     assert card["dataset"] == "evaluators" and sorted(card["metrics_by_day"]) == [str(d) for d in range(1, 8)]

@@ -1,1 +1,1 @@
-"""The Streamlit dashboard: app.py routes, data.py caches, filters.py reads widgets, charts.py draws."""
+"""The Streamlit dashboard: app.py routes, data.py caches, filters.py reads widgets, charts draws."""

@@ -135,8 +135,8 @@ def what_if(settings: Settings, score: dict[str, Any], features: dict[str, Any])
             key=f"whatif_{score.get('instance')}_{feature}",
         )
         changed[feature] = float(value)
-    inputs = {k: views._plain(v) for k, v in {**features, **changed}.items()}
-    context = {k: views._plain(score.get(k)) for k in views.WHAT_IF_CONTEXT if k in score}
+    inputs = {k: views.plain_value(v) for k, v in {**features, **changed}.items()}
+    context = {k: views.plain_value(score.get(k)) for k in views.WHAT_IF_CONTEXT if k in score}
     result = data.what_if(settings, version, tuple(sorted(inputs.items())), tuple(sorted(context.items())))
     if result is None:
         return

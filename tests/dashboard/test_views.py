@@ -330,7 +330,9 @@ def test_model_card_accessors_read_the_real_card(scored_home, model_version):
 def test_cards_are_read_without_the_model_stack_and_checked(scored_home, model_version, tmp_path):
     import shutil
 
-    fast = views._local_card(scored_home, None)
+    from churn_core.views.models import _local_card
+
+    fast = _local_card(scored_home, None)
     assert fast is not None and fast == views.model_card(scored_home)
     assert views.champion_version(scored_home) == model_version
     copy = tmp_path / "home"
@@ -338,7 +340,7 @@ def test_cards_are_read_without_the_model_stack_and_checked(scored_home, model_v
     card = copy / "models" / model_version / "card.json"
     card.write_text(card.read_text().replace('"seed"', '"tampered"'))
     changed = scored_home.with_overrides(home=copy)
-    assert views._local_card(changed, model_version) is None  # checksum mismatch
+    assert _local_card(changed, model_version) is None  # checksum mismatch
     assert views.model_card(changed) is None  # the registry refuses it too
 
 

@@ -1,0 +1,83 @@
+"""Plumbing the read queries share: SQL text with fragments, plain values from pandas, score columns, labels."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from churn_core.warehouse import load_sql
+
+FEATURE_LABELS: dict[str, str] = {
+    "number_of_projects": "projects created",
+    "number_of_issues": "issues created",
+    "number_of_invites": "invitations sent",
+    "w1_active_users": "people active so far",
+    "w1_agg_active_users": "user-days of activity",
+    "w1_max_active_users": "most people active on one day",
+    "watchers_added": "watchers added",
+    "issues_updated": "issue updates",
+    "issues_commented": "issue comments",
+    "issues_assigned": "issues assigned",
+    "at_mentions": "@-mentions",
+    "issues_viewed": "issue views",
+    "issues_completed": "issues completed",
+    "mobile_usage": "mobile sessions",
+    "sprint_started": "sprints started",
+    "sprint_finished": "sprints finished",
+    "as_of_day": "days of usage seen",
+}
+SHAP_COLUMN = re.compile(r"^shap_([a-z][a-z0-9_]*)$")
+UPLIFT_COLUMN = re.compile(r"^uplift_([a-z][a-z0-9_]*)$")
+
+
+def render_sql(name: str, **fragments: str) -> str:
+    """Text of queries/<name>.sql, each `/*marker*/` followed by its fragment (built here, never typed)."""
+    text = load_sql(f"queries/{name}")
+    for marker, fragment in fragments.items():
+        token = f"/*{marker}*/"
+        if token not in text:
+            raise ValueError(f"queries/{name}.sql has no {token} marker")
+        text = text.replace(token, fragment)
+    return text
+
+
+def as_date(value: Any) -> dt.date | None:
+    """A date from whatever the warehouse returned (date, timestamp, ISO text); None if missing or unreadable."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, pd.Timestamp):
+        return value.date()
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def plain_value(value: Any) -> Any:
+    """A numpy/pandas scalar as a plain Python value (None for missing)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def as_record(row: pd.Series) -> dict[str, Any]:
+    """A result row as a dict of plain Python values."""
+    return {k: plain_value(v) for k, v in row.items()}
+
+
+def feature_label(feature: str) -> str:
+    """A model feature in words for marketers."""
+    return FEATURE_LABELS.get(feature, feature.replace("_", " "))

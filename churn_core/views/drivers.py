@@ -1,0 +1,81 @@
+"""What drives churn overall: global SHAP importance, a SHAP sample, stayers against churners per feature."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import pandas as pd
+
+from churn_core.schema import FEATURE_DOCS, FEATURE_SNAPSHOTS
+from churn_core.views._common import feature_label, render_sql
+from churn_core.views.scores import score_columns
+from churn_core.warehouse import Warehouse
+
+HASH_MODULUS = 1_000_003  # shap_sample.sql's deterministic hash of the instance id
+
+
+def shap_importance(warehouse: Warehouse, as_of: dt.date) -> pd.DataFrame:
+    """Global importance: mean |SHAP| (and mean SHAP) of every feature over a score set, computed in SQL."""
+    features, _ = score_columns(warehouse)
+    if not features:
+        return pd.DataFrame(columns=["feature", "label", "mean_abs_shap", "mean_shap"])
+    columns = "".join(
+        f",\n    avg(abs(shap_{f})) AS abs__{f},\n    avg(shap_{f}) AS mean__{f}" for f in features
+    )
+    row = warehouse.query(render_sql("shap_importance", columns=columns), {"as_of": as_of}).iloc[0]
+    df = pd.DataFrame(
+        {
+            "feature": features,
+            "label": [feature_label(f) for f in features],
+            "mean_abs_shap": [float(row[f"abs__{f}"]) for f in features],
+            "mean_shap": [float(row[f"mean__{f}"]) for f in features],
+        }
+    )
+    return df.sort_values("mean_abs_shap", ascending=False).reset_index(drop=True)
+
+
+def shap_sample(warehouse: Warehouse, as_of: dt.date, limit: int = 1500, scored: int = 0) -> pd.DataFrame:
+    """A deterministic sample of scored evaluators with `shap_<f>` and `value_<f>` columns per feature.
+
+    With the set's size `scored`, a hash of the instance keeps about three times `limit` rows before
+    sorting, so a set of a million rows is never sorted whole."""
+    features, _ = score_columns(warehouse)
+    columns = "".join(f",\n    s.shap_{f}" for f in features)
+    snapshot = set(FEATURE_SNAPSHOTS.names) - {"instance"}
+    columns += "".join(f",\n    f.{f} AS value_{f}" for f in features if f in snapshot)
+    cutoff = HASH_MODULUS if scored <= 3 * limit else math.ceil(HASH_MODULUS * 3 * limit / scored)
+    return warehouse.query(
+        render_sql("shap_sample", columns=columns),
+        {"as_of": as_of, "limit": int(limit), "cutoff": int(cutoff)},
+    )
+
+
+def feature_by_outcome(warehouse: Warehouse) -> pd.DataFrame:
+    """Stayers against churners per feature: mean and median of each group (resolved evaluators)."""
+    df = warehouse.run("feature_by_outcome")
+    rows = []
+    by = {int(r["retained"]): r for _, r in df.iterrows() if pd.notna(r["retained"])}
+    stay, churn = by.get(1), by.get(0)
+    for name in FEATURE_DOCS:
+        rows.append(
+            {
+                "feature": name,
+                "label": feature_label(name),
+                "doc": FEATURE_DOCS.get(name, ""),
+                "retained_mean": _stat(stay, "mean", name),
+                "churned_mean": _stat(churn, "mean", name),
+                "retained_median": _stat(stay, "median", name),
+                "churned_median": _stat(churn, "median", name),
+            }
+        )
+    out = pd.DataFrame(rows)
+    out["retained_n"] = int(stay["evaluators"]) if stay is not None else 0
+    out["churned_n"] = int(churn["evaluators"]) if churn is not None else 0
+    out["ratio"] = out["retained_mean"] / out["churned_mean"].where(out["churned_mean"] > 0)
+    return out
+
+
+def _stat(row: pd.Series | None, stat: str, feature: str) -> float | None:
+    value = None if row is None else row[f"{stat}__{feature}"]
+    return None if value is None or pd.isna(value) else float(value)

@@ -1,0 +1,248 @@
+"""Score sets and the at-risk list: the filters as bound SQL, the list page by page, its summary and export."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from churn_core.schema import CHANNELS, EVALUATOR_SCORES, RISK_TIERS
+from churn_core.views._common import SHAP_COLUMN, UPLIFT_COLUMN, as_date, plain_value, render_sql
+from churn_core.warehouse import Warehouse
+from churn_core.warehouse.base import in_list
+
+SORTS: dict[str, str] = {
+    "risk": "highest risk first",
+    "value": "highest expected value of acting first",
+    "change": "biggest rise since the last score first",
+}
+FLAGS: dict[str, str] = {"worth_saving": "worth saving", "might_swing": "might swing"}
+NOT_REACHED = "none"  # the channels filter's value for "no touch delivered yet"
+TABLE_COLUMNS: tuple[str, ...] = (
+    "instance",
+    "churn_probability",
+    "risk_tier",
+    "day_of_trial",
+    "top_reason",
+    "segment",
+    "worth_saving",
+    "might_swing",
+    "recommended_channel",
+    "channel_uplift",
+    "expected_value",
+    "value_at_risk",
+    "probability_change",
+    "product",
+    "edition",
+    "team_size",
+    "region",
+    "channels_reached",
+    "cohort_week",
+    "activated",
+)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the at-risk list is narrowed to; empty means "all". Frozen and hashable, so it keys caches."""
+
+    tiers: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()  # keys of FLAGS: worth saving and/or might swing
+    cohort_weeks: tuple[dt.date, ...] = ()
+    products: tuple[str, ...] = ()
+    editions: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()  # channels that reached the evaluator; NOT_REACHED for none yet
+    team_size: tuple[int, int] | None = None  # inclusive seats range
+    day_of_trial: tuple[int, int] | None = None  # inclusive range
+    search: str = ""  # digits an instance id starts with
+
+    def described(self) -> dict[str, tuple[str, ...]]:
+        """The filters that are set, as short name -> values (for file names and captions)."""
+        out: dict[str, tuple[str, ...]] = {
+            "tier": self.tiers,
+            "flag": tuple(FLAGS.get(f, f) for f in self.flags),
+            "week": tuple(str(w) for w in self.cohort_weeks),
+            "product": self.products,
+            "edition": self.editions,
+            "region": self.regions,
+            "channel": self.channels,
+            "team": tuple(map(str, self.team_size)) if self.team_size else (),
+            "day": tuple(map(str, self.day_of_trial)) if self.day_of_trial else (),
+            "instance": (self.search,) if self.search else (),
+        }
+        return {k: v for k, v in out.items() if v}
+
+
+@dataclass(frozen=True)
+class ScoreSet:
+    as_of: dt.date
+    model_version: str
+    scored: int
+    created_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class FilterOptions:
+    products: tuple[str, ...] = ()
+    editions: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    cohort_weeks: tuple[dt.date, ...] = ()
+    channels: tuple[str, ...] = ()
+    team_size_max: int = 1
+    day_of_trial_max: int = 1
+    tiers: tuple[str, ...] = RISK_TIERS
+
+
+def filter_conditions(filters: Filters) -> tuple[str, dict[str, Any]]:
+    """The filters as ` AND (...)` SQL over evaluator_scores, and the values to bind to its parameters."""
+    parts: list[str] = []
+    params: dict[str, Any] = {}
+
+    def one_of(column: str, prefix: str, values: Iterable[Any]) -> None:
+        values = list(values)
+        if values:
+            sql, bound = in_list(column, prefix, values)
+            parts.append(sql)
+            params.update(bound)
+
+    one_of("risk_tier", "f_tier", filters.tiers)
+    flags = [f"{flag} = 1" for flag in FLAGS if flag in filters.flags]  # column names from FLAGS only
+    if flags:
+        parts.append(" OR ".join(flags))
+    one_of("cohort_week", "f_week", filters.cohort_weeks)
+    one_of("product", "f_product", filters.products)
+    one_of("edition", "f_edition", filters.editions)
+    one_of("region", "f_region", filters.regions)
+    if filters.channels:
+        reached = []
+        for i, channel in enumerate(filters.channels):
+            if channel == NOT_REACHED:
+                reached.append("coalesce(channels_reached, '') = ''")
+            else:
+                reached.append(f"strpos(',' || coalesce(channels_reached, '') || ',', :f_channel{i}) > 0")
+                params[f"f_channel{i}"] = f",{channel},"
+        parts.append(" OR ".join(reached))
+    for column, bounds in (("team_size", filters.team_size), ("day_of_trial", filters.day_of_trial)):
+        if bounds is not None:
+            parts.append(f"{column} BETWEEN :f_{column}_low AND :f_{column}_high")
+            params[f"f_{column}_low"], params[f"f_{column}_high"] = int(bounds[0]), int(bounds[1])
+    digits = re.sub(r"\D", "", filters.search or "")[:12]
+    if digits:
+        parts.append("CAST(instance AS VARCHAR) LIKE :f_search")
+        params["f_search"] = f"{digits}%"
+    return "".join(f"\n    AND ({p})" for p in parts), params
+
+
+def score_sets(warehouse: Warehouse) -> list[ScoreSet]:
+    """The kept score sets, newest first; empty when nothing has been scored yet."""
+    tables = set(warehouse.tables())
+    if "evaluator_scores" not in tables:
+        return []
+    if "score_sets" in tables:
+        df = warehouse.run("score_set_catalogue")
+        if not df.empty:
+            rows = "rows" if "rows" in df.columns else ("scored" if "scored" in df.columns else None)
+            return [
+                ScoreSet(
+                    as_date(r["as_of_date"]),
+                    str(r.get("model_version", "")),
+                    int(r[rows]) if rows and pd.notna(r[rows]) else 0,
+                    plain_value(r.get("created_at")),
+                )
+                for _, r in df.iterrows()
+            ]
+    df = warehouse.run("score_set_list")
+    return [
+        ScoreSet(as_date(r["as_of_date"]), str(r["model_version"]), int(r["scored"])) for _, r in df.iterrows()
+    ]
+
+
+def score_columns(warehouse: Warehouse) -> tuple[list[str], list[str]]:
+    """The model features that have SHAP columns and the channels that have uplift columns in the table."""
+    columns = list(warehouse.run("score_columns").columns)
+    shap = [m.group(1) for c in columns if (m := SHAP_COLUMN.match(c)) and m.group(1) != "base"]
+    uplift = [m.group(1) for c in columns if (m := UPLIFT_COLUMN.match(c))]
+    return shap, uplift
+
+
+def export_columns(warehouse: Warehouse) -> list[str]:
+    """Columns an analyst may export: the schema's, then the table's SHAP and uplift columns."""
+    shap, uplift = score_columns(warehouse)
+    return [*EVALUATOR_SCORES.names, *(f"shap_{f}" for f in shap), *(f"uplift_{c}" for c in uplift)]
+
+
+def filter_options(warehouse: Warehouse, as_of: dt.date) -> FilterOptions:
+    """What each filter can be set to in a score set (values present in it, and the ranges)."""
+    df = warehouse.run("at_risk_filter_options", {"as_of": as_of})
+    values = {
+        name: [v for v in group["value"].tolist() if v is not None and v == v]
+        for name, group in df.groupby("field")
+    }
+    channels = sorted(
+        {
+            c.strip()
+            for combo in values.get("channels_reached", [])
+            for c in str(combo).split(",")
+            if c.strip()
+        },
+        key=lambda c: (CHANNELS.index(c) if c in CHANNELS else 99, c),
+    )
+
+    def top(name: str) -> int:
+        found = [int(float(v)) for v in values.get(name, []) if str(v).strip()]
+        return max(found) if found else 1
+
+    return FilterOptions(
+        products=tuple(sorted(map(str, values.get("product", [])))),
+        editions=tuple(sorted(map(str, values.get("edition", [])))),
+        regions=tuple(sorted(map(str, values.get("region", [])))),
+        cohort_weeks=tuple(
+            sorted((d for v in values.get("cohort_week", []) if (d := as_date(v))), reverse=True)
+        ),
+        channels=(*channels, NOT_REACHED),
+        team_size_max=top("team_size_max"),
+        day_of_trial_max=top("day_of_trial_max"),
+    )
+
+
+def at_risk_page(
+    warehouse: Warehouse,
+    as_of: dt.date,
+    filters: Filters,
+    sort: str = "risk",
+    page: int = 0,
+    page_size: int = 50,
+) -> pd.DataFrame:
+    """One page of the scored evaluators matching `filters`, sorted; paging happens in the warehouse."""
+    where, params = filter_conditions(filters)
+    params.update(
+        as_of=as_of,
+        sort=sort if sort in SORTS else "risk",
+        offset=max(0, int(page)) * page_size,
+        limit=int(page_size),
+    )
+    return warehouse.query(render_sql("at_risk_page", filters=where), params)
+
+
+def at_risk_summary(warehouse: Warehouse, as_of: dt.date, filters: Filters = Filters()) -> dict[str, float]:
+    """Count, high-risk count, value at risk, worth saving and might swing of the matching evaluators."""
+    where, params = filter_conditions(filters)
+    df = warehouse.query(render_sql("at_risk_summary", filters=where), {**params, "as_of": as_of})
+    return {k: float(v) if v is not None and v == v else 0.0 for k, v in df.iloc[0].items()}
+
+
+def at_risk_export(
+    warehouse: Warehouse, as_of: dt.date, filters: Filters, sort: str, columns: Iterable[str], limit: int
+) -> pd.DataFrame:
+    """The filtered, sorted list without paging, at most `limit` rows, with the chosen columns."""
+    allowed = set(export_columns(warehouse))
+    chosen = [c for c in dict.fromkeys(columns) if c in allowed and c != "instance"]
+    where, params = filter_conditions(filters)
+    params.update(as_of=as_of, sort=sort if sort in SORTS else "risk", limit=int(limit))
+    sql = render_sql("at_risk_export", columns="".join(f", {c}" for c in chosen), filters=where)
+    return warehouse.query(sql, params)

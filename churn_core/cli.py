@@ -168,6 +168,8 @@ def score(as_of: Annotated[dt.datetime | None, typer.Option(
         f"{summary.high_risk:,} high risk, {summary.worth_saving:,} worth saving, "
         f"{summary.might_swing:,} might swing, value at risk {summary.value_at_risk:,.0f}; "
         f"drift alerts: {summary.drift_alerts}.")
+    for note in summary.notes:
+        console.print(f"[yellow]warning:[/] {escape(note)}", highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -112,8 +112,9 @@ def score_step(context: JobContext) -> StepOutcome:
 
     model = Registry(context.settings).load("champion")
     summary = score_evaluators(context.warehouse, context.settings, model, context.as_of)
+    detail = "; ".join((f"scored {summary.rows:,} evaluators as of {summary.as_of}", *summary.notes))
     return StepOutcome(rows_in=summary.rows, rows_out=summary.rows, model_version=summary.model_version,
-                       detail=f"scored {summary.rows:,} evaluators as of {summary.as_of}")
+                       detail=detail)
 
 
 JOBS: dict[str, tuple[tuple[str, StepFunction], ...]] = {

@@ -5,7 +5,8 @@ through the model's stored feature pipeline (nothing is re-fitted), explained wi
 put into a risk tier and a targeting segment, and given a next-best channel. The set is written with its
 side tables -- score_drift, channel_effects and score_sets -- in one transaction keyed by as_of_date:
 readers see the previous set until the new one is complete, re-running a date replaces its set, and
-only the newest settings.score_history_sets sets are kept.
+only the newest settings.score_history_sets sets are kept. The set's score_sets row carries its signed
+fingerprint (churn_core.integrity), so a set edited in the warehouse afterwards is refused by its readers.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import xgboost as xgb
 
-from churn_core import channels, monitor, reasons, targeting
+from churn_core import channels, integrity, monitor, reasons, targeting
 from churn_core.errors import ChurnError
 from churn_core.schema import CHANNELS, EVALUATOR_SCORES, RISK_TIERS, SEGMENT_COLUMNS
 from churn_core.settings import Settings
@@ -70,6 +71,7 @@ class ScoreSummary:
     value_at_risk: float
     drift_alerts: int
     seconds: float
+    notes: tuple[str, ...] = ()  # warnings for the user, e.g. a previous set ignored as tampered
 
 
 def _plain_step(label: str, work: Callable[[], T]) -> T:
@@ -153,11 +155,26 @@ def _reached_text(reached: np.ndarray) -> pd.Series:
     return _text(pa.array(combos, pa.string()).take(pa.array(code)))
 
 
-def previous_scores(warehouse: Warehouse, as_of: dt.date) -> pd.DataFrame:
-    """Each evaluator's row in the most recent set before as_of (empty before the first set)."""
+def previous_scores(warehouse: Warehouse, settings: Settings, as_of: dt.date) -> tuple[pd.DataFrame, str | None]:
+    """Each evaluator's row in the most recent set before as_of (empty before the first set), and a warning
+    when that set failed its integrity check and was ignored (the CLI prints it, the job log records it).
+
+    A tampered or unsigned previous set is ignored rather than refused: its rows never reach the new set
+    (whose change columns stay empty, as on a first run), while refusing would stop scoring and leave the
+    tampered set as the newest one listed. The new set is signed and becomes the default."""
+    empty = pd.DataFrame(columns=["instance", "previous_as_of_date", "previous_probability"])
     if not warehouse.table_exists("evaluator_scores"):
-        return pd.DataFrame(columns=["instance", "previous_as_of_date", "previous_probability"])
-    return warehouse.run("previous_scores", {"as_of": as_of})
+        return empty, None
+    previous = warehouse.run("previous_scores", {"as_of": as_of})
+    if previous.empty:
+        return previous, None
+    day = pd.Timestamp(previous["previous_as_of_date"].iloc[0]).date()
+    try:
+        integrity.check_score_set(warehouse, settings, day)
+    except integrity.ScoreSetIntegrityError as exc:
+        note = f"previous score set ignored (no probability changes or rising-risk flags this time): {exc}"
+        return empty, note
+    return previous, None
 
 
 # --- model outputs ----------------------------------------------------------------------------------
@@ -246,12 +263,12 @@ def score_evaluators(
         "Reading touches, previous scores and cohorts",
         lambda: (
             channels_reached(warehouse, frame["instance"].to_numpy(), as_of),
-            previous_scores(warehouse, as_of),
+            previous_scores(warehouse, settings, as_of),
             reasons.cohort_medians(warehouse),
             channels.uplift_history(warehouse),
         ),
     )
-    reached, previous, medians, history = context
+    reached, (previous, note), medians, history = context
     uplift_model = step("Fitting channel uplift models", lambda: channels.fit_uplift(history, settings))
     scores, effects = step(
         "Targeting and channels",
@@ -282,8 +299,8 @@ def score_evaluators(
         copy=False,
     )
     drift = monitor.drift_table(reference, current, as_of) if not reference.empty else _empty_drift()
-    summary = _summary(scores, drift, model.version, as_of, time.monotonic() - started)
-    sets = _score_set_row(summary, model.threshold)
+    summary = _summary(scores, drift, model.version, as_of, time.monotonic() - started, (note,) if note else ())
+    sets = _score_set_row(summary, model.threshold, integrity.seal(settings, scores, as_of, model.version))
     step(
         "Writing the score set",
         lambda: warehouse.write_partitions(
@@ -394,7 +411,8 @@ def _score_frame(
 
 
 def _summary(
-    scores: pd.DataFrame, drift: pd.DataFrame, version: str, as_of: dt.date, seconds: float
+    scores: pd.DataFrame, drift: pd.DataFrame, version: str, as_of: dt.date, seconds: float,
+    notes: tuple[str, ...] = (),
 ) -> ScoreSummary:
     tiers = scores["risk_tier"].value_counts()
     return ScoreSummary(
@@ -410,11 +428,12 @@ def _summary(
         value_at_risk=float(np.nansum(scores["value_at_risk"])),
         drift_alerts=int((drift["status"] == "alert").sum()),
         seconds=round(seconds, 3),
+        notes=notes,
     )
 
 
-def _score_set_row(summary: ScoreSummary, threshold: float) -> pd.DataFrame:
-    """The score_sets row the dashboard lists sets from."""
+def _score_set_row(summary: ScoreSummary, threshold: float, seal: dict[str, str]) -> pd.DataFrame:
+    """The score_sets row the dashboard lists sets from: the set's manifest, with its signed fingerprint."""
     row = {
         "as_of_date": _same_date(summary.as_of, 1),
         "model_version": pd.Series([summary.model_version], dtype="str"),
@@ -430,6 +449,7 @@ def _score_set_row(summary: ScoreSummary, threshold: float) -> pd.DataFrame:
         "value_at_risk": [summary.value_at_risk],
         "drift_alerts": np.asarray([summary.drift_alerts], np.int32),
         "seconds": [summary.seconds],
+        **{name: pd.Series([value], dtype="str") for name, value in seal.items()},
     }
     return pd.DataFrame(row)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 Backend = Literal["duckdb", "athena"]
+MIN_SIGNING_KEY_CHARS = 16
 
 
 class SettingsError(ValueError):
@@ -105,6 +106,9 @@ class Settings:
     role_analyst: str = ""
     role_admin: str = ""
     open_mode_role: str = "admin"
+    # --- integrity: the HMAC key score sets are signed with (churn_core.signing); unset, a random key is
+    # created once in $CHURN_HOME/signing.key. Jobs and dashboard on different machines must share it.
+    signing_key: str = field(default="", repr=False)
     # --- dashboard ---------------------------------------------------------------------------------
     page_size: int = 50
     cache_ttl_seconds: int = 300
@@ -120,6 +124,10 @@ class Settings:
     @property
     def log_dir(self) -> Path:
         return self.home / "logs"
+
+    @property
+    def signing_key_file(self) -> Path:
+        return self.home / "signing.key"
 
     def channel_cost(self, channel: str) -> float:
         return float(getattr(self, f"channel_cost_{channel}"))
@@ -201,6 +209,8 @@ def _check(s: Settings) -> None:
         raise SettingsError("risk tiers need 0 < risk_tier_medium < risk_tier_high < 1")
     if s.demo_evaluators < 1 or s.demo_days < 1:
         raise SettingsError("demo_evaluators and demo_days must be positive")
+    if s.signing_key and len(s.signing_key.strip()) < MIN_SIGNING_KEY_CHARS:  # never quote the value
+        raise SettingsError(f"signing_key (CHURN_SIGNING_KEY) must be at least {MIN_SIGNING_KEY_CHARS} characters")
 
 
 def describe() -> list[tuple[str, str, str]]:

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from churn_core import actions, audit, history, views
+from churn_core import actions, audit, history, integrity, views
 from churn_core.access import User
 from churn_core.settings import Settings, SettingsError, load_settings
 from churn_core.views import FilterOptions, Filters, Profile, ScoreSet
@@ -128,6 +128,17 @@ def tables(settings: Settings) -> list[str]:
 @st.cache_data(ttl=SETS_TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def score_sets(settings: Settings) -> list[ScoreSet]:
     return views.score_sets(warehouse(settings))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
+def score_set_problem(settings: Settings, as_of: dt.date, created_at: Any = None) -> str | None:
+    """Why the score set must not be shown (it failed its integrity check), else None. Checked once per set:
+    the check scans the whole set, and `created_at` makes a re-scored set a new entry."""
+    try:
+        integrity.check_score_set(warehouse(settings), settings, as_of)
+    except integrity.ScoreSetIntegrityError as exc:
+        return str(exc)
+    return None
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)

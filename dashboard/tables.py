@@ -49,7 +49,9 @@ DEFAULT_EXPORT: tuple[str, ...] = (
 def kpi_tiles(settings: Settings, score_set: ScoreSet) -> None:
     """Evaluators in trial, high risk, value at risk (change on the previous set) and week-1 activation."""
     sets = data.score_sets(settings)
-    older = [s for s in sets if s.as_of < score_set.as_of]
+    older = [s for s in sets if s.as_of < score_set.as_of][:1]
+    # no deltas against a previous set that fails its integrity check
+    older = [s for s in older if not data.score_set_problem(settings, s.as_of, s.created_at)]
     now = data.at_risk_summary(settings, score_set.as_of, Filters())
     before = data.at_risk_summary(settings, older[0].as_of, Filters()) if older else None
     activation = data.week1_activation(settings, score_set.as_of)

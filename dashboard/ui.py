@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
+from churn_core.errors import ChurnError
 from churn_core.settings import Settings
 from churn_core.views import ScoreSet
 from dashboard import data
@@ -52,11 +53,18 @@ def set_caption(score_set: ScoreSet | None) -> str:
 def header(
     title: str, settings: Settings, needs_scores: bool = True, needs: tuple[str, ...] = ()
 ) -> ScoreSet | None:
-    """Title and score-set line; stops the page with a plain message when its data does not exist yet."""
+    """Title and score-set line; stops the page with a plain message when its data does not exist yet, or when
+    the chosen score set fails its integrity check (pages that can do without scores go on without it)."""
     st.title(title)
     tables = set(data.tables(settings))
     score_set = current_set(settings) if "evaluator_scores" in tables else None
     st.caption(set_caption(score_set))
+    problem = data.score_set_problem(settings, score_set.as_of, score_set.created_at) if score_set else None
+    if problem:  # tampered or unsigned: never shown as if it were good
+        if needs_scores:  # app.py shows the message; unlike st.stop(), the sidebar to pick another set stays
+            raise ChurnError(problem)
+        st.error(problem, icon=":material/gpp_bad:")
+        score_set = None
     if score_set is not None:
         fresh = data.freshness_banner(settings)
         if fresh.stale:

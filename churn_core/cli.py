@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import click
 import pandas as pd
 import typer
 from rich.console import Console
@@ -22,7 +23,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
 from churn_core.errors import ChurnError
-from churn_core.settings import Settings, describe, load_settings
+from churn_core.logs import redact, secret_values
+from churn_core.settings import Settings, SettingsError, describe, load_settings, shown_value
 from churn_core.warehouse import open_warehouse
 
 app = typer.Typer(
@@ -69,21 +71,46 @@ def _steps() -> Iterator[Callable[[str, Callable[[], T]], T]]:
         yield step
 
 
+def _secrets() -> list[str]:
+    """Every credential to keep out of what is printed, even when the settings themselves do not load."""
+    try:
+        current = settings()
+    except Exception:  # noqa: BLE001 (the environment's credentials are still hidden)
+        current = Settings()
+    return secret_values(current)
+
+
 def _fail(exc: Exception) -> None:
-    console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+    message = redact(str(exc), _secrets())
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def _crash(exc: Exception) -> None:
+    """A bug: the traceback for the report, with every credential removed (never the raw one)."""
+    secrets = _secrets()
+    console.print(redact("".join(traceback.format_exception(exc)), secrets), markup=False, highlight=False,
+                  soft_wrap=True)
+    console.print(f"[bold red]error:[/] unexpected {type(exc).__name__}: {escape(redact(str(exc), secrets))} "
+                  "(a bug in churn; please report it with the lines above)", highlight=False, soft_wrap=True)
     raise typer.Exit(1)
 
 
 def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn the errors a user can fix into a one-line message and exit status 1, never a traceback."""
+    """Turn the errors a user can fix into a one-line message and exit status 1, never a traceback; any
+    other error prints its traceback. Both are redacted of credentials (churn_core.logs.secret_values)."""
     import functools
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except ChurnError as exc:
+        except (ChurnError, SettingsError) as exc:
             _fail(exc)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except Exception as exc:  # noqa: BLE001 (printed redacted instead of raw)
+            _crash(exc)
 
     return wrapper
 
@@ -198,12 +225,13 @@ def schema() -> None:
 
 
 @app.command("settings")
+@guarded
 def show_settings() -> None:
-    """Show every setting, its environment variable and its current value."""
+    """Show every setting, its environment variable and its current value (credentials masked)."""
     current = settings()
     grid = RichTable("environment variable", "type", "default", "current", show_edge=False)
     for var, kind, default in describe():
-        grid.add_row(var, kind, default, str(getattr(current, var.removeprefix("CHURN_").lower())))
+        grid.add_row(var, kind, default, escape(shown_value(current, var.removeprefix("CHURN_").lower())))
     Console().print(grid)
 
 
@@ -214,7 +242,6 @@ def dashboard(
 ) -> None:
     """Start the Streamlit dashboard (run `churn demo` first to have data to look at)."""
     import dashboard as dashboard_package
-
     from churn_core.access import check_exposure
 
     root = Path(dashboard_package.__file__).resolve().parents[1]

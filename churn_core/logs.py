@@ -2,7 +2,8 @@
 
 Every job event carries its run id, job, step, duration and row counts as `extra` fields, so a log
 shipper can index them and a person can read them. Text that might hold a secret (an exception message
-quoting a webhook URL with a token, say) goes through `redact` before it reaches a handler.
+quoting a webhook URL with a token, say) goes through `redact` before it reaches a handler; `secret_values`
+lists every credential the product can hold, for the CLI, the dashboard, job history and alerts to redact.
 """
 
 from __future__ import annotations
@@ -10,12 +11,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import re
+import shlex
 import sys
+import tomllib
 from collections.abc import Iterable
 from logging.handlers import WatchedFileHandler
+from pathlib import Path
 from typing import Any
 
+from churn_core import signing
+from churn_core.access import secrets_files
+from churn_core.errors import ChurnError
 from churn_core.settings import Settings
 
 LOGGER_NAME = "churn.jobs"
@@ -23,6 +31,13 @@ LOG_FILE = "jobs.log"
 # The structured fields a job event may carry, in the order the text format shows them.
 FIELDS: tuple[str, ...] = ("job", "run_id", "step", "status", "attempt", "duration_s", "rows_in", "rows_out",
                            "model_version", "bytes_scanned", "error")
+
+# Credentials that can reach the product without being a setting: boto3's environment variables, and the
+# OIDC secrets Streamlit reads from secrets.toml.
+AWS_SECRET_VARIABLES: tuple[str, ...] = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+                                         "AWS_ACCESS_KEY_ID")
+AUTH_SECRET_KEYS: frozenset[str] = frozenset({"client_secret", "cookie_secret"})
+APP_ROOT = Path(__file__).resolve().parents[1]  # where `churn dashboard` runs the app (its .streamlit/)
 
 _SECRET_PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"(?i)\b((?:aws_)?(?:secret|token|password|passwd|api[_-]?key|access[_-]?key|signature|sig)"
@@ -43,14 +58,53 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     return text
 
 
-def secret_values(settings: Settings) -> list[str]:
-    """Settings values never to write out: the alert hooks may embed tokens in their URL or command."""
-    values = [settings.alert_webhook_url, settings.alert_command]
+def secret_values(settings: Settings, app_roots: Iterable[Path] | None = None) -> list[str]:
+    """Every credential the product can hold, never to be written out: the alert hooks (their URL or command
+    may embed a token), the signing key, AWS credentials in the environment, and the sign-in secrets of
+    .streamlit/secrets.toml (in ~, the app's folder and the working directory, or `app_roots`)."""
+    values = [settings.alert_webhook_url, settings.alert_command, settings.signing_key]
     # A webhook's path (Slack, Teams) is itself the secret; keep only scheme and host visible.
     if "://" in settings.alert_webhook_url:
         scheme_host = "/".join(settings.alert_webhook_url.split("/", 3)[:3])
         values.append(settings.alert_webhook_url[len(scheme_host):])
-    return [v for v in values if v and v not in ("/", "")]
+    values += _command_arguments(settings.alert_command)
+    try:
+        key = signing.signing_key(settings, create=False)
+    except (ChurnError, OSError):
+        key = None  # an unusable key file: whoever uses it says so
+    values.append(key.decode("utf-8") if key else "")
+    values += [os.environ.get(name, "") for name in AWS_SECRET_VARIABLES]
+    roots = app_roots if app_roots is not None else (APP_ROOT, Path.cwd())
+    files = dict.fromkeys(path for root in roots for path in secrets_files(Path(root)))
+    for path in files:
+        values += _auth_secrets(path)
+    return [v for v in dict.fromkeys(values) if v and v.strip() not in ("/", "")]
+
+
+def _command_arguments(command: str) -> list[str]:
+    """The alert command's arguments that may be a token on their own (an error may quote one alone)."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return []
+    return [w for w in words[1:] if len(w) >= 8 and not w.startswith("-")]
+
+
+def _auth_secrets(path: Path) -> list[str]:
+    """The OIDC secrets of a secrets.toml's [auth] section (and its per-provider sub-sections)."""
+    try:
+        auth = tomllib.loads(path.read_text(encoding="utf-8")).get("auth", {})
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return []
+    if not isinstance(auth, dict):
+        return []
+    sections = [auth, *(v for v in auth.values() if isinstance(v, dict))]
+    return [v for section in sections for k, v in section.items() if k in AUTH_SECRET_KEYS and isinstance(v, str)]
+
+
+def redacted(text: str, settings: Settings) -> str:
+    """`text` with every credential of `settings` (see secret_values) and anything that looks like one hidden."""
+    return redact(text, secret_values(settings))
 
 
 class _Redacting(logging.Filter):

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 Backend = Literal["duckdb", "athena"]
+# Settings that hold credentials: never printed (`churn settings` masks them) and redacted from logs and errors.
+SECRET_SETTINGS: frozenset[str] = frozenset({"alert_webhook_url", "alert_command", "signing_key"})
 MIN_SIGNING_KEY_CHARS = 16
 
 
@@ -91,8 +93,8 @@ class Settings:
     train_cron: str = "0 2 * * mon"
     score_cron: str = "0 6 * * *"
     timezone: str = "UTC"
-    alert_webhook_url: str = ""
-    alert_command: str = ""
+    alert_webhook_url: str = field(default="", repr=False)  # may embed a token: masked, redacted
+    alert_command: str = field(default="", repr=False)
     log_json: bool = False
     # retries of a job step that failed with a transient error (warehouse lock, throttling), with
     # exponential backoff from job_retry_backoff_seconds
@@ -211,6 +213,14 @@ def _check(s: Settings) -> None:
         raise SettingsError("demo_evaluators and demo_days must be positive")
     if s.signing_key and len(s.signing_key.strip()) < MIN_SIGNING_KEY_CHARS:  # never quote the value
         raise SettingsError(f"signing_key (CHURN_SIGNING_KEY) must be at least {MIN_SIGNING_KEY_CHARS} characters")
+
+
+def shown_value(settings: Settings, name: str) -> str:
+    """A setting's value as `churn settings` prints it: credentials masked, empty ones shown empty."""
+    value = getattr(settings, name)
+    if name in SECRET_SETTINGS:
+        return "*** (set, hidden)" if value else ""
+    return str(value)
 
 
 def describe() -> list[tuple[str, str, str]]:

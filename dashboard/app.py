@@ -47,7 +47,7 @@ def main() -> None:
     try:
         settings = data.settings()
     except SettingsError as exc:
-        st.error(f"{exc}", icon=":material/error:")
+        st.error(ui.error_text(exc), icon=":material/error:")
         return
     user = auth.current_user(settings)
     if user is None:
@@ -64,9 +64,9 @@ def main() -> None:
             finally:  # after the page, so that the page's own elements reach the browser first
                 sidebar(settings, user)
     except (ChurnError, SettingsError) as exc:
-        st.error(f"{exc}", icon=":material/error:")
-    except Exception:
-        log.exception("page %s failed", page.title)
+        st.error(ui.error_text(exc, settings), icon=":material/error:")
+    except Exception as exc:  # the traceback goes to the server log, redacted; the user gets a plain message
+        log.error("page %s failed\n%s", page.title, ui.error_text(exc, settings, trace=True))
         st.error(
             "Something went wrong while drawing this page. The details are in the server log; "
             "reloading the page or changing the filters may help.",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import traceback
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
 from churn_core.errors import ChurnError
+from churn_core.logs import redact, secret_values
 from churn_core.settings import Settings
 from churn_core.views import ScoreSet
 from dashboard import data
@@ -26,6 +28,13 @@ NO_SCORES = (
     "**No scores yet.** The data is loaded, but no evaluator has been scored. Train a model with "
     "`churn train`, then score the evaluators in trial with `churn score`."
 )
+
+
+def error_text(exc: BaseException, settings: Settings | None = None, *, trace: bool = False) -> str:
+    """An error as users (or, with its traceback, the server log) may see it: every credential the product
+    holds, and anything that looks like one, replaced by ***."""
+    text = "".join(traceback.format_exception(exc)) if trace else str(exc)
+    return redact(text, secret_values(settings or Settings()))
 
 
 def chart(figure: go.Figure, key: str | None = None) -> None:  # noqa: F821

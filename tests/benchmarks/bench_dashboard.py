@@ -162,7 +162,8 @@ def synthesise_scores(source: Path, home: Path, rows: int) -> dict[str, float]:
     return {"synth_s": time.perf_counter() - started}
 
 
-def ensure_warehouses(root: Path, rebuild: bool) -> dict[str, Path]:
+def ensure_warehouses(root: Path, rebuild: bool, with_large: bool = True) -> dict[str, Path]:
+    """The warehouses under `root`, built when missing (the large one only `with_large`)."""
     small, large = root / f"demo{SMALL}", root / f"synth{LARGE}"
     if rebuild:
         shutil.rmtree(small, ignore_errors=True)
@@ -173,12 +174,12 @@ def ensure_warehouses(root: Path, rebuild: bool) -> dict[str, Path]:
         log(f"building the {SMALL:,}-evaluator demo with the real pipeline (demo, train seed, score)...")
         built["small"] = build_demo(small, SMALL)
         done.write_text(json.dumps(built))
-    if "large" not in built:
+    if with_large and "large" not in built:
         log(f"synthesising two score sets of {LARGE:,} rows...")
         built["large"] = synthesise_scores(small, large, LARGE)
         done.write_text(json.dumps(built))
     log(f"warehouses: {json.dumps(built)}")
-    return {"small": small, "large": large}
+    return {"small": small, "large": large} if with_large else {"small": small}
 
 
 def scored_rows(home: Path) -> int:

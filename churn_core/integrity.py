@@ -136,8 +136,14 @@ def fingerprint(scores: pd.DataFrame, model_version: str, shap: Sequence[str]) -
 def seal(settings: Settings, scores: pd.DataFrame, as_of: dt.date, model_version: str) -> dict[str, str]:
     """The manifest's `fingerprint` (JSON) and `signature` (HMAC-SHA256 hex) for a set about to be written."""
     shap = shap_columns(scores.columns)
-    text = json.dumps({"version": FINGERPRINT_VERSION, "shap_columns": shap,
-                       "values": fingerprint(scores, model_version, shap)}, sort_keys=True, separators=(",", ":"))
+    return seal_values(settings, as_of, model_version, shap, fingerprint(scores, model_version, shap))
+
+
+def seal_values(settings: Settings, as_of: dt.date, model_version: str, shap: Sequence[str],
+                values: dict[str, int]) -> dict[str, str]:
+    """The manifest's fingerprint and signature for fingerprint `values` (computed in pandas or by `recompute`)."""
+    text = json.dumps({"version": FINGERPRINT_VERSION, "shap_columns": list(shap), "values": values},
+                      sort_keys=True, separators=(",", ":"))
     return {"fingerprint": text, "signature": signing.sign(settings, _message(as_of, model_version, text))}
 
 

@@ -101,6 +101,8 @@ def synthesise_scores(source: Path, home: Path, rows: int) -> dict[str, float]:
     started = time.perf_counter()
     home.mkdir(parents=True, exist_ok=True)
     shutil.copy(source / "warehouse.duckdb", home / "warehouse.duckdb")
+    if (source / "signing.key").exists():  # the sets are signed with the source's key
+        shutil.copy2(source / "signing.key", home / "signing.key")
     if (source / "models").exists():
         shutil.copytree(source / "models", home / "models", dirs_exist_ok=True)
     con = duckdb.connect(str(home / "warehouse.duckdb"))
@@ -159,7 +161,33 @@ def synthesise_scores(source: Path, home: Path, rows: int) -> dict[str, float]:
         con.execute("CHECKPOINT")
     finally:
         con.close()
+    reseal(home)
     return {"synth_s": time.perf_counter() - started}
+
+
+def reseal(home: Path) -> None:
+    """Fingerprint and sign the synthesised sets as `churn score` would, with counts from the rows."""
+    import pandas as pd
+
+    from churn_core import integrity
+    from churn_core.settings import load_settings
+    from churn_core.warehouse import open_warehouse
+
+    settings = load_settings(env={"CHURN_HOME": str(home)})
+    warehouse = open_warehouse(settings)
+    shap = integrity.shap_columns(warehouse.query("SELECT * FROM evaluator_scores LIMIT 0").columns)
+    for row in warehouse.query("SELECT as_of_date, model_version FROM score_sets").itertuples():
+        as_of = pd.Timestamp(row.as_of_date).date()
+        values, _ = integrity.recompute(warehouse, as_of, row.model_version, shap)
+        seal = integrity.seal_values(settings, as_of, row.model_version, shap, values)
+        counts = {column: values[key] for column, key in integrity.MANIFEST_COUNTS.items()}
+        warehouse.execute(
+            "UPDATE score_sets SET fingerprint = :fingerprint, signature = :signature, "
+            + ", ".join(f"{column} = :{column}" for column in counts)
+            + " WHERE as_of_date = :as_of",
+            {**seal, **counts, "as_of": as_of},
+        )
+        integrity.check_score_set(warehouse, settings, as_of)
 
 
 def ensure_warehouses(root: Path, rebuild: bool, with_large: bool = True) -> dict[str, Path]:

@@ -9,8 +9,7 @@ their activation_daily and engagements rows, in DuckDB. (Generating 5M evaluator
 ones would take minutes and the scoring work is the same.) `churn score` then runs in a fresh process,
 twice: the first run of a model also builds its drift reference; the second replaces the same set.
 
-The champion comes from the registry (trained with churn_core.train when there is none); while those
-modules are missing a seed-talk XGBoost (200 trees of depth 3) stands in. Wall and CPU seconds (all
+The champion comes from the registry (trained as `churn demo` does when there is none). Wall and CPU seconds (all
 threads) are both reported, with the load average: on a shared machine the wall time says more about
 the neighbours than about the job. Last line: key=value figures.
 """
@@ -27,34 +26,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from churn_core.settings import Settings, load_settings
 from churn_core.warehouse import open_warehouse
-
-FALLBACK_SCRIPT = """
-import json, sys, numpy as np, pandas as pd, xgboost as xgb
-from churn_core.settings import load_settings
-from churn_core.warehouse import open_warehouse
-from churn_core.score import score_evaluators
-spec = json.load(open(sys.argv[1]))
-class Pipeline:
-    features_ = spec["features"]
-    def transform(self, df):
-        return pd.DataFrame({f: df[f].to_numpy(np.float32, na_value=np.nan) for f in self.features_})
-class Model:
-    version, threshold, pipeline = spec["version"], spec["threshold"], Pipeline()
-    card = {"features": spec["features"], "threshold": spec["threshold"]}
-    booster = xgb.Booster(model_file=spec["model"])
-    def calibrate(self, margin):
-        return 1.0 / (1.0 + np.exp(-margin))
-    def predict_proba(self, df):
-        x = self.pipeline.transform(df)
-        return self.calibrate(self.booster.inplace_predict(x, predict_type="margin"))
-settings = load_settings()
-print(score_evaluators(open_warehouse(settings), settings, Model()))
-"""
 
 
 def build_demo(settings: Settings) -> None:
@@ -70,56 +45,19 @@ def build_demo(settings: Settings) -> None:
 
 
 def score_command(settings: Settings) -> list[str]:
-    """`churn score` with the registry's champion (trained first if needed), else the stand-in model."""
-    try:
-        from churn_core.registry import Registry, RegistryError
-    except ImportError:
-        return _fallback_command(settings)
+    """`churn score` with the registry's champion, trained first (as `churn demo` does) when there is none."""
+    from churn_core.jobs import DEMO_TUNING_SECONDS
+    from churn_core.registry import Registry, RegistryError
+    from churn_core.train import train_candidate
+
     registry = Registry(settings)
     try:
         registry.load("champion")
     except RegistryError:
-        from churn_core import train
-
-        print("training a champion (profile tuned) ...", flush=True)
-        result = train.train_model(open_warehouse(settings), settings, profile="tuned")
-        version = getattr(result, "version", result)
-        if hasattr(registry, "promote"):
-            registry.promote(version)
+        print("training a champion (profile tuned, the demo's short search) ...", flush=True)
+        quick = settings.with_overrides(tuning_budget_seconds=DEMO_TUNING_SECONDS)
+        registry.promote(train_candidate(open_warehouse(settings), quick, "tuned").version, force=True)
     return [sys.executable, "-m", "churn_core.cli", "score"]
-
-
-def _fallback_command(settings: Settings) -> list[str]:
-    import xgboost as xgb
-
-    from churn_core.schema import FEATURES
-
-    modeling = open_warehouse(settings).query("SELECT * FROM instances_modeling")
-    x = np.column_stack([modeling[f].to_numpy(np.float32, na_value=np.nan) for f in FEATURES])
-    params = {
-        "objective": "binary:logistic",
-        "eta": 0.1,
-        "max_depth": 3,
-        "min_child_weight": 6,
-        "subsample": 0.5,
-        "seed": 27,
-    }
-    booster = xgb.train(params, xgb.DMatrix(x, label=1 - modeling["retained"].to_numpy()), 200)
-    path = settings.home / "standin.json"
-    booster.save_model(str(path.with_suffix(".ubj")))
-    path.write_text(
-        json.dumps(
-            {
-                "features": list(FEATURES),
-                "threshold": 0.5,
-                "version": "standin-seed",
-                "model": str(path.with_suffix(".ubj")),
-            }
-        )
-    )
-    script = settings.home / "standin_score.py"
-    script.write_text(FALLBACK_SCRIPT)
-    return [sys.executable, str(script), str(path)]
 
 
 def expand_instances(settings: Settings, rows: int) -> int:

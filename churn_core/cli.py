@@ -10,7 +10,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -37,7 +37,7 @@ console = Console(stderr=True)
 T = TypeVar("T")
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
@@ -255,7 +255,7 @@ def dashboard(
     raise typer.Exit(subprocess.call(command, cwd=root, env=env))
 
 
-class JobName(str, Enum):
+class JobName(StrEnum):
     daily = "daily"
     weekly = "weekly"
 

@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,17 +27,17 @@ console = Console(stderr=True)
 models_app = typer.Typer(help="List, inspect and promote trained models.", no_args_is_help=True)
 
 
-class Profile(str, Enum):
+class Profile(StrEnum):
     seed = "seed"
     tuned = "tuned"
 
 
-class CardFormat(str, Enum):
+class CardFormat(StrEnum):
     json = "json"
     text = "text"
 
 
-class ListFormat(str, Enum):
+class ListFormat(StrEnum):
     json = "json"
     table = "table"
 

@@ -48,13 +48,14 @@ def find_files(directory: Path) -> dict[str, Path]:
     for table in RAW_TABLES:
         matches = [directory / f"{table}{s}" for s in SUFFIXES if (directory / f"{table}{s}").is_file()]
         if len(matches) > 1:
-            raise DataQualityError(table, None, 0, f"found: several files for one table ({', '.join(m.name for m in matches)})")
+            names = ", ".join(m.name for m in matches)
+            raise DataQualityError(table, None, 0, f"found: several files for one table ({names})")
         if matches:
             found[table] = matches[0]
     missing = [t for t in REQUIRED if t not in found]
     if missing:
-        raise DataQualityError(missing[0], None, 0,
-                               f"found: no {missing[0]}.csv or .parquet in {directory} (required: {', '.join(REQUIRED)})")
+        raise DataQualityError(missing[0], None, 0, f"found: no {missing[0]}.csv or .parquet in {directory} "
+                               f"(required: {', '.join(REQUIRED)})")
     return found
 
 

@@ -78,7 +78,8 @@ def _conform_column(table: Table, column: Column, values: pd.Series) -> pd.Serie
         if kind in INT_RANGE:
             _fail(table, column, numbers.notna() & (numbers != np.floor(numbers)), "are not whole numbers", values)
             low, high = INT_RANGE[kind]
-            _fail(table, column, (numbers < float(low)) | (numbers >= float(high) + 1.0), f"do not fit in {kind}", values)
+            outside = (numbers < float(low)) | (numbers >= float(high) + 1.0)
+            _fail(table, column, outside, f"do not fit in {kind}", values)
             out = numbers.astype("Int32" if kind == "INTEGER" else "Int64")
         else:
             out = numbers

@@ -42,7 +42,7 @@ def load_sql(name: str) -> str:
 
 def sql_names(folder: str = "") -> list[str]:
     """Names of the .sql files in churn_core/sql (or one of its folders)."""
-    root = resources.files("churn_core").joinpath("sql", folder) if folder else resources.files("churn_core").joinpath("sql")
+    root = resources.files("churn_core").joinpath("sql", *([folder] if folder else []))
     prefix = f"{folder}/" if folder else ""
     return sorted(prefix + p.name[:-4] for p in root.iterdir() if p.name.endswith(".sql"))
 

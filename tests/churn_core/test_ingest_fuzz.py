@@ -115,7 +115,8 @@ def bad_label_or_date(rng, frames, directory) -> str:
     df = frames["evaluators"].astype(object).copy()
     row = df.index[rng.randrange(len(df))]
     column, value = rng.choice([("retained", rng.choice(["2", "-1", "yes", "0.5"])),
-                                ("eval_start_date", rng.choice(["1970-01-01", "3026-01-01", "01/02/2026", "yesterday"])),
+                                ("eval_start_date",
+                                 rng.choice(["1970-01-01", "3026-01-01", "01/02/2026", "yesterday"])),
                                 ("control_group", "7"), ("team_size", "0"), ("edition", "platinum")])
     df.loc[row, column] = value
     _csv({**frames, "evaluators": df}, directory)

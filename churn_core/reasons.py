@@ -81,7 +81,7 @@ WORDING: dict[str, Wording] = {
     "team_size": Wording(" seat declared at sign-up", " seats declared at sign-up", by_day=False),
     "expected_annual_value": Wording("", "", "expected annual value ", by_day=False, kind="money"),
     "active_user_share": Wording("% of the seats active", "% of the seats active", kind="share"),
-    "user_days_per_day": Wording(" user-days of activity per day", " user-days of activity per day", kind="ratio"),
+    "user_days_per_day": Wording(" active users a day on average", " active users a day on average", kind="ratio"),
     "issues_per_user": Wording(" issues per active user", " issues per active user", kind="ratio"),
     "updates_per_issue": Wording(" updates per issue", " updates per issue", kind="ratio"),
     "product": Wording(" product", " product", "the ", by_day=False, kind="category"),

@@ -30,6 +30,14 @@ FEATURE_LABELS: dict[str, str] = {
     "sprint_started": "sprints started",
     "sprint_finished": "sprints finished",
     "as_of_day": "days of usage seen",
+    "team_size": "seats declared",
+    "expected_annual_value": "expected annual value",
+    "active_user_share": "share of seats active",
+    "user_days_per_day": "active users a day on average",
+    "issues_per_user": "issues per active user",
+    "updates_per_issue": "updates per issue",
+    "company_size_band": "company size",
+    "acquisition_source": "acquisition source",
 }
 SHAP_COLUMN = re.compile(r"^shap_([a-z][a-z0-9_]*)$")
 UPLIFT_COLUMN = re.compile(r"^uplift_([a-z][a-z0-9_]*)$")

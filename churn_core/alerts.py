@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from churn_core.logs import LOGGER_NAME, redact, secret_values
+from churn_core.logs import LOGGER_NAME, redacted
 from churn_core.settings import Settings
 
 WEBHOOK_TIMEOUT_SECONDS = 10.0
@@ -29,7 +29,7 @@ def alert_payload(settings: Settings, job: str, run_id: str, status: str, error:
                   **extra: Any) -> dict[str, Any]:
     """The JSON an alert carries; `error` is redacted of anything that looks like a secret."""
     payload: dict[str, Any] = {"job": job, "run_id": run_id, "status": status,
-                               "error": redact(error, secret_values(settings)) if error else None,
+                               "error": redacted(error, settings) if error else None,
                                "host": socket.gethostname()}
     payload.update({k: v for k, v in extra.items() if v is not None})
     return payload
@@ -45,7 +45,7 @@ def send_alert(settings: Settings, payload: dict[str, Any]) -> list[str]:
         except (OSError, ValueError, urllib.error.URLError) as exc:
             failed.append("webhook")
             log.error("alert webhook to %s failed: %s", _where(settings.alert_webhook_url),
-                      redact(str(exc), secret_values(settings)), extra=_fields(payload))
+                      redacted(str(exc), settings), extra=_fields(payload))
     if settings.alert_command:
         try:
             subprocess.run(shlex.split(settings.alert_command), input=body, check=True,

@@ -26,7 +26,7 @@ from churn_core.alerts import alert_payload, send_alert
 from churn_core.errors import ChurnError
 from churn_core.history import RUN, RunRecord, utc_now
 from churn_core.locks import jobs_lock
-from churn_core.logs import LOGGER_NAME, configure_job_logging, redact, secret_values
+from churn_core.logs import LOGGER_NAME, configure_job_logging, redact, redacted, secret_values
 from churn_core.settings import Settings
 from churn_core.warehouse import Warehouse, WarehouseError, open_warehouse
 
@@ -305,7 +305,7 @@ def _retrying(work: Callable[[], Any], settings: Settings, sleep: Callable[[floa
             delay = settings.job_retry_backoff_seconds * 2 ** (attempt - 1)
             log.warning("transient error, retrying in %.1fs", delay,
                         extra={**fields, "attempt": attempt,
-                               "error": redact(_message(exc), secret_values(settings))})
+                               "error": redacted(_message(exc), settings)})
             sleep(delay)
     raise AssertionError("unreachable")
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import streamlit as st
 
 from churn_core.errors import ChurnError
-from churn_core.logs import redact, secret_values
+from churn_core.logs import redacted
 from churn_core.settings import Settings
 from churn_core.views import ScoreSet
 from dashboard import data
@@ -34,7 +34,7 @@ def error_text(exc: BaseException, settings: Settings | None = None, *, trace: b
     """An error as users (or, with its traceback, the server log) may see it: every credential the product
     holds, and anything that looks like one, replaced by ***."""
     text = "".join(traceback.format_exception(exc)) if trace else str(exc)
-    return redact(text, secret_values(settings or Settings()))
+    return redacted(text, settings or Settings())
 
 
 def chart(figure: go.Figure, key: str | None = None) -> None:  # noqa: F821

@@ -249,7 +249,7 @@ def dashboard(
         check_exposure(host, root)
     except ChurnError as exc:
         _fail(exc)
-    command = [sys.executable, "-m", "streamlit", "run", str(root / "dashboard" / "app.py"),
+    command = [sys.executable, "-m", "dashboard.serve",  # streamlit run dashboard/app.py, warmed up
                "--server.address", host, "--server.port", str(port), "--browser.gatherUsageStats", "false"]
     env = {**os.environ, "CHURN_HOME": str(settings().home.resolve())}
     raise typer.Exit(subprocess.call(command, cwd=root, env=env))

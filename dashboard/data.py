@@ -341,3 +341,24 @@ def champion_version(settings: Settings) -> str | None:
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def feature_study(settings: Settings, model_version: str) -> views.FeatureStudy | None:
     return views.feature_study(model_card(settings, model_version))
+
+
+def prepare(settings: Settings) -> None:
+    """Fill the caches the home page reads, in the order it reads them (dashboard/serve.py runs this while the
+    server starts): the newest set's integrity check, the filters' options, the unfiltered list's summary and
+    first page, then the previous set's check and summary and the activation rate behind the KPI tiles."""
+    with warehouse_held(settings):
+        if "evaluator_scores" not in tables(settings):
+            return
+        sets = score_sets(settings)
+        freshness_banner(settings)
+        for rank, score_set in enumerate(sets[:2]):
+            if score_set_problem(settings, score_set.as_of, score_set.created_at):
+                continue
+            if rank == 0:
+                filter_options(settings, score_set.as_of)
+            at_risk_summary(settings, score_set.as_of, Filters())
+            if rank == 0:
+                at_risk_page(settings, score_set.as_of, Filters(), "risk", 0)
+        if sets:
+            week1_activation(settings, sets[0].as_of)

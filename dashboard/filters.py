@@ -30,6 +30,20 @@ PARAMS: tuple[str, ...] = (*MULTI, *RANGES, "q", "sort", "page")
 MAX_VALUES = 64  # per parameter
 MAX_CHARS = 200  # per value
 MAX_PAGE = 1_000_000
+WIDGETS: tuple[str, ...] = (
+    "f_tiers",
+    "f_flags",
+    "f_weeks",
+    "f_products",
+    "f_editions",
+    "f_regions",
+    "f_channels",
+    "f_team",
+    "f_day",
+    "f_search",
+    "f_sort",
+    "f_page",
+)  # the widgets holding the view
 _STATE = "at_risk_view"  # the last view, kept across page switches (widget state is not)
 _RANGE = re.compile(r"^\s*(\d{1,7})\s*-\s*(\d{1,7})\s*$")
 
@@ -114,21 +128,37 @@ def _channel_label(channel: str) -> str:
     return "not reached yet" if channel == NOT_REACHED else channel.replace("_", "-")
 
 
-def _initialise(options: FilterOptions) -> None:
-    """Put the view from the URL (else the one last seen in this session) into the widgets' state."""
-    from_url = any(k in st.query_params for k in PARAMS)
-    if from_url:
-        filters, sort, page = parse_params(query_params(), options)
-    else:
-        filters, sort, page = st.session_state.get(_STATE, (Filters(), "risk", 1))
+def _widget_values(filters: Filters, sort: str, page: int, options: FilterOptions) -> dict[str, Any]:
+    return {
+        "f_tiers": list(filters.tiers),
+        "f_flags": list(filters.flags),
+        "f_weeks": list(filters.cohort_weeks),
+        "f_products": list(filters.products),
+        "f_editions": list(filters.editions),
+        "f_regions": list(filters.regions),
+        "f_channels": list(filters.channels),
+        "f_team": filters.team_size or (1, options.team_size_max),
+        "f_day": filters.day_of_trial or (1, options.day_of_trial_max),
+        "f_search": filters.search,
+        "f_sort": sort,
+        "f_page": page,
+    }
+
+
+def _seed(options: FilterOptions) -> None:
+    """Put the view into the widgets' state where it is missing: on the page's first run (from the URL, else
+    the view last seen in this session), and for the "more filters" while their panel is closed, since
+    Streamlit forgets the state of widgets it did not draw."""
     state = st.session_state
-    state["f_tiers"], state["f_flags"] = list(filters.tiers), list(filters.flags)
-    state["f_weeks"], state["f_products"] = list(filters.cohort_weeks), list(filters.products)
-    state["f_editions"], state["f_regions"] = list(filters.editions), list(filters.regions)
-    state["f_channels"] = list(filters.channels)
-    state["f_team"] = filters.team_size or (1, options.team_size_max)
-    state["f_day"] = filters.day_of_trial or (1, options.day_of_trial_max)
-    state["f_search"], state["f_sort"], state["f_page"] = filters.search, sort, page
+    if all(key in state for key in WIDGETS):
+        return
+    if any(k in st.query_params for k in PARAMS):
+        view = parse_params(query_params(), options)
+    else:
+        view = state.get(_STATE, (Filters(), "risk", 1))
+    for key, value in _widget_values(*view, options).items():
+        if key not in state:
+            state[key] = value
 
 
 def _valid(values: Any, options: Iterable[Any]) -> list[Any]:
@@ -142,8 +172,7 @@ def current_view(options: FilterOptions) -> tuple[Filters, str]:
     Streamlit updates a widget's state before the rerun its change triggers, so the page can query and
     draw the table first (it paints sooner) and place the widgets above it afterwards.
     """
-    if "f_tiers" not in st.session_state:
-        _initialise(options)
+    _seed(options)
     state = st.session_state
     # A newer score set can drop a value the widget still holds; keep only what is offered.
     for key, offered in (
@@ -185,9 +214,7 @@ def current_view(options: FilterOptions) -> tuple[Filters, str]:
 def at_risk_controls(options: FilterOptions, view: Filters) -> None:
     """The filter and sort widgets of the at-risk page (their state was set by `current_view`)."""
     top = st.columns([3, 3, 3, 2])
-    top[0].pills(
-        "Risk tier", options.tiers, selection_mode="multi", key="f_tiers", format_func=str.capitalize
-    )
+    top[0].pills("Risk tier", options.tiers, selection_mode="multi", key="f_tiers", format_func=str.capitalize)
     top[1].pills(
         "Segment",
         tuple(FLAGS),
@@ -215,15 +242,18 @@ def at_risk_controls(options: FilterOptions, view: Filters) -> None:
     label = "More filters: cohort week, product, edition, team size, region, channel, day of trial"
     if active:
         label = f"More filters · **{len(active)} active**: {', '.join(active)}"
-    with st.expander(label, icon=":material/filter_list:"):
-        a, b, c = st.columns(3)
-        a.multiselect("Cohort week", options.cohort_weeks, key="f_weeks", format_func=_week_label)
-        b.multiselect("Product", options.products, key="f_products")
-        c.multiselect("Edition", options.editions, key="f_editions")
-        a.multiselect("Region", options.regions, key="f_regions")
-        b.multiselect("Channel reached", options.channels, key="f_channels", format_func=_channel_label)
-        c.slider("Team size (seats)", 1, max(2, options.team_size_max), key="f_team")
-        a.slider("Day of trial", 1, max(2, options.day_of_trial_max), key="f_day")
+    # drawn only while open (the page paints sooner); `_seed` keeps their values while it is closed
+    more = st.expander(label, expanded=bool(active), key="f_more", on_change="rerun", icon=":material/filter_list:")
+    if more.open:
+        with more:
+            a, b, c = st.columns(3)
+            a.multiselect("Cohort week", options.cohort_weeks, key="f_weeks", format_func=_week_label)
+            b.multiselect("Product", options.products, key="f_products")
+            c.multiselect("Edition", options.editions, key="f_editions")
+            a.multiselect("Region", options.regions, key="f_regions")
+            b.multiselect("Channel reached", options.channels, key="f_channels", format_func=_channel_label)
+            c.slider("Team size (seats)", 1, max(2, options.team_size_max), key="f_team")
+            a.slider("Day of trial", 1, max(2, options.day_of_trial_max), key="f_day")
 
 
 def page_number(filters: Filters, sort: str, pages: int) -> int:

@@ -31,6 +31,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ROOT = Path(__file__).resolve().parents[2]
+DASHBOARD_APP = ROOT / "dashboard" / "app.py"
 INSTALL_HINT = "Chromium is not installed at /usr/bin/chromium: install it with `apt-get install chromium`"
 SCREENSHOTS = ROOT / "screenshots"  # git ignores it
 VIEWPORT = {"width": 1440, "height": 900}
@@ -47,14 +48,14 @@ def free_port() -> int:
 def streamlit_server(
     script: Path, env: dict[str, str], timeout: float = 60.0, port: int | None = None
 ) -> Iterator[tuple[str, int]]:
-    """`streamlit run script` on 127.0.0.1 and a free port, from the repository root; yields (url, pid)."""
+    """`streamlit run script` on 127.0.0.1 and a free port, from the repository root; yields (url, pid).
+    The dashboard's app is served as `churn dashboard` serves it (dashboard/serve.py)."""
     port = port or free_port()
+    served = ["dashboard.serve"] if script.resolve() == DASHBOARD_APP else ["streamlit", "run", str(script)]
     command = [
         sys.executable,
         "-m",
-        "streamlit",
-        "run",
-        str(script),
+        *served,
         "--server.address",
         "127.0.0.1",
         "--server.port",

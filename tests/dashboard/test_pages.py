@@ -111,21 +111,65 @@ def test_at_risk_table_pages_sorts_and_shows_kpis(monkeypatch, scored_home):
     assert url(at, "page") == ["2"] and url(at, "sort") == ["change"]
 
 
+def test_prepare_fills_what_the_home_page_reads(monkeypatch, scored_home):
+    """dashboard/serve.py prepares the home page while the server starts: its first visitor runs no query."""
+    import streamlit as st
+
+    from churn_core import integrity
+    from dashboard import data
+
+    for key in [k for k in os.environ if k.startswith("CHURN_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("CHURN_HOME", str(scored_home.home))
+    st.cache_data.clear()
+    data.prepare(data.settings())
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the home page ran a query that prepare() should have cached")
+
+    for name in ("score_sets", "filter_options", "at_risk_summary", "at_risk_page", "week1_activation"):
+        monkeypatch.setattr(views, name, refuse)
+    monkeypatch.setattr(integrity, "check_score_set", refuse)
+    at = run_page(monkeypatch, scored_home)
+    assert_clean(at)
+    assert len(table(at)) == scored_home.page_size and len(at.metric) == 4
+
+
 def test_filters_change_the_table_and_the_url(monkeypatch, scored_home):
     at = run_page(monkeypatch, scored_home)
-    everyone = int(
-        views.at_risk_summary(open_warehouse(scored_home, read_only=True), SCORE_DATES[-1])["evaluators"]
-    )
+    everyone = int(views.at_risk_summary(open_warehouse(scored_home, read_only=True), SCORE_DATES[-1])["evaluators"])
     at.button_group(key="f_tiers").set_value(["low"]).run()
     assert_clean(at)
     rows = table(at)
     assert len(rows) and set(rows["risk_tier"]) == {"Low"}
     assert url(at, "tier") == ["low"]
     assert f"of **{everyone:,}**" not in " ".join(c.value for c in at.caption)
-    at.multiselect(key="f_products").set_value(["Docs"]).run()
+    assert not at.multiselect  # the "more filters" are drawn only once their panel is opened
+    at.session_state["f_more"] = True
+    at.run().multiselect(key="f_products").set_value(["Docs"]).run()
     assert set(table(at)["product"]) == {"Docs"} and url(at, "product") == ["Docs"]
     at.text_input(key="f_search").set_value("1001").run()
     assert all(str(i).startswith("1001") for i in table(at)["instance"])
+
+
+def test_closing_more_filters_keeps_them(monkeypatch, scored_home):
+    at = run_page(monkeypatch, scored_home)
+    at.session_state["f_more"] = True
+    at.run().multiselect(key="f_products").set_value(["Docs"]).run()
+    at.slider(key="f_day").set_value((2, 5)).run()
+    at.session_state["f_more"] = False
+    at.run()
+    assert not at.multiselect and not at.slider
+    for tiers in (["high", "medium"], ["high"]):  # on later runs too: widgets not drawn keep their values
+        at.button_group(key="f_tiers").set_value(tiers).run()
+        assert_clean(at)
+        rows = table(at)
+        assert set(rows["product"]) == {"Docs"} and rows["day_of_trial"].between(2, 5).all()
+        assert url(at, "product") == ["Docs"] and url(at, "day") == ["2-5"]
+    assert "2 active" in at.expander[0].label
+    at.session_state["f_more"] = True
+    at.run()
+    assert at.multiselect(key="f_products").value == ["Docs"] and at.slider(key="f_day").value == (2, 5)
 
 
 def test_a_shared_url_restores_the_view(monkeypatch, scored_home):
@@ -164,9 +208,7 @@ def test_hostile_product_shows_as_text(monkeypatch, scored_home):
 
 
 def top_instance(settings: Settings) -> int:
-    rows = views.at_risk_page(
-        open_warehouse(settings, read_only=True), SCORE_DATES[-1], views.Filters(), "risk", 0, 1
-    )
+    rows = views.at_risk_page(open_warehouse(settings, read_only=True), SCORE_DATES[-1], views.Filters(), "risk", 0, 1)
     return int(rows["instance"].iloc[0])
 
 
@@ -175,9 +217,7 @@ def test_profile_shows_the_selected_evaluators_drivers(monkeypatch, scored_home)
     at = run_page(monkeypatch, scored_home, "profile", {"instance": str(instance)})
     assert_clean(at)
     assert at.number_input(key="profile_instance").value == instance
-    score = views.evaluator_profile(
-        open_warehouse(scored_home, read_only=True), instance, SCORE_DATES[-1]
-    ).current
+    score = views.evaluator_profile(open_warehouse(scored_home, read_only=True), instance, SCORE_DATES[-1]).current
     assert {m.label: m.value for m in at.metric}["Churn risk"] == f"{score['churn_probability']:.0%}"
     text = " ".join(m.value for m in at.markdown)
     assert views.top_drivers(score)[0]["reason"] in text

@@ -1,0 +1,54 @@
+"""`churn dashboard`'s server: `streamlit run dashboard/app.py` in this process, warmed up for the first visitor.
+
+A plain `streamlit run` imports the dashboard's modules, checks the newest score set's integrity and runs the
+home page's queries when the first browser connects, which at 1,000,000 evaluators adds two to three seconds
+to that first visit. Here a background thread does that work while the server starts (a visitor who arrives
+meanwhile shares the work in progress: Python imports a module once, Streamlit computes each cached value once).
+
+    python -m dashboard.serve [streamlit run options...]
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "dashboard" / "app.py"
+log = logging.getLogger("churn.dashboard")
+
+
+def _prepare() -> None:
+    import plotly.graph_objects  # noqa: F401  (the heavy imports, while the server starts)
+    from streamlit import runtime
+
+    import churn_core.views  # noqa: F401
+
+    for _ in range(600):  # the runtime owns the caches: wait until the server has created it
+        if runtime.exists():
+            break
+        time.sleep(0.05)
+    # the dashboard's modules declare cached functions: imported once the runtime exists, so they use its caches
+    from dashboard import auth, charts, data, evaluator, filters, health, navigation, tables, ui  # noqa: F401
+
+    try:
+        data.prepare(data.settings())
+    except Exception as exc:  # the page shows the same problem to the visitor; here it is only logged
+        log.warning("could not prepare the home page's data: %s", ui.error_text(exc))
+
+
+def main(args: list[str] | None = None) -> None:
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from streamlit.web import cli
+
+    threading.Thread(target=_prepare, name="churn-prepare", daemon=True).start()
+    sys.argv = ["streamlit", "run", str(APP), *(sys.argv[1:] if args is None else args)]
+    cli.main()
+
+
+if __name__ == "__main__":
+    main()

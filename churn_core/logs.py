@@ -187,7 +187,13 @@ def configure_job_logging(settings: Settings, *, stderr: bool = True) -> logging
         handler.setFormatter(formatter)
         handler.addFilter(redacting)
         handler._churn = True  # type: ignore[attr-defined]
-    for name, level in ((LOGGER_NAME, logging.INFO), ("apscheduler", logging.WARNING)):
+    # churn.jobs and APScheduler log to the job log only; the library's own warnings (AWS retries, say) go to the
+    # job log too, redacted like the rest, and still reach whatever handlers the host application has.
+    for name, level, alone in (
+        (LOGGER_NAME, logging.INFO, True),
+        ("apscheduler", logging.WARNING, True),
+        ("churn_core", logging.WARNING, False),
+    ):
         logger = logging.getLogger(name)
         for old in [h for h in logger.handlers if getattr(h, "_churn", False)]:
             logger.removeHandler(old)
@@ -195,5 +201,5 @@ def configure_job_logging(settings: Settings, *, stderr: bool = True) -> logging
         for handler in handlers:
             logger.addHandler(handler)
         logger.setLevel(level)
-        logger.propagate = False
+        logger.propagate = not alone
     return logging.getLogger(LOGGER_NAME)

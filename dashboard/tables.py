@@ -12,22 +12,19 @@ from churn_core.settings import Settings
 from churn_core.views import Filters, ScoreSet
 from dashboard import auth, data, ui
 
+# What a marketer decides on, all visible on a laptop; segments (product, region, ...) are filters, and are in the
+# profile and the exports.
 TABLE_ORDER: tuple[str, ...] = (
     "instance",
     "churn_probability",
     "risk_tier",
     "day_of_trial",
-    "top_reason",
-    "segment",
+    "probability_change",
+    "expected_value",
     "recommended_channel",
     "channel_uplift",
-    "expected_value",
-    "probability_change",
-    "product",
-    "edition",
-    "team_size",
-    "region",
-    "channels_reached",
+    "segment",
+    "top_reason",
 )
 DEFAULT_EXPORT: tuple[str, ...] = (
     "churn_probability",
@@ -145,11 +142,6 @@ def at_risk_table(rows: pd.DataFrame) -> int | None:
         "probability_change": column.NumberColumn(
             "Change", format="%+.1f pts", help="Change in risk since the evaluator's previous score"
         ),
-        "product": column.TextColumn("Product"),
-        "edition": column.TextColumn("Edition"),
-        "team_size": column.NumberColumn("Seats"),
-        "region": column.TextColumn("Region"),
-        "channels_reached": column.TextColumn("Reached by"),
     }
     event = st.dataframe(
         shown,

@@ -51,7 +51,8 @@ with left:
     ui.chart(charts.daily_activity_chart(data.daily_activity(settings, instance)))
 with right:
     touches = data.evaluator_touches(settings, instance)
-    ui.chart(charts.touches_chart(touches, profile.facts.get("eval_start_date")))
+    scored = score_set.as_of if score is not None else None  # a score implies its set
+    ui.chart(charts.touches_chart(touches, profile.facts.get("eval_start_date"), scored))
 evaluator.touches_table(touches)
 
 if score is not None:

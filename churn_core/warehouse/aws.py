@@ -217,6 +217,11 @@ def translate(
             "action on the configured workgroup, Glue database and S3 locations. Ask an AWS admin "
             "to grant it; retrying will not help."
         )
+    if is_connection_error(exc):
+        return error(
+            f"{what}: could not reach AWS ({detail}); gave up after {attempts} attempts. Check the network "
+            "connection and the region, and AWS_ENDPOINT_URL if you set one."
+        )
     if is_retryable(exc):
         return error(
             f"{what}: AWS is throttling or briefly unavailable ({detail}); gave up after {attempts} "

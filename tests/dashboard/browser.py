@@ -21,6 +21,8 @@ import urllib.request
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
+from dashboard.serve import READY
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -48,10 +50,12 @@ def free_port() -> int:
 def streamlit_server(
     script: Path, env: dict[str, str], timeout: float = 60.0, port: int | None = None
 ) -> Iterator[tuple[str, int]]:
-    """`streamlit run script` on 127.0.0.1 and a free port, from the repository root; yields (url, pid).
-    The dashboard's app is served as `churn dashboard` serves it (dashboard/serve.py)."""
+    """`streamlit run script` on 127.0.0.1 and a free port, from the repository root; yields (url, pid) once it
+    answers. The dashboard's app is served as `churn dashboard` serves it (dashboard/serve.py), and yielded once
+    it has also prepared its home page."""
     port = port or free_port()
-    served = ["dashboard.serve"] if script.resolve() == DASHBOARD_APP else ["streamlit", "run", str(script)]
+    prepares = script.resolve() == DASHBOARD_APP
+    served = ["dashboard.serve"] if prepares else ["streamlit", "run", str(script)]
     command = [
         sys.executable,
         "-m",
@@ -75,8 +79,8 @@ def streamlit_server(
             while True:
                 try:
                     with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-                        if r.status == 200:
-                            break
+                        if r.status == 200 and (not prepares or READY.encode() in os.pread(log.fileno(), 1 << 20, 0)):
+                            break  # (pread: the server writes through the same file offset)
                 except OSError:
                     pass
                 if process.poll() is not None or time.monotonic() > deadline:

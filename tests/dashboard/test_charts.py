@@ -61,6 +61,10 @@ def test_profile_charts(wh, profile, scored_home):
     touches = views.evaluator_touches(wh, profile.instance)
     fig = charts.touches_chart(touches, profile.facts["eval_start_date"])
     assert sum(len(t.x) for t in fig.data) == len(touches)
+    assert not fig.layout.shapes
+    scored = charts.touches_chart(touches, profile.facts["eval_start_date"], dt.date(2026, 11, 20))
+    assert [pd.Timestamp(s.x0) for s in scored.layout.shapes] == [pd.Timestamp("2026-11-20")]
+    assert [a.text for a in scored.layout.annotations] == ["scored"]
 
 
 def test_risk_colours_are_colour_blind_safe_and_labelled():

@@ -13,7 +13,7 @@ from churn_core.views import Filters, ScoreSet
 from dashboard import auth, data, ui
 
 # What a marketer decides on, all visible on a laptop; segments (product, region, ...) are filters, and are in the
-# profile and the exports.
+# profile and the exports. Change is left out while no evaluator on the page has a previous score.
 TABLE_ORDER: tuple[str, ...] = (
     "instance",
     "churn_probability",
@@ -146,7 +146,7 @@ def at_risk_table(rows: pd.DataFrame) -> int | None:
     event = st.dataframe(
         shown,
         column_config=config,
-        column_order=TABLE_ORDER,
+        column_order=[c for c in TABLE_ORDER if c != "probability_change" or shown[c].notna().any()],
         hide_index=True,
         on_select="rerun",
         selection_mode="single-row",

@@ -111,6 +111,17 @@ def test_at_risk_table_pages_sorts_and_shows_kpis(monkeypatch, scored_home):
     assert url(at, "page") == ["2"] and url(at, "sort") == ["change"]
 
 
+def test_change_column_shows_once_there_is_a_previous_score(monkeypatch, scored_home):
+    at = run_page(monkeypatch, scored_home)
+    assert "probability_change" in at.dataframe[0].proto.column_order
+    at.session_state["score_set_choice"] = SCORE_DATES[0]  # the first set: nobody has a previous score
+    at.run()
+    assert_clean(at)
+    assert table(at)["probability_change"].isna().all()
+    assert "probability_change" not in at.dataframe[0].proto.column_order
+    assert "top_reason" in at.dataframe[0].proto.column_order
+
+
 def test_prepare_fills_what_the_home_page_reads(monkeypatch, scored_home):
     """dashboard/serve.py prepares the home page while the server starts: its first visitor runs no query."""
     import streamlit as st

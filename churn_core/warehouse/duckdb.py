@@ -133,29 +133,7 @@ class DuckDBWarehouse(Warehouse):
         return rows
 
     def write_partition(self, name: str, df: pd.DataFrame, column: str, value: Any, keep: int | None = None) -> None:
-        table, col = _ident(name), _ident(column)
-        with self.connect(write=True) as con:
-            con.register("_incoming", df)
-            con.execute("BEGIN TRANSACTION")
-            try:
-                exists = con.execute(
-                    "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
-                ).fetchone()[0]
-                if exists:
-                    con.execute(f"DELETE FROM {table} WHERE {col} = ?", [value])
-                    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _incoming")
-                else:
-                    con.execute(f"CREATE TABLE {table} AS SELECT * FROM _incoming")
-                if keep is not None:
-                    con.execute(
-                        f"DELETE FROM {table} WHERE {col} NOT IN "
-                        f"(SELECT DISTINCT {col} FROM {table} ORDER BY {col} DESC LIMIT ?)", [keep])
-                con.execute("COMMIT")
-            except duckdb.Error as exc:
-                con.execute("ROLLBACK")
-                raise QueryError(f"writing {name} ({column} = {value}): {_explain(exc)}") from None
-            finally:
-                con.unregister("_incoming")
+        self.write_partitions({name: df}, column, value, keep)
 
     def write_partitions(self, frames: dict[str, pd.DataFrame], column: str, value: Any,
                          keep: int | None = None) -> None:

@@ -122,13 +122,15 @@ class GlueTables:
     def table_exists(self, name: str) -> bool:
         return TMP not in name and self._get_table(name) is not None
 
+    def _glue(self, action: str, what: str, **kwargs: Any) -> Any:
+        """Glue's `action` on our database, retried and its errors made plain like every AWS call."""
+        return call(getattr(self._client("glue"), action), what, self.backoff, DatabaseName=self.database, **kwargs)
+
     def _get_table(self, name: str) -> dict[str, Any] | None:
         try:
-            return call(
-                self._client("glue").get_table,
+            return self._glue(
+                "get_table",
                 f"reading the Glue definition of {name}",
-                self.backoff,
-                DatabaseName=self.database,
                 Name=name,
             )["Table"]
         except aws.NotFound:
@@ -174,53 +176,42 @@ class GlueTables:
         }
 
     def _put_table(self, table_input: dict[str, Any], existing: dict[str, Any] | None) -> None:
-        glue, name = self._client("glue"), table_input["Name"]
+        name = table_input["Name"]
         if existing is None:
-            call(
-                glue.create_table,
+            self._glue(
+                "create_table",
                 f"registering table {name} in Glue",
-                self.backoff,
-                DatabaseName=self.database,
                 TableInput=table_input,
             )
         elif [k["Name"] for k in existing.get("PartitionKeys", [])] != [
             k["Name"] for k in table_input.get("PartitionKeys", [])
         ]:
             # Glue cannot change how a table is partitioned in place.
-            call(
-                glue.delete_table,
+            self._glue(
+                "delete_table",
                 f"replacing table {name} in Glue",
-                self.backoff,
-                DatabaseName=self.database,
                 Name=name,
             )
-            call(
-                glue.create_table,
+            self._glue(
+                "create_table",
                 f"registering table {name} in Glue",
-                self.backoff,
-                DatabaseName=self.database,
                 TableInput=table_input,
             )
         else:
-            call(
-                glue.update_table,
+            self._glue(
+                "update_table",
                 f"switching table {name} to its new data in Glue",
-                self.backoff,
-                DatabaseName=self.database,
                 TableInput=table_input,
                 SkipArchive=True,
             )
 
     def _restore_table(self, name: str, previous: dict[str, Any] | None) -> None:
         """Undo a switch (best effort): the previous definition back, or no table if there was none."""
-        glue = self._client("glue")
         try:
             if previous is None:
-                call(
-                    glue.delete_table,
+                self._glue(
+                    "delete_table",
                     f"undoing table {name}",
-                    self.backoff,
-                    DatabaseName=self.database,
                     Name=name,
                 )
             else:
@@ -471,11 +462,9 @@ class GlueTables:
 
     def _get_partition(self, name: str, text: str) -> dict[str, Any] | None:
         try:
-            return call(
-                self._client("glue").get_partition,
+            return self._glue(
+                "get_partition",
                 f"reading partition {text} of {name}",
-                self.backoff,
-                DatabaseName=self.database,
                 TableName=name,
                 PartitionValues=[text],
             )["Partition"]
@@ -483,36 +472,30 @@ class GlueTables:
             return None
 
     def _switch_partition(self, plan: dict[str, Any]) -> None:
-        glue, name, text = self._client("glue"), plan["name"], plan["text"]
+        name, text = plan["name"], plan["text"]
         if plan["table_input"] is not None:
             self._put_table(plan["table_input"], plan["existing"])
         if plan["previous_partition"] is not None:
-            call(
-                glue.update_partition,
+            self._glue(
+                "update_partition",
                 f"switching partition {text} of {name} to its new data",
-                self.backoff,
-                DatabaseName=self.database,
                 TableName=name,
                 PartitionValueList=[text],
                 PartitionInput=plan["partition"],
             )
             return
-        result = call(
-            glue.batch_create_partition,
+        result = self._glue(
+            "batch_create_partition",
             f"registering partition {text} of {name}",
-            self.backoff,
-            DatabaseName=self.database,
             TableName=name,
             PartitionInputList=[plan["partition"]],
         )
         for error in result.get("Errors", []):
             detail = error.get("ErrorDetail", {})
             if detail.get("ErrorCode") == "AlreadyExistsException":  # another writer registered it meanwhile
-                call(
-                    glue.update_partition,
+                self._glue(
+                    "update_partition",
                     f"switching partition {text} of {name}",
-                    self.backoff,
-                    DatabaseName=self.database,
                     TableName=name,
                     PartitionValueList=[text],
                     PartitionInput=plan["partition"],
@@ -521,15 +504,13 @@ class GlueTables:
                 raise WarehouseError(f"registering partition {text} of {name}: {detail.get('ErrorMessage')}")
 
     def _undo_partition(self, plan: dict[str, Any]) -> None:
-        glue, name, text = self._client("glue"), plan["name"], plan["text"]
+        name, text = plan["name"], plan["text"]
         try:
             previous = plan["previous_partition"]
             if previous is None:
-                call(
-                    glue.delete_partition,
+                self._glue(
+                    "delete_partition",
                     f"undoing partition {text} of {name}",
-                    self.backoff,
-                    DatabaseName=self.database,
                     TableName=name,
                     PartitionValues=[text],
                 )
@@ -537,11 +518,9 @@ class GlueTables:
                 restored = {
                     k: previous[k] for k in ("Values", "StorageDescriptor", "Parameters") if k in previous
                 }
-                call(
-                    glue.update_partition,
+                self._glue(
+                    "update_partition",
                     f"undoing partition {text} of {name}",
-                    self.backoff,
-                    DatabaseName=self.database,
                     TableName=name,
                     PartitionValueList=[text],
                     PartitionInput=restored,
@@ -570,11 +549,9 @@ class GlueTables:
         old = ordered[max(keep, 0) :]
         for start in range(0, len(old), 25):
             batch = old[start : start + 25]
-            call(
-                glue.batch_delete_partition,
+            self._glue(
+                "batch_delete_partition",
                 f"dropping old partitions of {name}",
-                self.backoff,
-                DatabaseName=self.database,
                 TableName=name,
                 PartitionsToDelete=[{"Values": [v]} for v in batch],
             )

@@ -344,9 +344,9 @@ def feature_study(settings: Settings, model_version: str) -> views.FeatureStudy 
 
 
 def prepare(settings: Settings) -> None:
-    """Fill the caches the home page reads, in the order it reads them (dashboard/serve.py runs this while the
-    server starts): the newest set's integrity check, the filters' options, the unfiltered list's summary and
-    first page, then the previous set's check and summary and the activation rate behind the KPI tiles."""
+    """Fill the caches the home page reads (dashboard/serve.py runs this while the server starts): the newest set's
+    integrity check, the unfiltered list's summary, the filters' options and first page, then the previous set's
+    check and summary and the activation rate behind the KPI tiles."""
     with warehouse_held(settings):
         if "evaluator_scores" not in tables(settings):
             return
@@ -355,10 +355,9 @@ def prepare(settings: Settings) -> None:
         for rank, score_set in enumerate(sets[:2]):
             if score_set_problem(settings, score_set.as_of, score_set.created_at):
                 continue
-            if rank == 0:
-                filter_options(settings, score_set.as_of)
             at_risk_summary(settings, score_set.as_of, Filters())
-            if rank == 0:
+            if rank == 0:  # the list itself
+                filter_options(settings, score_set.as_of)
                 at_risk_page(settings, score_set.as_of, Filters(), "risk", 0)
         if sets:
             week1_activation(settings, sets[0].as_of)

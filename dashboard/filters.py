@@ -30,20 +30,6 @@ PARAMS: tuple[str, ...] = (*MULTI, *RANGES, "q", "sort", "page")
 MAX_VALUES = 64  # per parameter
 MAX_CHARS = 200  # per value
 MAX_PAGE = 1_000_000
-WIDGETS: tuple[str, ...] = (
-    "f_tiers",
-    "f_flags",
-    "f_weeks",
-    "f_products",
-    "f_editions",
-    "f_regions",
-    "f_channels",
-    "f_team",
-    "f_day",
-    "f_search",
-    "f_sort",
-    "f_page",
-)  # the widgets holding the view
 _STATE = "at_risk_view"  # the last view, kept across page switches (widget state is not)
 _RANGE = re.compile(r"^\s*(\d{1,7})\s*-\s*(\d{1,7})\s*$")
 
@@ -150,8 +136,6 @@ def _seed(options: FilterOptions) -> None:
     the view last seen in this session), and for the "more filters" while their panel is closed, since
     Streamlit forgets the state of widgets it did not draw."""
     state = st.session_state
-    if all(key in state for key in WIDGETS):
-        return
     if any(k in st.query_params for k in PARAMS):
         view = parse_params(query_params(), options)
     else:

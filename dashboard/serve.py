@@ -16,8 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-APP = ROOT / "dashboard" / "app.py"
+APP = Path(__file__).resolve().parent / "app.py"
 READY = "Home page data"  # starts the line printed once preparing has ended, well or not
 
 
@@ -43,13 +42,11 @@ def _prepare() -> None:
         print(f"  {READY} prepared in {time.perf_counter() - started:.1f} s.", flush=True)
 
 
-def main(args: list[str] | None = None) -> None:
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
+def main() -> None:
     from streamlit.web import cli
 
     threading.Thread(target=_prepare, name="churn-prepare", daemon=True).start()
-    sys.argv = ["streamlit", "run", str(APP), *(sys.argv[1:] if args is None else args)]
+    sys.argv = ["streamlit", "run", str(APP), *sys.argv[1:]]
     cli.main()
 
 

@@ -195,35 +195,35 @@ def export_panel(settings: Settings, score_set: ScoreSet, view: Filters, sort: s
     if not panel.open:  # drawn only when opened: the page paints sooner
         return
     with panel:
-            available = data.export_columns(settings, score_set.as_of)
-            chosen = st.multiselect(
-                "Columns (instance is always included)",
-                [c for c in available if c != "instance"],
-                default=[c for c in DEFAULT_EXPORT if c in available],
-                key="export_columns",
+        available = data.export_columns(settings, score_set.as_of)
+        chosen = st.multiselect(
+            "Columns (instance is always included)",
+            [c for c in available if c != "instance"],
+            default=[c for c in DEFAULT_EXPORT if c in available],
+            key="export_columns",
+        )
+        rows = min(total, cap)
+        note = f"{rows:,} rows in the current sort order"
+        if total > cap:
+            note += f" — the list has {total:,}; narrow the filters to export the rest"
+        st.caption(note + ". Cells that a spreadsheet would run as a formula are prefixed with a quote.")
+        described = view.described()
+        columns = tuple(chosen)
+        kinds = (
+            ("csv", "Download CSV", exports.CSV_MIME, ":material/csv:"),
+            ("xlsx", "Download Excel", exports.EXCEL_MIME, ":material/table_view:"),
+        )
+        for place, (kind, label, mime, icon) in zip(st.columns(2), kinds, strict=True):
+            place.download_button(
+                label,
+                data.export_file(settings, user, score_set.as_of, view, sort, columns, kind),
+                file_name=exports.export_file_name("at-risk", score_set.as_of, described, kind),
+                mime=mime,
+                on_click="ignore",
+                icon=icon,
+                key=f"export_{kind}",
+                disabled=not total,
             )
-            rows = min(total, cap)
-            note = f"{rows:,} rows in the current sort order"
-            if total > cap:
-                note += f" — the list has {total:,}; narrow the filters to export the rest"
-            st.caption(note + ". Cells that a spreadsheet would run as a formula are prefixed with a quote.")
-            described = view.described()
-            columns = tuple(chosen)
-            kinds = (
-                ("csv", "Download CSV", exports.CSV_MIME, ":material/csv:"),
-                ("xlsx", "Download Excel", exports.EXCEL_MIME, ":material/table_view:"),
-            )
-            for place, (kind, label, mime, icon) in zip(st.columns(2), kinds, strict=True):
-                place.download_button(
-                    label,
-                    data.export_file(settings, user, score_set.as_of, view, sort, columns, kind),
-                    file_name=exports.export_file_name("at-risk", score_set.as_of, described, kind),
-                    mime=mime,
-                    on_click="ignore",
-                    icon=icon,
-                    key=f"export_{kind}",
-                    disabled=not total,
-                )
 
 
 def page_count(total: int, page_size: int) -> int:

@@ -128,8 +128,9 @@ def test_csv_export_has_the_filtered_rows_with_neutralised_cells(server, page, s
     page.goto(f"{server}/?{query}")
     wait_until_idle(page)
     assert_no_error(page)
-    page.get_by_text("Export this list").click()
-    page.get_by_role("button", name="Download CSV").wait_for()
+    page.get_by_text("Export this list").click()  # the panel reruns the page to draw its contents
+    wait_until_idle(page)
+    page.get_by_role("button", name="Download CSV").wait_for(timeout=60_000)
     with page.expect_download(timeout=60_000) as info:
         page.get_by_role("button", name="Download CSV").click()
     download = info.value

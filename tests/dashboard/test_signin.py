@@ -110,8 +110,9 @@ def test_each_role_sees_and_does_what_it_may(app, browser, email) -> None:
         assert ("Activation" in nav) == (role in ("manager", "admin"))
         export = tab.get_by_text("Export this list")
         if role in ("analyst", "admin"):
-            export.first.click()  # the panel draws its buttons once opened
-            tab.get_by_role("button", name="Download CSV").wait_for(timeout=30_000)
+            export.first.click()  # the panel reruns the page to draw its buttons
+            wait_until_idle(tab)
+            tab.get_by_role("button", name="Download CSV").wait_for(timeout=60_000)
         else:
             assert export.count() == 0 and tab.get_by_role("button", name="Download CSV").count() == 0
             assert tab.get_by_text("Exports are for analysts and admins").count() == 1

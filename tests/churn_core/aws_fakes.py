@@ -279,9 +279,36 @@ def moto_server() -> Iterator[tuple[str, int]]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
-        yield server.get_host_and_port()
+        host, port = server.get_host_and_port()
+        problem = protocol_mismatch(f"http://{host}:{port}")
+        if problem:
+            pytest.fail(problem, pytrace=False)
+        yield host, port
     finally:
         server.stop()
+
+
+def protocol_mismatch(moto_url: str) -> str | None:
+    """None when moto answers Athena in the wire protocol this botocore speaks, else what to do about it.
+
+    botocore switches a service's protocol now and then (Athena went from `json` to `rest-json` in 1.44.18);
+    moto may not follow at once, and every Athena test would then fail with moto's bare 404.
+    """
+    import botocore
+    import moto
+    from botocore.exceptions import ClientError
+
+    client = boto3.client("athena", endpoint_url=moto_url, region_name=REGION,
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    try:
+        client.list_work_groups()
+    except ClientError as exc:
+        return (f"moto {moto.__version__} does not serve Athena in the {client.meta.service_model.protocol!r} "
+                f"protocol of botocore {botocore.__version__} (it answers HTTP "
+                f"{exc.response['ResponseMetadata'].get('HTTPStatusCode')}). Install the versions in constraints.txt "
+                "(pip install -c constraints.txt -e '.[test]'), or refresh the lock to a pair that agrees: "
+                "bash .ci/refresh-lock 'botocore<X' (README, Reproducible install).")
+    return None
 
 
 @pytest.fixture(scope="session")

@@ -481,3 +481,8 @@ def test_a_dropped_connection_is_retried(aws, warehouse) -> None:
     aws.proxy.rules.append(drop_once)
     aws.seed(([("one", "integer")], [[1]]))
     assert warehouse.query("SELECT 1 AS one")["one"].tolist() == [1]
+
+
+def test_the_emulator_speaks_the_clients_athena_protocol(moto_server: tuple[str, int]) -> None:
+    """The lock holds botocore and moto at versions that agree; a refresh that breaks that says so here."""
+    assert aws_fakes.protocol_mismatch(f"http://{moto_server[0]}:{moto_server[1]}") is None

@@ -26,7 +26,7 @@ except ImportError:  # Airflow 2.x
 
     from airflow import DAG
 
-# The same defaults as churn_core.settings (tests/churn_core/test_airflow_dag.py checks they agree).
+# The same defaults as churn_core.settings (tests/churn_core/jobs/test_airflow_dag.py checks they agree).
 SCORE_CRON = os.environ.get("CHURN_SCORE_CRON", "0 6 * * *")
 TRAIN_CRON = os.environ.get("CHURN_TRAIN_CRON", "0 2 * * mon")
 TIMEZONE = os.environ.get("CHURN_TIMEZONE", "UTC")
@@ -41,8 +41,11 @@ DEFAULT_ARGS = {
 
 JOBS = {
     "daily": (SCORE_CRON, "ETL then score every evaluator with the champion model", timedelta(hours=2)),
-    "weekly": (TRAIN_CRON, "ETL, train a candidate, promote it unless worse than the champion, then score",
-               timedelta(hours=6)),
+    "weekly": (
+        TRAIN_CRON,
+        "ETL, train a candidate, promote it unless worse than the champion, then score",
+        timedelta(hours=6),
+    ),
 }
 
 for job, (cron, description, timeout) in JOBS.items():

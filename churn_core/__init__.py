@@ -4,7 +4,7 @@ Public surface: `load_settings`/`Settings` (configuration), `open_warehouse` (Du
 `run_etl` (modelling tables), and the `churn` command line in `churn_core.cli`.
 """
 
-from churn_core.etl import run_etl
+from churn_core.data.etl import run_etl
 from churn_core.settings import Settings, load_settings
 from churn_core.warehouse import open_warehouse
 

@@ -275,7 +275,7 @@ EVALUATOR_SCORES = Table(
     source="churn score: champion model, exact SHAP, targeting and channel uplift; one set per as_of_date",
     key=("as_of_date", "instance"),
     doc="Besides these columns, `shap_<feature>` (DOUBLE) holds the SHAP value (log-odds of churn) of every "
-        "model feature, and `uplift_<channel>` (DOUBLE) the estimated retention uplift of each channel.",
+    "model feature, and `uplift_<channel>` (DOUBLE) the estimated retention uplift of each channel.",
     columns=(
         Column("instance", "INTEGER", "site instance id"),
         Column("as_of_date", "DATE", "date of the score set"),
@@ -286,8 +286,12 @@ EVALUATOR_SCORES = Table(
         Column("model_version", "VARCHAR", "registry version of the model that scored"),
         Column("churn_probability", "DOUBLE", "calibrated probability that the evaluator will not buy"),
         Column("churn_margin", "DOUBLE", "the model's raw log-odds of churn (sum of the SHAP values)"),
-        Column("risk_tier", "VARCHAR", "high / medium / low, from settings risk_tier_high / risk_tier_medium",
-               allowed=RISK_TIERS),
+        Column(
+            "risk_tier",
+            "VARCHAR",
+            "high / medium / low, from settings risk_tier_high / risk_tier_medium",
+            allowed=RISK_TIERS,
+        ),
         Column("predicted_churn", "INTEGER", "1 when churn_probability >= the model's threshold", allowed=(0, 1)),
         Column("risk_rank", "INTEGER", "1 = highest churn probability in the set"),
         Column("top_reason", "VARCHAR", "the strongest driver as a sentence for marketers"),
@@ -308,8 +312,9 @@ EVALUATOR_SCORES = Table(
         Column("channel_uplift", "DOUBLE", "estimated retention uplift of the recommended channel", True),
         Column("expected_value", "DOUBLE", "expected value of acting: risk x value x save rate - channel cost"),
         Column("worth_saving", "INTEGER", "1 = at risk and expected_value of acting > 0", allowed=(0, 1)),
-        Column("might_swing", "INTEGER", "1 = predicted to retain but near the threshold or rising risk",
-               allowed=(0, 1)),
+        Column(
+            "might_swing", "INTEGER", "1 = predicted to retain but near the threshold or rising risk", allowed=(0, 1)
+        ),
         Column("segment", "VARCHAR", "worth saving / might swing / at risk, low value / on track"),
         Column("previous_as_of_date", "DATE", "as_of_date of this evaluator's previous score", True),
         Column("previous_probability", "DOUBLE", "churn_probability in the previous score", True),

@@ -83,7 +83,7 @@ class Settings:
     save_rate_in_app: float = 0.03
     save_rate_chat: float = 0.06
     save_rate_phone: float = 0.10
-    # channel uplift models (churn_core.channels): learner, trees per model, and the fewest resolved
+    # channel uplift models (churn_core.scoring.channels): learner, trees per model, and the fewest resolved
     # evaluators a channel (and the control group) needs before its uplift is estimated
     uplift_learner: Literal["t", "x"] = "x"
     uplift_trees: int = 40

@@ -1,9 +1,9 @@
 """The product's signing key and HMAC-SHA256 signatures: how a reader tells data the product wrote from data
-edited in the warehouse afterwards (churn_core.integrity signs every score set's fingerprint with it).
+edited in the warehouse afterwards (churn_core.scoring.integrity signs every score set's fingerprint with it).
 
 The key is the setting `signing_key` (CHURN_SIGNING_KEY). Where jobs and dashboard run on different machines
 (Athena in production), set it on every one of them from a secret store. Unset, a random key is created once as
-$CHURN_HOME/signing.key, readable by its owner only. The key is never logged or printed: churn_core.logs
+$CHURN_HOME/signing.key, readable by its owner only. The key is never logged or printed: churn_core.jobs.logs
 redacts it and `churn settings` masks it.
 """
 
@@ -71,10 +71,12 @@ def _read_key_file(path: Path) -> bytes:
     if os.name == "posix" and stat.S_IMODE(path.stat().st_mode) & 0o077:
         raise SigningKeyError(
             f"the signing key {path} is readable by other users: run `chmod 600 {path}` (or set "
-            "CHURN_SIGNING_KEY from a secret store)")
+            "CHURN_SIGNING_KEY from a secret store)"
+        )
     key = path.read_text(encoding="utf-8").strip()
     if len(key) < 32:
         raise SigningKeyError(
             f"the signing key {path} is empty or too short: restore it from a backup, or delete it and re-run "
-            "`churn score` (sets signed with the old key will then be refused until re-scored)")
+            "`churn score` (sets signed with the old key will then be refused until re-scored)"
+        )
     return key.encode("utf-8")

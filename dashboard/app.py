@@ -16,7 +16,7 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts only dashboard/ on the pat
 
 import streamlit as st  # noqa: E402
 
-from churn_core.access import User  # noqa: E402
+from churn_core.access.roles import User  # noqa: E402
 from churn_core.errors import ChurnError  # noqa: E402
 from churn_core.settings import Settings, SettingsError  # noqa: E402
 from dashboard import auth, data, navigation, ui  # noqa: E402

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from churn_core.access import User, open_mode_user, signed_in_user
+from churn_core.access.roles import User, open_mode_user, signed_in_user
 from churn_core.settings import Settings
 
 
@@ -37,8 +37,10 @@ def sign_in_page(product: str) -> None:
 
 def no_role_page(user: User) -> None:
     st.title("No access yet")
-    st.warning(f"You are signed in as **{user.email}**, but no role is assigned to you. Ask an admin to add "
-               "you to one of the role settings (CHURN_ROLE_MARKETER, _MANAGER, _ANALYST, _ADMIN).")
+    st.warning(
+        f"You are signed in as **{user.email}**, but no role is assigned to you. Ask an admin to add "
+        "you to one of the role settings (CHURN_ROLE_MARKETER, _MANAGER, _ANALYST, _ADMIN)."
+    )
     st.button("Sign out", on_click=st.logout, key="sign_out_no_role")
 
 
@@ -47,5 +49,7 @@ def sidebar_identity(user: User) -> None:
         st.caption(f":material/account_circle: {user.label} · **{user.role}**")
         st.button("Sign out", on_click=st.logout, key="sign_out", type="tertiary")
     else:
-        st.caption(":material/lock_open: No sign-in is configured, so this app runs open on 127.0.0.1 for you "
-                   "alone. Configure an identity provider in .streamlit/secrets.toml before sharing it.")
+        st.caption(
+            ":material/lock_open: No sign-in is configured, so this app runs open on 127.0.0.1 for you "
+            "alone. Configure an identity provider in .streamlit/secrets.toml before sharing it."
+        )

@@ -18,8 +18,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from churn_core import actions, audit, history, integrity, views
-from churn_core.access import User
+from churn_core import views
+from churn_core.access import actions, audit
+from churn_core.access.roles import User
+from churn_core.jobs import history
+from churn_core.scoring import integrity
 from churn_core.settings import Settings, SettingsError, load_settings
 from churn_core.views import FilterOptions, Filters, Profile, ScoreSet
 from churn_core.warehouse import Warehouse, open_warehouse

@@ -78,9 +78,7 @@ def touches_table(touches: pd.DataFrame) -> None:
     if touches.empty:
         return
     flags = {
-        c: st.column_config.CheckboxColumn(c.capitalize())
-        for c in ("delivered", "opened", "responded")
-        if c in touches
+        c: st.column_config.CheckboxColumn(c.capitalize()) for c in ("delivered", "opened", "responded") if c in touches
     }
     config = {
         "sent_at": st.column_config.DatetimeColumn("Sent", format="D MMM YYYY, HH:mm"),

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from churn_core import views
-from churn_core.access import User
+from churn_core.access.roles import User
 from churn_core.settings import Settings
 from churn_core.views import ScoreSet
 from dashboard import charts, data, ui
@@ -169,9 +169,7 @@ def threshold_explorer(settings: Settings, score_set: ScoreSet, card: dict[str, 
 
 def drift(settings: Settings, score_set: ScoreSet) -> None:
     history = data.drift_history(settings)
-    latest = (
-        history[pd.to_datetime(history["as_of_date"]).dt.date == score_set.as_of] if len(history) else history
-    )
+    latest = history[pd.to_datetime(history["as_of_date"]).dt.date == score_set.as_of] if len(history) else history
     ui.chart(charts.drift_chart(latest))
     alerts = latest[latest["status"] == "alert"]["feature"].tolist() if len(latest) else []
     if alerts:
@@ -294,5 +292,7 @@ def admin(settings: Settings, user: User) -> None:
         st.caption("Nothing exported or promoted yet.")
     else:
         st.dataframe(entries, hide_index=True)
-    st.caption(f"Warehouse bytes scanned by this dashboard process: {data.bytes_scanned(settings):,} "
-               "(Athena bills by bytes scanned; the embedded DuckDB file costs nothing).")
+    st.caption(
+        f"Warehouse bytes scanned by this dashboard process: {data.bytes_scanned(settings):,} "
+        "(Athena bills by bytes scanned; the embedded DuckDB file costs nothing)."
+    )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from churn_core.access import User
+from churn_core.access.roles import User
 
 ROOT = Path(__file__).resolve().parents[1]
 

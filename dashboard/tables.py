@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from churn_core import exports
+from churn_core.access import exports
 from churn_core.settings import Settings
 from churn_core.views import Filters, ScoreSet
 from dashboard import auth, data, ui
@@ -115,9 +115,7 @@ def at_risk_table(rows: pd.DataFrame) -> int | None:
     )
     column = st.column_config
     config = {
-        "instance": column.NumberColumn(
-            "Instance", format="%d", help="Site instance id; select a row to open it"
-        ),
+        "instance": column.NumberColumn("Instance", format="%d", help="Site instance id; select a row to open it"),
         "churn_probability": column.ProgressColumn(
             "Risk",
             min_value=0.0,
@@ -130,9 +128,7 @@ def at_risk_table(rows: pd.DataFrame) -> int | None:
         "day_of_trial": column.NumberColumn("Day", help="Day of the trial at the score date"),
         "top_reason": column.TextColumn("Top reason", width="large"),
         "segment": column.TextColumn("Segment"),
-        "recommended_channel": column.TextColumn(
-            "Channel", help="Recommended channel (best uplift net of cost)"
-        ),
+        "recommended_channel": column.TextColumn("Channel", help="Recommended channel (best uplift net of cost)"),
         "channel_uplift": column.NumberColumn(
             "Uplift", format="%+.1f pts", help="Estimated retention uplift of the recommended channel"
         ),
@@ -270,8 +266,7 @@ def activation_tiles(trend: pd.DataFrame) -> None:
 def _percent_columns(names: dict[str, str], signed: tuple[str, ...] = ()) -> dict[str, object]:
     """Columns holding shares shown as percentages with one decimal (the frame is scaled by _scaled)."""
     return {
-        k: st.column_config.NumberColumn(v, format="%+.1f pts" if k in signed else "%.1f%%")
-        for k, v in names.items()
+        k: st.column_config.NumberColumn(v, format="%+.1f pts" if k in signed else "%.1f%%") for k, v in names.items()
     }
 
 
@@ -328,8 +323,7 @@ def channel_table(outcomes: pd.DataFrame) -> None:
         return
     shown = outcomes.assign(
         retention_ci=[
-            _interval(lo, hi)
-            for lo, hi in zip(outcomes["retention_low"], outcomes["retention_high"], strict=True)
+            _interval(lo, hi) for lo, hi in zip(outcomes["retention_low"], outcomes["retention_high"], strict=True)
         ],
         lift_ci=[
             _interval(lo, hi, signed=True)
@@ -386,8 +380,7 @@ def content_table(content: pd.DataFrame) -> None:
         return
     shown = content.assign(
         lift_ci=[
-            _interval(lo, hi, signed=True)
-            for lo, hi in zip(content["lift_low"], content["lift_high"], strict=True)
+            _interval(lo, hi, signed=True) for lo, hi in zip(content["lift_low"], content["lift_high"], strict=True)
         ]
     )
     config = {
@@ -413,9 +406,7 @@ def content_table(content: pd.DataFrame) -> None:
         "lift_ci",
         "enough_data",
     ]
-    st.dataframe(
-        _scaled(shown, ["retention", "lift"]), column_config=config, column_order=order, hide_index=True
-    )
+    st.dataframe(_scaled(shown, ["retention", "lift"]), column_config=config, column_order=order, hide_index=True)
 
 
 def outcome_table(by_outcome: pd.DataFrame) -> None:

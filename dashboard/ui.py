@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import streamlit as st
 
 from churn_core.errors import ChurnError
-from churn_core.logs import redacted
+from churn_core.jobs.logs import redacted
 from churn_core.settings import Settings
 from churn_core.views import ScoreSet
 from dashboard import data
@@ -59,9 +59,7 @@ def set_caption(score_set: ScoreSet | None) -> str:
     )
 
 
-def header(
-    title: str, settings: Settings, needs_scores: bool = True, needs: tuple[str, ...] = ()
-) -> ScoreSet | None:
+def header(title: str, settings: Settings, needs_scores: bool = True, needs: tuple[str, ...] = ()) -> ScoreSet | None:
     """Title and score-set line; stops the page with a plain message when its data does not exist yet, or when
     the chosen score set fails its integrity check (pages that can do without scores go on without it)."""
     st.title(title)

@@ -42,8 +42,7 @@ ui.chart(
     )
 )
 st.caption(
-    f"Trials started in the 8 weeks to {last_day:%d %b %Y}. Each point counts the trials that had reached "
-    "that day."
+    f"Trials started in the 8 weeks to {last_day:%d %b %Y}. Each point counts the trials that had reached that day."
 )
 
 st.subheader("Which early actions go with activation and retention")

@@ -39,8 +39,7 @@ else:
     st.caption(
         f"From the scoring job of {score_set.as_of:%d %b %Y} (table channel_effects)."
         + (
-            f" Too little history to estimate {', '.join(thin)}: targeting uses the save rates in settings "
-            "for them."
+            f" Too little history to estimate {', '.join(thin)}: targeting uses the save rates in settings for them."
             if thin
             else ""
         )
@@ -49,9 +48,7 @@ else:
 st.subheader("Content ranked by lift among those who engaged")
 left, right = st.columns(2)
 min_n = left.slider("Smallest sample to rank (resolved evaluators)", 5, 200, 30, step=5, key="content_min_n")
-rank = right.segmented_control(
-    "Rank by", ("lift", "lower end of the interval"), default="lift", key="content_rank"
-)
+rank = right.segmented_control("Rank by", ("lift", "lower end of the interval"), default="lift", key="content_rank")
 content = data.content_lift(settings, min_n, rank == "lower end of the interval")
 ui.chart(charts.content_lift_chart(content))
 tables.content_table(content)

@@ -35,9 +35,7 @@ if feature:
 
 st.subheader("Stayers vs churners, feature by feature")
 by_outcome = data.feature_by_outcome(settings)
-statistic = (
-    st.segmented_control("Statistic", ("median", "mean"), default="median", key="outcome_stat") or "median"
-)
+statistic = st.segmented_control("Statistic", ("median", "mean"), default="median", key="outcome_stat") or "median"
 ui.chart(charts.stayers_churners_chart(by_outcome, statistic))
 tables.outcome_table(by_outcome)
 

@@ -30,15 +30,11 @@ else:
     left, right = st.columns([3, 2])
     with left:
         ui.chart(
-            charts.shap_waterfall_chart(
-                drivers, float(score["shap_base"]), probability=score["churn_probability"]
-            )
+            charts.shap_waterfall_chart(drivers, float(score["shap_base"]), probability=score["churn_probability"])
         )
     with right:
         evaluator.reasons(score, drivers)
-        ui.chart(
-            charts.risk_history_chart(profile.history, settings.risk_tier_high, settings.risk_tier_medium)
-        )
+        ui.chart(charts.risk_history_chart(profile.history, settings.risk_tier_high, settings.risk_tier_medium))
     left, right = st.columns(2)
     with left:
         ui.chart(charts.shap_change_chart(views.shap_changes(score, profile.previous)))

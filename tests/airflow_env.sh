@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create /work/main/.venv-airflow (or $1): a separate virtual environment with Apache Airflow, used only by
-# tests/churn_core/test_airflow_dag.py to load airflow/churn_dag.py in a real DagBag. Airflow's pins clash
+# tests/churn_core/jobs/test_airflow_dag.py to load airflow/churn_dag.py in a real DagBag. Airflow's pins clash
 # with the product's, so it never goes into .venv, and churn_core never imports it.
 # Airflow's constraints file lives on GitHub; without it we pin the Airflow version and check that it imports.
 set -euo pipefail

@@ -22,7 +22,7 @@ def make_settings(home: Path, **overrides: object) -> Settings:
 @pytest.fixture(scope="session")
 def small_tables() -> dict[str, pd.DataFrame]:
     """Demo raw tables for 3,000 evaluators (fresh copies are up to the test)."""
-    from churn_core.synthetic import generate
+    from churn_core.data.synthetic import generate
 
     return generate(SMALL_EVALUATORS, days=90, seed=11, end_date=DEMO_END)
 
@@ -30,8 +30,8 @@ def small_tables() -> dict[str, pd.DataFrame]:
 @pytest.fixture(scope="session")
 def etl_home(tmp_path_factory: pytest.TempPathFactory, small_tables: dict[str, pd.DataFrame]) -> Settings:
     """A warehouse with the small demo loaded and the modelling tables built. Treat it as read-only."""
-    from churn_core.etl import run_etl
-    from churn_core.ingest import load_raw
+    from churn_core.data.etl import run_etl
+    from churn_core.data.ingest import load_raw
     from churn_core.warehouse import open_warehouse
 
     settings = make_settings(tmp_path_factory.mktemp("etl_home"), tuning_budget_seconds=5.0)

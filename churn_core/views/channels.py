@@ -59,9 +59,7 @@ def content_lift(warehouse: Warehouse, min_resolved: int = 30, conservative: boo
     control = df[df["content_id"].isna()]
     df = df[df["content_id"].notna()].copy()
     add_rate(df, "retention", "retained", "resolved")
-    k2, n2 = (
-        (float(control.iloc[0]["retained"]), float(control.iloc[0]["resolved"])) if len(control) else (0, 0)
-    )
+    k2, n2 = (float(control.iloc[0]["retained"]), float(control.iloc[0]["resolved"])) if len(control) else (0, 0)
     df["control_retention"] = k2 / n2 if n2 else np.nan
     df["lift"] = df["retention"] - df["control_retention"]
     df["lift_low"], df["lift_high"] = difference_interval(df["retained"], df["resolved"], k2, n2)

@@ -20,9 +20,7 @@ def shap_importance(warehouse: Warehouse, as_of: dt.date) -> pd.DataFrame:
     features, _ = score_columns(warehouse)
     if not features:
         return pd.DataFrame(columns=["feature", "label", "mean_abs_shap", "mean_shap"])
-    columns = "".join(
-        f",\n    avg(abs(shap_{f})) AS abs__{f},\n    avg(shap_{f}) AS mean__{f}" for f in features
-    )
+    columns = "".join(f",\n    avg(abs(shap_{f})) AS abs__{f},\n    avg(shap_{f}) AS mean__{f}" for f in features)
     row = warehouse.query(render_sql("shap_importance", columns=columns), {"as_of": as_of}).iloc[0]
     df = pd.DataFrame(
         {

@@ -167,7 +167,7 @@ class WhatIf:
 def shap_row(model: Any, x: pd.DataFrame) -> np.ndarray:
     """Exact SHAP values of the model's margin for the rows of `x`, base value last.
 
-    XGBoost's own TreeSHAP (pred_contribs), which churn_core.explain.TreeExplainer reproduces: for the
+    XGBoost's own TreeSHAP (pred_contribs), which churn_core.scoring.explain.TreeExplainer reproduces: for the
     what-if's single row it is as fast, and it spares the dashboard numba's ~120 MB.
     """
     import xgboost as xgb
@@ -181,9 +181,7 @@ def what_if(model: Any, features: Mapping[str, Any], context: Mapping[str, Any])
         return None
     row = pd.DataFrame([{**context, **features}])
     x = model.pipeline.transform(row)
-    margin = float(
-        model.booster.inplace_predict(x.to_numpy(np.float32, na_value=np.nan), predict_type="margin")[0]
-    )
+    margin = float(model.booster.inplace_predict(x.to_numpy(np.float32, na_value=np.nan), predict_type="margin")[0])
     calibrate = getattr(model, "calibrate", None)
     probability = (
         float(np.ravel(calibrate(np.asarray([margin])))[0])

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from churn_core import history
+from churn_core.jobs import history
 from churn_core.settings import Settings
 from churn_core.views._common import as_record
 from churn_core.warehouse import Warehouse

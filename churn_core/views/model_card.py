@@ -169,9 +169,7 @@ def feature_study(card: Mapping[str, Any] | None) -> FeatureStudy | None:
     study = card.get("feature_study") or {}
     corr = study.get("correlation") or {}
     if isinstance(corr, dict) and "columns" in corr and "values" in corr:
-        matrix = pd.DataFrame(
-            corr["values"], index=corr.get("index", corr["columns"]), columns=corr["columns"]
-        )
+        matrix = pd.DataFrame(corr["values"], index=corr.get("index", corr["columns"]), columns=corr["columns"])
     elif isinstance(corr, dict):
         matrix = pd.DataFrame(corr)
     else:

@@ -23,12 +23,20 @@ def load_model(settings: Any, version: str | None = None) -> Any | None:
 
 def model_versions(settings: Settings) -> pd.DataFrame:
     """Every registered model version with its profile, held-out ROC AUC and whether it is the champion."""
-    from churn_core.registry import Registry
+    from churn_core.model.registry import Registry
 
     columns = ["version", "profile", "trained_at", "roc_auc", "champion", "status"]
-    rows = [{"version": c.get("version"), "profile": c.get("profile"), "trained_at": c.get("created_at"),
-             "roc_auc": (c.get("metrics") or {}).get("roc_auc"), "champion": bool(c.get("champion")),
-             "status": c.get("status")} for c in Registry(settings).list()]
+    rows = [
+        {
+            "version": c.get("version"),
+            "profile": c.get("profile"),
+            "trained_at": c.get("created_at"),
+            "roc_auc": (c.get("metrics") or {}).get("roc_auc"),
+            "champion": bool(c.get("champion")),
+            "status": c.get("status"),
+        }
+        for c in Registry(settings).list()
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -53,7 +61,7 @@ def _registry_card(registry: Any, version: str) -> dict[str, Any] | None:
 def _from_registry(settings: Any, version: str | None, read: Callable[[Any, str], Any]) -> Any | None:
     """`read(registry, version)`, else `read(registry, "champion")`: the first that succeeds and is not None."""
     try:
-        from churn_core.registry import Registry
+        from churn_core.model.registry import Registry
     except ImportError:
         return None
     registry = Registry(settings)
@@ -99,7 +107,7 @@ def champion_version(settings: Any) -> str | None:
     if getattr(settings, "backend", "duckdb") == "duckdb":
         return _local_alias(settings)
     try:
-        from churn_core.registry import Registry
+        from churn_core.model.registry import Registry
 
         return Registry(settings).champion_version()
     except (ImportError, ChurnError, FileNotFoundError, ValueError):

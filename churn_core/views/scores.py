@@ -157,9 +157,7 @@ def score_sets(warehouse: Warehouse) -> list[ScoreSet]:
                 for _, r in df.iterrows()
             ]
     df = warehouse.run("score_set_list")
-    return [
-        ScoreSet(as_date(r["as_of_date"]), str(r["model_version"]), int(r["scored"])) for _, r in df.iterrows()
-    ]
+    return [ScoreSet(as_date(r["as_of_date"]), str(r["model_version"]), int(r["scored"])) for _, r in df.iterrows()]
 
 
 def score_columns(warehouse: Warehouse) -> tuple[list[str], list[str]]:
@@ -180,16 +178,10 @@ def filter_options(warehouse: Warehouse, as_of: dt.date) -> FilterOptions:
     """What each filter can be set to in a score set (values present in it, and the ranges)."""
     df = warehouse.run("at_risk_filter_options", {"as_of": as_of})
     values = {
-        name: [v for v in group["value"].tolist() if v is not None and v == v]
-        for name, group in df.groupby("field")
+        name: [v for v in group["value"].tolist() if v is not None and v == v] for name, group in df.groupby("field")
     }
     channels = sorted(
-        {
-            c.strip()
-            for combo in values.get("channels_reached", [])
-            for c in str(combo).split(",")
-            if c.strip()
-        },
+        {c.strip() for combo in values.get("channels_reached", []) for c in str(combo).split(",") if c.strip()},
         key=lambda c: (CHANNELS.index(c) if c in CHANNELS else 99, c),
     )
 
@@ -201,9 +193,7 @@ def filter_options(warehouse: Warehouse, as_of: dt.date) -> FilterOptions:
         products=tuple(sorted(map(str, values.get("product", [])))),
         editions=tuple(sorted(map(str, values.get("edition", [])))),
         regions=tuple(sorted(map(str, values.get("region", [])))),
-        cohort_weeks=tuple(
-            sorted((d for v in values.get("cohort_week", []) if (d := as_date(v))), reverse=True)
-        ),
+        cohort_weeks=tuple(sorted((d for v in values.get("cohort_week", []) if (d := as_date(v))), reverse=True)),
         channels=(*channels, NOT_REACHED),
         team_size_max=top("team_size_max"),
         day_of_trial_max=top("day_of_trial_max"),

@@ -231,9 +231,7 @@ class AthenaWarehouse(GlueTables, Warehouse):
         self._run(sql, params, describe_sql(sql), read=False).close()
         self._bump_data_version()
 
-    def _run(
-        self, sql: str, params: Params | None, label: str, *, read: bool, retry_failed: bool = True
-    ) -> Any:
+    def _run(self, sql: str, params: Params | None, label: str, *, read: bool, retry_failed: bool = True) -> Any:
         """Run one statement; a DataFrame for reads, the finished pyathena cursor otherwise."""
         text, names = to_pyformat(sql)
         values = bind(names, params, label)
@@ -248,9 +246,7 @@ class AthenaWarehouse(GlueTables, Warehouse):
             except _Transient as exc:
                 if attempt == attempts:
                     if retry_failed:
-                        raise QueryError(
-                            f"{exc} (gave up after {attempts} attempts; try again later)"
-                        ) from None
+                        raise QueryError(f"{exc} (gave up after {attempts} attempts; try again later)") from None
                     raise
                 pause = self.backoff.delay(attempt)
                 log.warning("%s; retry %d of %d in %.2f s", exc, attempt, attempts - 1, pause)
@@ -269,10 +265,7 @@ class AthenaWarehouse(GlueTables, Warehouse):
 
         def watch(execution: Any) -> None:
             seen["execution"] = execution
-            if (
-                execution.state not in ("SUCCEEDED", "FAILED", "CANCELLED")
-                and time.monotonic() - started > timeout
-            ):
+            if execution.state not in ("SUCCEEDED", "FAILED", "CANCELLED") and time.monotonic() - started > timeout:
                 raise _TimedOut
 
         retry = RetryConfig(

@@ -64,9 +64,7 @@ def _convert(values: pd.Series, kind: str) -> pd.Series:
     if kind in _INTEGERS:
         return pd.to_numeric(values, errors="raise").astype(_INTEGERS[kind])
     if kind in _FLOATS or kind == "decimal":
-        return pd.to_numeric(values.astype(object).where(values.notna(), None), errors="raise").astype(
-            "float64"
-        )
+        return pd.to_numeric(values.astype(object).where(values.notna(), None), errors="raise").astype("float64")
     if kind == "boolean":
         if values.dtype == object or pd.api.types.is_string_dtype(values):
             values = values.map(

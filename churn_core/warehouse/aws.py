@@ -78,9 +78,7 @@ DENIED_CODES: frozenset[str] = frozenset(
     }
 )
 RATE_WORDS = re.compile(r"rate exceeded|slow ?down|throttl|too many requests", re.IGNORECASE)
-DENIED_WORDS = re.compile(
-    r"access denied|not authorized|insufficient (lake formation )?permissions", re.IGNORECASE
-)
+DENIED_WORDS = re.compile(r"access denied|not authorized|insufficient (lake formation )?permissions", re.IGNORECASE)
 _TRANSIENT_EXCEPTIONS = (HTTPClientError, BotoConnectionError)  # dropped connections, timeouts
 
 CREDENTIALS_HINT = (
@@ -251,9 +249,7 @@ def call(
             if not is_retryable(exc) or attempt == backoff.attempts:
                 raise translate(exc, what, error, attempt) from None
             pause = backoff.delay(attempt)
-            log.warning(
-                "%s: %s; retry %d of %d in %.2f s", what, _message(exc), attempt, backoff.attempts - 1, pause
-            )
+            log.warning("%s: %s; retry %d of %d in %.2f s", what, _message(exc), attempt, backoff.attempts - 1, pause)
             time.sleep(pause)
     raise AssertionError("unreachable")
 

@@ -102,8 +102,9 @@ class Warehouse(ABC):
         """Replace the rows of `name` whose `column` equals `value` with `df` in one atomic step
         (creating the table if needed); with `keep`, drop all but the newest `keep` values of `column`."""
 
-    def write_partitions(self, frames: Mapping[str, pd.DataFrame], column: str, value: Any,
-                         keep: int | None = None) -> None:
+    def write_partitions(
+        self, frames: Mapping[str, pd.DataFrame], column: str, value: Any, keep: int | None = None
+    ) -> None:
         """`write_partition` for several tables keyed by the same `column` = `value`, all in one atomic step.
 
         Adapters that can span tables in one transaction override this. This fallback writes the tables

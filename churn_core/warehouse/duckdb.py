@@ -100,8 +100,9 @@ class DuckDBWarehouse(Warehouse):
 
     def build_table(self, name: str, params: Params | None = None) -> int:
         select = to_duckdb(load_sql(name))
-        return self._swap({name: lambda con, staging: con.execute(
-            f"CREATE TABLE {staging} AS {select}", _bind(select, params))})[name]
+        return self._swap(
+            {name: lambda con, staging: con.execute(f"CREATE TABLE {staging} AS {select}", _bind(select, params))}
+        )[name]
 
     def write_tables(self, frames: dict[str, pd.DataFrame]) -> None:
         def create(df: pd.DataFrame) -> Any:
@@ -109,6 +110,7 @@ class DuckDBWarehouse(Warehouse):
                 con.register("_incoming", df)
                 con.execute(f"CREATE TABLE {staging} AS SELECT * FROM _incoming")
                 con.unregister("_incoming")
+
             return run
 
         self._swap({name: create(df) for name, df in frames.items()})
@@ -135,8 +137,9 @@ class DuckDBWarehouse(Warehouse):
     def write_partition(self, name: str, df: pd.DataFrame, column: str, value: Any, keep: int | None = None) -> None:
         self.write_partitions({name: df}, column, value, keep)
 
-    def write_partitions(self, frames: dict[str, pd.DataFrame], column: str, value: Any,
-                         keep: int | None = None) -> None:
+    def write_partitions(
+        self, frames: dict[str, pd.DataFrame], column: str, value: Any, keep: int | None = None
+    ) -> None:
         """Replace the `column` = `value` rows of every table in one transaction; columns new to a table
         are added to it (older rows read NULL there), so a model with other features can still write."""
         col = _ident(column)
@@ -151,9 +154,14 @@ class DuckDBWarehouse(Warehouse):
             try:
                 for name in frames:
                     table, view = _ident(name), views[name]
-                    existing = {r[0] for r in con.execute(
-                        "SELECT column_name FROM information_schema.columns "
-                        "WHERE table_schema = 'main' AND table_name = ?", [name]).fetchall()}
+                    existing = {
+                        r[0]
+                        for r in con.execute(
+                            "SELECT column_name FROM information_schema.columns "
+                            "WHERE table_schema = 'main' AND table_name = ?",
+                            [name],
+                        ).fetchall()
+                    }
                     if existing:
                         for new_col, kind, *_ in con.execute(f"DESCRIBE {view}").fetchall():
                             if new_col not in existing:
@@ -165,7 +173,9 @@ class DuckDBWarehouse(Warehouse):
                     if keep is not None:
                         con.execute(
                             f"DELETE FROM {table} WHERE {col} NOT IN "
-                            f"(SELECT DISTINCT {col} FROM {table} ORDER BY {col} DESC LIMIT ?)", [keep])
+                            f"(SELECT DISTINCT {col} FROM {table} ORDER BY {col} DESC LIMIT ?)",
+                            [keep],
+                        )
                 con.execute("COMMIT")
             except duckdb.Error as exc:
                 con.execute("ROLLBACK")

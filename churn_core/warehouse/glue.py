@@ -139,9 +139,7 @@ class GlueTables:
     def _ensure_database(self) -> None:
         glue = self._client("glue")
         try:
-            call(
-                glue.get_database, f"reading Glue database {self.database}", self.backoff, Name=self.database
-            )
+            call(glue.get_database, f"reading Glue database {self.database}", self.backoff, Name=self.database)
         except aws.NotFound:
             call(
                 glue.create_database,
@@ -215,9 +213,7 @@ class GlueTables:
                     Name=name,
                 )
             else:
-                self._put_table(
-                    {k: previous[k] for k in _TABLE_INPUT_KEYS if k in previous}, self._get_table(name)
-                )
+                self._put_table({k: previous[k] for k in _TABLE_INPUT_KEYS if k in previous}, self._get_table(name))
         except WarehouseError as exc:
             log.error("could not undo the switch of %s: %s", name, exc)
 
@@ -268,9 +264,7 @@ class GlueTables:
                 kwargs["Delimiter"] = delimiter
             if token:
                 kwargs["ContinuationToken"] = token
-            page = call(
-                s3.list_objects_v2, f"listing s3://{self.bucket}/{key_prefix}", self.backoff, **kwargs
-            )
+            page = call(s3.list_objects_v2, f"listing s3://{self.bucket}/{key_prefix}", self.backoff, **kwargs)
             keys += [o["Key"] for o in page.get("Contents", [])]
             prefixes += [p["Prefix"] for p in page.get("CommonPrefixes", [])]
             token = page.get("NextContinuationToken")
@@ -354,9 +348,7 @@ class GlueTables:
         for name, _, _, _ in staged:
             self._prune_versions(self._key(name), version)
 
-    def _switch(
-        self, changes: list[tuple[str, dict[str, Any], dict[str, Any] | None]], uploaded: list[str]
-    ) -> None:
+    def _switch(self, changes: list[tuple[str, dict[str, Any], dict[str, Any] | None]], uploaded: list[str]) -> None:
         """Point each Glue table at its new data; if one switch fails, put the ones done back."""
         done: list[tuple[str, dict[str, Any] | None]] = []
         try:
@@ -369,9 +361,7 @@ class GlueTables:
             self._delete_keys(uploaded)
             raise
 
-    def write_partition(
-        self, name: str, df: pd.DataFrame, column: str, value: Any, keep: int | None = None
-    ) -> None:
+    def write_partition(self, name: str, df: pd.DataFrame, column: str, value: Any, keep: int | None = None) -> None:
         self.write_partitions({name: df}, column, value, keep)
 
     def write_partitions(
@@ -408,9 +398,7 @@ class GlueTables:
             if keep is not None:
                 self._keep_newest(plan["name"], plan["key_type"], keep)
 
-    def _stage_partition(
-        self, name: str, df: pd.DataFrame, column: str, value: Any, version: str
-    ) -> dict[str, Any]:
+    def _stage_partition(self, name: str, df: pd.DataFrame, column: str, value: Any, version: str) -> dict[str, Any]:
         existing = self._get_table(name)
         keys_now = [k["Name"] for k in (existing or {}).get("PartitionKeys", [])]
         if existing is not None and keys_now not in ([column], []):
@@ -425,9 +413,7 @@ class GlueTables:
         if column in df.columns:
             others = {_partition_value(v, key_type) for v in df[column].dropna().unique()} - {text}
             if others:
-                raise WarehouseError(
-                    f"{name}: rows for {column} = {text} include other values ({sorted(others)[0]})"
-                )
+                raise WarehouseError(f"{name}: rows for {column} = {text} include other values ({sorted(others)[0]})")
         table = to_arrow(df.drop(columns=[column], errors="ignore"), name, types)
         new_columns = glue_columns(table.schema)
         known = {c["Name"] for c in old_columns}
@@ -515,9 +501,7 @@ class GlueTables:
                     PartitionValues=[text],
                 )
             else:
-                restored = {
-                    k: previous[k] for k in ("Values", "StorageDescriptor", "Parameters") if k in previous
-                }
+                restored = {k: previous[k] for k in ("Values", "StorageDescriptor", "Parameters") if k in previous}
                 self._glue(
                     "update_partition",
                     f"undoing partition {text} of {name}",
@@ -538,9 +522,7 @@ class GlueTables:
             if token:
                 kwargs["NextToken"] = token
             page = call(glue.get_partitions, f"listing the partitions of {name}", self.backoff, **kwargs)
-            found.update(
-                {p["Values"][0]: p["StorageDescriptor"]["Location"] for p in page.get("Partitions", [])}
-            )
+            found.update({p["Values"][0]: p["StorageDescriptor"]["Location"] for p in page.get("Partitions", [])})
             token = page.get("NextToken")
             if not token:
                 break
@@ -599,9 +581,7 @@ class GlueTables:
         thousands of small files); appends that land meanwhile are copied over after the switch."""
         s3, frames = self._client("s3"), []
         for key in objects:
-            body = call(
-                s3.get_object, f"reading {name} to compact it", self.backoff, Bucket=self.bucket, Key=key
-            )
+            body = call(s3.get_object, f"reading {name} to compact it", self.backoff, Bucket=self.bucket, Key=key)
             frames.append(pq.read_table(io.BytesIO(body["Body"].read())))
         merged = pa.concat_tables(frames, promote_options="permissive").to_pandas()
         table = to_arrow(merged, name, {c["Name"]: c["Type"] for c in columns})
@@ -609,9 +589,7 @@ class GlueTables:
         key_prefix = self._key(name, version)
         keys = self._upload(name, table, key_prefix)
         previous = self._get_table(name)
-        self._switch(
-            [(name, self._table_input(name, columns, self._url(key_prefix), version), previous)], keys
-        )
+        self._switch([(name, self._table_input(name, columns, self._url(key_prefix), version), previous)], keys)
         late = sorted(set(self._list(aws.split_s3(location)[1].rstrip("/") + "/")[0]) - set(objects))
         for key in late:
             call(

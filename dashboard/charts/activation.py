@@ -22,9 +22,7 @@ from dashboard.charts.theme import (
 )
 
 
-def activation_curves_chart(
-    curves: pd.DataFrame, highlight: dt.date | None = None, weeks: int = 8
-) -> go.Figure:
+def activation_curves_chart(curves: pd.DataFrame, highlight: dt.date | None = None, weeks: int = 8) -> go.Figure:
     """Cumulative % activated by day 0..7, one line per cohort week; the current week stands out."""
     if curves.empty:
         return empty_chart("No activation data yet")
@@ -41,9 +39,7 @@ def activation_curves_chart(
                 y=percent(part["rate"]),
                 mode="lines+markers",
                 name=f"week of {week:%d %b}" + (" (current)" if current else ""),
-                line=dict(
-                    color=HIGHLIGHT if current else f"rgba(0,114,178,{shade:.2f})", width=4 if current else 2
-                ),
+                line=dict(color=HIGHLIGHT if current else f"rgba(0,114,178,{shade:.2f})", width=4 if current else 2),
                 customdata=part["evaluators"],
                 hovertemplate="day %{x}: %{y:.1f}% of %{customdata:,} trials<extra></extra>",
             )

@@ -69,9 +69,7 @@ def channel_effects_chart(effects: pd.DataFrame) -> go.Figure:
     )
     fig.add_vline(x=0, line=dict(color=CONTROL, dash="dot"))
     fig.update_xaxes(title="retention uplift over no contact (percentage points, 95% interval)")
-    return layout(
-        fig, "Estimated uplift per channel (scoring job)", height=120 + 34 * len(df), showlegend=False
-    )
+    return layout(fig, "Estimated uplift per channel (scoring job)", height=120 + 34 * len(df), showlegend=False)
 
 
 def content_lift_chart(content: pd.DataFrame, top_n: int = 20) -> go.Figure:
@@ -79,9 +77,7 @@ def content_lift_chart(content: pd.DataFrame, top_n: int = 20) -> go.Figure:
     df = content.head(top_n).iloc[::-1]
     if df.empty:
         return empty_chart("No content engagement recorded")
-    labels = [
-        f"{t} ({c}, n={n:,})" for t, c, n in zip(df["title"], df["channel"], df["resolved"], strict=True)
-    ]
+    labels = [f"{t} ({c}, n={n:,})" for t, c, n in zip(df["title"], df["channel"], df["resolved"], strict=True)]
     fig = go.Figure(
         go.Scatter(
             x=percent(df["lift"]),
@@ -98,6 +94,4 @@ def content_lift_chart(content: pd.DataFrame, top_n: int = 20) -> go.Figure:
     )
     fig.add_vline(x=0, line=dict(color=CONTROL, dash="dot"))
     fig.update_xaxes(title="retention lift over the no-contact control (points, 95% interval)")
-    return layout(
-        fig, "Content ranked by lift among those who engaged", height=120 + 26 * len(df), showlegend=False
-    )
+    return layout(fig, "Content ranked by lift among those who engaged", height=120 + 26 * len(df), showlegend=False)

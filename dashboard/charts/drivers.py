@@ -64,8 +64,7 @@ def beeswarm_chart(sample: pd.DataFrame, features: Sequence[str], labels: Mappin
                     showscale=i == 0,
                 ),
                 customdata=values,
-                hovertemplate=labels.get(feature, feature) + " = %{customdata}<br>SHAP %{x:+.3f}"
-                "<extra></extra>",
+                hovertemplate=labels.get(feature, feature) + " = %{customdata}<br>SHAP %{x:+.3f}<extra></extra>",
             )
         )
     fig.update_yaxes(tickvals=list(range(len(ordered))), ticktext=[labels.get(f, f) for f in ordered])
@@ -73,9 +72,7 @@ def beeswarm_chart(sample: pd.DataFrame, features: Sequence[str], labels: Mappin
     return layout(fig, "Summary of drivers (sampled evaluators)", height=140 + 28 * len(ordered))
 
 
-def dependence_chart(
-    sample: pd.DataFrame, feature: str, colour_by: str | None, labels: Mapping[str, str]
-) -> go.Figure:
+def dependence_chart(sample: pd.DataFrame, feature: str, colour_by: str | None, labels: Mapping[str, str]) -> go.Figure:
     """How a feature's value maps to its SHAP contribution, coloured by a second feature."""
     if sample.empty or f"shap_{feature}" not in sample:
         return empty_chart("No sampled scores")
@@ -99,9 +96,7 @@ def dependence_chart(
         )
     )
     tickvals, ticktext = log_ticks(x.dropna().tolist())
-    fig.update_xaxes(
-        title=f"{labels.get(feature, feature)} (log scale)", tickvals=tickvals, ticktext=ticktext
-    )
+    fig.update_xaxes(title=f"{labels.get(feature, feature)} (log scale)", tickvals=tickvals, ticktext=ticktext)
     fig.update_yaxes(title="SHAP value", zeroline=True)
     return layout(fig, f"Dependence: {labels.get(feature, feature)}", height=360, showlegend=False)
 
@@ -127,9 +122,7 @@ def stayers_churners_chart(by_outcome: pd.DataFrame, statistic: str = "median") 
                 hovertemplate="%{y}: %{customdata:,.1f}<extra>" + name + "</extra>",
             )
         )
-    tickvals, ticktext = log_ticks(
-        [*df[f"retained_{statistic}"].tolist(), *df[f"churned_{statistic}"].tolist()]
-    )
+    tickvals, ticktext = log_ticks([*df[f"retained_{statistic}"].tolist(), *df[f"churned_{statistic}"].tolist()])
     fig.update_xaxes(title=f"{statistic} in week 1 (log scale)", tickvals=tickvals, ticktext=ticktext)
     return layout(fig, f"Stayers vs churners ({statistic})", height=140 + 30 * len(df), barmode="group")
 

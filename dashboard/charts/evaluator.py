@@ -104,9 +104,7 @@ def shap_waterfall_chart(
     low, high = float(min(0.0, running.min(), total)), float(max(0.0, running.max(), total))
     pad = 0.15 * (high - low or 1.0)
     fig.update_xaxes(title="log-odds of churn (right = more likely to leave)", range=[low - pad, high + pad])
-    return layout(
-        fig, title or "What drives this risk", height=120 + 28 * (len(values) + 2), showlegend=False
-    )
+    return layout(fig, title or "What drives this risk", height=120 + 28 * (len(values) + 2), showlegend=False)
 
 
 def _fmt(value: Any) -> str:
@@ -167,9 +165,7 @@ def feature_vs_cohorts_chart(features: Mapping[str, Any], by_outcome: pd.DataFra
                 hovertemplate="%{y}: %{customdata:,.0f}<extra>" + name + "</extra>",
             )
         )
-    tickvals, ticktext = log_ticks(
-        [*mine, *rows["retained_median"].tolist(), *rows["churned_median"].tolist()]
-    )
+    tickvals, ticktext = log_ticks([*mine, *rows["retained_median"].tolist(), *rows["churned_median"].tolist()])
     fig.update_xaxes(tickvals=tickvals, ticktext=ticktext, title="value (log scale)")
     return layout(fig, "Against retained and churned evaluators", height=140 + 24 * len(rows))
 
@@ -214,9 +210,7 @@ def daily_activity_chart(activity: pd.DataFrame) -> go.Figure:
     )
     fig.update_xaxes(title="day of trial", dtick=1)
     fig.update_yaxes(title="active users", secondary_y=False, rangemode="tozero")
-    fig.update_yaxes(
-        title="actions", secondary_y=True, rangemode="tozero", showgrid=False, tickmode="auto", nticks=6
-    )
+    fig.update_yaxes(title="actions", secondary_y=True, rangemode="tozero", showgrid=False, tickmode="auto", nticks=6)
     return layout(fig, "Daily activity", height=380, legend_below=True)
 
 
@@ -255,9 +249,7 @@ def touches_chart(touches: pd.DataFrame, start: Any = None, scored: Any = None, 
             )
     if start is not None and not pd.isna(start):
         first = pd.Timestamp(start)
-        last = max(
-            first + pd.Timedelta(days=days), pd.to_datetime(touches["sent_at"]).max() + pd.Timedelta(days=1)
-        )
+        last = max(first + pd.Timedelta(days=days), pd.to_datetime(touches["sent_at"]).max() + pd.Timedelta(days=1))
         fig.update_xaxes(range=[first, last])
     if scored is not None and not pd.isna(scored):
         when = pd.Timestamp(scored)

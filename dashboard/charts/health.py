@@ -12,9 +12,7 @@ from plotly.subplots import make_subplots
 from dashboard.charts.theme import CONTROL, HIGHLIGHT, LOWERS, NEUTRAL, RAISES, SEQUENCE, empty_chart, layout
 
 
-def confusion_matrix_chart(
-    matrix: Sequence[Sequence[float]], labels: Sequence[str] = ("stayed", "left")
-) -> go.Figure:
+def confusion_matrix_chart(matrix: Sequence[Sequence[float]], labels: Sequence[str] = ("stayed", "left")) -> go.Figure:
     """Confusion matrix (rows: what happened, columns: what the model said) with counts and shares."""
     m = np.asarray(matrix, float)
     if m.size == 0:

@@ -3,7 +3,7 @@
 Run on demand: `python tests/benchmarks/bench_athena_cost.py [evaluators]` (default 57,700, the seed's scale).
 Target: our layout scans (and is billed for) at most 1/20 of the CSV layout, at the seed's scale and at 100x.
 
-How: the demo data (churn_core.synthetic) is loaded and the ETL run on DuckDB, and three score sets are
+How: the demo data (churn_core.data.synthetic) is loaded and the ETL run on DuckDB, and three score sets are
 written the way `churn score` writes them (schema.EVALUATOR_SCORES plus shap_<feature> and uplift_<channel>,
 from a fixed model rather than training, which is slow and beside the point here). A dashboard session
 (every page once, default filters, one evaluator's profile) is replayed through churn_core.views on a
@@ -121,11 +121,7 @@ def fabricate_scores(
         for i in range(n)
     ]
     start = pd.to_datetime(w1["eval_start_date"])
-    prev = (
-        previous.set_index("instance")["churn_probability"]
-        if previous is not None
-        else pd.Series(dtype=float)
-    )
+    prev = previous.set_index("instance")["churn_probability"] if previous is not None else pd.Series(dtype=float)
     prev_p = prev.reindex(w1["instance"]).to_numpy(dtype="float64")
     predicted = (p >= 0.5).astype("int32")
     worth = (predicted == 1) & (gain.max(axis=1) > 0)
@@ -194,11 +190,11 @@ def fabricate_scores(
 def build(evaluators: int, home: Path) -> tuple[RecordingWarehouse, Any, dt.date]:
     """The demo at `evaluators` on DuckDB, with three score sets (28 days before the data ends, the day before
     the end, the end) written with the scoring job's tables and partitioning."""
-    from churn_core.etl import run_etl
-    from churn_core.ingest import load_raw
+    from churn_core.data.etl import run_etl
+    from churn_core.data.ingest import load_raw
+    from churn_core.data.synthetic import generate
     from churn_core.schema import CHANNELS, FEATURES
     from churn_core.settings import load_settings
-    from churn_core.synthetic import generate
 
     settings = load_settings(env={}, config=home / "absent.toml", home=home, demo_evaluators=evaluators)
     warehouse = RecordingWarehouse(settings.warehouse_path)
@@ -387,8 +383,7 @@ def main() -> None:
             for t in warehouse.tables()
         }
         schema = {
-            t: {c: ("VARCHAR" if "[" in k or "(" in k else k) for c, k in cols.items()}
-            for t, cols in schema.items()
+            t: {c: ("VARCHAR" if "[" in k or "(" in k else k) for c, k in cols.items()} for t, cols in schema.items()
         }
         sizes = {t: table_bytes(warehouse, t, settings.score_history_sets) for t in schema}
     rows = []

@@ -73,7 +73,7 @@ def log(message: str) -> None:
 
 def build_demo(home: Path, evaluators: int) -> dict[str, float]:
     """`churn demo`: generate, load, build, train the champion and score -- the real pipeline."""
-    from churn_core.jobs import run_demo
+    from churn_core.jobs.steps import run_demo
     from churn_core.settings import load_settings
 
     started = time.perf_counter()
@@ -156,7 +156,7 @@ def reseal(home: Path) -> None:
     """Fingerprint and sign the synthesised sets as `churn score` would, with counts from the rows."""
     import pandas as pd
 
-    from churn_core import integrity
+    from churn_core.scoring import integrity
     from churn_core.settings import load_settings
     from churn_core.warehouse import open_warehouse
 
@@ -214,8 +214,7 @@ def scored_rows(home: Path) -> int:
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     try:
         return con.execute(
-            "SELECT count(*) FROM evaluator_scores WHERE as_of_date = "
-            "(SELECT max(as_of_date) FROM evaluator_scores)"
+            "SELECT count(*) FROM evaluator_scores WHERE as_of_date = (SELECT max(as_of_date) FROM evaluator_scores)"
         ).fetchone()[0]
     finally:
         con.close()
@@ -347,9 +346,7 @@ def filter_change_ms(home: Path, runs: int) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--dir", type=Path, default=Path(os.environ.get("CHURN_BENCH_DIR", "/tmp/churn-bench"))
-    )
+    parser.add_argument("--dir", type=Path, default=Path(os.environ.get("CHURN_BENCH_DIR", "/tmp/churn-bench")))
     parser.add_argument("--runs", type=int, default=15, help="warm page loads per measurement")
     parser.add_argument("--starts", type=int, default=3, help="server starts per first-visit measurement")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the warehouses")

@@ -24,7 +24,7 @@ def time_demo() -> float:
 
 
 def time_generator(n: int) -> tuple[float, int]:
-    from churn_core.synthetic import generate
+    from churn_core.data.synthetic import generate
 
     started = time.perf_counter()
     tables = generate(n)
@@ -38,8 +38,10 @@ def main() -> None:
     gen_seconds, rows = time_generator(1_000_000)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"generator at 1,000,000 evaluators: {gen_seconds:.1f} s, {rows:,} rows, peak {peak_mb:.0f} MB")
-    print(f"demo_seconds={demo_seconds:.1f} generator_1m_seconds={gen_seconds:.1f} generator_1m_rows={rows} "
-          f"generator_peak_mb={peak_mb:.0f}")
+    print(
+        f"demo_seconds={demo_seconds:.1f} generator_1m_seconds={gen_seconds:.1f} generator_1m_rows={rows} "
+        f"generator_peak_mb={peak_mb:.0f}"
+    )
 
 
 if __name__ == "__main__":

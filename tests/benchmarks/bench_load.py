@@ -76,9 +76,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=20, help="concurrent browser sessions")
     parser.add_argument("--evaluators", type=int, default=SMALL, help="evaluators in the demo warehouse")
-    parser.add_argument(
-        "--dir", type=Path, default=Path(os.environ.get("CHURN_BENCH_DIR", "/tmp/churn-bench"))
-    )
+    parser.add_argument("--dir", type=Path, default=Path(os.environ.get("CHURN_BENCH_DIR", "/tmp/churn-bench")))
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per wait in a session")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the warehouse")
     args = parser.parse_args()

@@ -3,7 +3,7 @@
     .venv/bin/python tests/benchmarks/bench_model_quality.py [--evaluators 57700] [--budget 120]
                                                              [--cv-budget 30] [--skip-real] [--skip-demo]
 
-Demo data (churn_core.synthetic + run_etl into a temporary CHURN_HOME): the held-out ROC AUC of the tuned
+Demo data (churn_core.data.synthetic + run_etl into a temporary CHURN_HOME): the held-out ROC AUC of the tuned
 champion against the oracle (the generator's true probability) on the same rows, at day 7 and on each
 day 1..7, its ECE, the seed profile on the same rows, and training times. Real data (IBM Telco, BigML
 3,333) under the reference protocol of shared/data/real/reference_baselines.py: repeated stratified
@@ -31,22 +31,29 @@ sys.path.insert(0, str(ROOT))
 REAL = ROOT.parent / "shared" / "data" / "real"
 REFERENCE = {"telco_ibm": 0.845, "telecom_bigml": 0.914}
 TARGET = {"telco_ibm": 0.850, "telecom_bigml": 0.920}
-FILES = {"telco_ibm": REAL / "telco_ibm" / "WA_Fn-UseC_-Telco-Customer-Churn.csv",
-         "telecom_bigml": REAL / "telecom_bigml" / "telecom_churn_bigml_3333.csv"}
+FILES = {
+    "telco_ibm": REAL / "telco_ibm" / "WA_Fn-UseC_-Telco-Customer-Churn.csv",
+    "telecom_bigml": REAL / "telecom_bigml" / "telecom_churn_bigml_3333.csv",
+}
 
 
 def demo(args: argparse.Namespace, out: dict[str, float]) -> None:
-    from churn_core import tuning
-    from churn_core.datasets import evaluator_dataset
-    from churn_core.jobs import run_demo
-    from churn_core.registry import Registry
+    from churn_core.jobs.steps import run_demo
+    from churn_core.model import tuning
+    from churn_core.model.datasets import evaluator_dataset
+    from churn_core.model.registry import Registry
+    from churn_core.model.train import fit_model
     from churn_core.settings import load_settings
-    from churn_core.train import fit_model
     from churn_core.warehouse import open_warehouse
 
     home = Path(tempfile.mkdtemp(prefix="bench_model_"))
-    settings = load_settings(env={}, config=home / "absent.toml", home=home, demo_evaluators=args.evaluators,
-                             tuning_budget_seconds=args.budget)
+    settings = load_settings(
+        env={},
+        config=home / "absent.toml",
+        home=home,
+        demo_evaluators=args.evaluators,
+        tuning_budget_seconds=args.budget,
+    )
     started = time.monotonic()
     run_demo(settings)
     print(f"demo data: {args.evaluators:,} evaluators generated and built in {time.monotonic() - started:.0f}s")
@@ -56,14 +63,16 @@ def demo(args: argparse.Namespace, out: dict[str, float]) -> None:
     # The talk's model.fit on 57,700 rows (features as they arrive, the seed's exact parameters).
     rows = np.random.default_rng(0).choice(len(data.y), min(57_700, len(data.y)), replace=False)
     sample = data.subset(np.sort(rows))
-    from churn_core.train import make_pipeline
+    from churn_core.model.train import make_pipeline
 
     pipe = make_pipeline(sample, "seed", settings).fit(sample.frame)
     x = pipe.transform(sample.frame).to_numpy(np.float32)
     started = time.monotonic()
-    xgb.train(tuning.native(tuning.SEED_PARAMS, tuning.threads(settings)),
-              tuning.dmatrix(x, sample.y, pipe.features_, pipe.feature_types_, quantile=True),
-              num_boost_round=tuning.SEED_PARAMS["n_estimators"])
+    xgb.train(
+        tuning.native(tuning.SEED_PARAMS, tuning.threads(settings)),
+        tuning.dmatrix(x, sample.y, pipe.features_, pipe.feature_types_, quantile=True),
+        num_boost_round=tuning.SEED_PARAMS["n_estimators"],
+    )
     out["seed_fit_seconds_57700"] = time.monotonic() - started
 
     for profile in ("seed", "tuned"):
@@ -94,14 +103,16 @@ def demo(args: argparse.Namespace, out: dict[str, float]) -> None:
             seed_days = card["comparison"]["seed"]["roc_auc_by_day"]
             for d in range(1, 8):
                 k = str(d)
-                print(f"{d:>3}  {card['metrics_by_day'][k]['roc_auc']:.4f}     {seed_days[k]:.4f}    "
-                      f"{card['oracle_roc_auc_by_day'][k]:.4f}      {out[f'tuned_ratio_day{d}']:.3f}")
+                print(
+                    f"{d:>3}  {card['metrics_by_day'][k]['roc_auc']:.4f}     {seed_days[k]:.4f}    "
+                    f"{card['oracle_roc_auc_by_day'][k]:.4f}      {out[f'tuned_ratio_day{d}']:.3f}"
+                )
 
 
 def real(args: argparse.Namespace, out: dict[str, float]) -> None:
-    from churn_core.datasets import load_dataset, load_spec
+    from churn_core.model.datasets import load_dataset, load_spec
+    from churn_core.model.train import cross_validate
     from churn_core.settings import load_settings
-    from churn_core.train import cross_validate
 
     home = Path(tempfile.mkdtemp(prefix="bench_real_"))
     settings = load_settings(env={}, config=home / "absent.toml", home=home)
@@ -109,17 +120,20 @@ def real(args: argparse.Namespace, out: dict[str, float]) -> None:
         if not path.exists():
             print(f"{name}: {path} not found, skipped")
             continue
-        result = cross_validate(load_dataset(path, load_spec(name)), settings, "tuned", splits=5, repeats=3,
-                                budget=args.cv_budget, seed=0)
+        result = cross_validate(
+            load_dataset(path, load_spec(name)), settings, "tuned", splits=5, repeats=3, budget=args.cv_budget, seed=0
+        )
         m = result["metrics"]
         out[f"{name}_roc_auc"] = m["roc_auc"]["mean"]
         out[f"{name}_roc_auc_sd"] = m["roc_auc"]["sd"]
         out[f"{name}_f1"] = m["f1"]["mean"]
         out[f"{name}_accuracy"] = m["accuracy"]["mean"]
         out[f"{name}_cv_seconds"] = result["seconds"]
-        print(f"{name}: ROC AUC {m['roc_auc']['mean']:.4f}±{m['roc_auc']['sd']:.4f} (reference "
-              f"{REFERENCE[name]:.3f}, target {TARGET[name]:.3f}), PR AUC {m['pr_auc']['mean']:.4f}, "
-              f"F1 {m['f1']['mean']:.3f}, accuracy {m['accuracy']['mean']:.3f}, {result['seconds']:.0f}s")
+        print(
+            f"{name}: ROC AUC {m['roc_auc']['mean']:.4f}±{m['roc_auc']['sd']:.4f} (reference "
+            f"{REFERENCE[name]:.3f}, target {TARGET[name]:.3f}), PR AUC {m['pr_auc']['mean']:.4f}, "
+            f"F1 {m['f1']['mean']:.3f}, accuracy {m['accuracy']['mean']:.3f}, {result['seconds']:.0f}s"
+        )
 
 
 def main() -> None:
@@ -135,11 +149,14 @@ def main() -> None:
         demo(args, out)
     if not args.skip_real:
         real(args, out)
-    checks = {"day7_ratio>=0.95": out.get("tuned_ratio_day7", 0) >= 0.95, "ece<=0.02": out.get("tuned_ece", 1) <= 0.02,
-              "tuned>seed": out.get("tuned_roc_auc", 0) > out.get("seed_same_rows_roc_auc", 1),
-              "seed_fit<5s": out.get("seed_fit_seconds_57700", 99) < 5,
-              "telco>=0.850": out.get("telco_ibm_roc_auc", 0) >= 0.850,
-              "bigml>=0.920": out.get("telecom_bigml_roc_auc", 0) >= 0.920}
+    checks = {
+        "day7_ratio>=0.95": out.get("tuned_ratio_day7", 0) >= 0.95,
+        "ece<=0.02": out.get("tuned_ece", 1) <= 0.02,
+        "tuned>seed": out.get("tuned_roc_auc", 0) > out.get("seed_same_rows_roc_auc", 1),
+        "seed_fit<5s": out.get("seed_fit_seconds_57700", 99) < 5,
+        "telco>=0.850": out.get("telco_ibm_roc_auc", 0) >= 0.850,
+        "bigml>=0.920": out.get("telecom_bigml_roc_auc", 0) >= 0.920,
+    }
     print("\nmetric                              value")
     for key, value in out.items():
         print(f"{key:<34}  {value:.4f}" if isinstance(value, float) else f"{key:<34}  {value}")

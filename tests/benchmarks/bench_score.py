@@ -33,9 +33,9 @@ from churn_core.warehouse import open_warehouse
 
 
 def build_demo(settings: Settings) -> None:
-    from churn_core import synthetic
-    from churn_core.etl import run_etl
-    from churn_core.ingest import load_raw
+    from churn_core.data import synthetic
+    from churn_core.data.etl import run_etl
+    from churn_core.data.ingest import load_raw
 
     warehouse = open_warehouse(settings)
     tables = synthetic.generate(settings.demo_evaluators, days=settings.demo_days, seed=settings.demo_seed)
@@ -46,9 +46,9 @@ def build_demo(settings: Settings) -> None:
 
 def score_command(settings: Settings) -> list[str]:
     """`churn score` with the registry's champion, trained first (as `churn demo` does) when there is none."""
-    from churn_core.jobs import DEMO_TUNING_SECONDS
-    from churn_core.registry import Registry, RegistryError
-    from churn_core.train import train_candidate
+    from churn_core.jobs.steps import DEMO_TUNING_SECONDS
+    from churn_core.model.registry import Registry, RegistryError
+    from churn_core.model.train import train_candidate
 
     registry = Registry(settings)
     try:
@@ -104,8 +104,8 @@ def run_score(command: list[str], settings: Settings) -> tuple[float, float, flo
 
 
 def uplift_figures(settings: Settings) -> dict[str, float]:
-    from churn_core.channels import uplift_quality
     from churn_core.schema import CHANNELS
+    from churn_core.scoring.channels import uplift_quality
 
     warehouse = open_warehouse(settings)
     scores = warehouse.query(
@@ -143,8 +143,7 @@ def main() -> None:
     first, first_cpu, _ = run_score(command, settings)
     again, again_cpu, peak = run_score(command, settings)
     stored = open_warehouse(settings).query(
-        "SELECT count(*) AS n FROM evaluator_scores "
-        "WHERE as_of_date = (SELECT max(as_of_date) FROM score_sets)"
+        "SELECT count(*) AS n FROM evaluator_scores WHERE as_of_date = (SELECT max(as_of_date) FROM score_sets)"
     )
     assert int(stored["n"].iloc[0]) == rows, "the score set does not hold every evaluator"
     load = os.getloadavg()[0]

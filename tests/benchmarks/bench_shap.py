@@ -1,4 +1,4 @@
-"""Benchmark churn_core.explain against xgboost's pred_contribs and shap.TreeExplainer.
+"""Benchmark churn_core.scoring.explain against xgboost's pred_contribs and shap.TreeExplainer.
 
 Run on demand: `python tests/benchmarks/bench_shap.py [--full]`. Two models: the seed talk's (binary:logistic,
 200 trees of depth 3) and a champion-like one (300 trees of depth 8; the registry's champion at $CHURN_HOME
@@ -27,8 +27,8 @@ import xgboost as xgb
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from churn_core.explain import TreeExplainer  # noqa: E402
 from churn_core.schema import FEATURES  # noqa: E402
+from churn_core.scoring.explain import TreeExplainer  # noqa: E402
 
 ROWS = 57_700
 BIG = 1_000_000
@@ -85,7 +85,7 @@ def champion_model(x: np.ndarray, y: np.ndarray) -> tuple[xgb.Booster, str]:
 def registry_champion() -> tuple[xgb.Booster, str] | None:
     try:
         from churn_core.errors import ChurnError
-        from churn_core.registry import Registry
+        from churn_core.model.registry import Registry
         from churn_core.settings import load_settings
     except ImportError:
         return None
@@ -151,7 +151,7 @@ def bench(name: str, booster: xgb.Booster, full: bool) -> dict[str, float]:
 
     set_threads(booster, 1)
     ours_1 = best_of(lambda: explainer.shap_values(x), 5)
-    line("ours (churn_core.explain)", ROWS, 1, ours_1, 0)
+    line("ours (churn_core.scoring.explain)", ROWS, 1, ours_1, 0)
     pc_1, pc_rows, pc_values = reference_time(contribs, x, full)
     line("xgboost pred_contribs", ROWS, 1, pc_1, ours_1, fmt_rows(pc_rows, ROWS))
     sh_1, sh_rows, sh_values = reference_time(reference.shap_values, x, full)
@@ -159,7 +159,7 @@ def bench(name: str, booster: xgb.Booster, full: bool) -> dict[str, float]:
 
     set_threads(booster, CORES)
     ours_all = best_of(lambda: explainer.shap_values(x), 5)
-    line("ours (churn_core.explain)", ROWS, CORES, ours_all, 0)
+    line("ours (churn_core.scoring.explain)", ROWS, CORES, ours_all, 0)
     pc_all, pc_all_rows, _ = reference_time(contribs, x, full)
     line("xgboost pred_contribs", ROWS, CORES, pc_all, ours_all, fmt_rows(pc_all_rows, ROWS))
 
@@ -167,7 +167,7 @@ def bench(name: str, booster: xgb.Booster, full: bool) -> dict[str, float]:
     for threads in (1, CORES):
         set_threads(booster, threads)
         ours_big = best_of(lambda: explainer.shap_values(big), 2)
-        line("ours (churn_core.explain)", BIG, threads, ours_big, 0)
+        line("ours (churn_core.scoring.explain)", BIG, threads, ours_big, 0)
         pc_big = pc_1 if threads == 1 else pc_all
         line(
             "xgboost pred_contribs",

@@ -97,9 +97,7 @@ def _handler(proxy: Proxy) -> type[BaseHTTPRequestHandler]:
             return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
         def _serve(self) -> None:
-            request = Request(
-                self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, self._body()
-            )
+            request = Request(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, self._body())
             proxy.requests.append(request)
             for hook in list(proxy.on_request):
                 hook(request)
@@ -112,18 +110,14 @@ def _handler(proxy: Proxy) -> type[BaseHTTPRequestHandler]:
                 if answer is not None:
                     self._reply(*answer)
                     return
-            headers = {
-                k: v for k, v in self.headers.items() if k.lower() not in ("transfer-encoding", "connection")
-            }
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("transfer-encoding", "connection")}
             headers["Content-Length"] = str(len(request.body))
             conn = http.client.HTTPConnection(*proxy.upstream, timeout=60)
             try:
                 conn.request(self.command, self.path, body=request.body, headers=headers)
                 response = conn.getresponse()
                 body = response.read()
-                drop = ("transfer-encoding", "connection") + (
-                    () if self.command == "HEAD" else ("content-length",)
-                )
+                drop = ("transfer-encoding", "connection") + (() if self.command == "HEAD" else ("content-length",))
                 out_headers = {k: v for k, v in response.getheaders() if k.lower() not in drop}
                 status = response.status
             finally:
@@ -298,16 +292,23 @@ def protocol_mismatch(moto_url: str) -> str | None:
     import moto
     from botocore.exceptions import ClientError
 
-    client = boto3.client("athena", endpoint_url=moto_url, region_name=REGION,
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    client = boto3.client(
+        "athena",
+        endpoint_url=moto_url,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     try:
         client.list_work_groups()
     except ClientError as exc:
-        return (f"moto {moto.__version__} does not serve Athena in the {client.meta.service_model.protocol!r} "
-                f"protocol of botocore {botocore.__version__} (it answers HTTP "
-                f"{exc.response['ResponseMetadata'].get('HTTPStatusCode')}). Install the versions in constraints.txt "
-                "(pip install -c constraints.txt -e '.[test]'), or refresh the lock to a pair that agrees: "
-                "bash .ci/refresh-lock 'botocore<X' (README, Reproducible install).")
+        return (
+            f"moto {moto.__version__} does not serve Athena in the {client.meta.service_model.protocol!r} "
+            f"protocol of botocore {botocore.__version__} (it answers HTTP "
+            f"{exc.response['ResponseMetadata'].get('HTTPStatusCode')}). Install the versions in constraints.txt "
+            "(pip install -c constraints.txt -e '.[test]'), or refresh the lock to a pair that agrees: "
+            "bash .ci/refresh-lock 'botocore<X' (README, Reproducible install)."
+        )
     return None
 
 
@@ -332,9 +333,7 @@ def aws_session(moto_server: tuple[str, int], tmp_path_factory: pytest.TempPathF
     for k in drop:
         del os.environ[k]
     try:
-        yield AwsFake(
-            f"http://{moto_server[0]}:{moto_server[1]}", proxy, tmp_path_factory.mktemp("athena_home")
-        )
+        yield AwsFake(f"http://{moto_server[0]}:{moto_server[1]}", proxy, tmp_path_factory.mktemp("athena_home"))
     finally:
         for k, v in saved.items():
             if v is None:

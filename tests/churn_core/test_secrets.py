@@ -16,16 +16,16 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from churn_core import jobs
 from churn_core.errors import ChurnError
-from churn_core.logs import LOG_FILE, redact, secret_values
-from churn_core.runner import StepOutcome
+from churn_core.jobs import steps as jobs
+from churn_core.jobs.logs import LOG_FILE, redact, secret_values
+from churn_core.jobs.runner import StepOutcome
+from churn_core.model.registry_storage import S3Storage
 from churn_core.settings import Settings, load_settings
 from churn_core.warehouse import open_warehouse
 from churn_core.warehouse.athena import AthenaWarehouse
 from churn_core.warehouse.aws import Backoff
-from churn_core.warehouse.s3 import S3Storage
-from tests.churn_core.test_alerts import _Hook
+from tests.churn_core.jobs.test_alerts import _Hook
 
 AWS_KEY_ID = "AKIASENTINELKEYID123"
 SENTINELS: dict[str, str] = {
@@ -51,10 +51,12 @@ def assert_no_sentinel(text: str, where: str) -> None:
 def quoting_everything() -> str:
     """An error message of the kind a library produces when it quotes its configuration."""
     s = SENTINELS
-    return (f"could not reach http://127.0.0.1/hooks/{s['webhook path']}?token={s['webhook query']} "
-            f"with key {s['AWS_ACCESS_KEY_ID']}/{s['AWS_SECRET_ACCESS_KEY']} session {s['AWS_SESSION_TOKEN']}; "
-            f"signed with {s['CHURN_SIGNING_KEY']}; ran `notify {s['alert command']}`; oidc "
-            f"{s['client_secret']} {s['cookie_secret']} {s['provider client_secret']}")
+    return (
+        f"could not reach http://127.0.0.1/hooks/{s['webhook path']}?token={s['webhook query']} "
+        f"with key {s['AWS_ACCESS_KEY_ID']}/{s['AWS_SECRET_ACCESS_KEY']} session {s['AWS_SESSION_TOKEN']}; "
+        f"signed with {s['CHURN_SIGNING_KEY']}; ran `notify {s['alert command']}`; oidc "
+        f"{s['client_secret']} {s['cookie_secret']} {s['provider client_secret']}"
+    )
 
 
 @pytest.fixture()
@@ -81,22 +83,27 @@ def planted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, webhook: Any) -> Se
     for root in (home, app):
         (root / ".streamlit").mkdir(parents=True)
     (app / ".streamlit" / "secrets.toml").write_text(
-        "[auth]\nredirect_uri = \"http://127.0.0.1:8501/oauth2callback\"\n"
-        f"cookie_secret = \"{SENTINELS['cookie_secret']}\"\nclient_id = \"churn\"\n"
-        f"client_secret = \"{SENTINELS['client_secret']}\"\n"
-        "server_metadata_url = \"http://127.0.0.1:1/.well-known/openid-configuration\"\n")
+        '[auth]\nredirect_uri = "http://127.0.0.1:8501/oauth2callback"\n'
+        f'cookie_secret = "{SENTINELS["cookie_secret"]}"\nclient_id = "churn"\n'
+        f'client_secret = "{SENTINELS["client_secret"]}"\n'
+        'server_metadata_url = "http://127.0.0.1:1/.well-known/openid-configuration"\n'
+    )
     (home / ".streamlit" / "secrets.toml").write_text(
-        f"[auth.google]\nclient_id = \"g\"\nclient_secret = \"{SENTINELS['provider client_secret']}\"\n")
+        f'[auth.google]\nclient_id = "g"\nclient_secret = "{SENTINELS["provider client_secret"]}"\n'
+    )
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.chdir(app)
     for name in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID", "CHURN_SIGNING_KEY"):
         monkeypatch.setenv(name, SENTINELS[name])
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("CHURN_HOME", str(tmp_path / "churn"))
-    monkeypatch.setenv("CHURN_ALERT_WEBHOOK_URL", f"http://127.0.0.1:{webhook.port}/hooks/"
-                                                  f"{SENTINELS['webhook path']}?token={SENTINELS['webhook query']}")
-    monkeypatch.setenv("CHURN_ALERT_COMMAND", f"{sys.executable} -c 'import sys; sys.exit(3)' "
-                                              f"{SENTINELS['alert command']}")
+    monkeypatch.setenv(
+        "CHURN_ALERT_WEBHOOK_URL",
+        f"http://127.0.0.1:{webhook.port}/hooks/{SENTINELS['webhook path']}?token={SENTINELS['webhook query']}",
+    )
+    monkeypatch.setenv(
+        "CHURN_ALERT_COMMAND", f"{sys.executable} -c 'import sys; sys.exit(3)' {SENTINELS['alert command']}"
+    )
     monkeypatch.setenv("CHURN_JOB_RETRIES", "0")
     return load_settings()
 
@@ -110,7 +117,8 @@ def churn(*args: str) -> Any:
 def test_every_planted_credential_is_known_as_a_secret(planted: Settings) -> None:
     known = secret_values(planted)
     assert set(SENTINELS.values()) <= {part for value in known for part in (value, *value.split())} | {
-        v for v in SENTINELS.values() if any(v in k for k in known)}
+        v for v in SENTINELS.values() if any(v in k for k in known)
+    }
     assert_no_sentinel(redact(quoting_everything(), known), "redact()")
 
 
@@ -136,7 +144,8 @@ def test_churn_settings_masks_every_credential(planted: Settings, monkeypatch: p
 
 
 def test_churn_score_against_an_unreachable_athena_says_so_without_credentials(
-        planted: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    planted: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -153,9 +162,10 @@ def test_churn_score_against_an_unreachable_athena_says_so_without_credentials(
 
 
 @pytest.mark.parametrize("error", [ChurnError, RuntimeError])
-def test_cli_errors_quoting_credentials_are_redacted(planted: Settings, monkeypatch: pytest.MonkeyPatch,
-                                                     error: type[Exception]) -> None:
-    from churn_core.registry import Registry
+def test_cli_errors_quoting_credentials_are_redacted(
+    planted: Settings, monkeypatch: pytest.MonkeyPatch, error: type[Exception]
+) -> None:
+    from churn_core.model.registry import Registry
 
     def load(self: Any, version: str = "champion") -> Any:
         raise error(quoting_everything())
@@ -169,7 +179,8 @@ def test_cli_errors_quoting_credentials_are_redacted(planted: Settings, monkeypa
 
 
 def test_a_failed_job_leaks_nothing_to_output_log_history_or_alerts(
-        planted: Settings, monkeypatch: pytest.MonkeyPatch, webhook: Any) -> None:
+    planted: Settings, monkeypatch: pytest.MonkeyPatch, webhook: Any
+) -> None:
     def etl(context: Any) -> StepOutcome:
         return StepOutcome(rows_out=1)
 

@@ -24,12 +24,15 @@ def test_environment_overrides_toml_which_overrides_defaults(tmp_path: Path) -> 
     assert load_settings(env={"CHURN_HOME": "/data/churn"}, config=config).home == Path("/data/churn")
 
 
-@pytest.mark.parametrize(("env", "message"), [
-    ({"CHURN_BACKEND": "oracle"}, "must be one of duckdb, athena"),
-    ({"CHURN_PAGE_SIZE": "many"}, "CHURN_PAGE_SIZE"),
-    ({"CHURN_RISK_TIER_MEDIUM": "0.9"}, "risk tiers"),
-    ({"CHURN_LOG_JSON": "maybe"}, "true or false"),
-])
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"CHURN_BACKEND": "oracle"}, "must be one of duckdb, athena"),
+        ({"CHURN_PAGE_SIZE": "many"}, "CHURN_PAGE_SIZE"),
+        ({"CHURN_RISK_TIER_MEDIUM": "0.9"}, "risk tiers"),
+        ({"CHURN_LOG_JSON": "maybe"}, "true or false"),
+    ],
+)
 def test_bad_values_name_the_setting(tmp_path: Path, env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         load_settings(env=env, config=tmp_path / "none.toml")

@@ -71,9 +71,7 @@ def streamlit_server(
     ]
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CHURN_")}
     with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env={**clean, **env}, stdout=log, stderr=subprocess.STDOUT
-        )
+        process = subprocess.Popen(command, cwd=ROOT, env={**clean, **env}, stdout=log, stderr=subprocess.STDOUT)
         try:
             deadline = time.monotonic() + timeout
             while True:
@@ -85,9 +83,7 @@ def streamlit_server(
                     pass
                 if process.poll() is not None or time.monotonic() > deadline:
                     log.seek(0)
-                    raise RuntimeError(
-                        f"streamlit did not start: {log.read().decode(errors='replace')[-2000:]}"
-                    )
+                    raise RuntimeError(f"streamlit did not start: {log.read().decode(errors='replace')[-2000:]}")
                 time.sleep(0.2)
             yield f"http://127.0.0.1:{port}", process.pid
         finally:
@@ -105,9 +101,7 @@ def chromium() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as home, sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, env={**os.environ, "HOME": home}
-        )
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, env={**os.environ, "HOME": home})
         try:
             yield browser
         finally:
@@ -183,9 +177,7 @@ async def page_errors(page: object) -> list[str]:
 
 async def async_screenshot(page: object, path: Path) -> None:
     """The whole page: Streamlit scrolls inside its own container, so grow the viewport to the content."""
-    height = await page.evaluate(
-        "() => document.querySelector('[data-testid=\"stMain\"]')?.scrollHeight || 900"
-    )
+    height = await page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]')?.scrollHeight || 900")
     await page.set_viewport_size({"width": VIEWPORT["width"], "height": min(max(int(height) + 40, 900), 6000)})
     await page.wait_for_timeout(400)
     path.parent.mkdir(exist_ok=True)
@@ -216,9 +208,7 @@ class SessionResult:
     errors: list[str] = dataclasses.field(default_factory=list)
 
 
-async def _timed_open(
-    page: object, cdp: object, url: str, ready: list[object], timeout: float
-) -> tuple[float, float]:
+async def _timed_open(page: object, cdp: object, url: str, ready: list[object], timeout: float) -> tuple[float, float]:
     """Seconds from navigating to `url` until every locator in `ready` is visible, and the CPU seconds the
     page's renderer process has used by then (since it started: it is kept across same-site navigations)."""
     started = time.perf_counter()

@@ -29,11 +29,11 @@ APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
 def build_scored_home(home: Path, tables: dict[str, pd.DataFrame], profile: str = "seed") -> Settings:
     """Load `tables` (with hostile product names), train `profile` on the first date, score every date."""
-    from churn_core.etl import run_etl
-    from churn_core.ingest import load_raw
-    from churn_core.registry import Registry
-    from churn_core.score import score_evaluators
-    from churn_core.train import train_candidate
+    from churn_core.data.etl import run_etl
+    from churn_core.data.ingest import load_raw
+    from churn_core.model.registry import Registry
+    from churn_core.model.train import train_candidate
+    from churn_core.scoring.score import score_evaluators
     from churn_core.warehouse import open_warehouse
 
     settings = make_settings(home, tuning_budget_seconds=5.0)
@@ -59,7 +59,7 @@ def scored_home(tmp_path_factory: pytest.TempPathFactory, small_tables: dict[str
 
 @pytest.fixture(scope="session")
 def model_version(scored_home: Settings) -> str:
-    from churn_core.registry import Registry
+    from churn_core.model.registry import Registry
 
     return Registry(scored_home).load("champion").version
 

@@ -9,9 +9,9 @@ import shutil
 
 import pytest
 
-from churn_core import actions, audit
-from churn_core.access import AccessDenied, User
-from churn_core.registry import Registry
+from churn_core.access import actions, audit
+from churn_core.access.roles import AccessDenied, User
+from churn_core.model.registry import Registry
 from churn_core.views import Filters
 from churn_core.warehouse import open_warehouse
 

@@ -42,18 +42,14 @@ def test_waterfall_goes_from_base_to_the_evaluators_margin(profile):
 
 
 def test_profile_charts(wh, profile, scored_home):
-    history = charts.risk_history_chart(
-        profile.history, scored_home.risk_tier_high, scored_home.risk_tier_medium
-    )
+    history = charts.risk_history_chart(profile.history, scored_home.risk_tier_high, scored_home.risk_tier_medium)
     assert len(history.data[0].x) == len(profile.history)
     moves = views.shap_changes(profile.current, profile.previous)
     changes = charts.shap_change_chart(moves)
     assert len(changes.data[0].y) == 8 if moves["change"].abs().max() > 1e-6 else changes.layout.annotations
     cohorts = charts.feature_vs_cohorts_chart(profile.features, views.feature_by_outcome(wh))
     assert [t.name for t in cohorts.data] == ["retained (median)", "churned (median)", "this evaluator"]
-    uplift = charts.channel_uplift_chart(
-        views.channel_uplifts(profile.current), profile.current["recommended_channel"]
-    )
+    uplift = charts.channel_uplift_chart(views.channel_uplifts(profile.current), profile.current["recommended_channel"])
     colours = dict(zip(uplift.data[0].y, uplift.data[0].marker.color, strict=True))
     assert colours[profile.current["recommended_channel"]] == charts.HIGHLIGHT
     activity = charts.daily_activity_chart(views.daily_activity(wh, profile.instance))
@@ -69,9 +65,7 @@ def test_profile_charts(wh, profile, scored_home):
 
 def test_risk_colours_are_colour_blind_safe_and_labelled():
     assert charts.RISK_COLOURS == {"high": "#D55E00", "medium": "#E69F00", "low": "#0072B2"}
-    history = pd.DataFrame(
-        {"as_of_date": [dt.date(2026, 11, 25)], "churn_probability": [0.7], "risk_tier": ["high"]}
-    )
+    history = pd.DataFrame({"as_of_date": [dt.date(2026, 11, 25)], "churn_probability": [0.7], "risk_tier": ["high"]})
     fig = charts.risk_history_chart(history, 0.6, 0.3)
     assert {a.text for a in fig.layout.annotations} == {"high risk", "medium risk", "low risk"}
 
@@ -116,9 +110,7 @@ def test_driver_charts(wh):
 
 def test_model_health_charts(wh):
     flagged = views.flagged_by_threshold(views.risk_histogram(wh, AS_OF))
-    table = pd.DataFrame(
-        {"threshold": [0.2, 0.5, 0.8], "precision": [0.5, 0.7, 0.9], "recall": [0.9, 0.6, 0.2]}
-    )
+    table = pd.DataFrame({"threshold": [0.2, 0.5, 0.8], "precision": [0.5, 0.7, 0.9], "recall": [0.9, 0.6, 0.2]})
     fig = charts.threshold_chart(table, flagged, 0.5, capacity=100)
     assert [t.name for t in fig.data] == ["precision", "recall", "flagged now"]
     drift = views.drift_history(wh)
@@ -127,11 +119,7 @@ def test_model_health_charts(wh):
     assert len(charts.realised_chart(views.realised_performance(wh)).data) == 4
     cm = charts.confusion_matrix_chart([[50, 10], [5, 35]])
     assert cm.data[0].text[0][0].startswith("50")
-    assert (
-        charts.curve_chart([0, 0.5, 1], [0, 0.8, 1], "ROC curve", "fpr", "tpr", diagonal="chance")
-        .data[1]
-        .name
-    )
+    assert charts.curve_chart([0, 0.5, 1], [0, 0.8, 1], "ROC curve", "fpr", "tpr", diagonal="chance").data[1].name
     assert len(charts.lift_chart([1, 2], [3.0, 1.5]).data[0].y) == 2
 
 

@@ -1,4 +1,4 @@
-"""churn_core.exports: formula neutralising, CSV and Excel bytes, file names."""
+"""churn_core.access.exports: formula neutralising, CSV and Excel bytes, file names."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from churn_core.exports import (
+from churn_core.access.exports import (
     FORMULA_PREFIXES,
     export_file_name,
     neutralise_cell,
@@ -36,9 +36,7 @@ def test_formula_text_gets_a_leading_quote(text):
     assert neutralise_cell(text) == "'" + text
 
 
-@pytest.mark.parametrize(
-    "value", ["Boards", "", " =1", "a=b", "'=already", 3, -2.5, None, np.nan, dt.date(2026, 1, 1)]
-)
+@pytest.mark.parametrize("value", ["Boards", "", " =1", "a=b", "'=already", 3, -2.5, None, np.nan, dt.date(2026, 1, 1)])
 def test_other_values_are_untouched(value):
     out = neutralise_cell(value)
     assert out is value or (isinstance(value, float) and np.isnan(out))
@@ -103,12 +101,8 @@ def test_file_names_carry_date_and_filters_and_are_safe():
         "csv",
     )
     assert name == "at-risk_2026-11-26_tier-high-medium_product-boards.csv"
-    hostile = export_file_name(
-        "at-risk", dt.date(2026, 11, 26), {"product": ("../../etc/passwd", "=CMD()")}, "xlsx"
-    )
+    hostile = export_file_name("at-risk", dt.date(2026, 11, 26), {"product": ("../../etc/passwd", "=CMD()")}, "xlsx")
     assert "/" not in hostile and ".." not in hostile and hostile.endswith(".xlsx")
     assert hostile.startswith("at-risk_2026-11-26_product-etc-passwd-cmd")
-    long = export_file_name(
-        "at-risk", dt.date(2026, 11, 26), {"product": tuple("x" * 60 for _ in range(20))}, "csv"
-    )
+    long = export_file_name("at-risk", dt.date(2026, 11, 26), {"product": tuple("x" * 60 for _ in range(20))}, "csv")
     assert len(long) <= 160

@@ -126,7 +126,7 @@ def test_prepare_fills_what_the_home_page_reads(monkeypatch, scored_home):
     """dashboard/serve.py prepares the home page while the server starts: its first visitor runs no query."""
     import streamlit as st
 
-    from churn_core import integrity
+    from churn_core.scoring import integrity
     from dashboard import data
 
     for key in [k for k in os.environ if k.startswith("CHURN_")]:

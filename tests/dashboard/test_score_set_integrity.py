@@ -21,8 +21,8 @@ def tampered(scored_home: Settings, tmp_path) -> Settings:
     shutil.copytree(scored_home.home, tmp_path / "home")
     settings = scored_home.with_overrides(home=tmp_path / "home")
     open_warehouse(settings).execute(
-        "UPDATE evaluator_scores SET churn_probability = 0.01 WHERE as_of_date = :d AND risk_rank = 1",
-        {"d": NEWEST})
+        "UPDATE evaluator_scores SET churn_probability = 0.01 WHERE as_of_date = :d AND risk_rank = 1", {"d": NEWEST}
+    )
     return settings
 
 
@@ -62,7 +62,7 @@ def test_an_unsigned_set_says_so(monkeypatch, tampered) -> None:
 
 
 def test_the_check_is_cached_per_set(monkeypatch, scored_home) -> None:
-    from churn_core import integrity
+    from churn_core.scoring import integrity
 
     calls = []
     real = integrity.check_score_set

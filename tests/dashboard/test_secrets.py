@@ -12,8 +12,9 @@ import shutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from churn_core import actions, audit, views
-from churn_core.access import User
+from churn_core import views
+from churn_core.access import actions, audit
+from churn_core.access.roles import User
 from churn_core.warehouse import QueryError, open_warehouse
 from churn_core.warehouse.duckdb import DuckDBWarehouse
 from tests.churn_core.test_secrets import (  # noqa: F401 (fixtures)
@@ -73,8 +74,7 @@ def test_an_export_and_its_audit_entry_hold_no_credential(planted, scored_home, 
     admin = User("root@example.com", role="admin")
     before = len(audit.audit_entries(warehouse, admin))  # the session's warehouse may hold earlier tests' exports
     for kind in ("csv", "xlsx"):
-        payload = actions.export_evaluators(warehouse, ANALYST, SCORE_DATES[-1], views.Filters(), "risk", columns,
-                                            kind)
+        payload = actions.export_evaluators(warehouse, ANALYST, SCORE_DATES[-1], views.Filters(), "risk", columns, kind)
         assert payload
         if kind == "csv":
             text = payload.decode("utf-8-sig")

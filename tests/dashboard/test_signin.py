@@ -36,8 +36,12 @@ USERS = {
 
 def _put_user(issuer: str, email: str, groups: list[str]) -> None:
     body = json.dumps({"email": email, "name": email.split("@")[0].title(), "groups": groups}).encode()
-    request = urllib.request.Request(f"{issuer}/users/{urllib.parse.quote(email)}", data=body, method="PUT",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{issuer}/users/{urllib.parse.quote(email)}",
+        data=body,
+        method="PUT",
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 204
 
@@ -60,9 +64,14 @@ def app(scored_home):
             'client_id = "churn-dashboard"\nclient_secret = "test-secret"\n'
             f'server_metadata_url = "{issuer}/.well-known/openid-configuration"\n'
         )
-        env = {"CHURN_HOME": str(scored_home.home), "HOME": home,
-               "CHURN_ROLE_MARKETER": "mia@example.com", "CHURN_ROLE_MANAGER": "group:managers",
-               "CHURN_ROLE_ANALYST": "ann@example.com", "CHURN_ROLE_ADMIN": "root@example.com"}
+        env = {
+            "CHURN_HOME": str(scored_home.home),
+            "HOME": home,
+            "CHURN_ROLE_MARKETER": "mia@example.com",
+            "CHURN_ROLE_MANAGER": "group:managers",
+            "CHURN_ROLE_ANALYST": "ann@example.com",
+            "CHURN_ROLE_ADMIN": "root@example.com",
+        }
         with streamlit_server(ROOT / "dashboard" / "app.py", env, port=port) as (url, _):
             yield url
 

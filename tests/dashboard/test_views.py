@@ -88,9 +88,7 @@ def test_page_and_summary_match_pandas(wh, scores, filters):
     if filters.regions:
         expected = expected[expected["region"].isin(filters.regions)]
     if filters.channels == ("email",):
-        expected = expected[
-            expected["channels_reached"].fillna("").str.split(",").map(lambda c: "email" in c)
-        ]
+        expected = expected[expected["channels_reached"].fillna("").str.split(",").map(lambda c: "email" in c)]
     if filters.channels == (views.NOT_REACHED,):
         expected = expected[expected["channels_reached"].fillna("") == ""]
     if filters.team_size:
@@ -214,8 +212,7 @@ def test_channel_views(wh):
     outcomes = views.channel_outcomes(wh)
     control = outcomes[outcomes["is_control"]].iloc[0]
     raw = wh.query(
-        "SELECT count(*) AS n, count(retained) AS r, sum(retained) AS k FROM evaluators "
-        "WHERE control_group = 1"
+        "SELECT count(*) AS n, count(retained) AS r, sum(retained) AS k FROM evaluators WHERE control_group = 1"
     ).iloc[0]
     assert control["evaluators"] == raw["n"] and control["resolved"] == raw["r"]
     assert control["retention"] == pytest.approx(raw["k"] / raw["r"])
@@ -231,9 +228,7 @@ def test_channel_views(wh):
 def test_shap_importance_is_computed_in_sql_and_matches_pandas(wh, scores):
     importance = views.shap_importance(wh, AS_OF).set_index("feature")
     for feature in ("w1_active_users", "number_of_issues"):
-        assert importance.loc[feature, "mean_abs_shap"] == pytest.approx(
-            scores[f"shap_{feature}"].abs().mean()
-        )
+        assert importance.loc[feature, "mean_abs_shap"] == pytest.approx(scores[f"shap_{feature}"].abs().mean())
     sample = views.shap_sample(wh, AS_OF, 100)
     assert len(sample) == 100 and sample["value_w1_active_users"].notna().all()
     assert views.shap_sample(wh, AS_OF, 100)["instance"].tolist() == sample["instance"].tolist()
@@ -283,7 +278,7 @@ def test_render_sql_refuses_unknown_markers():
 
 
 def test_what_if_reproduces_the_score_and_moves_with_the_features(wh, scores, scored_home, model_version):
-    from churn_core.explain import TreeExplainer
+    from churn_core.scoring.explain import TreeExplainer
 
     model = views.load_model(scored_home, model_version)
     assert model is not None and model.version == model_version

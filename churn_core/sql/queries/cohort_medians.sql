@@ -4,7 +4,7 @@
 -- band (team_size_band NULL) for bands with too few evaluators. Inputs: feature_snapshots (day d features of
 -- every evaluator), instances_modeling (resolved evaluators: the training labels and team size).
 -- Parameters: :band_1 .. :band_5, the largest team size of the first five bands (the sixth is the rest).
--- The tuned model's ratios (churn_core.features.EVALUATOR_RATIOS) get medians too, over the rows where they
+-- The tuned model's ratios (churn_core.model.features.EVALUATOR_RATIOS) get medians too, over the rows where they
 -- are defined. A missing feature counts as 0 (nothing reported). nonzero_<feature>: the share with a value above 0.
 WITH labelled AS (
     SELECT

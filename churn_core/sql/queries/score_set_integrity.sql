@@ -3,7 +3,7 @@
 -- to its margin. Grain: one row. Input: evaluator_scores. Parameters: :as_of (DATE), :model_version (VARCHAR,
 -- from the signed manifest), :channels (VARCHAR, ',email,push,...,' in schema.CHANNELS order).
 -- Every value is a whole number (doubles in micro-units, floored) so each engine sums it exactly in any
--- order; churn_core.integrity computes the same numbers in pandas when the set is written, and adds the
+-- order; churn_core.scoring.integrity computes the same numbers in pandas when the set is written, and adds the
 -- terms over the set's shap_* columns (names from its signed manifest, checked as identifiers). Each term is summed, and summed weighted by (instance % 9973 + 1) so that a value moved
 -- to another evaluator changes the fingerprint too.
 WITH terms AS (

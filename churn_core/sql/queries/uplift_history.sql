@@ -4,7 +4,7 @@
 -- week-1 features and segment. Inputs: instances_modeling, evaluators, engagements.
 -- primary_channel: the channel with the most touches before the outcome resolved (ties go to the channel
 -- first in alphabetical order); NULL when there were none. With :count_undelivered = 0 only delivered
--- touches count; churn_core.channels passes 1 (the campaign an evaluator was put in, delivered or not),
+-- touches count; churn_core.scoring.channels passes 1 (the campaign an evaluator was put in, delivered or not),
 -- because delivery itself depends on engagement (in-app messages only reach active users) and would
 -- bias the comparison with the control group. control_group = 1 marks the evaluators held out of
 -- marketing on purpose (the no-contact control). Parameters: :count_undelivered (0 or 1).

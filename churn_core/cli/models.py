@@ -1,0 +1,324 @@
+"""The model commands of the `churn` CLI: `train`, `evaluate` and `models list|show|promote`.
+
+Registered on the main app by churn_core.cli (`app.command()(train)`, `app.command()(evaluate)`,
+`app.add_typer(models_app, name="models")`). Errors a user can fix print one line and exit with status 1.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from churn_core.errors import ChurnError
+from churn_core.settings import Settings, load_settings
+
+console = Console(stderr=True)
+models_app = typer.Typer(help="List, inspect and promote trained models.", no_args_is_help=True)
+
+
+class Profile(StrEnum):
+    seed = "seed"
+    tuned = "tuned"
+
+
+class CardFormat(StrEnum):
+    json = "json"
+    text = "text"
+
+
+class ListFormat(StrEnum):
+    json = "json"
+    table = "table"
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+def _guarded(func: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ChurnError as exc:
+            console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _quiet_threads() -> None:
+    """OpenMP threads that sleep instead of spin when they wait: far faster on a busy, shared machine.
+    Only effective before XGBoost is first loaded, which the model commands do lazily."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def _spec_data(data: Path | None, spec: Path | None) -> Any:
+    from churn_core.model.datasets import DatasetError, load_dataset, load_spec
+
+    if (data is None) != (spec is None):
+        raise DatasetError("--data and --spec go together: the spec says which column is the label")
+    return None if data is None else load_dataset(data, load_spec(spec))  # type: ignore[arg-type]
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+@_guarded
+def train(
+    profile: Annotated[
+        Profile,
+        typer.Option(
+            help="seed: the talk's exact model. tuned: searched within tuning_budget_seconds; must beat seed."
+        ),
+    ] = Profile.tuned,
+    continue_training: Annotated[
+        bool, typer.Option("--continue", help="Boost the champion with the data it has not seen.")
+    ] = False,
+    force: Annotated[bool, typer.Option(help="Make the new model champion even if it is worse.")] = False,
+    data: Annotated[Path | None, typer.Option(help="Train on this customer table (.csv/.parquet) ...")] = None,
+    spec: Annotated[Path | None, typer.Option(help="... described by this dataset spec (.toml).")] = None,
+    budget: Annotated[float | None, typer.Option(help="Search time in seconds (default: setting).")] = None,
+) -> None:
+    """Train a churn model, register it, and make it champion unless it is worse than the current one."""
+    _quiet_threads()
+    from churn_core.model.registry import Registry, RegistryError
+    from churn_core.model.train import train_candidate
+    from churn_core.warehouse import open_warehouse
+
+    s = _settings()
+    if budget is not None:
+        s = s.with_overrides(tuning_budget_seconds=budget)
+    dataset = _spec_data(data, spec)
+    warehouse = open_warehouse(s, read_only=True) if dataset is None else None
+    model = train_candidate(
+        warehouse,
+        s,
+        profile.value,
+        continue_training=continue_training,
+        data=dataset,
+        progress=lambda m: console.print(m),
+    )
+    registry = Registry(s, model.card["dataset"])
+    try:
+        outcome = registry.promote(model.version, force=force)
+        promoted = f"{model.version} is the champion ({outcome.reason})"
+    except RegistryError as exc:
+        if not exc.refused:
+            raise
+        promoted = f"{model.version} registered, not promoted: {exc}"
+    _print_summary(model.card)
+    console.print(promoted)
+
+
+@_guarded
+def evaluate(
+    data: Annotated[Path, typer.Option(help="Customer table (.csv/.parquet).")],
+    spec: Annotated[Path, typer.Option(help="Dataset spec (.toml) of the table.")],
+    cv: Annotated[str, typer.Option(help="Folds x repeats of repeated stratified k-fold CV.")] = "5x3",
+    profile: Annotated[Profile, typer.Option(help="Pipeline to evaluate.")] = Profile.tuned,
+    budget: Annotated[float | None, typer.Option(help="Search seconds per training fold.")] = None,
+    format: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = ListFormat.table,
+) -> None:
+    """Cross-validate the whole pipeline on a customer table (the search runs inside each training fold)."""
+    _quiet_threads()
+    from churn_core.model.datasets import DatasetError
+    from churn_core.model.train import cross_validate
+
+    try:
+        splits, repeats = (int(v) for v in cv.lower().split("x"))
+    except ValueError:
+        raise DatasetError(f"--cv must look like 5x3 (folds x repeats), not {cv!r}") from None
+    s = _settings()
+    result = cross_validate(_spec_data(data, spec), s, profile.value, splits=splits, repeats=repeats, budget=budget)
+    if format is ListFormat.json:
+        sys.stdout.write(json.dumps(result, indent=1) + "\n")
+        return
+    table = Table("metric", "mean", "sd", title=f"{result['dataset']}: {result['folds']} CV, {profile.value}")
+    for name, value in result["metrics"].items():
+        table.add_row(name, f"{value['mean']:.4f}", f"{value['sd']:.4f}")
+    Console().print(table)
+    Console().print(result["note"])
+
+
+@models_app.command("list")
+@_guarded
+def list_models(
+    dataset: Annotated[str, typer.Option(help="Models of this dataset (spec name).")] = "evaluators",
+    format: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = ListFormat.table,
+) -> None:
+    """Every registered version, oldest first; the champion is marked."""
+    from churn_core.model.registry import Registry
+
+    cards = Registry(_settings(), dataset).list()
+    if format is ListFormat.json:
+        keys = ("version", "champion", "status", "profile", "created_at", "threshold", "training_rows")
+        rows = [{k: c.get(k) for k in keys} | {"roc_auc": (c.get("metrics") or {}).get("roc_auc")} for c in cards]
+        sys.stdout.write(json.dumps(rows, indent=1) + "\n")
+        return
+    table = Table("version", "champion", "profile", "created", "rows", "ROC AUC", "threshold", "status")
+    for c in cards:
+        table.add_row(
+            c["version"],
+            "*" if c.get("champion") else "",
+            str(c.get("profile", "")),
+            str(c.get("created_at", "")),
+            _fmt(c.get("training_rows")),
+            _fmt((c.get("metrics") or {}).get("roc_auc")),
+            _fmt(c.get("threshold")),
+            c["status"],
+        )
+    Console().print(table if cards else "No models yet: run `churn train`.")
+
+
+@models_app.command("show")
+@_guarded
+def show_model(
+    version: Annotated[str, typer.Argument(help="A version (v0001) or 'champion'.")] = "champion",
+    dataset: Annotated[str, typer.Option(help="Models of this dataset (spec name).")] = "evaluators",
+    format: Annotated[CardFormat, typer.Option("--format", "-f", help="Output format.")] = CardFormat.text,
+) -> None:
+    """Print a model card: data, parameters, metrics with confidence intervals, per day and cohort."""
+    from churn_core.model.registry import Registry
+
+    card = Registry(_settings(), dataset).card(version)
+    if format is CardFormat.json:
+        sys.stdout.write(json.dumps(card, indent=1) + "\n")
+        return
+    _print_card(card)
+
+
+@models_app.command("promote")
+@_guarded
+def promote_model(
+    version: Annotated[str, typer.Argument(help="The version to make champion.")],
+    force: Annotated[bool, typer.Option(help="Promote even if it is worse than the champion.")] = False,
+    dataset: Annotated[str, typer.Option(help="Models of this dataset (spec name).")] = "evaluators",
+) -> None:
+    """Make a version the champion if it is not worse than the current one on its held-out rows."""
+    from churn_core.model.registry import Registry
+
+    outcome = Registry(_settings(), dataset).promote(version, force=force)
+    Console().print(f"{version} is the champion: {escape(outcome.reason)}")
+
+
+# --- printing cards ---------------------------------------------------------------------------------------
+
+
+def _print_summary(card: dict[str, Any]) -> None:
+    out = Console()
+    m, ci = card["metrics"], card.get("metrics_ci") or {}
+    interval = ci.get("roc_auc") or []
+    out.print(
+        f"[bold]{card['version']}[/] ({card['profile']}, {card['dataset']}): held-out ROC AUC "
+        f"{m['roc_auc']:.4f}"
+        + (f" [{interval[0]:.4f}, {interval[1]:.4f}]" if interval else "")
+        + f", PR AUC {m['pr_auc']:.4f}, Brier {m['brier']:.4f}, ECE {m['ece']:.4f}; threshold "
+        f"{card['threshold']:.3f} ({card['thresholds']['rule']})"
+    )
+    by_day = card.get("metrics_by_day") or {}
+    if by_day:
+        out.print("ROC AUC by day of trial: " + ", ".join(f"{d}: {v['roc_auc']:.3f}" for d, v in by_day.items()))
+    seed = (card.get("comparison") or {}).get("seed")
+    if seed:
+        out.print(f"seed profile on the same rows: ROC AUC {seed['roc_auc']:.4f}")
+    if card.get("oracle_roc_auc") is not None:
+        out.print(f"oracle (true probability) on the same rows: ROC AUC {card['oracle_roc_auc']:.4f}")
+
+
+def _print_card(card: dict[str, Any]) -> None:
+    out = Console()
+    t = card.get("training", {})
+    out.print(
+        f"[bold]Model {card['version']}[/] · profile {card['profile']} · dataset {card['dataset']} · "
+        f"created {card.get('created_at')}"
+    )
+    out.print(
+        f"Trained on {t.get('rows', 0):,} rows ({t.get('groups', 0):,} "
+        f"{'evaluators' if card['dataset'] == 'evaluators' else 'customers'}, churn rate "
+        f"{t.get('churn_rate', 0):.1%}), {t.get('date_min', '')} .. {t.get('date_max', '')}; "
+        f"fingerprint {str(t.get('fingerprint', ''))[:12]}"
+    )
+    out.print(f"Split: {json.dumps(card.get('split'))}")
+    out.print(f"Features ({len(card['features'])}): {', '.join(card['features'])}")
+    if card.get("dropped_features"):
+        out.print("Dropped: " + "; ".join(f"{k} ({v})" for k, v in card["dropped_features"].items()))
+    out.print("Parameters: " + ", ".join(f"{k}={_fmt(v, 4)}" for k, v in card["params"].items()))
+    _print_summary(card)
+    metrics = Table("metric", "value", "95% CI", title="Held-out metrics")
+    for key in ("roc_auc", "pr_auc", "precision", "recall", "f1", "f2", "accuracy", "brier", "ece"):
+        interval = (card.get("metrics_ci") or {}).get(key)
+        metrics.add_row(
+            key, _fmt(card["metrics"].get(key)), f"{interval[0]:.4f} .. {interval[1]:.4f}" if interval else ""
+        )
+    out.print(metrics)
+    (tn, fp), (fn, tp) = card["confusion_matrix"]
+    confusion = Table("actual \\ predicted", "retained", "churned", title="Confusion matrix")
+    confusion.add_row("retained", f"{tn:,}", f"{fp:,}")
+    confusion.add_row("churned", f"{fn:,}", f"{tp:,}")
+    out.print(confusion)
+    report = Table("class", "precision", "recall", "f1-score", "support", title="Classification report")
+    for name, row in card["classification_report"].items():
+        if isinstance(row, dict):
+            report.add_row(
+                name,
+                *(_fmt(row.get(k), 3) for k in ("precision", "recall", "f1-score")),
+                _fmt(row.get("support"), 0),
+            )
+    out.print(report)
+    for title, groups in (
+        ("By day of trial", card.get("metrics_by_day") or {}),
+        ("By cohort week", {r["cohort"]: r for r in card.get("metrics_by_cohort") or []}),
+    ):
+        if groups:
+            table = Table("group", "rows", "churn rate", "ROC AUC", "PR AUC", "F2", "Brier", "ECE", title=title)
+            for key, m in groups.items():
+                table.add_row(
+                    key,
+                    f"{m['rows']:,}",
+                    _fmt(m.get("churn_rate"), 3),
+                    _fmt(m.get("roc_auc")),
+                    _fmt(m.get("pr_auc")),
+                    _fmt(m.get("f2")),
+                    _fmt(m.get("brier")),
+                    _fmt(m.get("ece")),
+                )
+            out.print(table)
+    lift = Table("decile", "rows", "churn rate", "lift", "cumulative gain", title="Lift (riskiest first)")
+    for row in card.get("lift", []):
+        lift.add_row(
+            str(row["decile"]),
+            f"{row['rows']:,}",
+            _fmt(row["churn_rate"], 3),
+            _fmt(row["lift"], 2),
+            _fmt(row["cumulative_gain"], 3),
+        )
+    out.print(lift)
+    cal = card.get("calibration", {})
+    out.print(
+        f"Calibration: {cal.get('method')} (ECE {_fmt(cal.get('ece_uncalibrated'))} before, "
+        f"{_fmt(cal.get('ece'))} after)"
+    )
+    th = card.get("thresholds", {})
+    out.print(
+        f"Thresholds: F2 {_fmt(th.get('f2'), 3)}; capacity {_fmt(th.get('capacity'), 3)} for "
+        f"{th.get('capacity_per_week')} per week"
+    )
+    for name, ev in (card.get("evaluation") or {}).items():
+        out.print(
+            f"Evaluation on the {name} split: ROC AUC {_fmt(ev.get('roc_auc'))}, "
+            f"PR AUC {_fmt(ev.get('pr_auc'))}"
+            f" on {ev.get('rows', 0):,} rows"
+        )

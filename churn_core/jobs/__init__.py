@@ -1,0 +1,1 @@
+"""The scheduled jobs: their steps, the runner (lock, history, retries, logs, alerts) and the scheduler."""

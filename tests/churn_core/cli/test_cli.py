@@ -1,0 +1,92 @@
+"""The `churn` command line end to end, as a user runs it, in a temporary CHURN_HOME."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from churn_core.schema import SEED_COLUMNS
+
+
+def churn(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHURN_")}
+    env["CHURN_HOME"] = str(home)
+    env["CHURN_TUNING_BUDGET_SECONDS"] = "5"
+    result = subprocess.run(
+        [sys.executable, "-m", "churn_core.cli", *args],
+        env=env,
+        cwd=home.parent,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("cli") / "home"
+    churn(home, "demo", "--evaluators", "2000", "--seed", "3")
+    return home
+
+
+def test_demo_builds_the_seed_training_table(demo_home: Path) -> None:
+    out = churn(demo_home, "sql", "SELECT * FROM instances_modeling LIMIT 5", "--format", "csv").stdout
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[0][:19] == [name for name, _ in SEED_COLUMNS]
+    assert len(rows) == 6
+
+
+def test_sql_formats_and_parameters(demo_home: Path) -> None:
+    out = churn(demo_home, "sql", "SELECT count(*) AS n FROM evaluators", "--format", "json").stdout
+    assert json.loads(out) == [{"n": 2000}]
+    table = churn(demo_home, "sql", "SELECT region, count(*) AS n FROM evaluators GROUP BY 1 ORDER BY 1").stdout
+    assert "AMER" in table and "region" in table
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "DROP TABLE evaluators",
+        "DELETE FROM evaluators",
+        "SELECT 1; DROP TABLE evaluators",
+        "CREATE TABLE x AS SELECT 1",
+    ],
+)
+def test_sql_is_read_only(demo_home: Path, statement: str) -> None:
+    result = churn(demo_home, "sql", statement, check=False)
+    assert result.returncode == 1
+    assert "read-only" in result.stderr or "only one" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert churn(demo_home, "sql", "SELECT count(*) AS n FROM evaluators", "-f", "csv").stdout.split() == ["n", "2000"]
+
+
+def test_etl_as_of_an_earlier_date_sees_less(demo_home: Path) -> None:
+    churn(demo_home, "etl", "--as-of", "2026-10-01")
+    early = churn(demo_home, "sql", "SELECT count(*) AS n FROM instances_modeling", "-f", "csv").stdout.split()[1]
+    churn(demo_home, "etl")
+    late = churn(demo_home, "sql", "SELECT count(*) AS n FROM instances_modeling", "-f", "csv").stdout.split()[1]
+    assert 0 < int(early) < int(late)
+
+
+def test_errors_are_one_clear_line(tmp_path: Path) -> None:
+    result = churn(tmp_path / "empty", "etl", check=False)
+    assert result.returncode == 1 and "churn ingest DIR" in result.stderr and "Traceback" not in result.stderr
+    result = churn(tmp_path / "empty", "ingest", str(tmp_path / "nowhere"), check=False)
+    assert result.returncode == 1 and "is not a directory" in result.stderr
+
+
+def test_help_explains_every_command(tmp_path: Path) -> None:
+    out = churn(tmp_path, "--help").stdout
+    for command in ("demo", "etl", "ingest", "sql", "dashboard", "schema"):
+        assert command in out
+    assert "instances_modeling" in churn(tmp_path, "schema").stdout

@@ -1,0 +1,165 @@
+"""Raw data validation: each kind of bad input is refused with its message and nothing is written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from churn_core.data.ingest import ingest_directory, load_raw
+from churn_core.data.quality import DataQualityError
+from churn_core.warehouse import open_warehouse
+from tests.conftest import make_settings
+
+
+def _raw(small_tables: dict[str, pd.DataFrame], n: int = 200) -> dict[str, pd.DataFrame]:
+    """A consistent subset of the demo tables: n evaluators and everything that belongs to them."""
+    ev = small_tables["evaluators"].head(n).copy()
+    ids = set(ev["instance"])
+    usage = small_tables["daily_usage"][small_tables["daily_usage"]["instance"].isin(ids)].copy()
+    touches = small_tables["engagements"][small_tables["engagements"]["instance"].isin(ids)].copy()
+    return {"evaluators": ev, "daily_usage": usage, "engagements": touches, "content": small_tables["content"].copy()}
+
+
+def _write_dir(tables: dict[str, pd.DataFrame], directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, frame in tables.items():
+        frame.to_csv(directory / f"{name}.csv", index=False)
+    return directory
+
+
+def _snapshot(settings) -> dict[str, pd.DataFrame]:
+    warehouse = open_warehouse(settings)
+    frames = {t: warehouse.query(f"SELECT * FROM {t}") for t in warehouse.tables()}
+    return {t: f.sort_values(list(f.columns)).reset_index(drop=True) for t, f in frames.items()}
+
+
+@pytest.fixture()
+def loaded(tmp_path: Path, small_tables):
+    """A warehouse that already holds good data, so a bad load must leave it unchanged."""
+    settings = make_settings(tmp_path / "home")
+    load_raw(open_warehouse(settings), _raw(small_tables, 100))
+    return settings
+
+
+def test_csv_directory_round_trip(tmp_path: Path, small_tables) -> None:
+    settings = make_settings(tmp_path / "home")
+    tables = _raw(small_tables)
+    rows = ingest_directory(open_warehouse(settings), _write_dir(tables, tmp_path / "in"))
+    assert rows == {name: len(frame) for name, frame in tables.items()}
+    warehouse = open_warehouse(settings)
+    types = warehouse.query(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'evaluators'"
+    ).set_index("column_name")["data_type"]
+    assert types["eval_start_date"] == "DATE" and types["instance"] == "INTEGER"
+    quality = warehouse.query("SELECT * FROM data_quality WHERE table_name = 'daily_usage'")
+    assert set(quality["column_name"]) >= {"issues_viewed", "watchers_added"}
+    viewed = quality.set_index("column_name").loc["issues_viewed"]
+    expected = tables["daily_usage"]["issues_viewed"].isna().mean()
+    assert viewed["missing_rate"] == pytest.approx(expected)
+
+
+BAD_INPUTS = [
+    ("evaluators", lambda t: t["evaluators"].drop(columns=["region"]), "evaluators.region", "lack required column"),
+    ("evaluators", lambda t: t["evaluators"].assign(shoe_size=1), "evaluators.shoe_size", "unexpected column"),
+    (
+        "evaluators",
+        lambda t: t["evaluators"].assign(
+            team_size=t["evaluators"]["team_size"].astype(str).where(t["evaluators"].index != 3, "lots")
+        ),
+        "evaluators.team_size",
+        "1 row(s) are not numbers, e.g. 'lots'",
+    ),
+    (
+        "daily_usage",
+        lambda t: t["daily_usage"].assign(issues_created=-t["daily_usage"]["issues_created"] - 1),
+        "daily_usage.issues_created",
+        "are below 0",
+    ),
+    (
+        "evaluators",
+        lambda t: pd.concat([t["evaluators"], t["evaluators"].head(2)]),
+        "evaluators.instance",
+        "2 row(s) repeat the key",
+    ),
+    (
+        "evaluators",
+        lambda t: t["evaluators"].assign(eval_start_date="1999-01-01"),
+        "evaluators.eval_start_date",
+        "before 2000-01-01",
+    ),
+    (
+        "evaluators",
+        lambda t: t["evaluators"].assign(retained=t["evaluators"]["retained"].astype("Int32") * 2 + 3),
+        "evaluators.retained",
+        "not one of 0, 1",
+    ),
+    (
+        "daily_usage",
+        lambda t: t["daily_usage"].assign(day_index=t["daily_usage"]["day_index"] + 1),
+        "daily_usage.day_index",
+        "disagree with usage_date",
+    ),
+    (
+        "daily_usage",
+        lambda t: t["daily_usage"].assign(instance=t["daily_usage"]["instance"] + 10**8),
+        "daily_usage.instance",
+        "missing from evaluators",
+    ),
+    (
+        "daily_usage",
+        lambda t: t["daily_usage"].assign(active_users=1e12),
+        "daily_usage.active_users",
+        "do not fit in INTEGER",
+    ),
+    ("engagements", lambda t: t["engagements"].assign(channel="fax"), "engagements.channel", "not one of email"),
+    (
+        "evaluators",
+        lambda t: t["evaluators"].assign(eval_start_date="next tuesday"),
+        "evaluators.eval_start_date",
+        "not ISO dates",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("table", "corrupt", "where", "message"), BAD_INPUTS, ids=[f"{w}:{m[:20]}" for _, _, w, m in BAD_INPUTS]
+)
+def test_bad_input_is_refused_and_nothing_is_written(
+    loaded, small_tables, tmp_path, table, corrupt, where, message
+) -> None:
+    before = _snapshot(loaded)
+    tables = _raw(small_tables)
+    tables[table] = corrupt(tables)
+    with pytest.raises(DataQualityError) as info:
+        ingest_directory(open_warehouse(loaded), _write_dir(tables, tmp_path / "bad"))
+    text = str(info.value)
+    assert text.startswith(where) and message in text and "nothing was written" in text
+    after = _snapshot(loaded)
+    assert before.keys() == after.keys()
+    for name in before:
+        pd.testing.assert_frame_equal(before[name], after[name])
+
+
+def test_unreadable_files_get_a_clear_error(loaded, small_tables, tmp_path) -> None:
+    directory = _write_dir(_raw(small_tables), tmp_path / "files")
+    (directory / "content.csv").write_bytes(b"content_id,title\n\xff\xfe,caf\xe9\n")
+    with pytest.raises(DataQualityError, match="content: .*not UTF-8"):
+        ingest_directory(open_warehouse(loaded), directory)
+    (directory / "content.csv").write_bytes(b"")
+    with pytest.raises(DataQualityError, match="content: .*empty file"):
+        ingest_directory(open_warehouse(loaded), directory)
+    (directory / "evaluators.csv").unlink()
+    with pytest.raises(DataQualityError, match="no evaluators.csv"):
+        ingest_directory(open_warehouse(loaded), directory)
+
+
+def test_parquet_files_are_read_with_their_types(tmp_path, small_tables) -> None:
+    settings = make_settings(tmp_path / "home")
+    directory = tmp_path / "pq"
+    directory.mkdir()
+    for name, frame in _raw(small_tables).items():
+        frame.to_parquet(directory / f"{name}.parquet")
+    rows = ingest_directory(open_warehouse(settings), directory)
+    assert rows["evaluators"] == 200

@@ -1,0 +1,128 @@
+"""Alerts for failed runs: a JSON POST to a webhook on 127.0.0.1 and a command fed JSON on stdin, with no
+secret in the alert or the logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from churn_core.jobs.alerts import alert_payload, send_alert
+from churn_core.jobs.logs import LOG_FILE, configure_job_logging, redact
+from churn_core.jobs.runner import JobFailed, StepOutcome, execute_job
+from tests.conftest import make_settings
+
+SECRET = "s3cr3t-T0KEN-value"
+
+
+class _Hook(BaseHTTPRequestHandler):
+    received: list[dict[str, Any]] = []
+    status = 200
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        length = int(self.headers["Content-Length"])
+        type(self).received.append(
+            {"path": self.path, "type": self.headers["Content-Type"], "body": json.loads(self.rfile.read(length))}
+        )
+        self.send_response(type(self).status)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture()
+def webhook() -> Iterator[type[_Hook]]:
+    handler = type("Hook", (_Hook,), {"received": [], "status": 200})
+    server = HTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    handler.url = f"http://127.0.0.1:{server.server_port}/hooks/{SECRET}?token={SECRET}"  # type: ignore[attr-defined]
+    try:
+        yield handler
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _fails(context: Any) -> StepOutcome:
+    raise RuntimeError(f"could not reach https://user:{SECRET}@example.com/x?password={SECRET}")
+
+
+def test_a_failed_run_posts_json_to_the_webhook_without_secrets(tmp_path: Path, webhook: Any) -> None:
+    settings = make_settings(tmp_path / "home", alert_webhook_url=webhook.url)
+    with pytest.raises(JobFailed) as failed:
+        execute_job("daily", [("etl", lambda c: StepOutcome(rows_out=1)), ("score", _fails)], settings)
+
+    assert len(webhook.received) == 1
+    sent = webhook.received[0]
+    assert sent["type"] == "application/json"
+    assert sent["path"] == f"/hooks/{SECRET}?token={SECRET}"
+    body = sent["body"]
+    assert body["job"] == "daily" and body["status"] == "failed" and body["step"] == "score"
+    assert body["run_id"] == failed.value.result.run_id
+    assert "could not reach" in body["error"]
+    assert SECRET not in json.dumps(body)
+    assert SECRET not in str(failed.value)
+    log = (settings.log_dir / LOG_FILE).read_text()
+    assert "score step failed" in log and SECRET not in log
+
+
+def test_a_successful_run_sends_no_alert(tmp_path: Path, webhook: Any) -> None:
+    settings = make_settings(tmp_path / "home", alert_webhook_url=webhook.url)
+    execute_job("daily", [("etl", lambda c: StepOutcome())], settings)
+    assert webhook.received == []
+
+
+def test_the_alert_command_gets_the_json_on_stdin(tmp_path: Path) -> None:
+    out = tmp_path / "alert.json"
+    script = tmp_path / "hook.py"
+    script.write_text(f"import sys, pathlib; pathlib.Path({str(out)!r}).write_text(sys.stdin.read())\n")
+    settings = make_settings(tmp_path / "home", alert_command=f"{sys.executable} {script} --key {SECRET}")
+    with pytest.raises(JobFailed):
+        execute_job("weekly", [("train", _fails)], settings)
+    body = json.loads(out.read_text())
+    assert body["job"] == "weekly" and body["status"] == "failed" and body["step"] == "train"
+    assert SECRET not in out.read_text()
+
+
+def test_an_undeliverable_alert_is_logged_not_raised(tmp_path: Path, webhook: Any) -> None:
+    webhook.status = 500
+    settings = make_settings(
+        tmp_path / "home",
+        alert_webhook_url=webhook.url,
+        alert_command=f"{sys.executable} -c 'import sys; sys.exit(3)' {SECRET}",
+    )
+    configure_job_logging(settings, stderr=False)
+    failed = send_alert(settings, alert_payload(settings, "daily", "r1", "failed", "boom"))
+    assert failed == ["webhook", "command"]
+    log = (settings.log_dir / LOG_FILE).read_text()
+    assert "alert webhook to http://127.0.0.1" in log and "alert command failed: exit status 3" in log
+    assert SECRET not in log
+
+
+def test_library_warnings_reach_the_job_log_redacted(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "home", alert_webhook_url=f"https://hooks.example.com/{SECRET}")
+    configure_job_logging(settings, stderr=False)
+    logging.getLogger("churn_core.warehouse.athena").warning("retrying https://hooks.example.com/%s", SECRET)
+    logging.getLogger("churn_core.warehouse.athena").info("bytes scanned: 10")  # below the level: not logged
+    log = (settings.log_dir / LOG_FILE).read_text()
+    assert "WARNING retrying ***" in log and SECRET not in log
+    assert "bytes scanned" not in log
+
+
+def test_redact_hides_credentials() -> None:
+    text = (
+        f"GET https://bob:{SECRET}@host/x?api_key={SECRET}&ok=1 Authorization: Bearer {SECRET} "
+        f"AKIAABCDEFGHIJKLMNOP password: {SECRET}"
+    )
+    cleaned = redact(text)
+    assert SECRET not in cleaned and "AKIAABCDEFGHIJKLMNOP" not in cleaned
+    assert "ok=1" in cleaned and "host/x" in cleaned

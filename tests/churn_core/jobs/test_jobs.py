@@ -1,0 +1,357 @@
+"""Job runs: history in job_runs, failure safety, retries, the job lock, freshness, and the real daily and
+weekly jobs, including kill -9 at random points of a weekly run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import random
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from churn_core.errors import ChurnError
+from churn_core.jobs import history
+from churn_core.jobs.history import RunRecord, freshness, job_history, job_steps, utc_now
+from churn_core.jobs.locks import LockBusy, jobs_lock
+from churn_core.jobs.logs import LOG_FILE
+from churn_core.jobs.runner import JobFailed, StepOutcome, execute_job, is_transient
+from churn_core.settings import Settings
+from churn_core.warehouse import QueryError, WarehouseError, open_warehouse
+from tests.conftest import make_settings
+
+
+@pytest.fixture()
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path / "home", job_retries=2, job_retry_backoff_seconds=0.5)
+
+
+def _step(rows_in: int | None = None, rows_out: int | None = None, **extra: Any) -> Any:
+    return lambda context: StepOutcome(rows_in=rows_in, rows_out=rows_out, **extra)
+
+
+def _raise(exc: Exception) -> Any:
+    def step(context: Any) -> StepOutcome:
+        raise exc
+
+    return step
+
+
+def test_a_run_records_each_step_and_its_outcome(settings: Settings) -> None:
+    result = execute_job(
+        "daily",
+        [("etl", _step(100, 400)), ("score", _step(90, 90, model_version="v3"))],
+        settings,
+        launched_by="scheduler",
+    )
+    assert result.status == "succeeded" and [s.step for s in result.steps] == ["etl", "score"]
+    warehouse = open_warehouse(settings)
+    runs = job_history(warehouse, 10, settings)
+    assert list(runs.columns) == list(history.RUN_COLUMNS)
+    run = runs.iloc[0]
+    assert (run.run_id, run.job, run.launched_by) == (result.run_id, "daily", "scheduler")
+    assert run.status == "succeeded"
+    assert (run.rows_in, run.rows_out, run.model_version) == (100, 90, "v3")
+    assert run.ended_at >= run.started_at and run.duration_seconds >= 0
+    steps = job_steps(warehouse, result.run_id, settings)
+    assert list(steps.columns) == list(history.STEP_COLUMNS)
+    assert steps["step"].tolist() == ["etl", "score"] and set(steps["status"]) == {"succeeded"}
+    assert steps["rows_out"].tolist() == [400, 90] and steps["attempts"].tolist() == [1, 1]
+    # append-only: a start row and an outcome row for the run and each step
+    assert open_warehouse(settings).count("job_runs") == 6
+
+
+def test_a_failed_step_ends_the_run_records_why_and_runs_nothing_after(settings: Settings) -> None:
+    ran = []
+    with pytest.raises(JobFailed, match="weekly run .* failed at step train: no training rows"):
+        execute_job(
+            "weekly",
+            [
+                ("etl", _step(1, 2)),
+                ("train", _raise(ChurnError("no training rows"))),
+                ("score", lambda c: ran.append("score")),
+            ],
+            settings,
+        )
+    assert ran == []
+    warehouse = open_warehouse(settings)
+    run = job_history(warehouse, 1, settings).iloc[0]
+    assert run.status == "failed" and run.error == "no training rows"
+    steps = job_steps(warehouse, run.run_id, settings)
+    assert steps[["step", "status"]].values.tolist() == [["etl", "succeeded"], ["train", "failed"]]
+
+
+def test_transient_warehouse_errors_are_retried_with_backoff(settings: Settings) -> None:
+    failures = [
+        WarehouseError("cannot open the warehouse x.duckdb: Could not set lock on file"),
+        type("Throttled", (QueryError,), {"transient": True})("ThrottlingException: Rate exceeded"),
+    ]
+    waits: list[float] = []
+
+    def flaky(context: Any) -> StepOutcome:
+        if failures:
+            raise failures.pop(0)
+        return StepOutcome(rows_out=5)
+
+    result = execute_job("daily", [("score", flaky)], settings, sleep=waits.append)
+    assert result.steps[0].attempts == 3 and waits == [0.5, 1.0]
+    # A permanent error is not retried; a transient one that persists fails after job_retries retries.
+    with pytest.raises(JobFailed):
+        execute_job("daily", [("score", _raise(QueryError("Table x does not exist")))], settings, sleep=waits.append)
+    assert waits == [0.5, 1.0]
+    with pytest.raises(JobFailed, match="Could not set lock"):
+        execute_job(
+            "daily", [("score", _raise(WarehouseError("Could not set lock on file")))], settings, sleep=waits.append
+        )
+    assert waits == [0.5, 1.0, 0.5, 1.0]
+    steps = job_steps(open_warehouse(settings), job_history(open_warehouse(settings), 1).run_id[0])
+    assert steps["attempts"].tolist() == [3]
+
+
+def test_what_counts_as_transient() -> None:
+    assert is_transient(WarehouseError("cannot open the warehouse: Could not set lock on file"))
+    assert is_transient(TimeoutError()) and is_transient(ConnectionResetError())
+    assert not is_transient(QueryError("Binder Error: column x not found"))
+    assert not is_transient(ValueError("Could not set lock"))
+    assert is_transient(type("E", (Exception,), {"transient": True})())
+
+
+def test_only_one_job_runs_at_a_time(settings: Settings) -> None:
+    holder = jobs_lock(settings).acquire(0, {"job": "weekly", "run_id": "weekly-1"})
+    try:
+        with pytest.raises(LockBusy, match="another job is running .*weekly-1"):
+            execute_job("daily", [("etl", _step())], settings)
+    finally:
+        holder.release()
+    assert not open_warehouse(settings).table_exists("job_runs")  # a refused run records nothing
+    execute_job("daily", [("etl", _step())], settings)
+
+
+def test_a_run_whose_process_died_reads_interrupted_and_the_next_run_closes_it(settings: Settings) -> None:
+    warehouse = open_warehouse(settings)
+    started = utc_now() - dt.timedelta(minutes=5)
+    history.record(
+        warehouse,
+        RunRecord("weekly-dead", "weekly", "run", "scheduler", started, "running"),
+        RunRecord("weekly-dead", "weekly", "train", "scheduler", started, "running"),
+    )
+    assert job_history(warehouse, 5, settings).status.tolist() == ["interrupted"]
+    # While a live process holds the job lock for that run, it reads as running.
+    holder = jobs_lock(settings).acquire(0, {"job": "weekly", "run_id": "weekly-dead"})
+    try:
+        assert job_history(warehouse, 5, settings).status.tolist() == ["running"]
+    finally:
+        holder.release()
+    # Without a view of the lock, an open run reads as running for a while, then as interrupted.
+    assert job_history(warehouse, 5).status.tolist() == ["running"]
+    execute_job("daily", [("etl", _step())], settings)
+    runs = job_history(warehouse, 5)
+    assert runs.set_index("run_id").status.to_dict() == {"weekly-dead": "interrupted", runs.run_id[0]: "succeeded"}
+    dead = runs.set_index("run_id").loc["weekly-dead"]
+    assert "interrupted" in dead.error and pd.notna(dead.ended_at)
+    assert job_steps(warehouse, "weekly-dead").status.tolist() == ["interrupted"]
+    assert history.open_runs(warehouse).empty
+
+
+def test_freshness_of_the_served_score_set(settings: Settings) -> None:
+    warehouse = open_warehouse(settings)
+    none = freshness(warehouse, settings)
+    assert none.stale and none.as_of_date is None and "No scores yet" in none.message
+    now = utc_now()
+    for as_of, hours_ago in ((dt.date(2026, 3, 1), 80), (dt.date(2026, 3, 2), 50)):
+        warehouse.write_partition(
+            "score_sets",
+            pd.DataFrame(
+                {
+                    "as_of_date": [as_of],
+                    "model_version": ["v1"],
+                    "rows": [1500],
+                    "created_at": pd.Series([now - dt.timedelta(hours=hours_ago)], dtype="datetime64[us]"),
+                }
+            ),
+            "as_of_date",
+            as_of,
+        )
+    stale = freshness(warehouse, settings, now=now)
+    assert stale.stale and stale.as_of_date == dt.date(2026, 3, 2) and round(stale.age_hours) == 50
+    assert "stale" in stale.message
+    fresh = freshness(warehouse, settings.with_overrides(freshness_hours=72), now=now)
+    assert not fresh.stale and fresh.model_version == "v1" and fresh.rows == 1500
+
+
+# --- the real jobs on a small generated warehouse -------------------------------------------------------
+
+# Settings that keep training and scoring of ~1,500 evaluators to seconds, the same in and out of process.
+FAST: dict[str, Any] = {
+    "demo_evaluators": 1500,
+    "demo_days": 60,
+    "tuning_budget_seconds": 0.5,
+    "tuning_max_trials": 1,
+    "tuning_folds": 2,
+    "tuning_max_rounds": 40,
+    "bootstrap_samples": 10,
+    "uplift_trees": 10,
+    "train_threads": 1,
+    "job_retry_backoff_seconds": 0.2,
+}
+KILLS = 8
+
+
+@pytest.fixture(scope="module")
+def weekly_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, float]:
+    """Demo data for 1,500 evaluators and one complete weekly run (champion and score set); its duration."""
+    from churn_core.jobs.steps import run_demo, run_job
+
+    settings = make_settings(tmp_path_factory.mktemp("weekly") / "home", **FAST)
+    run_demo(settings)
+    result = run_job("weekly", settings)
+    return settings, (result.ended_at - result.started_at).total_seconds()
+
+
+def _assert_whole(settings: Settings) -> str:
+    """The champion loads (complete, checksums verified) and every kept score set is complete and single;
+    return the champion's version."""
+    from churn_core.model.registry import Registry
+
+    registry = Registry(settings)
+    champion = registry.load("champion").version
+    warehouse = open_warehouse(settings)
+    sets = warehouse.query("""
+        SELECT s.as_of_date, s.rows, s.model_version,
+               (SELECT count(*) FROM evaluator_scores e WHERE e.as_of_date = s.as_of_date) AS scored,
+               (SELECT count(DISTINCT e.instance) FROM evaluator_scores e WHERE e.as_of_date = s.as_of_date)
+                   AS evaluators,
+               (SELECT count(DISTINCT e.model_version) FROM evaluator_scores e
+                WHERE e.as_of_date = s.as_of_date) AS models
+        FROM score_sets s""")
+    assert len(sets) >= 1 and sets["as_of_date"].is_unique
+    assert (sets["scored"] == sets["rows"]).all() and (sets["evaluators"] == sets["rows"]).all()
+    assert (sets["models"] == 1).all() and set(sets["model_version"]) <= set(registry.versions())
+    scored_dates = warehouse.query("SELECT DISTINCT as_of_date FROM evaluator_scores")["as_of_date"]
+    assert set(scored_dates) == set(sets["as_of_date"])
+    return champion
+
+
+def test_the_weekly_job_trains_promotes_and_scores(weekly_home: tuple[Settings, float]) -> None:
+    settings, _ = weekly_home
+    warehouse = open_warehouse(settings)
+    run = job_history(warehouse, 1, settings).iloc[0]
+    assert (run.job, run.status) == ("weekly", "succeeded")
+    steps = job_steps(warehouse, run.run_id, settings)
+    assert steps["step"].tolist() == ["etl", "train", "evaluate", "promote", "score"]
+    assert set(steps["status"]) == {"succeeded"}
+    by_step = steps.set_index("step")
+    candidate, promote = by_step.loc["train", "model_version"], by_step.loc["promote"]
+    assert promote.detail == f"promoted {candidate} to champion" or promote.detail.startswith("kept champion")
+    assert _assert_whole(settings) == promote.model_version == run.model_version
+    assert not freshness(warehouse, settings).stale
+
+
+def _cli(home: Path, *args: str) -> Any:
+    """`churn ARGS` in this process (as a user runs it, with CHURN_* from the environment)."""
+    from typer.testing import CliRunner
+
+    from churn_core.cli import app
+
+    env = {f"CHURN_{k.upper()}": str(v) for k, v in FAST.items()}
+    return CliRunner().invoke(app, list(args), env={**env, "CHURN_HOME": str(home)}, catch_exceptions=False)
+
+
+def test_churn_run_daily_and_churn_jobs(weekly_home: tuple[Settings, float]) -> None:
+    settings, _ = weekly_home
+    result = _cli(settings.home, "run", "daily")
+    assert result.exit_code == 0, result.stderr
+    assert "daily run daily-" in result.stderr and "succeeded" in result.stderr
+    listing = _cli(settings.home, "jobs", "--format", "json")
+    assert listing.exit_code == 0, listing.stderr
+    runs = json.loads(listing.stdout)
+    assert [(r["job"], r["status"]) for r in runs[:2]] == [("daily", "succeeded"), ("weekly", "succeeded")]
+    assert runs[0]["model_version"] == runs[1]["model_version"] and runs[0]["rows_out"] > 0
+    assert "Scores as of" in _cli(settings.home, "jobs").stderr
+    _assert_whole(settings)
+
+
+def test_a_failing_run_exits_1_with_one_line(tmp_path: Path) -> None:
+    result = _cli(tmp_path / "empty", "run", "daily")
+    assert result.exit_code == 1
+    assert "failed at step etl: raw table(s)" in result.stderr and "Traceback" not in result.stderr
+
+
+def _run_weekly(settings: Settings) -> None:
+    """A weekly run in a child process (the target the kill test starts)."""
+    from churn_core.jobs.steps import run_job
+
+    run_job("weekly", settings)
+
+
+@pytest.fixture(scope="module")
+def processes() -> Any:
+    """Child processes forked from a server that has imported the job modules once, so that each run
+    starts in milliseconds instead of re-importing pandas, xgboost and DuckDB."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(
+        [
+            "churn_core.jobs.steps",
+            "churn_core.model.train",
+            "churn_core.scoring.score",
+            "churn_core.model.registry",
+            __name__,
+        ]
+    )
+    return context
+
+
+def _started_run(log: Path, offset: int, process: Any) -> str:
+    """The run id of the first run that logged its start after `offset` in the job log."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if log.exists():
+            with open(log, encoding="utf-8") as handle:
+                handle.seek(offset)
+                found = re.search(r"(weekly-\S+) run started", handle.read())
+            if found:
+                return found.group(1)
+        assert process.is_alive() or process.exitcode == 0, f"the run ended with {process.exitcode}"
+        time.sleep(0.02)
+    raise AssertionError("the weekly run did not start")
+
+
+def test_kill_9_anywhere_in_weekly_runs_leaves_the_champion_and_scores_whole(
+    weekly_home: tuple[Settings, float], processes: Any
+) -> None:
+    settings, seconds = weekly_home
+    seed = int(os.environ.get("CHURN_CHAOS_SEED", time.time_ns() % 100_000))
+    rng = random.Random(seed)
+    log = settings.log_dir / LOG_FILE
+    champions = [_assert_whole(settings)]
+    outcomes: dict[str, bool] = {}  # run id -> killed
+    for _ in range(KILLS):
+        offset = log.stat().st_size
+        process = processes.Process(target=_run_weekly, args=(settings,))
+        process.start()
+        run_id = _started_run(log, offset, process)
+        process.join(timeout=rng.uniform(0, seconds * 1.1))
+        killed = process.is_alive()
+        if killed:
+            process.kill()  # SIGKILL: no handler, no cleanup
+            process.join()
+        assert killed or process.exitcode == 0, f"the run failed (exit {process.exitcode}), seed {seed}"
+        outcomes[run_id] = killed
+        champion = _assert_whole(settings)
+        assert champion == champions[-1] or champion > champions[-1], f"seed {seed}"
+        champions.append(champion)
+        statuses = job_history(open_warehouse(settings), 100, settings).set_index("run_id")["status"]
+        assert statuses[run_id] in ({"interrupted", "succeeded"} if killed else {"succeeded"}), f"seed {seed}"
+    statuses = job_history(open_warehouse(settings), 100, settings).set_index("run_id")["status"]
+    assert set(statuses[list(outcomes)]) <= {"interrupted", "succeeded"}
+    assert "running" not in set(statuses)
+    # The runs killed before the last were closed for good by the run after them.
+    still_open = set(history.open_runs(open_warehouse(settings))["run_id"])
+    assert still_open <= {list(outcomes)[-1]}, f"seed {seed}"

@@ -1,0 +1,77 @@
+"""Targeting rules: tiers, expected value of acting, worth saving, might swing, segments."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from churn_core.schema import CHANNELS
+from churn_core.scoring import targeting
+from churn_core.settings import load_settings
+
+SETTINGS = load_settings(env={})
+
+
+def test_risk_tiers_follow_the_settings() -> None:
+    p = np.array([0.0, 0.29, 0.3, 0.59, 0.6, 1.0])
+    assert targeting.risk_tiers(p, SETTINGS).tolist() == ["low", "low", "medium", "medium", "high", "high"]
+    strict = SETTINGS.with_overrides(risk_tier_high=0.9, risk_tier_medium=0.5)
+    assert targeting.risk_tiers(p, strict).tolist() == ["low", "low", "low", "medium", "medium", "high"]
+
+
+def test_save_rate_is_the_share_of_would_be_churners_saved() -> None:
+    uplift = np.array([[0.1, -0.2, 0.9]])
+    rates = targeting.save_rates(uplift, np.array([0.6]))  # 40% would churn without contact
+    np.testing.assert_allclose(rates, [[0.25, -0.5, 1.0]])  # clipped at 1
+
+
+def test_expected_value_is_risk_times_value_times_save_rate_minus_cost() -> None:
+    costs = targeting.channel_costs(SETTINGS)
+    rate = np.full((1, len(CHANNELS)), 0.1)
+    ev = targeting.expected_values(np.array([0.8]), np.array([1_000.0]), rate, costs)
+    np.testing.assert_allclose(ev[0], 0.8 * 1_000.0 * 0.1 - costs)
+    assert costs[CHANNELS.index("phone")] == SETTINGS.channel_cost_phone
+
+
+def _targets(p: list[float], best_ev: list[float], change: list[float], settings=SETTINGS):
+    ev = np.column_stack([np.asarray(best_ev), np.asarray(best_ev) - 1.0])
+    return targeting.choose_targets(np.asarray(p), 0.5, ev, np.asarray(change), settings)
+
+
+def test_worth_saving_needs_risk_and_a_positive_expected_value() -> None:
+    t = _targets([0.9, 0.9, 0.3, 0.5], [10.0, -1.0, 10.0, 0.01], [np.nan] * 4)
+    assert t.worth_saving.tolist() == [1, 0, 0, 1]
+    assert t.segment.tolist() == ["worth saving", "at risk, low value", "on track", "worth saving"]
+    assert t.recommended.tolist() == [0, 0, 0, 0]
+    np.testing.assert_allclose(t.expected_value, [10.0, -1.0, 10.0, 0.01])
+
+
+def test_might_swing_near_the_threshold_or_when_risk_rose() -> None:
+    # threshold 0.5, swing_margin 0.1, swing_min_rise 0.05
+    t = _targets([0.45, 0.35, 0.35, 0.35, 0.55], [1.0] * 5, [np.nan, np.nan, 0.06, 0.01, 0.2])
+    assert t.might_swing.tolist() == [1, 0, 1, 0, 0]  # predicted churners never "might swing"
+    assert t.segment.tolist() == ["might swing", "on track", "might swing", "on track", "worth saving"]
+    wide = SETTINGS.with_overrides(swing_margin=0.2)
+    assert _targets([0.35], [1.0], [np.nan], wide).might_swing.tolist() == [1]
+
+
+def test_the_recommended_channel_changes_with_its_cost() -> None:
+    rate = np.zeros((1, len(CHANNELS)))
+    rate[0, CHANNELS.index("phone")] = 0.20
+    rate[0, CHANNELS.index("email")] = 0.05
+    args = (np.array([0.9]), np.array([1_000.0]), rate)
+    cheap = targeting.expected_values(*args, targeting.channel_costs(SETTINGS))
+    dear = targeting.expected_values(*args, targeting.channel_costs(SETTINGS.with_overrides(channel_cost_phone=500.0)))
+    pick = [
+        CHANNELS[targeting.choose_targets(args[0], 0.5, ev, np.array([np.nan]), SETTINGS).recommended[0]]
+        for ev in (cheap, dear)
+    ]
+    assert pick == ["phone", "email"]
+    assert cheap[0, CHANNELS.index("phone")] == pytest.approx(0.9 * 1_000 * 0.2 - SETTINGS.channel_cost_phone)
+
+
+def test_no_channel_at_all_means_no_recommendation_and_not_worth_saving() -> None:
+    t = targeting.choose_targets(np.array([0.9]), 0.5, np.full((1, 2), np.nan), np.array([np.nan]), SETTINGS)
+    assert t.recommended.tolist() == [-1]
+    assert t.worth_saving.tolist() == [0]
+    assert t.segment.tolist() == ["at risk, low value"]

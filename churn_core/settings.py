@@ -40,6 +40,10 @@ class Settings:
     athena_poll_seconds: float = 1.0
     athena_query_timeout_seconds: float = 600.0
     athena_result_reuse_minutes: int = 60
+    # attempts of one AWS call (botocore's standard retry mode) and of a query Athena failed as retryable
+    athena_max_attempts: int = 6
+    # first wait before running again a query Athena failed as retryable; doubles per attempt, jittered
+    athena_retry_base_seconds: float = 0.5
     # --- demo data ---------------------------------------------------------------------------------
     demo_evaluators: int = 57_700
     demo_days: int = 90
@@ -211,6 +215,8 @@ def _check(s: Settings) -> None:
         raise SettingsError("risk tiers need 0 < risk_tier_medium < risk_tier_high < 1")
     if s.demo_evaluators < 1 or s.demo_days < 1:
         raise SettingsError("demo_evaluators and demo_days must be positive")
+    if s.athena_max_attempts < 1 or s.athena_retry_base_seconds < 0:
+        raise SettingsError("athena_max_attempts must be at least 1 and athena_retry_base_seconds not negative")
     if s.signing_key and len(s.signing_key.strip()) < MIN_SIGNING_KEY_CHARS:  # never quote the value
         raise SettingsError(f"signing_key (CHURN_SIGNING_KEY) must be at least {MIN_SIGNING_KEY_CHARS} characters")
 

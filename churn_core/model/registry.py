@@ -12,7 +12,7 @@ Layout under settings.registry_dir (models of other tables under datasets/<name>
 A version is written to a staging folder and renamed into place, so a killed training never leaves half a
 version; the alias is replaced by an atomic rename. Every file is checked against the manifest on load,
 so a changed or damaged file fails with a clear error instead of scoring. The file I/O is behind `Storage`
-(a local folder here; an S3 implementation keeps the same layout and checks).
+(churn_core/model/registry_storage.py: a local folder, or S3 with the same layout and checks).
 """
 
 from __future__ import annotations
@@ -21,12 +21,7 @@ import datetime as dt
 import hashlib
 import io
 import json
-import os
 import re
-import shutil
-import time
-import uuid
-from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -36,9 +31,9 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from churn_core.errors import ChurnError
 from churn_core.model.calibration import Calibrator
 from churn_core.model.features import FeaturePipeline, ModelError
+from churn_core.model.registry_storage import LocalStorage, RegistryError, S3Storage, Storage
 from churn_core.settings import Settings
 
 VERSION = re.compile(r"^v(\d{4,})$")
@@ -49,119 +44,7 @@ MODEL_FILE, CARD_FILE, HOLDOUT_FILE, MANIFEST_FILE = (
     "manifest.json",
 )
 ALIAS_FILE = "champion.json"
-STAGING = ".staging"
-STALE_STAGING_SECONDS = 3600
 MANIFEST_FORMAT = 1
-
-
-class RegistryError(ChurnError):
-    """A registry operation failed or was refused; nothing was changed. `refused` marks a promotion rule."""
-
-    def __init__(self, message: str, *, refused: bool = False) -> None:
-        super().__init__(message)
-        self.refused = refused
-
-
-# --- storage ----------------------------------------------------------------------------------------------
-
-
-class Storage(ABC):
-    """Where registry files live. Keys are '/'-separated paths relative to the registry root."""
-
-    @abstractmethod
-    def read_bytes(self, key: str) -> bytes:
-        """The object's bytes; FileNotFoundError when absent."""
-
-    @abstractmethod
-    def write_bytes(self, key: str, data: bytes) -> None:
-        """Replace one object atomically: readers see the old or the new bytes, never a mix."""
-
-    @abstractmethod
-    def list(self, prefix: str = "") -> list[str]:
-        """Names directly under `prefix` (files and folders), sorted."""
-
-    @abstractmethod
-    def publish(self, prefix: str, files: Mapping[str, bytes]) -> None:
-        """Create folder `prefix` holding `files`, all or nothing; FileExistsError when it exists."""
-
-    def exists(self, key: str) -> bool:
-        try:
-            self.read_bytes(key)
-        except FileNotFoundError:
-            return False
-        return True
-
-
-class LocalStorage(Storage):
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
-
-    def _path(self, key: str) -> Path:
-        parts = [p for p in key.split("/") if p]
-        if any(p in (".", "..") for p in parts):
-            raise RegistryError(f"invalid registry key {key!r}")
-        return self.root.joinpath(*parts)
-
-    def read_bytes(self, key: str) -> bytes:
-        path = self._path(key)
-        if not path.is_file():
-            raise FileNotFoundError(str(path))
-        return path.read_bytes()
-
-    def exists(self, key: str) -> bool:
-        return self._path(key).exists()
-
-    def write_bytes(self, key: str, data: bytes) -> None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        try:
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-
-    def list(self, prefix: str = "") -> list[str]:
-        path = self._path(prefix)
-        return sorted(p.name for p in path.iterdir()) if path.is_dir() else []
-
-    def publish(self, prefix: str, files: Mapping[str, bytes]) -> None:
-        target = self._path(prefix)
-        if target.exists():
-            raise FileExistsError(str(target))
-        staging_root = self.root / STAGING
-        staging_root.mkdir(parents=True, exist_ok=True)
-        self._clean_staging(staging_root)
-        staging = staging_root / f"{target.name}-{uuid.uuid4().hex}"
-        staging.mkdir()
-        try:
-            for name, data in files.items():
-                with open(staging / name, "wb") as f:
-                    f.write(data)
-                    f.flush()
-                    os.fsync(f.fileno())
-            target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.rename(staging, target)  # atomic; fails if another writer took the name first
-            except OSError:
-                raise FileExistsError(str(target)) from None
-        finally:
-            if staging.exists():
-                shutil.rmtree(staging, ignore_errors=True)
-
-    @staticmethod
-    def _clean_staging(staging_root: Path) -> None:
-        """Remove what killed trainings left behind long ago (never a version: those are renamed out)."""
-        now = time.time()
-        for leftover in staging_root.iterdir():
-            try:
-                if now - leftover.stat().st_mtime > STALE_STAGING_SECONDS:
-                    shutil.rmtree(leftover, ignore_errors=True)
-            except OSError:
-                continue
 
 
 # --- loaded models --------------------------------------------------------------------------------------
@@ -231,8 +114,6 @@ class Registry:
         self.dataset = dataset
         root = settings.registry_dir if dataset == "evaluators" else settings.registry_dir / "datasets" / dataset
         if storage is None and settings.backend == "athena":  # models live next to the tables, on S3
-            from churn_core.model.registry_storage import S3Storage
-
             storage = S3Storage.for_registry(settings, root.relative_to(settings.registry_dir).as_posix())
         self.storage = storage or LocalStorage(root)
 

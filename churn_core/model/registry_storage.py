@@ -1,44 +1,153 @@
-"""The model registry's files on S3, with the guarantees of the local folder (churn_core.model.registry.Storage).
+"""Where the model registry's files live: a local folder, or S3 with the same layout and guarantees.
 
-Same layout as on disk, under `<athena_s3_data_prefix>/models/`: `v0001/model.ubj`, `card.json`,
-`holdout.parquet`, `manifest.json`, and `champion.json`. The registry checks every file against its
-manifest on load, whatever the storage, so a changed object fails with a clear error.
+Keys are '/'-separated paths under the registry root (`v0001/model.ubj`, `champion.json`, ...). A version is
+published all or nothing and a single object is replaced atomically, so readers never see half a version or a
+half-written alias. The registry (churn_core/model/registry.py) checks every file against its manifest on
+load, whatever the storage, so a changed object fails with a clear error.
 
-S3 has no folder rename, so a version is published in three steps: a claim on its name (a conditional put
-that only one writer can win), the files, then a `.published/<name>` marker. Listings show a version only
-once its marker exists, so readers never see half a version; a claim left by a killed training expires
-after an hour and the name can be taken again. Single objects (the champion alias) are replaced by one
-put, which S3 makes atomic.
+Locally a version is written to a staging folder and renamed into place. S3 has no folder rename, so there a
+version is published in three steps: a claim on its name (a conditional put that only one writer can win), the
+files, then a `.published/<name>` marker. Listings show a version only once its marker exists; a claim left by
+a killed training expires after an hour and the name can be taken again. With the Athena backend the registry
+lives under `<athena_s3_data_prefix>/models/`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
+import os
+import shutil
+import time
+import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from churn_core.model.registry import STALE_STAGING_SECONDS, RegistryError, Storage
+from churn_core.errors import ChurnError
 from churn_core.settings import Settings
-from churn_core.warehouse import aws
-from churn_core.warehouse.aws import Backoff, call
+from churn_core.warehouse.aws import AwsClients, Conflict, NotFound, split_s3
 from churn_core.warehouse.base import WarehouseError
 
 STAGING, PUBLISHED = ".staging", ".published"
+STALE_STAGING_SECONDS = 3600  # a staging folder or claim this old was left by a training that died
+
+
+class RegistryError(ChurnError):
+    """A registry operation failed or was refused; nothing was changed. `refused` marks a promotion rule."""
+
+    def __init__(self, message: str, *, refused: bool = False) -> None:
+        super().__init__(message)
+        self.refused = refused
+
+
+class Storage(ABC):
+    """Where registry files live. Keys are '/'-separated paths relative to the registry root."""
+
+    @abstractmethod
+    def read_bytes(self, key: str) -> bytes:
+        """The object's bytes; FileNotFoundError when absent."""
+
+    @abstractmethod
+    def write_bytes(self, key: str, data: bytes) -> None:
+        """Replace one object atomically: readers see the old or the new bytes, never a mix."""
+
+    @abstractmethod
+    def list(self, prefix: str = "") -> list[str]:
+        """Names directly under `prefix` (files and folders), sorted."""
+
+    @abstractmethod
+    def publish(self, prefix: str, files: Mapping[str, bytes]) -> None:
+        """Create folder `prefix` holding `files`, all or nothing; FileExistsError when it exists."""
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.read_bytes(key)
+        except FileNotFoundError:
+            return False
+        return True
+
+
+class LocalStorage(Storage):
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def _path(self, key: str) -> Path:
+        parts = [p for p in key.split("/") if p]
+        if any(p in (".", "..") for p in parts):
+            raise RegistryError(f"invalid registry key {key!r}")
+        return self.root.joinpath(*parts)
+
+    def read_bytes(self, key: str) -> bytes:
+        path = self._path(key)
+        if not path.is_file():
+            raise FileNotFoundError(str(path))
+        return path.read_bytes()
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).exists()
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def list(self, prefix: str = "") -> list[str]:
+        path = self._path(prefix)
+        return sorted(p.name for p in path.iterdir()) if path.is_dir() else []
+
+    def publish(self, prefix: str, files: Mapping[str, bytes]) -> None:
+        target = self._path(prefix)
+        if target.exists():
+            raise FileExistsError(str(target))
+        staging_root = self.root / STAGING
+        staging_root.mkdir(parents=True, exist_ok=True)
+        self._clean_staging(staging_root)
+        staging = staging_root / f"{target.name}-{uuid.uuid4().hex}"
+        staging.mkdir()
+        try:
+            for name, data in files.items():
+                with open(staging / name, "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.rename(staging, target)  # atomic; fails if another writer took the name first
+            except OSError:
+                raise FileExistsError(str(target)) from None
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+
+    @staticmethod
+    def _clean_staging(staging_root: Path) -> None:
+        """Remove what killed trainings left behind long ago (never a version: those are renamed out)."""
+        now = time.time()
+        for leftover in staging_root.iterdir():
+            try:
+                if now - leftover.stat().st_mtime > STALE_STAGING_SECONDS:
+                    shutil.rmtree(leftover, ignore_errors=True)
+            except OSError:
+                continue
 
 
 class S3Storage(Storage):
     """Registry files under s3://bucket/root/."""
 
-    backoff: Backoff = Backoff()
-
-    def __init__(self, url: str, region: str) -> None:
-        self.bucket, root = aws.split_s3(url)
+    def __init__(self, url: str, aws: AwsClients) -> None:
+        self.bucket, root = split_s3(url)
         self.root = root.strip("/")
-        self.region = region
-        self._client: Any = None
-        self._lock = threading.Lock()
+        self.aws = aws
 
     @classmethod
     def for_registry(cls, settings: Settings, subpath: str = "") -> S3Storage:
@@ -49,13 +158,10 @@ class S3Storage(Storage):
             )
         base = settings.athena_s3_data_prefix.rstrip("/")
         parts = [p for p in subpath.split("/") if p not in ("", ".")]
-        return cls("/".join([base, "models", *parts]), settings.athena_region)
+        return cls("/".join([base, "models", *parts]), AwsClients.for_settings(settings))
 
-    def _s3(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                self._client = aws.new_session(self.region).client("s3", config=aws.client_config())
-            return self._client
+    def _s3(self, action: str, what: str, **kwargs: Any) -> Any:
+        return self.aws.call("s3", action, what, Bucket=self.bucket, **kwargs)
 
     def _key(self, key: str) -> str:
         parts = [p for p in key.split("/") if p]
@@ -69,41 +175,21 @@ class S3Storage(Storage):
     def read_bytes(self, key: str) -> bytes:
         full = self._key(key)
         try:
-            answer = call(
-                self._s3().get_object,
-                f"reading {self._where(full)}",
-                self.backoff,
-                Bucket=self.bucket,
-                Key=full,
-            )
-        except aws.NotFound:
+            return self._s3("get_object", f"reading {self._where(full)}", Key=full)["Body"].read()
+        except NotFound:
             raise FileNotFoundError(self._where(full)) from None
-        return answer["Body"].read()
 
     def exists(self, key: str) -> bool:
         full = self._key(key)
         try:
-            call(
-                self._s3().head_object,
-                f"checking {self._where(full)}",
-                self.backoff,
-                Bucket=self.bucket,
-                Key=full,
-            )
+            self._s3("head_object", f"checking {self._where(full)}", Key=full)
             return True
-        except aws.NotFound:
+        except NotFound:
             return self._published(key)
 
     def write_bytes(self, key: str, data: bytes) -> None:
         full = self._key(key)
-        call(
-            self._s3().put_object,
-            f"writing {self._where(full)}",
-            self.backoff,
-            Bucket=self.bucket,
-            Key=full,
-            Body=data,
-        )
+        self._s3("put_object", f"writing {self._where(full)}", Key=full, Body=data)
 
     def list(self, prefix: str = "") -> list[str]:
         base = self._key(prefix)
@@ -115,17 +201,9 @@ class S3Storage(Storage):
 
     def _listing(self, prefix: str) -> tuple[list[str], list[str]]:
         """(object names, folder names) directly under a key prefix."""
-        s3, files, folders, token = self._s3(), [], [], None
-        while True:
-            kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix, "Delimiter": "/"}
-            if token:
-                kwargs["ContinuationToken"] = token
-            page = call(s3.list_objects_v2, f"listing {self._where(prefix)}", self.backoff, **kwargs)
-            files += [o["Key"][len(prefix) :] for o in page.get("Contents", [])]
-            folders += [p["Prefix"][len(prefix) :].rstrip("/") for p in page.get("CommonPrefixes", [])]
-            token = page.get("NextContinuationToken")
-            if not token:
-                return [f for f in files if f], folders
+        keys, prefixes = self.aws.listing(self.bucket, prefix, folders=True)
+        files = [k[len(prefix) :] for k in keys]
+        return [f for f in files if f], [p[len(prefix) :].rstrip("/") for p in prefixes]
 
     def _marker(self, prefix: str) -> str:
         parts = [p for p in prefix.split("/") if p]
@@ -133,15 +211,9 @@ class S3Storage(Storage):
 
     def _published(self, prefix: str) -> bool:
         try:
-            call(
-                self._s3().head_object,
-                "checking a registry version",
-                self.backoff,
-                Bucket=self.bucket,
-                Key=self._marker(prefix),
-            )
+            self._s3("head_object", "checking a registry version", Key=self._marker(prefix))
             return True
-        except aws.NotFound:
+        except NotFound:
             return False
 
     def publish(self, prefix: str, files: Mapping[str, bytes]) -> None:
@@ -149,7 +221,7 @@ class S3Storage(Storage):
         if not folder or any("/" in name for name in files):
             raise RegistryError(f"invalid registry version {prefix!r}")
         claim = "/".join([*([self.root] if self.root else []), STAGING, f"{prefix.strip('/')}.claim"])
-        self._claim(claim, prefix)
+        self._claim(claim)
         uploaded: list[str] = []
         try:
             if self._published(prefix):
@@ -157,57 +229,29 @@ class S3Storage(Storage):
             self._delete([f"{folder}/{name}" for name in self._listing(f"{folder}/")[0]])  # a dead attempt's
             for name, data in files.items():
                 key = f"{folder}/{name}"
-                call(
-                    self._s3().put_object,
-                    f"writing {self._where(key)}",
-                    self.backoff,
-                    Bucket=self.bucket,
-                    Key=key,
-                    Body=data,
-                )
+                self._s3("put_object", f"writing {self._where(key)}", Key=key, Body=data)
                 uploaded.append(key)
             try:
-                call(
-                    self._s3().put_object,
-                    f"publishing {self._where(folder)}",
-                    self.backoff,
-                    Bucket=self.bucket,
-                    Key=self._marker(prefix),
-                    Body=b"",
-                    IfNoneMatch="*",
-                )
-            except aws.Conflict:
+                marker = self._marker(prefix)
+                self._s3("put_object", f"publishing {self._where(folder)}", Key=marker, Body=b"", IfNoneMatch="*")
+            except Conflict:
                 raise FileExistsError(self._where(folder)) from None
             uploaded.clear()
         finally:
             self._delete(uploaded)
             self._delete([claim])
 
-    def _claim(self, claim: str, prefix: str) -> None:
-        """Win the right to publish `prefix`, or FileExistsError while another writer holds it."""
+    def _claim(self, claim: str) -> None:
+        """Win the right to publish under `claim`, or FileExistsError while another writer holds it."""
         body = json.dumps({"claimed_at": dt.datetime.now(dt.UTC).isoformat()}).encode()
-        for _ in range(2):
+        for _ in range(2):  # a second time only after taking over a stale claim or seeing it released
             try:
-                call(
-                    self._s3().put_object,
-                    f"claiming {self._where(claim)}",
-                    self.backoff,
-                    Bucket=self.bucket,
-                    Key=claim,
-                    Body=body,
-                    IfNoneMatch="*",
-                )
+                self._s3("put_object", f"claiming {self._where(claim)}", Key=claim, Body=body, IfNoneMatch="*")
                 return
-            except aws.Conflict:
+            except Conflict:
                 try:
-                    head = call(
-                        self._s3().head_object,
-                        "checking a claim",
-                        self.backoff,
-                        Bucket=self.bucket,
-                        Key=claim,
-                    )
-                except aws.NotFound:
+                    head = self._s3("head_object", "checking a claim", Key=claim)
+                except NotFound:
                     continue  # released meanwhile: try again
                 age = dt.datetime.now(dt.UTC) - head["LastModified"]
                 if age.total_seconds() <= STALE_STAGING_SECONDS:
@@ -216,15 +260,4 @@ class S3Storage(Storage):
         raise FileExistsError(self._where(claim))
 
     def _delete(self, keys: list[str]) -> None:
-        for start in range(0, len(keys), 1000):
-            batch = [{"Key": k} for k in keys[start : start + 1000]]
-            try:
-                call(
-                    self._s3().delete_objects,
-                    "removing unpublished registry files",
-                    self.backoff,
-                    Bucket=self.bucket,
-                    Delete={"Objects": batch, "Quiet": True},
-                )
-            except WarehouseError as exc:
-                aws.log.warning("%s", exc)
+        self.aws.delete_keys(self.bucket, keys, "removing unpublished registry files")

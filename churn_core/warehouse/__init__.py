@@ -8,13 +8,29 @@ turns that into its engine's SQL and parameter style. `open_warehouse(settings)`
 from __future__ import annotations
 
 from churn_core.settings import Settings
-from churn_core.warehouse.base import QueryError, Warehouse, WarehouseError, load_sql, sql_names
+from churn_core.warehouse.base import (
+    QueryError,
+    TransientWarehouseError,
+    Warehouse,
+    WarehouseError,
+    load_sql,
+    sql_names,
+)
 
-__all__ = ["QueryError", "Warehouse", "WarehouseError", "load_sql", "open_warehouse", "sql_names"]
+__all__ = [
+    "QueryError",
+    "TransientWarehouseError",
+    "Warehouse",
+    "WarehouseError",
+    "load_sql",
+    "open_warehouse",
+    "sql_names",
+]
 
 
 def open_warehouse(settings: Settings, *, read_only: bool = False) -> Warehouse:
     """The configured warehouse: the embedded DuckDB file, or Athena over S3."""
+    # Imported here, not above: a DuckDB user never loads boto3 and pyathena (0.15 s of every `churn` start).
     if settings.backend == "athena":
         from churn_core.warehouse.athena import AthenaWarehouse
 

@@ -1,12 +1,12 @@
 """The production warehouse: Athena runs the same .sql files; tables are Parquet on S3, registered in Glue.
 
-Queries: `:name` placeholders become pyathena's pyformat `%(name)s` (found with sqlglot's Trino tokenizer, so
-text in string literals and comments is left alone) and pyathena renders the bound values as SQL literals.
-Results come back through pyathena's PandasCursor and are typed from Athena's column types. Queries are
-polled up to a timeout; failed, cancelled, throttled and denied ones become clear errors, and only the
-passing failures (throttling, internal errors, dropped connections) are retried, with backoff.
+Queries: `:name` placeholders become pyathena's pyformat (churn_core/warehouse/athena_sql.py) and pyathena
+renders the bound values as SQL literals. Results come back through pyathena's PandasCursor and are typed from
+Athena's column types. Queries are polled up to a timeout; failed, cancelled, throttled and denied ones become
+clear errors. Retries: botocore retries the API calls (churn_core/warehouse/aws.py); a statement that Athena
+itself ended as FAILED and marked retryable is run again here, with backoff; nothing else is.
 
-Writes (churn_core/warehouse/glue.py) upload to a new S3 location and then switch the Glue table or
+Writes (churn_core/warehouse/athena_writes.py) upload to a new S3 location and then switch the Glue table or
 partition to it. `build_table` runs the ETL inside Athena: CTAS into a new location under a temporary name,
 then the same switch, so raw rows never travel to the client.
 
@@ -17,152 +17,103 @@ never older than the data. Bytes scanned are logged per query and summed per pro
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import math
 import re
 import threading
 import time
 import uuid
-from collections.abc import Sequence
-from decimal import Decimal
-from functools import cache, lru_cache
-from typing import Any, ClassVar
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, NoReturn
 
-import numpy as np
 import pandas as pd
-import sqlglot
-from sqlglot.dialects.trino import Trino
-from sqlglot.tokens import TokenType
+import pyathena
+import tenacity
+from pyathena.cursor import Cursor
+from pyathena.error import Error as PyAthenaError
+from pyathena.model import AthenaQueryExecution
+from pyathena.pandas.cursor import PandasCursor
+from pyathena.util import RetryConfig
 
 from churn_core.settings import Settings
-from churn_core.warehouse import aws
+from churn_core.warehouse.athena_sql import bind, describe_sql, to_pyformat
 from churn_core.warehouse.athena_types import typed_result
-from churn_core.warehouse.aws import call
+from churn_core.warehouse.athena_writes import AthenaWrites, TableSwitch
+from churn_core.warehouse.aws import CREDENTIALS_HINT, AwsClients, client_config, split_s3
 from churn_core.warehouse.base import (
     Params,
     QueryError,
+    TransientWarehouseError,
     Warehouse,
     WarehouseError,
     _ident,
     load_sql,
-    sql_names,
 )
-from churn_core.warehouse.glue import TMP, GlueTables, new_version
+from churn_core.warehouse.glue import TMP, GlueCatalog, columns_of, table_input
+from churn_core.warehouse.s3_objects import S3Objects, new_version
 
 log = logging.getLogger("churn_core.warehouse.athena")
 
-_PARAM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_HEADER = re.compile(r"^\s*--\s*([a-z][a-z0-9_]*):")
+# Hints chosen from the reason Athena gives for a failed query (never to decide whether to retry it).
 _SYNTAX = re.compile(
     r"SYNTAX_ERROR|mismatched input|line \d+:\d+|COLUMN_NOT_FOUND|FUNCTION_NOT_FOUND|"
     r"TYPE_MISMATCH|cannot be resolved",
     re.IGNORECASE,
 )
 _MISSING_TABLE = re.compile(r"TABLE_NOT_FOUND|Table .* does not exist|SCHEMA_NOT_FOUND", re.IGNORECASE)
-
-
-# --- SQL text ----------------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=1024)
-def to_pyformat(sql: str) -> tuple[str, tuple[str, ...]]:
-    """Athena SQL with `:name` placeholders as pyformat text (`%(name)s`, literal `%` doubled) and the names.
-
-    Only real placeholder tokens change: `':x'` inside a string literal or a comment stays as it is.
-    """
-    try:
-        tokens = Trino().tokenize(sql)
-    except sqlglot.errors.TokenError as exc:
-        raise QueryError(f"not valid Athena SQL: {str(exc).splitlines()[0]}") from None
-    pieces: list[str] = []
-    names: list[str] = []
-    last = 0
-    for colon, word in zip(tokens, tokens[1:], strict=False):
-        if (
-            colon.token_type == TokenType.COLON
-            and word.start == colon.end + 1
-            and _PARAM.fullmatch(word.text)
-            and sql[word.start : word.end + 1] == word.text
-        ):
-            pieces.append(sql[last : colon.start].replace("%", "%%"))
-            pieces.append(f"%({word.text})s")
-            names.append(word.text)
-            last = word.end + 1
-    pieces.append(sql[last:].replace("%", "%%"))
-    return "".join(pieces), tuple(dict.fromkeys(names))
-
-
-def bind(names: Sequence[str], params: Params | None, label: str) -> dict[str, Any]:
-    """The values of the parameters the statement uses, as types pyathena renders as SQL literals."""
-    params = params or {}
-    missing = [n for n in names if n not in params]
-    if missing:
-        raise QueryError(f"{label} needs a value for :{missing[0]}")
-    return {n: _literal(n, params[n]) for n in names}
-
-
-def _literal(name: str, value: Any) -> Any:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, np.datetime64):
-        value = pd.Timestamp(value)
-    if isinstance(value, pd.Timestamp):
-        return None if pd.isna(value) else value.to_pydatetime()
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, bool | int | float | str | Decimal | dt.date | bytes):
-        return value
-    if isinstance(value, list | tuple | set):
-        return [_literal(name, v) for v in value]
-    raise QueryError(f"parameter :{name} has a type ({type(value).__name__}) that cannot be bound")
-
-
-def describe_sql(sql: str) -> str:
-    """How an error names a statement: the .sql file it came from (from its header line), else its start."""
-    match = _HEADER.match(sql)
-    if match:
-        name = match.group(1)
-        if name in _query_names():
-            return f"query {name} (churn_core/sql/queries/{name}.sql)"
-        if name in _table_names():
-            return f"table {name} (churn_core/sql/{name}.sql)"
-    text = " ".join(sql.split())
-    return f"query `{text[:80]}{'...' if len(text) > 80 else ''}`"
-
-
-@cache
-def _query_names() -> frozenset[str]:
-    return frozenset(n.split("/", 1)[1] for n in sql_names("queries"))
-
-
-@cache
-def _table_names() -> frozenset[str]:
-    return frozenset(sql_names())
-
-
-def _human(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return f"{n} B"
+_DENIED = re.compile(r"access denied|not authorized|insufficient (lake formation )?permissions", re.IGNORECASE)
+_ENDED = ("SUCCEEDED", "FAILED", "CANCELLED")
+_NO_PYATHENA_RETRIES = RetryConfig(attempt=1)  # botocore retries the API calls: one layer, not two
+MAX_WAIT_SECONDS = 20.0
 
 
 class _TimedOut(Exception):
     pass
 
 
-class _Transient(QueryError):
-    """A query failed for a reason that may pass (throttling inside Athena, an internal error)."""
+class _RetryableFailure(TransientWarehouseError):
+    """Athena ended the statement as FAILED and marked it retryable (an internal error, throttling inside)."""
 
 
-# --- the adapter -------------------------------------------------------------------------------------
+@dataclass
+class _Watch:
+    """pyathena's poll callback: keeps the statement's latest state and stops polling past the timeout."""
+
+    timeout: float
+    started: float = field(default_factory=time.monotonic)
+    execution: AthenaQueryExecution | None = None
+
+    def __call__(self, execution: AthenaQueryExecution) -> None:
+        self.execution = execution
+        if execution.state not in _ENDED and self.elapsed > self.timeout:
+            raise _TimedOut
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
 
 
-class AthenaWarehouse(GlueTables, Warehouse):
+def _human(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+def _log_retry(state: tenacity.RetryCallState) -> None:
+    pause = state.next_action.sleep if state.next_action else 0.0
+    log.warning(
+        "%s; running it again in %.2f s (attempt %d)", state.outcome.exception(), pause, state.attempt_number + 1
+    )
+
+
+def _give_up(state: tenacity.RetryCallState) -> NoReturn:
+    raise TransientWarehouseError(
+        f"{state.outcome.exception()} (gave up after {state.attempt_number} attempts; try again later)"
+    )
+
+
+class AthenaWarehouse(AthenaWrites, Warehouse):
     backend = "athena"
     # Bytes Athena scanned for this process's queries (what Athena bills), over every instance.
     bytes_scanned_total: ClassVar[int] = 0
@@ -182,38 +133,25 @@ class AthenaWarehouse(GlueTables, Warehouse):
         self.settings = settings
         self.read_only = read_only
         self.database = _ident(settings.athena_database)
-        self.bucket, prefix = aws.split_s3(settings.athena_s3_data_prefix)
-        self.prefix = prefix.strip("/")
+        self.aws = AwsClients.for_settings(settings)
+        self.catalog = GlueCatalog(self.aws, self.database)
+        self.objects = S3Objects(self.aws, *split_s3(settings.athena_s3_data_prefix))
         self._lock = threading.Lock()
-        self._session: Any = None
-        self._clients: dict[str, Any] = {}
         self._connection: Any = None
 
-    # --- clients ----------------------------------------------------------------------------------
-
-    def _client(self, service: str) -> Any:
-        with self._lock:
-            if self._session is None:
-                self._session = aws.new_session(self.settings.athena_region)
-            if service not in self._clients:
-                self._clients[service] = self._session.client(service, config=aws.client_config())
-            return self._clients[service]
-
     def _pyathena(self) -> Any:
+        session = self.aws.session
         with self._lock:
             if self._connection is None:
-                import pyathena
-
-                if self._session is None:
-                    self._session = aws.new_session(self.settings.athena_region)
                 self._connection = pyathena.connect(
                     s3_staging_dir=self.settings.athena_s3_staging_dir,
                     work_group=self.settings.athena_workgroup,
                     region_name=self.settings.athena_region,
                     schema_name=self.database,
                     poll_interval=self.settings.athena_poll_seconds,
-                    session=self._session,
-                    config=aws.client_config(),
+                    session=session,
+                    config=client_config(self.aws.max_attempts),  # pyathena adds to it: its own copy
+                    retry_config=_NO_PYATHENA_RETRIES,
                 )
             return self._connection
 
@@ -221,60 +159,50 @@ class AthenaWarehouse(GlueTables, Warehouse):
     def bytes_scanned(self) -> int:
         return AthenaWarehouse.bytes_scanned_total
 
+    def tables(self) -> list[str]:
+        return self.catalog.tables()
+
+    def table_exists(self, name: str) -> bool:
+        return TMP not in name and self.catalog.get_table(name) is not None
+
     # --- queries ----------------------------------------------------------------------------------
 
+    def _retrying(self) -> tenacity.Retrying:
+        """Runs again a statement Athena failed as retryable, with exponential backoff and jitter."""
+        return tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(_RetryableFailure),
+            stop=tenacity.stop_after_attempt(self.settings.athena_max_attempts),
+            wait=tenacity.wait_random_exponential(
+                multiplier=self.settings.athena_retry_base_seconds, max=MAX_WAIT_SECONDS
+            ),
+            before_sleep=_log_retry,
+            retry_error_callback=_give_up,
+        )
+
     def query(self, sql: str, params: Params | None = None) -> pd.DataFrame:
-        return self._run(sql, params, describe_sql(sql), read=True)
+        return self._retrying()(self._run, sql, params, describe_sql(sql), read=True)
 
     def execute(self, sql: str, params: Params | None = None) -> None:
-        self._writable(describe_sql(sql))
-        self._run(sql, params, describe_sql(sql), read=False).close()
+        label = describe_sql(sql)
+        self._writable(label)
+        self._retrying()(self._run, sql, params, label, read=False).close()
         self._bump_data_version()
 
-    def _run(self, sql: str, params: Params | None, label: str, *, read: bool, retry_failed: bool = True) -> Any:
-        """Run one statement; a DataFrame for reads, the finished pyathena cursor otherwise."""
+    def _run(self, sql: str, params: Params | None, label: str, *, read: bool) -> Any:
+        """Run one statement once; a DataFrame for reads, the finished pyathena cursor otherwise."""
         text, names = to_pyformat(sql)
         values = bind(names, params, label)
         reuse = read and self.settings.athena_result_reuse_minutes > 0
         if reuse:
             # Athena reuses a result only for identical text: the data version makes any write a new text.
-            text = f"{text}\n-- churn data version {self._data_version()}"
-        attempts = self.backoff.attempts if retry_failed else 1
-        for attempt in range(1, attempts + 1):
-            try:
-                return self._attempt(text, values, label, read=read, reuse=reuse)
-            except _Transient as exc:
-                if attempt == attempts:
-                    if retry_failed:
-                        raise QueryError(f"{exc} (gave up after {attempts} attempts; try again later)") from None
-                    raise
-                pause = self.backoff.delay(attempt)
-                log.warning("%s; retry %d of %d in %.2f s", exc, attempt, attempts - 1, pause)
-                time.sleep(pause)
-        raise AssertionError("unreachable")
+            text = f"{text}\n-- churn data version {self.objects.data_version()}"
+        cursor = self._execute(text, values, label, read=read, reuse=reuse)
+        return self._result(cursor, label) if read else cursor
 
-    def _attempt(self, text: str, values: dict[str, Any], label: str, *, read: bool, reuse: bool) -> Any:
-        from pyathena.cursor import Cursor
-        from pyathena.error import Error as PyAthenaError
-        from pyathena.pandas.cursor import PandasCursor
-        from pyathena.util import RetryConfig
-
-        timeout = self.settings.athena_query_timeout_seconds
-        started = time.monotonic()
-        seen: dict[str, Any] = {}
-
-        def watch(execution: Any) -> None:
-            seen["execution"] = execution
-            if execution.state not in ("SUCCEEDED", "FAILED", "CANCELLED") and time.monotonic() - started > timeout:
-                raise _TimedOut
-
-        retry = RetryConfig(
-            exceptions=aws.RETRYABLE_CODES,
-            attempt=self.backoff.attempts,
-            multiplier=self.backoff.base,
-            max_delay=self.backoff.cap,
-        )  # type: ignore[arg-type]
-        cursor = self._pyathena().cursor(PandasCursor if read else Cursor, on_poll=watch, retry_config=retry)
+    def _execute(self, text: str, values: dict[str, Any], label: str, *, read: bool, reuse: bool) -> Any:
+        """Start the statement and poll it to its end, stopping it past the timeout; failures as clear errors."""
+        watch = _Watch(self.settings.athena_query_timeout_seconds)
+        cursor = self._pyathena().cursor(PandasCursor if read else Cursor, on_poll=watch)
         try:
             cursor.execute(
                 text,
@@ -285,52 +213,46 @@ class AthenaWarehouse(GlueTables, Warehouse):
         except _TimedOut:
             self._stop(cursor.query_id)
             raise QueryError(
-                f"{label} did not finish within {timeout:g} s and was stopped. Raise "
-                "CHURN_ATHENA_QUERY_TIMEOUT_SECONDS, or narrow the query (fewer days or score "
-                "sets)."
+                f"{label} did not finish within {watch.timeout:g} s and was stopped. Raise "
+                "CHURN_ATHENA_QUERY_TIMEOUT_SECONDS, or narrow the query (fewer days or score sets)."
             ) from None
         except PyAthenaError as exc:
-            execution = seen.get("execution")
-            if execution is None or execution.state not in ("FAILED", "CANCELLED"):
-                if aws.is_connection_error(exc):  # pyathena retries error answers, not lost connections
-                    raise _Transient(f"{label}: the connection to Athena dropped ({exc})") from None
-                raise aws.translate(exc, f"{label}: Athena", QueryError, self.backoff.attempts) from None
-            raise self._failure(execution, label) from None
+            if watch.execution is None or watch.execution.state not in ("FAILED", "CANCELLED"):
+                raise self.aws.failure(exc, f"{label}: Athena", QueryError) from None
+            raise self._failure(watch.execution, label) from None
         finally:
-            execution = seen.get("execution")
-            if execution is not None:
-                self._count_bytes(execution, label, time.monotonic() - started)
-        if not read:
-            return cursor
+            if watch.execution is not None:
+                self._count_bytes(watch.execution, label, watch.elapsed)
+        return cursor
+
+    def _result(self, cursor: Any, label: str) -> pd.DataFrame:
         try:
             frame = cursor.as_pandas()
             columns = [(d[0], d[1]) for d in (cursor.description or [])]
         except PyAthenaError as exc:
-            raise aws.translate(
-                exc,
-                f"{label}: reading its result from the S3 staging location",
-                QueryError,
-                self.backoff.attempts,
+            raise self.aws.failure(
+                exc, f"{label}: reading its result from the S3 staging location", QueryError
             ) from None
         finally:
             cursor.close()
         return typed_result(frame, columns)
 
-    def _failure(self, execution: Any, label: str) -> QueryError:
+    def _failure(self, execution: AthenaQueryExecution, label: str) -> QueryError | TransientWarehouseError:
+        """The error for a statement Athena ended as FAILED or CANCELLED; retryable only if Athena says so."""
         reason = (execution.state_change_reason or execution.error_message or "").strip()
         if execution.state == "CANCELLED":
             return QueryError(
                 f"{label} was cancelled in Athena ({reason or 'by a user or a workgroup limit'}). "
                 "Run it again; if it keeps happening, ask the workgroup owner about its limits."
             )
-        if aws.DENIED_WORDS.search(reason):
+        if execution.retryable:
+            return _RetryableFailure(f"{label} failed in Athena for a passing reason ({reason})")
+        if _DENIED.search(reason):
             return QueryError(
-                f"{label}: access denied in Athena ({reason}). {aws.CREDENTIALS_HINT}; it needs "
+                f"{label}: access denied in Athena ({reason}). {CREDENTIALS_HINT}; it needs "
                 "read access to the Glue database and the S3 data and staging locations. Ask an "
                 "AWS admin to grant it; retrying will not help."
             )
-        if execution.retryable or aws.RATE_WORDS.search(reason) or "INTERNAL_ERROR" in reason.upper():
-            return _Transient(f"{label} failed in Athena for a passing reason ({reason})")
         if _MISSING_TABLE.search(reason):
             return QueryError(
                 f"{label} failed in Athena: {reason}. Build the tables first: `churn demo`, or "
@@ -346,16 +268,13 @@ class AthenaWarehouse(GlueTables, Warehouse):
         if not query_id:
             return
         try:
-            call(
-                self._client("athena").stop_query_execution,
-                "stopping a timed-out Athena query",
-                self.backoff,
-                QueryExecutionId=query_id,
+            self.aws.call(
+                "athena", "stop_query_execution", "stopping a timed-out Athena query", QueryExecutionId=query_id
             )
         except WarehouseError as exc:
             log.warning("%s", exc)
 
-    def _count_bytes(self, execution: Any, label: str, seconds: float) -> None:
+    def _count_bytes(self, execution: AthenaQueryExecution, label: str, seconds: float) -> None:
         scanned = int(execution.data_scanned_in_bytes or 0)
         with AthenaWarehouse._total_lock:
             AthenaWarehouse.bytes_scanned_total += scanned
@@ -370,64 +289,40 @@ class AthenaWarehouse(GlueTables, Warehouse):
             _human(total),
         )
 
+    # --- ETL inside Athena ------------------------------------------------------------------------
+
     def build_table(self, name: str, params: Params | None = None) -> int:
         self._writable(f"building {name}")
-        self._ensure_database()
-        select = load_sql(name)
+        self.catalog.ensure_database()
         label = f"table {name} (churn_core/sql/{name}.sql)"
-        for attempt in range(1, self.backoff.attempts + 1):
-            try:
-                return self._build(name, select, params, label)
-            except _Transient as exc:
-                if attempt == self.backoff.attempts:
-                    raise QueryError(f"{exc} (gave up after {attempt} attempts; try again later)") from None
-                pause = self.backoff.delay(attempt)
-                log.warning("%s; retry %d of %d in %.2f s", exc, attempt, self.backoff.attempts - 1, pause)
-                time.sleep(pause)
-        raise AssertionError("unreachable")
+        return self._retrying()(self._build, name, load_sql(name), params, label)
 
     def _build(self, name: str, select: str, params: Params | None, label: str) -> int:
         """CTAS into a new location under a temporary name, then switch `name` to that location."""
         version = new_version()
-        key_prefix = self._key(_ident(name), version)
-        location = self._url(key_prefix)
+        folder = self.objects.key(_ident(name), version)
         temp = f"{name}{TMP}{uuid.uuid4().hex[:8]}"
         ctas = (
             f'CREATE TABLE "{self.database}"."{temp}"\n'
-            f"WITH (format = 'PARQUET', write_compression = 'SNAPPY', external_location = '{location}')\nAS\n"
-            f"{select}"
+            f"WITH (format = 'PARQUET', write_compression = 'SNAPPY', external_location = "
+            f"'{self.objects.url(folder)}')\nAS\n{select}"
         )
         try:
-            cursor = self._run(ctas, params, label, read=False, retry_failed=False)
-            built = self._get_table(temp)
+            cursor = self._run(ctas, params, label, read=False)
+            rows = cursor.rowcount if isinstance(cursor.rowcount, int) else -1
+            cursor.close()
+            built = self.catalog.get_table(temp)
             if built is None:
                 raise QueryError(f"{label}: Athena reported success but created no table {temp}")
-            previous = self._get_table(name)
-            columns = [{"Name": c["Name"], "Type": c["Type"]} for c in built["StorageDescriptor"]["Columns"]]
-            self._switch([(name, self._table_input(name, columns, location, version), previous)], [])
+            definition = table_input(name, columns_of(built), self.objects.url(folder), version)
+            self._switch_all([TableSwitch(name, definition, self.catalog.get_table(name))])
         except WarehouseError:
-            self._drop_temp(temp)
-            self._delete_prefix(key_prefix)
+            self.catalog.drop_table(temp)
+            self.objects.delete_folder(folder)
             raise
-        self._drop_temp(temp)
+        self.catalog.drop_table(temp)
         self._bump_data_version()
-        self._prune_versions(self._key(name), version)
-        rows = cursor.rowcount if isinstance(cursor.rowcount, int) else -1
-        cursor.close()
+        self.objects.prune_versions(self.objects.key(name), version)
         if rows < 0:  # Athena reports the rows a CTAS wrote; count them when it did not
             rows = int(self.query(f'SELECT count(*) AS n FROM "{name}"').iloc[0, 0])
         return rows
-
-    def _drop_temp(self, temp: str) -> None:
-        try:
-            call(
-                self._client("glue").delete_table,
-                f"dropping temporary table {temp}",
-                self.backoff,
-                DatabaseName=self.database,
-                Name=temp,
-            )
-        except aws.NotFound:
-            pass
-        except WarehouseError as exc:
-            log.warning("%s", exc)

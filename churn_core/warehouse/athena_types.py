@@ -12,11 +12,13 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Mapping, Sequence
+from functools import cache
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from churn_core import schema
 from churn_core.warehouse.base import WarehouseError
 
 _INTEGERS = {"tinyint": "Int8", "smallint": "Int16", "integer": "Int32", "int": "Int32", "bigint": "Int64"}
@@ -78,6 +80,15 @@ def _convert(values: pd.Series, kind: str) -> pd.Series:
     if kind == "unknown":  # the type of a bare NULL
         return pd.Series([None] * len(values), index=values.index, dtype=object)
     return values
+
+
+@cache
+def declared_types(table: str) -> dict[str, str]:
+    """Column types the data model (churn_core/schema.py) declares for `table`, if it documents it."""
+    for value in vars(schema).values():
+        if isinstance(value, schema.Table) and value.name == table:
+            return {c.name: c.type for c in value.columns}
+    return {}
 
 
 def arrow_type(type_name: str) -> pa.DataType:

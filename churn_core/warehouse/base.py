@@ -13,7 +13,7 @@ import pandas as pd
 import sqlglot
 from sqlglot import exp
 
-from churn_core.errors import ChurnError
+from churn_core.errors import ChurnError, TransientError
 
 Params = Mapping[str, Any]
 
@@ -24,6 +24,11 @@ class WarehouseError(ChurnError):
 
 class QueryError(WarehouseError):
     """A query was refused or failed."""
+
+
+class TransientWarehouseError(WarehouseError, TransientError):
+    """A failure that passes (throttling, a service briefly unavailable, a lock another process holds for a
+    moment) and outlived the adapter's own retries; the job runner may run the step again later."""
 
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*(/[a-z][a-z0-9_]*)?$")

@@ -45,10 +45,9 @@ from sqlglot.optimizer.qualify import qualify  # noqa: E402
 from sqlglot.optimizer.scope import traverse_scope  # noqa: E402
 
 from churn_core import views  # noqa: E402
-from churn_core.warehouse.athena import bind, to_pyformat  # noqa: E402
-from churn_core.warehouse.athena_types import parquet_bytes, to_arrow  # noqa: E402
+from churn_core.warehouse.athena_sql import bind, to_pyformat  # noqa: E402
+from churn_core.warehouse.athena_types import declared_types, parquet_bytes, to_arrow  # noqa: E402
 from churn_core.warehouse.duckdb import DuckDBWarehouse  # noqa: E402
-from churn_core.warehouse.glue import declared_types  # noqa: E402
 
 MB = 1024 * 1024
 PARTITIONED = {

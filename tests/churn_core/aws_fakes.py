@@ -12,26 +12,26 @@ from __future__ import annotations
 import datetime as dt
 import http.client
 import json
-import logging
-import os
-import re
-import threading
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
+import botocore
+from botocore.exceptions import ClientError
 
+from churn_core.warehouse.athena import AthenaWarehouse
 from tests.conftest import make_settings
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 BUCKET = "churn-data"
 KILL = "kill"  # a rule's answer: drop the connection without a response
+MAX_ATTEMPTS = 3  # attempts of each AWS call and Athena query in these tests
 
 
 @dataclass
@@ -76,72 +76,79 @@ class Proxy:
         self.on_request.clear()
 
 
-def _handler(proxy: Proxy) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+class ProxyHandler(BaseHTTPRequestHandler):
+    """One request to the proxy: answered by a rule, or forwarded to moto (and its answer maybe rewritten)."""
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
-            pass
+    protocol_version = "HTTP/1.1"
+    proxy: Proxy  # set on the subclass `handler` makes
 
-        def _body(self) -> bytes:
-            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                out = b""
-                while True:
-                    size = int(self.rfile.readline().split(b";")[0].strip(), 16)
-                    if size == 0:
-                        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                            pass
-                        return out
-                    out += self.rfile.read(size)
-                    self.rfile.readline()
-            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+        pass
 
-        def _serve(self) -> None:
-            request = Request(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, self._body())
-            proxy.requests.append(request)
-            for hook in list(proxy.on_request):
-                hook(request)
-            for rule in list(proxy.rules):
-                answer = rule(request)
-                if answer == KILL:
-                    self.close_connection = True
-                    self.connection.shutdown(2)
-                    return
-                if answer is not None:
-                    self._reply(*answer)
-                    return
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("transfer-encoding", "connection")}
-            headers["Content-Length"] = str(len(request.body))
-            conn = http.client.HTTPConnection(*proxy.upstream, timeout=60)
-            try:
-                conn.request(self.command, self.path, body=request.body, headers=headers)
-                response = conn.getresponse()
-                body = response.read()
-                drop = ("transfer-encoding", "connection") + (() if self.command == "HEAD" else ("content-length",))
-                out_headers = {k: v for k, v in response.getheaders() if k.lower() not in drop}
-                status = response.status
-            finally:
-                conn.close()
-            if proxy.rewrites and request.target and body:
-                data = json.loads(body)
-                for rewrite in list(proxy.rewrites):
-                    data = rewrite(request, data)
-                body = json.dumps(data).encode()
-            self._reply(status, out_headers, body)
+    def _body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            out = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return out
+                out += self.rfile.read(size)
+                self.rfile.readline()
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
-        def _reply(self, status: int, headers: dict[str, str], body: bytes) -> None:
-            self.send_response(status)
-            for k, v in headers.items():
-                self.send_header(k, v)
-            if not any(k.lower() == "content-length" for k in headers):
-                self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
+    def _serve(self) -> None:
+        request = Request(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, self._body())
+        self.proxy.requests.append(request)
+        for hook in list(self.proxy.on_request):
+            hook(request)
+        for rule in list(self.proxy.rules):
+            answer = rule(request)
+            if answer == KILL:
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
+            if answer is not None:
+                self._reply(*answer)
+                return
+        status, headers, body = self._forward(request)
+        if self.proxy.rewrites and request.target and body:
+            data = json.loads(body)
+            for rewrite in list(self.proxy.rewrites):
+                data = rewrite(request, data)
+            body = json.dumps(data).encode()
+        self._reply(status, headers, body)
 
-        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _serve
+    def _forward(self, request: Request) -> Answer:
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("transfer-encoding", "connection")}
+        headers["Content-Length"] = str(len(request.body))
+        conn = http.client.HTTPConnection(*self.proxy.upstream, timeout=60)
+        try:
+            conn.request(self.command, self.path, body=request.body, headers=headers)
+            response = conn.getresponse()
+            body = response.read()
+            drop = ("transfer-encoding", "connection") + (() if self.command == "HEAD" else ("content-length",))
+            return response.status, {k: v for k, v in response.getheaders() if k.lower() not in drop}, body
+        finally:
+            conn.close()
 
-    return Handler
+    def _reply(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        if not any(k.lower() == "content-length" for k in headers):
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _serve
+
+
+def handler(proxy: Proxy) -> type[ProxyHandler]:
+    """The request handler class of an HTTP server in front of moto, for `proxy`."""
+    return type("Handler", (ProxyHandler,), {"proxy": proxy})
 
 
 def json_error(code: str, message: str, status: int = 400) -> Answer:
@@ -200,14 +207,14 @@ class AwsFake:
             athena_s3_data_prefix=f"s3://{BUCKET}/warehouse",
             athena_poll_seconds=0.01,
             athena_query_timeout_seconds=30.0,
+            athena_max_attempts=MAX_ATTEMPTS,
+            athena_retry_base_seconds=0.01,
         )
         values.update(overrides)
         return make_settings(self.home, **values)
 
     def warehouse(self, **overrides: Any) -> Any:
         """An AthenaWarehouse on these settings, shared by the session's tests (clients are slow to make)."""
-        from churn_core.warehouse.athena import AthenaWarehouse
-
         key = tuple(sorted(overrides.items()))
         if key not in self._warehouses:
             self._warehouses[key] = AthenaWarehouse(self.settings(**overrides))
@@ -265,33 +272,12 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-@pytest.fixture(scope="session")
-def moto_server() -> Iterator[tuple[str, int]]:
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        problem = protocol_mismatch(f"http://{host}:{port}")
-        if problem:
-            pytest.fail(problem, pytrace=False)
-        yield host, port
-    finally:
-        server.stop()
-
-
 def protocol_mismatch(moto_url: str) -> str | None:
     """None when moto answers Athena in the wire protocol this botocore speaks, else what to do about it.
 
     botocore switches a service's protocol now and then (Athena went from `json` to `rest-json` in 1.44.18);
     moto may not follow at once, and every Athena test would then fail with moto's bare 404.
     """
-    import botocore
-    import moto
-    from botocore.exceptions import ClientError
-
     client = boto3.client(
         "athena",
         endpoint_url=moto_url,
@@ -303,56 +289,10 @@ def protocol_mismatch(moto_url: str) -> str | None:
         client.list_work_groups()
     except ClientError as exc:
         return (
-            f"moto {moto.__version__} does not serve Athena in the {client.meta.service_model.protocol!r} "
+            f"moto {version('moto')} does not serve Athena in the {client.meta.service_model.protocol!r} "
             f"protocol of botocore {botocore.__version__} (it answers HTTP "
             f"{exc.response['ResponseMetadata'].get('HTTPStatusCode')}). Install the versions in constraints.txt "
             "(pip install -c constraints.txt -e '.[test]'), or refresh the lock to a pair that agrees: "
             "bash .ci/refresh-lock 'botocore<X' (README, Reproducible install)."
         )
     return None
-
-
-@pytest.fixture(scope="session")
-def aws_session(moto_server: tuple[str, int], tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsFake]:
-    """The proxy in front of moto, and the environment pointing boto3 at it, for the whole session."""
-    proxy = Proxy(upstream=moto_server)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(proxy))
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    env = {
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{server.server_address[1]}",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_CONFIG_FILE": str(tmp_path_factory.mktemp("aws") / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path_factory.mktemp("aws") / "none"),
-    }
-    drop = [k for k in os.environ if re.match(r"AWS_(PROFILE|ENDPOINT_URL_|SESSION_TOKEN|ATHENA_)", k)]
-    saved = {k: os.environ.get(k) for k in [*env, *drop]}
-    os.environ.update(env)
-    for k in drop:
-        del os.environ[k]
-    try:
-        yield AwsFake(f"http://{moto_server[0]}:{moto_server[1]}", proxy, tmp_path_factory.mktemp("athena_home"))
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        server.shutdown()
-        server.server_close()
-
-
-@pytest.fixture()
-def aws(aws_session: AwsFake, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsFake]:
-    """A fresh moto (empty S3, Glue and Athena, one bucket) behind a proxy with no rules."""
-    from churn_core.warehouse.athena import AthenaWarehouse
-
-    aws_session.moto_api("/moto-api/reset", {})
-    aws_session.proxy.clear()
-    aws_session.client("s3").create_bucket(Bucket=BUCKET)
-    monkeypatch.setattr(AthenaWarehouse, "bytes_scanned_total", 0)
-    yield aws_session
-    aws_session.proxy.clear()
-    aws_session.moto_api("/moto-api/state-manager/unset-transition", {"model_name": "athena::execution"})

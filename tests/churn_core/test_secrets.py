@@ -20,11 +20,8 @@ from churn_core.errors import ChurnError
 from churn_core.jobs import steps as jobs
 from churn_core.jobs.logs import LOG_FILE, redact, secret_values
 from churn_core.jobs.runner import StepOutcome
-from churn_core.model.registry_storage import S3Storage
 from churn_core.settings import Settings, load_settings
 from churn_core.warehouse import open_warehouse
-from churn_core.warehouse.athena import AthenaWarehouse
-from churn_core.warehouse.aws import Backoff
 from tests.churn_core.jobs.test_alerts import _Hook
 
 AWS_KEY_ID = "AKIASENTINELKEYID123"
@@ -40,7 +37,6 @@ SENTINELS: dict[str, str] = {
     "cookie_secret": "sentinel-oidc-cookie-secret-2a8e",
     "provider client_secret": "sentinel-google-client-secret-9e4d",
 }
-FAST = Backoff(attempts=2, base=0.01, cap=0.02)
 
 
 def assert_no_sentinel(text: str, where: str) -> None:
@@ -153,8 +149,7 @@ def test_churn_score_against_an_unreachable_athena_says_so_without_credentials(
     monkeypatch.setenv("CHURN_BACKEND", "athena")
     monkeypatch.setenv("CHURN_ATHENA_S3_DATA_PREFIX", "s3://churn-data/prod")
     monkeypatch.setenv("CHURN_ATHENA_S3_STAGING_DIR", "s3://churn-data/results/")
-    monkeypatch.setattr(AthenaWarehouse, "backoff", FAST)
-    monkeypatch.setattr(S3Storage, "backoff", FAST)
+    monkeypatch.setenv("CHURN_ATHENA_MAX_ATTEMPTS", "2")
     result = churn("score")
     assert result.exit_code == 1 and "error:" in result.output, result.output
     assert "Traceback" not in result.output

@@ -19,17 +19,9 @@ from churn_core.model.features import FeaturePipeline
 from churn_core.model.registry import Registry, RegistryError
 from churn_core.model.registry_storage import S3Storage
 from churn_core.warehouse import WarehouseError
-from churn_core.warehouse.aws import Backoff
-from tests.churn_core import aws_fakes
 from tests.churn_core.aws_fakes import BUCKET, KILL, AwsFake
 
-moto_server, aws_session, aws = aws_fakes.moto_server, aws_fakes.aws_session, aws_fakes.aws  # fixtures
 ROOT = "warehouse/models"
-
-
-@pytest.fixture(autouse=True)
-def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(S3Storage, "backoff", Backoff(attempts=3, base=0.01, cap=0.05))
 
 
 def tiny_model(seed: int = 0) -> SimpleNamespace:
@@ -104,7 +96,7 @@ def test_a_killed_publish_leaves_no_version_and_frees_the_name(aws) -> None:
 
 
 def test_two_trainings_never_share_a_version_name(aws) -> None:
-    storage = S3Storage(f"s3://{BUCKET}/{ROOT}", "us-east-1")
+    storage = S3Storage.for_registry(aws.settings())
     storage.publish("v0001", {"a.txt": b"first"})
     with pytest.raises(FileExistsError):
         storage.publish("v0001", {"a.txt": b"second"})
@@ -117,7 +109,7 @@ def test_two_trainings_never_share_a_version_name(aws) -> None:
 
 
 def test_a_stale_claim_is_taken_over(aws, monkeypatch) -> None:
-    storage = S3Storage(f"s3://{BUCKET}/{ROOT}", "us-east-1")
+    storage = S3Storage.for_registry(aws.settings())
     aws.client("s3").put_object(Bucket=BUCKET, Key=f"{ROOT}/.staging/v0001.claim", Body=b"{}")
     aws.client("s3").put_object(Bucket=BUCKET, Key=f"{ROOT}/v0001/partial.bin", Body=b"left by a dead training")
     monkeypatch.setattr("churn_core.model.registry_storage.STALE_STAGING_SECONDS", -1)
@@ -126,7 +118,7 @@ def test_a_stale_claim_is_taken_over(aws, monkeypatch) -> None:
 
 
 def test_single_objects_and_missing_keys(aws) -> None:
-    storage = S3Storage(f"s3://{BUCKET}/{ROOT}", "us-east-1")
+    storage = S3Storage.for_registry(aws.settings())
     with pytest.raises(FileNotFoundError):
         storage.read_bytes("champion.json")
     assert not storage.exists("champion.json")
@@ -150,7 +142,7 @@ def test_access_denied_on_s3_is_explained(aws) -> None:
             else None
         )
     )
-    storage = S3Storage(f"s3://{BUCKET}/{ROOT}", "us-east-1")
+    storage = S3Storage.for_registry(aws.settings())
     with pytest.raises(WarehouseError, match="access denied.*retrying will not help"):
         storage.read_bytes("champion.json")
     assert len([r for r in aws.proxy.requests if r.method == "GET" and "/models/" in r.path]) == 1

@@ -19,15 +19,20 @@ import sqlglot
 from pyathena.formatter import DefaultParameterFormatter
 
 from churn_core.data.etl import ETL_TABLES
-from churn_core.warehouse import QueryError, WarehouseError, load_sql, open_warehouse, sql_names
-from churn_core.warehouse.athena import AthenaWarehouse, describe_sql, to_pyformat
-from churn_core.warehouse.aws import Backoff
-from tests.churn_core import aws_fakes
-from tests.churn_core.aws_fakes import KILL, first, json_error
+from churn_core.errors import TransientError
+from churn_core.warehouse import (
+    QueryError,
+    TransientWarehouseError,
+    WarehouseError,
+    load_sql,
+    open_warehouse,
+    sql_names,
+)
+from churn_core.warehouse.athena import AthenaWarehouse
+from churn_core.warehouse.athena_sql import describe_sql, to_pyformat
+from tests.churn_core.aws_fakes import KILL, MAX_ATTEMPTS, first, json_error, protocol_mismatch
 from tests.conftest import make_settings
 
-moto_server, aws_session, aws = aws_fakes.moto_server, aws_fakes.aws_session, aws_fakes.aws  # fixtures
-FAST = Backoff(attempts=4, base=0.01, cap=0.05)
 SAMPLE: dict[str, Any] = {
     "as_of": dt.date(2026, 11, 26),
     "since": dt.date(2026, 9, 1),
@@ -41,8 +46,7 @@ SAMPLE: dict[str, Any] = {
 
 
 @pytest.fixture()
-def warehouse(aws, monkeypatch: pytest.MonkeyPatch) -> AthenaWarehouse:
-    monkeypatch.setattr(AthenaWarehouse, "backoff", FAST)
+def warehouse(aws) -> AthenaWarehouse:
     return aws.warehouse()
 
 
@@ -242,8 +246,7 @@ def test_polling_follows_the_query_through_queued_and_running(aws, warehouse) ->
     assert states.index("RUNNING") >= 2 and len(states) >= 5
 
 
-def test_a_query_that_runs_too_long_is_stopped(aws, monkeypatch) -> None:
-    monkeypatch.setattr(AthenaWarehouse, "backoff", FAST)
+def test_a_query_that_runs_too_long_is_stopped(aws) -> None:
     warehouse = AthenaWarehouse(aws.settings(athena_query_timeout_seconds=0.3))
     aws.moto_api(
         "/moto-api/state-manager/set-transition",
@@ -321,6 +324,13 @@ def test_a_query_failing_for_a_passing_reason_is_run_again(aws, warehouse) -> No
     assert len(aws.proxy.calls("StartQueryExecution")) == 3
 
 
+def test_a_passing_failure_that_persists_is_left_to_the_job_runner(aws, warehouse) -> None:
+    _fail_executions(aws, "FAILED", "Amazon Athena experienced an internal error", retryable=True)
+    with pytest.raises(TransientError, match=rf"failed in Athena for a passing reason.*gave up after {MAX_ATTEMPTS}"):
+        warehouse.query("SELECT 1 AS one")
+    assert len(aws.proxy.calls("StartQueryExecution")) == MAX_ATTEMPTS
+
+
 def test_failed_access_inside_athena_is_not_retried(aws, warehouse) -> None:
     _fail_executions(
         aws,
@@ -343,9 +353,9 @@ def test_throttled_starts_are_retried_with_backoff(aws, warehouse, code: str) ->
 
 def test_throttling_that_does_not_stop_gives_a_clear_error(aws, warehouse) -> None:
     aws.proxy.rules.append(first(100, "StartQueryExecution", json_error("ThrottlingException", "Rate exceeded")))
-    with pytest.raises(QueryError, match=r"throttling.*gave up after 4 attempts.*Try again"):
+    with pytest.raises(TransientWarehouseError, match=rf"throttling.*gave up after {MAX_ATTEMPTS} attempts.*Try again"):
         warehouse.query("SELECT 1 AS one")
-    assert len(aws.proxy.calls("StartQueryExecution")) == FAST.attempts
+    assert len(aws.proxy.calls("StartQueryExecution")) == MAX_ATTEMPTS  # one retry layer, not one per library
 
 
 def test_transient_server_errors_while_polling_are_retried(aws, warehouse) -> None:
@@ -366,8 +376,11 @@ def test_access_denied_is_clear_and_not_retried(aws, warehouse) -> None:
             ),
         )
     )
-    with pytest.raises(QueryError, match=r"risk_histogram.*access denied.*default chain.*retrying will not help"):
+    with pytest.raises(
+        QueryError, match=r"risk_histogram.*access denied.*default chain.*retrying will not help"
+    ) as err:
         warehouse.run("risk_histogram", {"as_of": dt.date(2026, 11, 26)})
+    assert not isinstance(err.value, TransientError)
     assert len(aws.proxy.calls("StartQueryExecution")) == 1
 
 
@@ -379,8 +392,9 @@ def test_an_invalid_request_is_not_retried(aws, warehouse) -> None:
             json_error("InvalidRequestException", "line 1:8: Column 'nope' cannot be resolved"),
         )
     )
-    with pytest.raises(QueryError, match="cannot be resolved"):
+    with pytest.raises(QueryError, match="cannot be resolved") as err:
         warehouse.query("SELECT nope FROM evaluators")
+    assert not isinstance(err.value, TransientError)
     assert len(aws.proxy.calls("StartQueryExecution")) == 1
 
 
@@ -456,7 +470,7 @@ def test_an_endpoint_nobody_listens_on_is_not_called_throttling(aws, monkeypatch
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]  # nobody listens on it once the socket is closed
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
-    with pytest.raises(WarehouseError, match=r"could not reach AWS.*gave up after.*AWS_ENDPOINT_URL") as err:
+    with pytest.raises(TransientWarehouseError, match=r"could not reach AWS.*gave up after.*AWS_ENDPOINT_URL") as err:
         AthenaWarehouse(aws.settings()).tables()
     assert "throttling" not in str(err.value)
 
@@ -477,4 +491,4 @@ def test_a_dropped_connection_is_retried(aws, warehouse) -> None:
 
 def test_the_emulator_speaks_the_clients_athena_protocol(moto_server: tuple[str, int]) -> None:
     """The lock holds botocore and moto at versions that agree; a refresh that breaks that says so here."""
-    assert aws_fakes.protocol_mismatch(f"http://{moto_server[0]}:{moto_server[1]}") is None
+    assert protocol_mismatch(f"http://{moto_server[0]}:{moto_server[1]}") is None

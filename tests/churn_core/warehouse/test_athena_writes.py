@@ -20,20 +20,16 @@ import pytest
 import sqlglot
 
 from churn_core.data.etl import ETL_TABLES, etl_params, run_etl
+from churn_core.errors import TransientError
 from churn_core.warehouse import QueryError, WarehouseError, load_sql
 from churn_core.warehouse.athena import AthenaWarehouse
-from churn_core.warehouse.aws import Backoff
-from tests.churn_core import aws_fakes
-from tests.churn_core.aws_fakes import BUCKET, KILL, AwsFake, Request, json_error
+from tests.churn_core.aws_fakes import BUCKET, KILL, MAX_ATTEMPTS, AwsFake, Request, json_error
 
-moto_server, aws_session, aws = aws_fakes.moto_server, aws_fakes.aws_session, aws_fakes.aws  # fixtures
-FAST = Backoff(attempts=3, base=0.01, cap=0.05)
 D1, D2, D3 = dt.date(2026, 11, 24), dt.date(2026, 11, 25), dt.date(2026, 11, 26)
 
 
 @pytest.fixture()
-def warehouse(aws: AwsFake, monkeypatch: pytest.MonkeyPatch) -> AthenaWarehouse:
-    monkeypatch.setattr(AthenaWarehouse, "backoff", FAST)
+def warehouse(aws: AwsFake) -> AthenaWarehouse:
     return aws.warehouse()
 
 
@@ -141,7 +137,7 @@ def test_a_killed_upload_leaves_every_table_on_its_previous_data(aws, warehouse)
     before = {t: glue_table(aws, t)["StorageDescriptor"]["Location"] for t in ("evaluators", "content")}
     objects_before = keys_under(aws, "warehouse/")
     aws.proxy.rules.append(lambda r: KILL if r.method == "PUT" and "/warehouse/content/" in r.path else None)
-    with pytest.raises(WarehouseError, match=r"uploading content.*could not reach AWS.*gave up after 3"):
+    with pytest.raises(TransientError, match=rf"uploading content.*could not reach AWS.*gave up after {MAX_ATTEMPTS}"):
         warehouse.write_tables({"evaluators": evaluators(value=999.0), "content": content("new")})
     after = {t: glue_table(aws, t)["StorageDescriptor"]["Location"] for t in ("evaluators", "content")}
     assert after == before
@@ -162,8 +158,9 @@ def test_a_failed_catalogue_switch_puts_back_the_tables_already_switched(aws, wa
         return None
 
     aws.proxy.rules.append(deny_content)
-    with pytest.raises(WarehouseError, match=r"switching table content.*access denied.*will not help"):
+    with pytest.raises(WarehouseError, match=r"switching table content.*access denied.*will not help") as err:
         warehouse.write_tables({"evaluators": evaluators(value=999.0), "content": content("new")})
+    assert not isinstance(err.value, TransientError)
     assert {t: glue_table(aws, t)["StorageDescriptor"]["Location"] for t in before} == before
     denied = [r for r in aws.proxy.calls("UpdateTable") if r.json["TableInput"]["Name"] == "content"]
     assert len(denied) == 1  # access denied is not retried

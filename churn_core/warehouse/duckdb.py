@@ -2,14 +2,13 @@
 
 Connections are short-lived so that the dashboard (a reader) and the scheduled jobs (writers, in other
 processes) can share the file: DuckDB lets one process write or many read, so each side waits briefly
-for the other's lock instead of holding the file. Every write is one transaction, so a job killed
-half-way leaves the previous table in place.
+for the other's lock instead of holding the file, and past that wait reports a TransientWarehouseError.
+Every write is one transaction, so a job killed half-way leaves the previous table in place.
 """
 
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -20,10 +19,20 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 import sqlglot
+import tenacity
 
-from churn_core.warehouse.base import Params, QueryError, Warehouse, WarehouseError, _ident, load_sql
+from churn_core.warehouse.base import (
+    Params,
+    QueryError,
+    TransientWarehouseError,
+    Warehouse,
+    WarehouseError,
+    _ident,
+    load_sql,
+)
 
 LOCK_WAIT_SECONDS = 30.0
+LOCK_POLL_SECONDS = 0.05
 
 
 @lru_cache(maxsize=512)
@@ -59,19 +68,27 @@ class DuckDBWarehouse(Warehouse):
             raise WarehouseError(f"{self.path} is opened read-only")
         if not write and not self.path.exists():
             raise WarehouseError(f"no warehouse at {self.path}: run `churn demo` or `churn ingest DIR` first")
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
-        while True:
-            try:
-                con = duckdb.connect(str(self.path), read_only=not write and self.read_only)
-                break
-            except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                    raise WarehouseError(f"cannot open the warehouse {self.path}: {exc}") from None
-                time.sleep(0.05)
+        con = self._open(read_only=not write and self.read_only)
         try:
             yield con
         finally:
             con.close()
+
+    def _open(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+        """Open the file, waiting up to LOCK_WAIT_SECONDS while another process holds its lock."""
+        waiting = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(_Locked),
+            stop=tenacity.stop_after_delay(LOCK_WAIT_SECONDS),
+            wait=tenacity.wait_fixed(LOCK_POLL_SECONDS),
+            reraise=True,
+        )
+        try:
+            return waiting(_connect, self.path, read_only)
+        except _Locked as exc:
+            raise TransientWarehouseError(
+                f"cannot open the warehouse {self.path}: another process holds it ({exc}); waited "
+                f"{LOCK_WAIT_SECONDS:g} s. Try again when that process (a job or a `churn` command) has finished."
+            ) from None
 
     def query(self, sql: str, params: Params | None = None) -> pd.DataFrame:
         text = to_duckdb(sql)
@@ -153,29 +170,7 @@ class DuckDBWarehouse(Warehouse):
             con.execute("BEGIN TRANSACTION")
             try:
                 for name in frames:
-                    table, view = _ident(name), views[name]
-                    existing = {
-                        r[0]
-                        for r in con.execute(
-                            "SELECT column_name FROM information_schema.columns "
-                            "WHERE table_schema = 'main' AND table_name = ?",
-                            [name],
-                        ).fetchall()
-                    }
-                    if existing:
-                        for new_col, kind, *_ in con.execute(f"DESCRIBE {view}").fetchall():
-                            if new_col not in existing:
-                                con.execute(f'ALTER TABLE {table} ADD COLUMN "{_column(new_col)}" {kind}')
-                        con.execute(f"DELETE FROM {table} WHERE {col} = ?", [value])
-                        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {view}")
-                    else:
-                        con.execute(f"CREATE TABLE {table} AS SELECT * FROM {view}")
-                    if keep is not None:
-                        con.execute(
-                            f"DELETE FROM {table} WHERE {col} NOT IN "
-                            f"(SELECT DISTINCT {col} FROM {table} ORDER BY {col} DESC LIMIT ?)",
-                            [keep],
-                        )
+                    _replace_rows(con, _ident(name), views[name], col, value, keep)
                 con.execute("COMMIT")
             except duckdb.Error as exc:
                 con.execute("ROLLBACK")
@@ -195,6 +190,48 @@ class DuckDBWarehouse(Warehouse):
                 raise QueryError(f"appending to {name}: {_explain(exc)}") from None
             finally:
                 con.unregister("_incoming")
+
+
+def _replace_rows(
+    con: duckdb.DuckDBPyConnection, table: str, view: str, col: str, value: Any, keep: int | None
+) -> None:
+    """Within the caller's transaction: `table`'s `col` = `value` rows become those of `view`."""
+    existing = {
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' AND table_name = ?",
+            [table],
+        ).fetchall()
+    }
+    if existing:
+        for new_col, kind, *_ in con.execute(f"DESCRIBE {view}").fetchall():
+            if new_col not in existing:
+                con.execute(f'ALTER TABLE {table} ADD COLUMN "{_column(new_col)}" {kind}')
+        con.execute(f"DELETE FROM {table} WHERE {col} = ?", [value])
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {view}")
+    else:
+        con.execute(f"CREATE TABLE {table} AS SELECT * FROM {view}")
+    if keep is not None:
+        con.execute(
+            f"DELETE FROM {table} WHERE {col} NOT IN (SELECT DISTINCT {col} FROM {table} ORDER BY {col} DESC LIMIT ?)",
+            [keep],
+        )
+
+
+class _Locked(Exception):
+    """Another process holds the database file's lock."""
+
+
+def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        # DuckDB gives no error code for a file another process has locked: the message is the only sign,
+        # and this is the one place that reads it.
+        text = str(exc)
+        if "Could not set lock on file" in text or "Conflicting lock" in text:
+            raise _Locked(text.splitlines()[0]) from None
+        raise WarehouseError(f"cannot open the warehouse {path}: {text.splitlines()[0]}") from None
 
 
 def _column(name: str) -> str:

@@ -27,11 +27,12 @@ from sklearn.model_selection import RepeatedStratifiedKFold
 from churn_core.model import tuning
 from churn_core.model.calibration import Calibrator
 from churn_core.model.card import CalibrationSummary, ModelCard, Ranking, Thresholds
-from churn_core.model.datasets import Dataset, DatasetError, check_labels, evaluator_dataset
+from churn_core.model.datasets import Dataset, DatasetError, check_labels
 from churn_core.model.evaluate import Ranked, binary_metrics, capacity_threshold, evaluation_report, f2_threshold
 from churn_core.model.features import FeaturePipeline, ModelError
 from churn_core.model.fit import PROFILES, Fitted, fit_core, make_pipeline, margins
 from churn_core.model.registry import LoadedModel, Registry
+from churn_core.model.snapshots import evaluator_dataset
 from churn_core.model.splits import Split, check_split, cohort_week, describe, holdout_frame, random_split, time_split
 from churn_core.model.study import feature_study
 from churn_core.settings import Settings

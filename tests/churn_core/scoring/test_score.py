@@ -22,8 +22,11 @@ import xgboost as xgb
 from typer.testing import CliRunner
 
 from churn_core import views
+from churn_core.cli import app
+from churn_core.data.etl import run_etl
 from churn_core.model.card import DataSummary, ModelCard
 from churn_core.model.features import SEED_NUMERIC, FeaturePipeline
+from churn_core.model.registry import Registry
 from churn_core.schema import CHANNELS, EVALUATOR_SCORES
 from churn_core.scoring import score as scoring
 from churn_core.settings import Settings
@@ -182,8 +185,6 @@ def test_side_tables_are_written_with_the_set(scored, model) -> None:
 
 
 def test_history_previous_scores_replacement_and_retention(etl_home, model, tmp_path) -> None:
-    from churn_core.data.etl import run_etl
-
     settings = copy_home(etl_home, tmp_path, score_history_sets=2)
     warehouse = open_warehouse(settings)
     dates = [DEMO_END - dt.timedelta(days=14), DEMO_END - dt.timedelta(days=7), DEMO_END]
@@ -257,8 +258,6 @@ def test_bad_input_is_refused_and_the_previous_set_stays(scored, model, tmp_path
 
 
 def test_cli_without_a_champion_says_so_without_a_traceback(scored, tmp_path, monkeypatch) -> None:
-    from churn_core.cli import app
-
     settings = copy_home(scored, tmp_path)
     monkeypatch.setenv("CHURN_HOME", str(settings.home))
     monkeypatch.delenv("CHURN_CONFIG", raising=False)
@@ -269,9 +268,6 @@ def test_cli_without_a_champion_says_so_without_a_traceback(scored, tmp_path, mo
 
 
 def test_cli_scores_with_the_champion_and_refuses_another_date(scored, model, tmp_path, monkeypatch) -> None:
-    from churn_core.cli import app
-    from churn_core.model.registry import Registry
-
     settings = copy_home(scored, tmp_path)
     monkeypatch.setenv("CHURN_HOME", str(settings.home))
     monkeypatch.delenv("CHURN_CONFIG", raising=False)

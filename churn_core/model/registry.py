@@ -37,7 +37,7 @@ from churn_core.model.registry_files import (
     HOLDOUT_FILE,
     MANIFEST_FILE,
     MODEL_FILE,
-    Listed,
+    ListedVersion,
     RegistryError,
 )
 from churn_core.settings import Settings
@@ -243,17 +243,18 @@ class Registry:
             card = ModelCard.from_dict(card)
         holdout = io.BytesIO()
         model.holdout.to_parquet(holdout, index=False)
-        stored = {MODEL_FILE: bytes(model.booster.save_raw("ubj")), HOLDOUT_FILE: holdout.getvalue()}
+        booster = bytes(model.booster.save_raw("ubj"))
         for _ in range(VERSION_ATTEMPTS):
             version = files.next_version(self.versions())
-            version_files = {**stored, CARD_FILE: files.card_bytes(card, version)}
+            card_bytes = files.card_bytes(card, version)
+            version_files = {MODEL_FILE: booster, CARD_FILE: card_bytes, HOLDOUT_FILE: holdout.getvalue()}
             try:
                 self.storage.publish(
                     version, {**version_files, MANIFEST_FILE: files.manifest_bytes(version, version_files)}
                 )
             except FileExistsError:
                 continue  # another training took this number: take the next
-            model.card = files.parse_card(version_files[CARD_FILE], version)
+            model.card = files.parse_card(card_bytes, version)
             return version
         raise RegistryError(
             f"could not find a free version number after {VERSION_ATTEMPTS} attempts; is another process "
@@ -289,7 +290,7 @@ class Registry:
             booster.load_model(bytearray(stored[MODEL_FILE]))
             pipeline = FeaturePipeline.from_dict(card.pipeline)
             calibrator = Calibrator.from_dict(card.calibrator)
-        except (xgb.core.XGBoostError, ModelError, KeyError) as exc:
+        except (xgb.core.XGBoostError, ModelError, KeyError, TypeError, ValueError) as exc:
             raise RegistryError(f"model version {version} cannot be loaded: {exc}") from None
         if list(booster.feature_names or []) != pipeline.features_:
             raise RegistryError(f"model version {version}: the booster's features do not match its pipeline")
@@ -299,7 +300,7 @@ class Registry:
         version = self._resolve(version)
         return pd.read_parquet(io.BytesIO(files.verified(self.storage, version, (HOLDOUT_FILE,))[HOLDOUT_FILE]))
 
-    def listing(self) -> list[Listed]:
+    def listing(self) -> list[ListedVersion]:
         """Every version with its card, oldest first; damaged ones say why."""
         return files.listing(self.storage)
 

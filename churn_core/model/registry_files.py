@@ -74,7 +74,7 @@ class Folder:
 
 
 @dataclass(frozen=True)
-class Listed:
+class ListedVersion:
     """One version as `churn models list` and the dashboard show it: its card, or why it is unusable."""
 
     version: str
@@ -216,7 +216,7 @@ def card_bytes(card: ModelCard, version: str) -> bytes:
     return json_bytes(dataclasses.replace(card, version=version, model_file=MODEL_FILE, model_format="ubj").to_dict())
 
 
-def listing(files: Files) -> list[Listed]:
+def listing(files: Files) -> list[ListedVersion]:
     """Every version with its card, oldest first; damaged ones say why. A damaged alias marks no champion."""
     try:
         champion = champion_version(files)
@@ -225,9 +225,9 @@ def listing(files: Files) -> list[Listed]:
     out = []
     for version in versions(files):
         try:
-            out.append(Listed(version, version == champion, card(files, version)))
+            out.append(ListedVersion(version, version == champion, card(files, version)))
         except RegistryError as exc:
-            out.append(Listed(version, version == champion, None, str(exc)))
+            out.append(ListedVersion(version, version == champion, None, str(exc)))
     return out
 
 

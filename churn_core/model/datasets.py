@@ -1,4 +1,5 @@
-"""Training data: the evaluator snapshots from the warehouse, or any customer table described by a TOML spec.
+"""Training data as a Dataset, and any customer table described by a TOML spec (the evaluators' own
+day-of-trial snapshots come from the warehouse: churn_core.model.snapshots).
 
 A spec names the table's quirks once (`churn train --data FILE.csv --spec SPEC.toml`):
 
@@ -33,8 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from churn_core.model.features import EVALUATOR_CATEGORICAL, EVALUATOR_NUMERIC, EVALUATOR_RATIOS, ModelError
-from churn_core.warehouse import Warehouse
+from churn_core.model.features import ModelError
 
 MIN_ROWS = 50
 MIN_PER_CLASS = 10
@@ -59,7 +59,6 @@ SPEC_KEYS = frozenset(
     }
 )
 SPECS_DIR = Path(__file__).parent / "specs"
-EVALUATORS = "evaluators"
 
 
 class DatasetError(ModelError):
@@ -146,65 +145,6 @@ def check_labels(y: np.ndarray, what: str) -> None:
             f"{what} has only {min(churned, n - churned)} row(s) of its rarer class: need at "
             f"least {MIN_PER_CLASS} churned and {MIN_PER_CLASS} retained rows."
         )
-
-
-# --- evaluators from the warehouse -------------------------------------------------------------------
-
-
-def evaluator_dataset(warehouse: Warehouse) -> Dataset:
-    """Every resolved evaluator on each day 1..7 of its trial (sql/queries/training_snapshots.sql)."""
-    missing = [t for t in ("feature_snapshots", "instances_modeling") if not warehouse.table_exists(t)]
-    if missing:
-        raise DatasetError(
-            f"table(s) {', '.join(missing)} missing: build them with `churn etl` (or `churn demo`) first"
-        )
-    df = warehouse.run("training_snapshots")
-    if df.empty:
-        raise DatasetError(
-            "no resolved evaluators yet (instances_modeling is empty): wait for outcomes, or "
-            "check the --as-of date of `churn etl`"
-        )
-    truth = None
-    if warehouse.table_exists("demo_truth"):
-        known = warehouse.query("SELECT instance, true_retention_prob FROM demo_truth")
-        p = df["instance"].map(known.set_index("instance")["true_retention_prob"])
-        truth = None if p.isna().any() else 1.0 - p.to_numpy(np.float64)
-    return evaluator_frame_dataset(df, truth)
-
-
-def evaluator_frame_dataset(df: pd.DataFrame, truth: np.ndarray | None = None) -> Dataset:
-    """A Dataset from rows shaped like training_snapshots (label `churned`, or `retained`)."""
-    churned = df["churned"] if "churned" in df.columns else 1 - df["retained"]
-    if churned.isna().any():
-        raise DatasetError(f"{int(churned.isna().sum())} training snapshot row(s) have no outcome")
-    y = churned.to_numpy(dtype=np.int8)
-    dates = pd.to_datetime(df["eval_start_date"]).to_numpy(dtype="datetime64[D]")
-    frame = df.drop(columns=[c for c in ("retained", "churned") if c in df.columns])
-    data = Dataset(
-        EVALUATORS,
-        frame,
-        y,
-        df["instance"].to_numpy(),
-        dates,
-        df["as_of_day"].to_numpy(np.int64),
-        list(EVALUATOR_NUMERIC),
-        list(EVALUATOR_CATEGORICAL),
-        list(EVALUATOR_RATIOS),
-        [],
-        "codes",
-        None if truth is None else np.asarray(truth, np.float64),
-        {
-            "kind": "warehouse",
-            "query": "training_snapshots",
-            "rows": len(df),
-            "instances": int(df["instance"].nunique()),
-        },
-    )
-    check_labels(y, "training_snapshots")
-    return data
-
-
-# --- any churn table described by a spec -------------------------------------------------------------
 
 
 def load_spec(path: Path | str) -> DatasetSpec:

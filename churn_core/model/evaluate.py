@@ -25,7 +25,7 @@ CURVE_POINTS = 100
 # --- ranking metrics that take bootstrap weights -----------------------------------------------------
 
 
-class _Ranked:
+class Ranked:
     """Rows grouped by distinct score, so AUCs for any row weights are O(rows) numpy operations."""
 
     def __init__(self, y: np.ndarray, p: np.ndarray) -> None:
@@ -64,7 +64,7 @@ def bootstrap_ci(
     """Percentile bootstrap intervals of ROC AUC and PR AUC (rows resampled with replacement)."""
     if n_boot <= 0 or len(y) == 0:
         return {}
-    ranked = _Ranked(y, p)
+    ranked = Ranked(y, p)
     rng = np.random.default_rng(seed)
     n = len(y)
     stats = np.empty((n_boot, 2))
@@ -96,7 +96,7 @@ def binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, 
     fn, tn = int(np.sum(~flag & (y == 1))), int(np.sum(~flag & (y == 0)))
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
-    ranked = _Ranked(y, p)
+    ranked = Ranked(y, p)
     return {
         "roc_auc": ranked.roc_auc(),
         "pr_auc": ranked.pr_auc(),

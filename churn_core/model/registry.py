@@ -1,50 +1,43 @@
 """The model registry: every trained model is a version; the `champion` alias marks the one that scores.
 
-Layout under settings.registry_dir (models of other tables under datasets/<name>/, the same way):
-
-    v0001/model.ubj        the booster in XGBoost's own UBJSON format (never pickle or joblib)
-    v0001/card.json        the model card: features, parameters, data, metrics, threshold, pipeline,
-                           calibrator
-    v0001/holdout.parquet  the held-out rows, to compare any two models on the same data at promotion
-    v0001/manifest.json    sha256 of each file above, written last; a version without it is incomplete
-    champion.json          the alias: which version scores, when and why it was promoted
-
-A version is written to a staging folder and renamed into place, so a killed training never leaves half a
-version; the alias is replaced by an atomic rename. Every file is checked against the manifest on load,
-so a changed or damaged file fails with a clear error instead of scoring. The file I/O is behind `Storage`
+The files of a version and their checks are churn_core.model.registry_files (no XGBoost there); this adds
+the booster: registering a trained model, loading a version to score, and the promotion rule. A version
+is written to a staging folder and renamed into place, so a killed training never leaves half a version;
+the alias is replaced by an atomic rename. Every file is checked against the manifest on load, so a
+changed or damaged file fails with a clear error instead of scoring. The file I/O is behind `Storage`
 (churn_core/model/registry_storage.py: a local folder, or S3 with the same layout and checks).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import io
-import json
-import re
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from churn_core.model import registry_files as files
 from churn_core.model.calibration import Calibrator
+from churn_core.model.card import ModelCard
+from churn_core.model.evaluate import Ranked
 from churn_core.model.features import FeaturePipeline, ModelError
-from churn_core.model.registry_storage import LocalStorage, RegistryError, S3Storage, Storage
+from churn_core.model.registry_files import (
+    ALIAS_FILE,
+    CARD_FILE,
+    HOLDOUT_FILE,
+    MANIFEST_FILE,
+    MODEL_FILE,
+    ListedVersion,
+    RegistryError,
+)
+from churn_core.model.registry_storage import LocalStorage, S3Storage, Storage
 from churn_core.settings import Settings
 
-VERSION = re.compile(r"^v(\d{4,})$")
-MODEL_FILE, CARD_FILE, HOLDOUT_FILE, MANIFEST_FILE = (
-    "model.ubj",
-    "card.json",
-    "holdout.parquet",
-    "manifest.json",
-)
-ALIAS_FILE = "champion.json"
-MANIFEST_FORMAT = 1
+VERSION_ATTEMPTS = 20
+__all__ = ["Comparison", "LoadedModel", "LocalStorage", "Registry", "RegistryError", "Storage"]
 
 
 # --- loaded models --------------------------------------------------------------------------------------
@@ -55,14 +48,14 @@ class LoadedModel:
     """A verified registry version, ready to score: everything comes from its stored files."""
 
     version: str
-    card: dict[str, Any]
+    card: ModelCard
     booster: xgb.Booster
     pipeline: FeaturePipeline
     calibrator: Calibrator
 
     @property
     def threshold(self) -> float:
-        return float(self.card["threshold"])
+        return float(self.card.threshold)
 
     @property
     def features(self) -> list[str]:
@@ -82,6 +75,14 @@ class LoadedModel:
     def predict_proba(self, df: pd.DataFrame) -> np.ndarray:
         """Calibrated probability of churn per row."""
         return self.calibrate(self.predict_margin(df))
+
+
+class Trained(Protocol):
+    """What registering needs of a trained model (churn_core.model.train.TrainedModel)."""
+
+    booster: xgb.Booster
+    card: ModelCard
+    holdout: pd.DataFrame
 
 
 @dataclass(frozen=True)
@@ -108,11 +109,9 @@ class Registry:
     """Versions of the models of one dataset ("evaluators" by default) and their champion alias."""
 
     def __init__(self, settings: Settings, dataset: str = "evaluators", storage: Storage | None = None) -> None:
-        if not re.fullmatch(r"[A-Za-z0-9_-]+", dataset):
-            raise RegistryError(f"invalid dataset name {dataset!r}")
         self.settings = settings
         self.dataset = dataset
-        root = settings.registry_dir if dataset == "evaluators" else settings.registry_dir / "datasets" / dataset
+        root = files.root(settings, dataset)
         if storage is None and settings.backend == "athena":  # models live next to the tables, on S3
             storage = S3Storage.for_registry(settings, root.relative_to(settings.registry_dir).as_posix())
         self.storage = storage or LocalStorage(root)
@@ -120,123 +119,66 @@ class Registry:
     # versions
 
     def versions(self) -> list[str]:
-        names = [n for n in self.storage.list() if VERSION.match(n)]
-        return sorted(names, key=lambda n: int(VERSION.match(n).group(1)))  # type: ignore[union-attr]
+        return files.versions(self.storage)
 
     def champion_version(self) -> str | None:
-        try:
-            alias = json.loads(self.storage.read_bytes(ALIAS_FILE))
-        except FileNotFoundError:
-            return None
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise RegistryError(
-                f"the champion alias {ALIAS_FILE} is damaged: promote a version again with "
-                "`churn models promote VERSION`"
-            ) from None
-        return str(alias.get("version") or "") or None
+        return files.champion_version(self.storage)
 
-    def register(self, model: Any) -> str:
-        """Store a trained model (train.TrainedModel) as a new version and return its name (not champion)."""
+    def register(self, model: Trained) -> str:
+        """Store a trained model as a new version and return its name (not champion); sets model.card."""
+        card = model.card
+        if not isinstance(card, ModelCard):  # transitional: a dict card, as tests/.../test_registry_s3.py passes
+            card = ModelCard.from_dict(card)
         holdout = io.BytesIO()
         model.holdout.to_parquet(holdout, index=False)
-        booster_bytes = bytes(model.booster.save_raw("ubj"))
-        for _ in range(20):
-            existing = self.versions()
-            version = f"v{(int(existing[-1][1:]) + 1) if existing else 1:04d}"
-            card = {"version": version, **model.card, "model_file": MODEL_FILE, "model_format": "ubj"}
-            files = {
-                MODEL_FILE: booster_bytes,
-                CARD_FILE: _json_bytes(card),
-                HOLDOUT_FILE: holdout.getvalue(),
-            }
-            manifest = {
-                "format": MANIFEST_FORMAT,
-                "version": version,
-                "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
-            }
+        booster = bytes(model.booster.save_raw("ubj"))
+        for _ in range(VERSION_ATTEMPTS):
+            version = files.next_version(self.versions())
+            card_bytes = files.card_bytes(card, version)
+            version_files = {MODEL_FILE: booster, CARD_FILE: card_bytes, HOLDOUT_FILE: holdout.getvalue()}
             try:
-                self.storage.publish(version, {**files, MANIFEST_FILE: _json_bytes(manifest)})
+                self.storage.publish(
+                    version, {**version_files, MANIFEST_FILE: files.manifest_bytes(version, version_files)}
+                )
             except FileExistsError:
                 continue  # another training took this number: take the next
-            model.card = card
+            model.card = files.parse_card(card_bytes, version)
             return version
         raise RegistryError(
-            "could not find a free version number after 20 attempts; is another process "
+            f"could not find a free version number after {VERSION_ATTEMPTS} attempts; is another process "
             "writing to the registry in a loop?"
         )
 
     def _resolve(self, version: str) -> str:
-        if version == "champion":
-            champion = self.champion_version()
-            if champion is None:
-                raise RegistryError(
-                    "no champion model yet: run `churn train` first"
-                    + (f" (dataset {self.dataset})" if self.dataset != "evaluators" else "")
-                )
-            return champion
-        if not VERSION.match(version):
-            raise RegistryError(f"{version!r} is not a version name (like v0001) or 'champion'")
-        return version
-
-    def _verified(self, version: str, names: tuple[str, ...]) -> dict[str, bytes]:
-        """The requested files of a version, each checked against the manifest."""
-        if version not in self.storage.list():
-            known = ", ".join(self.versions()) or "none"
-            raise RegistryError(f"no model version {version} in the registry (versions: {known})")
-        try:
-            manifest = json.loads(self.storage.read_bytes(f"{version}/{MANIFEST_FILE}"))
-            listed = dict(manifest["files"])
-        except FileNotFoundError:
+        if version != "champion":
+            return files.check_version(version)
+        champion = self.champion_version()
+        if champion is None:
             raise RegistryError(
-                f"model version {version} is incomplete (no {MANIFEST_FILE}): it was not fully "
-                "written, so it cannot be used. Train again."
-            ) from None
-        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
-            raise RegistryError(
-                f"the manifest of model version {version} is damaged: the version cannot be trusted. Train again."
-            ) from None
-        if manifest.get("version") != version:
-            raise RegistryError(
-                f"the manifest in {version} describes {manifest.get('version')!r}: the folder was "
-                "copied or renamed. Train again."
+                "no champion model yet: run `churn train` first"
+                + (f" (dataset {self.dataset})" if self.dataset != "evaluators" else "")
             )
-        out = {}
-        for name in names:
-            if name not in listed:
-                raise RegistryError(f"model version {version} is incomplete: its manifest lists no {name}")
-            try:
-                data = self.storage.read_bytes(f"{version}/{name}")
-            except FileNotFoundError:
-                raise RegistryError(f"model version {version} is incomplete: {name} is missing") from None
-            if hashlib.sha256(data).hexdigest() != listed[name]:
-                raise RegistryError(
-                    f"{name} of model version {version} does not match its checksum: the file "
-                    "was changed or damaged after training. Restore it or train again."
-                )
-            out[name] = data
-        return out
+        return champion
+
+    def model_card(self, version: str) -> ModelCard:
+        """The card of a version (or of the champion), checked against the version's manifest."""
+        return files.card(self.storage, self._resolve(version))
 
     def card(self, version: str) -> dict[str, Any]:
-        version = self._resolve(version)
-        card = json.loads(self._verified(version, (CARD_FILE,))[CARD_FILE])
-        if card.get("version") != version:
-            raise RegistryError(f"the card in {version} describes {card.get('version')!r}. Train again.")
-        return card
+        """Transitional, for churn_core/cli/models.py: `model_card(version).to_dict()`."""
+        return self.model_card(version).to_dict()
 
     def load(self, version: str = "champion") -> LoadedModel:
         """A verified version (or the champion) with its booster, pipeline and calibrator."""
         version = self._resolve(version)
-        files = self._verified(version, (CARD_FILE, MODEL_FILE))
-        card = json.loads(files[CARD_FILE])
-        if card.get("version") != version:
-            raise RegistryError(f"the card in {version} describes {card.get('version')!r}. Train again.")
+        stored = files.verified(self.storage, version, (CARD_FILE, MODEL_FILE))
+        card = files.parse_card(stored[CARD_FILE], version)
         booster = xgb.Booster()
         try:
-            booster.load_model(bytearray(files[MODEL_FILE]))
-            pipeline = FeaturePipeline.from_dict(card["pipeline"])
-            calibrator = Calibrator.from_dict(card["calibrator"])
-        except (xgb.core.XGBoostError, ModelError, KeyError) as exc:
+            booster.load_model(bytearray(stored[MODEL_FILE]))
+            pipeline = FeaturePipeline.from_dict(card.pipeline)
+            calibrator = Calibrator.from_dict(card.calibrator)
+        except (xgb.core.XGBoostError, ModelError, KeyError, TypeError, ValueError) as exc:
             raise RegistryError(f"model version {version} cannot be loaded: {exc}") from None
         if list(booster.feature_names or []) != pipeline.features_:
             raise RegistryError(f"model version {version}: the booster's features do not match its pipeline")
@@ -244,24 +186,19 @@ class Registry:
 
     def holdout(self, version: str) -> pd.DataFrame:
         version = self._resolve(version)
-        return pd.read_parquet(io.BytesIO(self._verified(version, (HOLDOUT_FILE,))[HOLDOUT_FILE]))
+        return pd.read_parquet(io.BytesIO(files.verified(self.storage, version, (HOLDOUT_FILE,))[HOLDOUT_FILE]))
+
+    def listing(self) -> list[ListedVersion]:
+        """Every version with its card, oldest first; damaged ones say why."""
+        return files.listing(self.storage)
 
     def list(self) -> list[dict[str, Any]]:
-        """Every version's card (plus `champion` and `status`), oldest first; damaged ones say why."""
-        try:
-            champion = self.champion_version()
-        except RegistryError:
-            champion = None
-        out = []
-        for version in self.versions():
-            try:
-                card = self.card(version)
-                card.update(status="ok")
-            except RegistryError as exc:
-                card = {"version": version, "status": f"unusable: {exc}"}
-            card["champion"] = version == champion
-            out.append(card)
-        return out
+        """Transitional, for churn_core/cli/models.py: `listing()` as dicts (the card's keys, `status`, `champion`)."""
+        return [
+            {**(item.card.to_dict() if item.card else {"version": item.version}), "status": item.status}
+            | {"champion": item.champion}
+            for item in self.listing()
+        ]
 
     # promotion
 
@@ -272,7 +209,7 @@ class Registry:
         candidate = self.load(version)
         holdout = self.holdout(version)
         y = holdout["__churned"].to_numpy()
-        cand_auc = _auc(y, candidate.predict_margin(holdout))
+        cand_auc = Ranked(y, candidate.predict_margin(holdout)).roc_auc()
         champion = self.champion_version()
 
         def result(allowed: bool, reason: str, champ_auc: float | None = None) -> Comparison:
@@ -287,7 +224,7 @@ class Registry:
         except RegistryError as exc:
             return result(True, f"the champion {champion} cannot be loaded ({exc}); {version} may replace it")
         try:
-            champ_auc = _auc(y, current.predict_margin(holdout))
+            champ_auc = Ranked(y, current.predict_margin(holdout)).roc_auc()
         except (ModelError, KeyError, ValueError) as exc:
             return result(
                 False,
@@ -315,11 +252,10 @@ class Registry:
             )
         if comparison.champion == version:
             return comparison
-        history: list[dict[str, Any]] = []
         try:
-            history = json.loads(self.storage.read_bytes(ALIAS_FILE)).get("history", [])
-        except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError, AttributeError):
-            history = []
+            previous = files.alias(self.storage)
+        except RegistryError:
+            previous = None  # a damaged alias is replaced, its history lost
         entry = {
             "version": version,
             "previous": comparison.champion,
@@ -327,38 +263,5 @@ class Registry:
             "promoted_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "comparison": asdict(comparison),
         }
-        self.storage.write_bytes(ALIAS_FILE, _json_bytes({**entry, "history": [*history, entry][-50:]}))
+        self.storage.write_bytes(ALIAS_FILE, files.alias_bytes(entry, previous))
         return comparison
-
-
-def _auc(y: np.ndarray, score: np.ndarray) -> float:
-    from churn_core.model.evaluate import _Ranked
-
-    return _Ranked(y, score).roc_auc()
-
-
-def _json_bytes(value: Any) -> bytes:
-    return json.dumps(_clean(value), indent=1, default=_default, allow_nan=False).encode("utf-8")
-
-
-def _clean(value: Any) -> Any:
-    """JSON has no NaN or infinity: None in their place (numpy scalars become Python numbers)."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        return value if np.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, dt.date | dt.datetime | Path):
-        return str(value)
-    raise TypeError(f"cannot store {type(value).__name__} in a model card")

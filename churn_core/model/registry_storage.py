@@ -25,21 +25,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from churn_core.errors import ChurnError
+from churn_core.model.registry_files import RegistryError
 from churn_core.settings import Settings
 from churn_core.warehouse.aws import AwsClients, Conflict, NotFound, split_s3
 from churn_core.warehouse.base import WarehouseError
 
 STAGING, PUBLISHED = ".staging", ".published"
 STALE_STAGING_SECONDS = 3600  # a staging folder or claim this old was left by a training that died
-
-
-class RegistryError(ChurnError):
-    """A registry operation failed or was refused; nothing was changed. `refused` marks a promotion rule."""
-
-    def __init__(self, message: str, *, refused: bool = False) -> None:
-        super().__init__(message)
-        self.refused = refused
 
 
 class Storage(ABC):

@@ -1,8 +1,6 @@
-"""Training (`churn train`): profiles `seed` and `tuned`, honest held-out evaluation, continued training.
+"""Training (`churn train`): honest held-out evaluation into the model card, registration, continued training.
 
-* `seed` is the talk's XGBClassifier exactly (churn_core.model.tuning.SEED_PARAMS) on the seed's features.
-* `tuned` searches hyper-parameters by grouped CV with early stopping within settings.tuning_budget_seconds
-  (the seed's configuration is its first trial), on the seed's features plus day of trial, segment and ratios.
+* Profiles `seed` (the talk's model exactly) and `tuned` (searched) are fitted by churn_core.model.fit.
 * Both learn churn (1 = churned) from day-of-trial snapshots, so one model scores an evaluator on any day
   1..7 with only what was known that day. The model is trained on earlier cohorts and tested on later
   ones (split by evaluation start date; all snapshots of an evaluator on one side), and also judged on the
@@ -24,31 +22,26 @@ import numpy as np
 import pandas as pd
 import sklearn
 import xgboost as xgb
-from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
+from sklearn.model_selection import RepeatedStratifiedKFold
 
 from churn_core.model import tuning
 from churn_core.model.calibration import Calibrator
-from churn_core.model.datasets import Dataset, DatasetError, check_labels, frame_fingerprint
-from churn_core.model.evaluate import _Ranked, binary_metrics, capacity_threshold, evaluation_report, f2_threshold
-from churn_core.model.features import SEED_NUMERIC, FeaturePipeline, ModelError
+from churn_core.model.card import CalibrationSummary, ModelCard, Ranking, Thresholds
+from churn_core.model.datasets import Dataset, DatasetError, check_labels
+from churn_core.model.evaluate import Ranked, binary_metrics, capacity_threshold, evaluation_report, f2_threshold
+from churn_core.model.features import FeaturePipeline, ModelError
+from churn_core.model.fit import PROFILES, Fitted, fit_core, make_pipeline, margins
+from churn_core.model.registry import LoadedModel, Registry
+from churn_core.model.snapshots import evaluator_dataset
+from churn_core.model.splits import Split, check_split, cohort_week, describe, holdout_frame, random_split, time_split
 from churn_core.model.study import feature_study
 from churn_core.settings import Settings
 
-PROFILES = ("seed", "tuned")
 THRESHOLD_RULES = ("f2", "capacity")
 SEED_TEST_SIZE = 0.33
-HOLDOUT_COLUMNS = ("__churned", "__day", "__group", "__date")
 Progress = Callable[[str], None]
 
-__all__ = [
-    "PROFILES",
-    "ModelError",
-    "TrainedModel",
-    "capacity_threshold",
-    "cross_validate",
-    "fit_model",
-    "train_candidate",
-]
+__all__ = ["PROFILES", "TrainedModel", "cross_validate", "fit_model", "train_candidate"]
 
 
 @dataclass
@@ -58,161 +51,13 @@ class TrainedModel:
     booster: xgb.Booster
     pipeline: FeaturePipeline
     calibrator: Calibrator
-    card: dict[str, Any]
-    holdout: pd.DataFrame  # raw test rows plus HOLDOUT_COLUMNS, for comparing models at promotion
+    card: ModelCard
+    holdout: pd.DataFrame  # raw test rows plus splits.HOLDOUT_COLUMNS, for comparing models at promotion
     version: str = ""
 
     @property
     def rows(self) -> int:
-        return int(self.card["training"]["rows"])
-
-
-@dataclass
-class Split:
-    kind: str
-    train: np.ndarray
-    test: np.ndarray
-    detail: dict[str, Any]
-
-
-# --- splits ---------------------------------------------------------------------------------------------
-
-
-def time_split(data: Dataset, test_size: float) -> Split | None:
-    """Later cohorts (by evaluation start date) are the test set; None when the data has no usable dates."""
-    if data.dates is None:
-        return None
-    unique, inverse = np.unique(data.groups, return_inverse=True)
-    first = np.full(len(unique), np.datetime64("9999-12-31"), dtype="datetime64[D]")
-    np.minimum.at(first, inverse, data.dates)
-    cutoff = np.sort(first)[int(np.floor((1 - test_size) * (len(first) - 1)))]
-    test_group = first > cutoff
-    if test_group.all() or not test_group.any():
-        return None
-    test = test_group[inverse]
-    return Split(
-        "time",
-        np.flatnonzero(~test),
-        np.flatnonzero(test),
-        {
-            "train_dates": [str(first.min()), str(cutoff)],
-            "test_dates": [str(first[test_group].min()), str(first.max())],
-            "test_size": test_size,
-        },
-    )
-
-
-def random_split(data: Dataset, test_size: float, seed: int) -> Split:
-    """The seed's split: train_test_split(test_size=0.33, random_state=27), of whole groups."""
-    unique, inverse = np.unique(data.groups, return_inverse=True)
-    _, test_groups = train_test_split(np.arange(len(unique)), test_size=test_size, random_state=seed)
-    in_test = np.zeros(len(unique), bool)
-    in_test[test_groups] = True
-    test = in_test[inverse]
-    return Split("random", np.flatnonzero(~test), np.flatnonzero(test), {"test_size": test_size, "random_state": seed})
-
-
-def _check_split(data: Dataset, split: Split) -> None:
-    check_labels(data.y[split.train], f"the training part of the {split.kind} split")
-    test = data.y[split.test]
-    if test.sum() == 0 or test.sum() == len(test):
-        raise DatasetError(
-            f"the held-out part of the {split.kind} split has only one class: add data or "
-            "spread the outcomes over more cohorts"
-        )
-
-
-def cohort_week(dates: np.ndarray) -> np.ndarray:
-    """Monday of each date's week, as ISO text."""
-    days = dates.astype("datetime64[D]").astype(np.int64)
-    return (days - (days + 3) % 7).astype("datetime64[D]").astype(str)
-
-
-# --- the core fit ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class Fitted:
-    pipeline: FeaturePipeline
-    booster: xgb.Booster
-    calibrator: Calibrator
-    search: tuning.SearchResult
-    oof_y: np.ndarray
-    oof_prob: np.ndarray
-    oof_rows: np.ndarray
-    seconds: float
-
-
-def make_pipeline(data: Dataset, profile: str, settings: Settings) -> FeaturePipeline:
-    if profile == "seed" and data.day is not None:  # the evaluator data: the seed's own features
-        return FeaturePipeline(SEED_NUMERIC, (), (), settings.sparse_min_nonzero_rate, data.categorical_mode)
-    return FeaturePipeline(
-        data.numeric,
-        data.categorical,
-        data.ratios,
-        settings.sparse_min_nonzero_rate,
-        data.categorical_mode,
-        data.sums,
-    )
-
-
-def fit_core(
-    train: Dataset, settings: Settings, profile: str, *, budget: float | None = None, base: Any | None = None
-) -> Fitted:
-    """Pipeline, search (or the seed's fixed model), calibration on OOF margins, final booster on all rows."""
-    started = time.monotonic()
-    pipeline = base.pipeline if base is not None else make_pipeline(train, profile, settings).fit(train.frame)
-    x = pipeline.transform(train.frame).to_numpy(np.float32)
-    names, types = pipeline.features_, pipeline.feature_types_
-    if base is not None:
-        params = {k: v for k, v in base.card["params"].items()}
-        result = tuning.continue_search(x, train.y, train.groups, names, types, settings, base.booster, params)
-    elif profile == "seed":
-        result = tuning.search(
-            x,
-            train.y,
-            train.groups,
-            names,
-            types,
-            settings,
-            budget=float("inf"),
-            max_trials=1,
-            fixed=tuning.SEED_PARAMS,
-        )
-    else:
-        result = tuning.search(
-            x,
-            train.y,
-            train.groups,
-            names,
-            types,
-            settings,
-            budget=settings.tuning_budget_seconds if budget is None else budget,
-            max_trials=settings.tuning_max_trials,
-        )
-    oof_y = train.y[result.oof_rows]
-    calibrator = Calibrator(settings.calibration_method).fit(result.oof_margin, oof_y)
-    booster = xgb.train(
-        tuning.native(result.params, tuning.threads(settings)),
-        tuning.dmatrix(x, train.y, names, types, quantile=True),
-        num_boost_round=int(result.params["n_estimators"]),
-        xgb_model=base.booster if base is not None else None,
-    )
-    return Fitted(
-        pipeline,
-        booster,
-        calibrator,
-        result,
-        oof_y,
-        calibrator(result.oof_margin),
-        result.oof_rows,
-        time.monotonic() - started,
-    )
-
-
-def margins(fitted_pipeline: FeaturePipeline, booster: xgb.Booster, frame: pd.DataFrame) -> np.ndarray:
-    x = fitted_pipeline.transform(frame).to_numpy(np.float32)
-    return np.asarray(booster.inplace_predict(x, predict_type="margin"), np.float64)
+        return self.card.training.rows
 
 
 # --- training a model for the registry --------------------------------------------------------------------
@@ -223,106 +68,117 @@ def fit_model(
     settings: Settings,
     profile: str = "tuned",
     *,
-    base: Any | None = None,
+    base: LoadedModel | None = None,
     progress: Progress | None = None,
 ) -> TrainedModel:
     """Train, calibrate and evaluate one model on `data`; nothing is written anywhere."""
     say = progress or (lambda _: None)
+    _check_choices(profile, settings)
+    check_labels(data.y, data.name)
+    if base is not None:
+        data = _new_rows(data, base)
+    by_time = time_split(data, SEED_TEST_SIZE)
+    by_random = random_split(data, SEED_TEST_SIZE, settings.random_seed)
+    primary = by_time or by_random
+    check_split(data, primary)
+    train, test = data.subset(primary.train), data.subset(primary.test)
+    say(f"Training {'continued' if base is not None else profile} model on {len(train.y):,} rows")
+    fitted = fit_core(train, settings, profile, base=base)
+    say("Evaluating on held-out rows")
+    thresholds = _thresholds(train, fitted, settings)
+    card = _card(data, train, test, fitted, thresholds, profile, base, settings.bootstrap_samples)
+    card.split = {"primary": primary.kind, **primary.detail}
+    card.evaluation = {primary.kind: _ranking(test, _probability(fitted, test), primary.detail)}
+    if by_time is not None and base is None:
+        say("Checking on the seed's random split")
+        card.evaluation["random"] = _refit_ranking(data, by_random, settings, profile, fitted.search.params)
+    if profile == "tuned" and base is None:
+        say("Training the seed's model on the same rows for comparison")
+        card.comparison = {"seed": _ranking(test, _probability(fit_core(train, settings, "seed"), test))}
+    return TrainedModel(fitted.booster, fitted.pipeline, fitted.calibrator, card, holdout_frame(test))
+
+
+def _check_choices(profile: str, settings: Settings) -> None:
     if profile not in PROFILES:
         raise ModelError(f"unknown profile {profile!r}: choose {' or '.join(PROFILES)}")
     if settings.threshold_rule not in THRESHOLD_RULES:
         raise ModelError(
             f"setting threshold_rule must be one of {', '.join(THRESHOLD_RULES)}, not {settings.threshold_rule!r}"
         )
-    check_labels(data.y, data.name)
-    parent = None
-    if base is not None:
-        data, parent = _new_rows(data, base), base.version
-    by_time = time_split(data, SEED_TEST_SIZE)
-    by_random = random_split(data, SEED_TEST_SIZE, settings.random_seed)
-    primary = by_time or by_random
-    _check_split(data, primary)
-    train, test = data.subset(primary.train), data.subset(primary.test)
-    say(f"Training {'continued' if base is not None else profile} model on {len(train.y):,} rows")
-    fitted = fit_core(train, settings, profile, base=base)
-    threshold_f2 = f2_threshold(fitted.oof_y, fitted.oof_prob)
-    capacity = _capacity(train, fitted, settings)
-    rule = settings.threshold_rule
-    threshold = capacity["capacity"] if rule == "capacity" and capacity["capacity"] is not None else threshold_f2
-    say("Evaluating on held-out rows")
-    prob = fitted.calibrator(margins(fitted.pipeline, fitted.booster, test.frame))
+
+
+def _probability(fitted: Fitted, test: Dataset) -> np.ndarray:
+    return fitted.calibrator(margins(fitted.pipeline, fitted.booster, test.frame))
+
+
+def _card(
+    data: Dataset,
+    train: Dataset,
+    test: Dataset,
+    fitted: Fitted,
+    thresholds: Thresholds,
+    profile: str,
+    base: LoadedModel | None,
+    n_boot: int,
+) -> ModelCard:
+    """The card of a freshly fitted model: its data, configuration and held-out evaluation."""
+    threshold = thresholds.capacity if thresholds.rule == "capacity" and thresholds.capacity is not None else None
+    threshold = float(thresholds.f2 if threshold is None else threshold)
+    margin = margins(fitted.pipeline, fitted.booster, test.frame)
+    prob = fitted.calibrator(margin)
     weeks = cohort_week(test.dates) if test.dates is not None else None
-    report = evaluation_report(test.y, prob, threshold, day=test.day, week=weeks, n_boot=settings.bootstrap_samples)
-    raw_prob = 1 / (1 + np.exp(-margins(fitted.pipeline, fitted.booster, test.frame)))
-    evaluation: dict[str, Any] = {primary.kind: {"split": primary.detail, **_ranking(test, prob)}}
-    if by_time is not None and base is None:
-        say("Checking on the seed's random split")
-        evaluation["random"] = {
-            "split": by_random.detail,
-            **_refit_ranking(data, by_random, settings, profile, fitted.search.params),
-        }
-    comparison = {}
-    if profile == "tuned" and base is None:
-        say("Training the seed's model on the same rows for comparison")
-        seed = fit_core(train, settings, "seed")
-        seed_prob = seed.calibrator(margins(seed.pipeline, seed.booster, test.frame))
-        comparison = {"seed": _ranking(test, seed_prob)}
-    card = {
-        "profile": "continued" if base is not None else profile,
-        "parent": parent,
-        "dataset": data.name,
-        "target": "churn",
-        "positive_class": "churned (1 = churned, 0 = retained)",
-        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "features": fitted.pipeline.features_,
-        "feature_types": fitted.pipeline.feature_types_,
-        "dropped_features": fitted.pipeline.dropped_,
-        "params": {k: _plain(v) for k, v in fitted.search.params.items()},
-        "num_boost_round": int(fitted.booster.num_boosted_rounds()),
-        "tuning": fitted.search.summary(),
-        "training": _describe(train, fitted),
-        "training_rows": int(len(train.y)),
-        "test": _describe(test),
-        "split": {"primary": primary.kind, **primary.detail},
-        "threshold": float(threshold),
-        "thresholds": {"rule": rule, "f2": threshold_f2, **capacity},
+    report = evaluation_report(test.y, prob, threshold, day=test.day, week=weeks, n_boot=n_boot)
+    card = ModelCard(
+        profile="continued" if base is not None else profile,
+        parent=base.version if base is not None else None,
+        dataset=data.name,
+        created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        features=fitted.pipeline.features_,
+        feature_types=fitted.pipeline.feature_types_,
+        dropped_features=fitted.pipeline.dropped_,
+        params={k: _plain(v) for k, v in fitted.search.params.items()},
+        num_boost_round=int(fitted.booster.num_boosted_rounds()),
+        tuning=fitted.search.summary(),
+        training=describe(train, fingerprint=True),
+        training_rows=int(len(train.y)),
+        test=describe(test),
+        threshold=threshold,
+        thresholds=thresholds,
         **report,
-        "calibration": {
-            "method": fitted.calibrator.fitted_method_,
-            "ece_uncalibrated": binary_metrics(test.y, raw_prob, threshold)["ece"],
-            "ece": report["metrics"]["ece"],
-            "fitted_on": "out-of-fold predictions of training rows",
-        },
-        "metrics_by_day": report.get("metrics_by_day", {}),
-        "evaluation": evaluation,
-        "comparison": comparison,
-        "feature_study": feature_study(train.frame, fitted.pipeline),
-        "pipeline": fitted.pipeline.to_dict(),
-        "calibrator": fitted.calibrator.to_dict(),
-        "data_source": data.source,
-        "data_notes": data.notes,
-        "library_versions": {
+        calibration=CalibrationSummary(
+            method=fitted.calibrator.fitted_method_,
+            ece_uncalibrated=binary_metrics(test.y, 1 / (1 + np.exp(-margin)), threshold)["ece"],
+            ece=report["metrics"]["ece"],
+            fitted_on="out-of-fold predictions of training rows",
+        ),
+        feature_study=feature_study(train.frame, fitted.pipeline),
+        pipeline=fitted.pipeline.to_dict(),
+        calibrator=fitted.calibrator.to_dict(),
+        data_source=data.source,
+        data_notes=data.notes,
+        library_versions={
             "xgboost": xgb.__version__,
             "scikit-learn": sklearn.__version__,
             "pandas": pd.__version__,
             "numpy": np.__version__,
             "python": platform.python_version(),
         },
-        "train_seconds": round(fitted.seconds, 2),
-    }
-    if test.truth is not None:
-        card.update(_oracle(test))
-    return TrainedModel(fitted.booster, fitted.pipeline, fitted.calibrator, card, _holdout(test))
+        train_seconds=round(fitted.seconds, 2),
+    )
+    if test.truth is not None:  # demo data: the best any model could do on the same rows
+        oracle = _ranking(test, np.asarray(test.truth))
+        card.oracle_roc_auc, card.oracle_roc_auc_by_day = oracle.roc_auc, oracle.roc_auc_by_day or {}
+    return card
 
 
-def _new_rows(data: Dataset, base: Any) -> Dataset:
+def _new_rows(data: Dataset, base: LoadedModel) -> Dataset:
     """The rows a continued model learns from: cohorts after the champion's training window (or all)."""
-    if base.card.get("dataset") != data.name:
+    if base.card.dataset != data.name:
         raise ModelError(
-            f"the champion {base.version} was trained on {base.card.get('dataset')!r}, not "
+            f"the champion {base.version} was trained on {base.card.dataset!r}, not "
             f"{data.name!r}: continue training only on the same kind of data"
         )
-    last = (base.card.get("training") or {}).get("date_max")
+    last = base.card.training.date_max
     if data.dates is None or not last:
         return data
     rows = np.flatnonzero(data.dates > np.datetime64(last))
@@ -336,10 +192,16 @@ def _new_rows(data: Dataset, base: Any) -> Dataset:
     return new
 
 
-def _capacity(train: Dataset, fitted: Fitted, settings: Settings) -> dict[str, Any]:
-    """The cut-off filling settings.capacity_per_week, from OOF probabilities at each evaluator's last day."""
+def _thresholds(train: Dataset, fitted: Fitted, settings: Settings) -> Thresholds:
+    """The F2 cut-off, and the one filling settings.capacity_per_week, both from out-of-fold probabilities
+    (the capacity one at each evaluator's last day)."""
+    thresholds = Thresholds(
+        rule=settings.threshold_rule,
+        f2=f2_threshold(fitted.oof_y, fitted.oof_prob),
+        capacity_per_week=settings.capacity_per_week,
+    )
     if train.dates is None:
-        return {"capacity": None, "capacity_per_week": settings.capacity_per_week}
+        return thresholds
     rows = fitted.oof_rows
     frame = pd.DataFrame(
         {
@@ -353,28 +215,23 @@ def _capacity(train: Dataset, fitted: Fitted, settings: Settings) -> dict[str, A
     weeks = max((last["date"].max() - last["date"].min()).days + 1, 7) / 7
     weekly = len(last) / weeks
     share = min(settings.capacity_per_week / weekly, 1.0)
-    return {
-        "capacity": capacity_threshold(last["p"].to_numpy(), int(round(share * len(last)))),
-        "capacity_per_week": settings.capacity_per_week,
-        "evaluators_per_week": round(weekly, 1),
-    }
+    thresholds.capacity = capacity_threshold(last["p"].to_numpy(), int(round(share * len(last))))
+    thresholds.evaluators_per_week = round(weekly, 1)
+    return thresholds
 
 
-def _ranking(test: Dataset, prob: np.ndarray) -> dict[str, Any]:
-    ranked = _Ranked(test.y, prob)
-    out: dict[str, Any] = {"roc_auc": ranked.roc_auc(), "pr_auc": ranked.pr_auc(), "rows": int(len(test.y))}
+def _ranking(test: Dataset, score: np.ndarray, split: dict[str, Any] | None = None) -> Ranking:
+    """ROC and PR AUC of `score` on the test rows, overall and per day of trial."""
+    ranked = Ranked(test.y, score)
+    by_day = None
     if test.day is not None:
-        out["roc_auc_by_day"] = {
-            str(d): _Ranked(test.y[test.day == d], prob[test.day == d]).roc_auc() for d in np.unique(test.day)
-        }
-    return out
+        by_day = {str(d): Ranked(test.y[test.day == d], score[test.day == d]).roc_auc() for d in np.unique(test.day)}
+    return Ranking(split, ranked.roc_auc(), ranked.pr_auc(), int(len(test.y)), by_day)
 
 
-def _refit_ranking(
-    data: Dataset, split: Split, settings: Settings, profile: str, params: dict[str, Any]
-) -> dict[str, Any]:
-    """Ranking metrics of the same configuration retrained on the other split (no new search)."""
-    _check_split(data, split)
+def _refit_ranking(data: Dataset, split: Split, settings: Settings, profile: str, params: dict[str, Any]) -> Ranking:
+    """Ranking of the same configuration retrained on the other split (no new search)."""
+    check_split(data, split)
     train, test = data.subset(split.train), data.subset(split.test)
     pipeline = make_pipeline(train, profile, settings).fit(train.frame)
     x = pipeline.transform(train.frame).to_numpy(np.float32)
@@ -383,41 +240,7 @@ def _refit_ranking(
         tuning.dmatrix(x, train.y, pipeline.features_, pipeline.feature_types_, quantile=True),
         num_boost_round=int(params["n_estimators"]),
     )
-    return _ranking(test, margins(pipeline, booster, test.frame))
-
-
-def _oracle(test: Dataset) -> dict[str, Any]:
-    """The best any model could do: ROC AUC of the generator's true churn probability on the same rows."""
-    truth = np.asarray(test.truth)
-    by_day = {}
-    if test.day is not None:
-        by_day = {str(d): _Ranked(test.y[test.day == d], truth[test.day == d]).roc_auc() for d in np.unique(test.day)}
-    return {"oracle_roc_auc": _Ranked(test.y, truth).roc_auc(), "oracle_roc_auc_by_day": by_day}
-
-
-def _describe(part: Dataset, fitted: Fitted | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "rows": int(len(part.y)),
-        "groups": int(len(np.unique(part.groups))),
-        "churned": int(part.y.sum()),
-        "churn_rate": float(part.y.mean()),
-    }
-    if part.dates is not None:
-        out.update(date_min=str(part.dates.min()), date_max=str(part.dates.max()))
-    if part.day is not None:
-        out["as_of_days"] = sorted(int(d) for d in np.unique(part.day))
-    if fitted is not None:
-        out["fingerprint"] = frame_fingerprint(part.frame, part.y)
-    return out
-
-
-def _holdout(test: Dataset) -> pd.DataFrame:
-    frame = test.frame.copy()
-    frame["__churned"] = test.y.astype(np.int8)
-    frame["__day"] = test.day if test.day is not None else 0
-    frame["__group"] = test.groups.astype(str)
-    frame["__date"] = test.dates.astype(str) if test.dates is not None else ""
-    return frame
+    return _ranking(test, margins(pipeline, booster, test.frame), split.detail)
 
 
 def _plain(value: Any) -> Any:
@@ -437,9 +260,6 @@ def train_candidate(
     progress: Progress | None = None,
 ) -> TrainedModel:
     """Train on the warehouse's evaluators (or `data`) and register the model as a candidate version."""
-    from churn_core.model.datasets import evaluator_dataset
-    from churn_core.model.registry import Registry
-
     if data is None:
         data = evaluator_dataset(warehouse)
     registry = Registry(settings, data.name)

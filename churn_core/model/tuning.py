@@ -20,7 +20,8 @@ import numpy as np
 import xgboost as xgb
 from sklearn.model_selection import StratifiedKFold
 
-from churn_core.model.evaluate import _Ranked
+from churn_core.model.card import TuningSummary
+from churn_core.model.evaluate import Ranked
 from churn_core.settings import Settings
 
 # The seed talk's XGBClassifier, exactly (XGBClassifier names; `seed=27` is random_state).
@@ -89,13 +90,14 @@ class SearchResult:
     seconds: float = 0.0
     stopped_by: str = ""
 
-    def summary(self) -> dict[str, Any]:
-        return {
-            "cv_auc": self.cv_auc,
-            "trials": len(self.trials),
-            "seconds": round(self.seconds, 2),
-            "stopped_by": self.stopped_by,
-            "history": [
+    def summary(self) -> TuningSummary:
+        """The search as the model card records it."""
+        return TuningSummary(
+            cv_auc=self.cv_auc,
+            trials=len(self.trials),
+            seconds=round(self.seconds, 2),
+            stopped_by=self.stopped_by,
+            history=[
                 {
                     "cv_auc": t.cv_auc,
                     "rounds": t.rounds,
@@ -105,7 +107,7 @@ class SearchResult:
                 }
                 for t in self.trials
             ],
-        }
+        )
 
 
 def threads(settings: Settings) -> int:
@@ -263,7 +265,7 @@ def run_trial(
         for booster, (_, valid), (_, dvalid) in zip(boosters, folds.folds, folds.sets, strict=True):
             last = min(shared, booster.num_boosted_rounds())
             oof[valid] = booster.predict(dvalid, output_margin=True, iteration_range=(0, last))
-            aucs.append(_Ranked(folds.y[valid], oof[valid]).roc_auc())
+            aucs.append(Ranked(folds.y[valid], oof[valid]).roc_auc())
     # The final model learns from all k/(k-1) times a fold's rows, which carry proportionally more trees.
     k = len(folds.folds)
     rounds = int(np.ceil(shared * (k / (k - 1) if early else 1.0)))

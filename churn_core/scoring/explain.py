@@ -87,11 +87,6 @@ class TreeExplainer:
         return self.booster.predict(data, pred_contribs=True)
 
 
-def shap_values(booster: xgboost.Booster, X: np.ndarray | pd.DataFrame) -> np.ndarray:
-    """`TreeExplainer(booster).shap_values(X)`, for a one-off call."""
-    return TreeExplainer(booster).shap_values(X)
-
-
 def _unsupported(learner: dict[str, Any]) -> str:
     """Why the kernels cannot explain this model, or '' when they can."""
     booster = learner["gradient_booster"]

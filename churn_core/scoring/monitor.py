@@ -129,10 +129,3 @@ def stored_reference(warehouse: Warehouse, model_version: str) -> pd.DataFrame:
     if not warehouse.table_exists(REFERENCE_TABLE):
         return pd.DataFrame(columns=list(REFERENCE_COLUMNS))
     return warehouse.run("drift_reference", {"model_version": model_version})
-
-
-def score_drift(warehouse: Warehouse, as_of: dt.date | None = None) -> pd.DataFrame:
-    """PSI per feature of one score set (the newest when `as_of` is None), worst first; for the dashboard."""
-    if not warehouse.table_exists("score_drift"):
-        return pd.DataFrame(columns=list(DRIFT_COLUMNS))
-    return warehouse.run("score_drift", {"as_of": as_of})

@@ -19,12 +19,14 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import xgboost as xgb
 
 from churn_core.errors import ChurnError
-from churn_core.schema import CHANNELS, EVALUATOR_SCORES, RISK_TIERS, SEGMENT_COLUMNS
-from churn_core.scoring import channels, integrity, monitor, reasons, targeting
+from churn_core.model.card import DataSummary, ModelCard
+from churn_core.schema import CHANNELS
+from churn_core.scoring import channels, columns, integrity, monitor, reasons
+from churn_core.scoring.explain import TreeExplainer
+from churn_core.scoring.rows import ScoringPass, decide, effect_rows, score_rows
 from churn_core.settings import Settings
 from churn_core.warehouse import Warehouse
 
@@ -47,7 +49,7 @@ class ScoringModel(Protocol):
     """What scoring needs from a registry model (churn_core.model.registry.LoadedModel)."""
 
     version: str
-    card: dict[str, Any]
+    card: ModelCard
     booster: xgb.Booster
     pipeline: Any
     threshold: float
@@ -104,8 +106,7 @@ def scoring_date(warehouse: Warehouse, as_of: dt.date | None = None) -> dt.date:
 
 def model_features(model: ScoringModel) -> list[str]:
     """The model's features in order, as its card lists them (else as its pipeline does)."""
-    listed = model.card.get("features") if isinstance(model.card, dict) else None
-    return list(listed or model.pipeline.features_)
+    return list(model.card.features or model.pipeline.features_)
 
 
 def model_inputs(model: ScoringModel, frame: pd.DataFrame) -> pd.DataFrame:
@@ -143,15 +144,6 @@ def channels_reached(warehouse: Warehouse, instances: np.ndarray, as_of: dt.date
     ok = (instances[order][at] == ids) & (col >= 0)
     out[order[at[ok]], col[ok]] = True
     return out
-
-
-def _reached_text(reached: np.ndarray) -> pd.Series:
-    """Channels as text per row ("email,push"; NULL when none), looked up among the 2**5 combinations."""
-    combos = [
-        ",".join(c for j, c in enumerate(CHANNELS) if mask >> j & 1) or None for mask in range(2 ** len(CHANNELS))
-    ]
-    code = (reached.astype(np.int64) << np.arange(len(CHANNELS))).sum(axis=1)
-    return _text(pa.array(combos, pa.string()).take(pa.array(code)))
 
 
 def previous_scores(warehouse: Warehouse, settings: Settings, as_of: dt.date) -> tuple[pd.DataFrame, str | None]:
@@ -200,19 +192,16 @@ def explain_margin(model: ScoringModel, x: pd.DataFrame) -> np.ndarray:
     FAST_SHAP_MIN_ROWS xgboost's own exact TreeSHAP finishes before the compiled kernels would load."""
     if len(x) < FAST_SHAP_MIN_ROWS:
         return model.booster.predict(xgb.DMatrix(x), pred_contribs=True)
-    from churn_core.scoring.explain import TreeExplainer
-
     return TreeExplainer(model.booster).shap_values(x)
 
 
-def _training_rows(snapshots: pd.DataFrame, card: dict[str, Any]) -> pd.DataFrame:
-    """The snapshots of the cohorts the model was trained on, when its card says which (training.date_min
-    and date_max of eval_start_date); otherwise every resolved evaluator's."""
-    span = card.get("training", {}) if isinstance(card, dict) else {}
-    if not (span.get("date_min") and span.get("date_max")) or "eval_start_date" not in snapshots:
+def training_rows(snapshots: pd.DataFrame, training: DataSummary) -> pd.DataFrame:
+    """The snapshots of the cohorts the model was trained on, when its card says which (the first and last
+    eval_start_date of its training rows); otherwise every resolved evaluator's."""
+    if not (training.date_min and training.date_max) or "eval_start_date" not in snapshots:
         return snapshots
     start = pd.to_datetime(snapshots["eval_start_date"].astype("str"), errors="coerce")
-    inside = (start >= pd.Timestamp(span["date_min"])) & (start <= pd.Timestamp(span["date_max"]))
+    inside = (start >= pd.Timestamp(training.date_min)) & (start <= pd.Timestamp(training.date_max))
     return snapshots[inside.to_numpy()].reset_index(drop=True) if inside.any() else snapshots
 
 
@@ -222,7 +211,7 @@ def drift_reference(warehouse: Warehouse, model: ScoringModel, features: list[st
     ref = monitor.stored_reference(warehouse, model.version)
     if not ref.empty:
         return ref
-    training = _training_rows(warehouse.run("training_snapshots"), model.card)
+    training = training_rows(warehouse.run("training_snapshots"), model.card.training)
     if training.empty:
         return ref
     if len(training) > REFERENCE_SAMPLE:  # deciles need no more; keeps the first run of a model quick
@@ -249,53 +238,18 @@ def score_evaluators(
     """Score every evaluator of instances_w1 and write the score set and its side tables atomically."""
     started = time.monotonic()
     as_of = scoring_date(warehouse, as_of)
-    features = model_features(model)
-    frame = step("Reading evaluators to score", lambda: warehouse.run("scoring_instances", {"as_of": as_of}))
-    if frame.empty:
-        raise ScoringError(f"instances_w1 has no evaluators for {as_of}; the previous score set is still served")
-    x = step("Preparing the model's features", lambda: model_inputs(model, frame))
-    shap = step("Explaining every score (exact SHAP)", lambda: explain_margin(model, x))
-    margin, prob = step("Predicting churn", lambda: predict(model, frame, x, shap))
-    context = step(
-        "Reading touches, previous scores and cohorts",
-        lambda: (
-            channels_reached(warehouse, frame["instance"].to_numpy(), as_of),
-            previous_scores(warehouse, settings, as_of),
-            reasons.cohort_medians(warehouse),
-            channels.uplift_history(warehouse),
-        ),
-    )
-    reached, (previous, note), medians, history = context
+    run, history, note = _scoring_pass(warehouse, settings, model, as_of, step)
     uplift_model = step("Fitting channel uplift models", lambda: channels.fit_uplift(history, settings))
-    scores, effects = step(
-        "Targeting and channels",
-        lambda: _score_frame(
-            settings,
-            model,
-            features,
-            as_of,
-            frame,
-            x,
-            margin,
-            prob,
-            shap,
-            reached,
-            previous,
-            medians,
-            uplift_model,
-            history,
-        ),
-    )
-    reference = step("Checking drift", lambda: drift_reference(warehouse, model, features))
-    current = pd.DataFrame(
-        {
-            **{f: x[f].to_numpy() for f in features},
-            monitor.SCORE_FEATURE: prob,
-            "as_of_day": frame["as_of_day"].to_numpy(),
-        },
-        copy=False,
-    )
-    drift = monitor.drift_table(reference, current, as_of) if not reference.empty else _empty_drift()
+
+    def target() -> tuple[pd.DataFrame, pd.DataFrame]:
+        decisions = decide(settings, run, uplift_model)
+        return score_rows(settings, run, decisions), effect_rows(
+            settings, as_of, uplift_model, history, decisions.chosen
+        )
+
+    scores, effects = step("Targeting and channels", target)
+    reference = step("Checking drift", lambda: drift_reference(warehouse, model, run.features))
+    drift = _drift(reference, run)
     summary = _summary(scores, drift, model.version, as_of, time.monotonic() - started, (note,) if note else ())
     sets = _score_set_row(summary, model.threshold, integrity.seal(settings, scores, as_of, model.version))
     step(
@@ -315,96 +269,56 @@ def score_evaluators(
     return summary
 
 
-def _score_frame(
-    settings: Settings,
-    model: ScoringModel,
-    features: list[str],
-    as_of: dt.date,
-    frame: pd.DataFrame,
-    x: pd.DataFrame,
-    margin: np.ndarray,
-    prob: np.ndarray,
-    shap: np.ndarray,
-    reached: np.ndarray,
-    previous: pd.DataFrame,
-    medians: pd.DataFrame,
-    uplift_model: channels.UpliftModel,
-    history: pd.DataFrame,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The evaluator_scores rows (EVALUATOR_SCORES columns, shap_*, uplift_*) and channel_effects."""
-    n = len(frame)
-    threshold = float(model.threshold)
-    predicted = (prob >= threshold).astype(np.int32)
-    instance = frame["instance"].to_numpy(np.int64)
-    rank = np.empty(n, np.int32)
-    rank[np.lexsort((instance, -prob))] = np.arange(1, n + 1, dtype=np.int32)
-
-    prev = pd.DataFrame({"instance": instance}).merge(previous, on="instance", how="left")
-    prev_prob = prev["previous_probability"].to_numpy(np.float64, na_value=np.nan)
-    change = prob - prev_prob
-
-    uplift, rate = channels.estimate_channels(uplift_model, frame, prob, settings)
-    value = frame["expected_annual_value"].to_numpy(np.float64, na_value=np.nan)
-    ev = targeting.expected_values(prob, value, rate, targeting.channel_costs(settings))
-    chosen = targeting.choose_targets(prob, threshold, ev, change, settings)
-    has = chosen.recommended >= 0
-    rows = np.arange(n)
-    uplift = np.round(uplift, 6)  # stored to six decimals (as are the SHAP values)
-    channel_uplift = np.where(has, uplift[rows, np.maximum(chosen.recommended, 0)], np.nan)
-
-    # the pipeline neither scales nor imputes, so the model inputs are the values to put into words
-    words = reasons.explain(
-        shap[:, :-1],
-        x.to_numpy(np.float64, na_value=np.nan),
-        features,
-        frame["team_size"].to_numpy(),
-        frame["as_of_day"].to_numpy(),
-        predicted,
-        medians,
-        dict(getattr(model.pipeline, "categories_", {}) or {}),
+def _scoring_pass(
+    warehouse: Warehouse, settings: Settings, model: ScoringModel, as_of: dt.date, step: Step
+) -> tuple[ScoringPass, pd.DataFrame, str | None]:
+    """The evaluators to score with the model's outputs and what the set needs besides; also the uplift
+    history and a note when the previous set was ignored."""
+    frame = step("Reading evaluators to score", lambda: warehouse.run("scoring_instances", {"as_of": as_of}))
+    if frame.empty:
+        raise ScoringError(f"instances_w1 has no evaluators for {as_of}; the previous score set is still served")
+    x = step("Preparing the model's features", lambda: model_inputs(model, frame))
+    shap = step("Explaining every score (exact SHAP)", lambda: explain_margin(model, x))
+    margin, prob = step("Predicting churn", lambda: predict(model, frame, x, shap))
+    reached, (previous, note), medians, history = step(
+        "Reading touches, previous scores and cohorts",
+        lambda: (
+            channels_reached(warehouse, frame["instance"].to_numpy(), as_of),
+            previous_scores(warehouse, settings, as_of),
+            reasons.cohort_medians(warehouse),
+            channels.uplift_history(warehouse),
+        ),
     )
+    run = ScoringPass(
+        as_of=as_of,
+        model_version=model.version,
+        threshold=float(model.threshold),
+        categories=dict(getattr(model.pipeline, "categories_", {}) or {}),
+        frame=frame,
+        x=x,
+        shap=shap,
+        margin=margin,
+        probability=prob,
+        reached=reached,
+        previous=previous,
+        medians=medians,
+    )
+    return run, history, note
 
-    out: dict[str, Any] = {
-        "instance": frame["instance"].to_numpy(np.int32),
-        "as_of_date": _same_date(as_of, n),
-        "day_of_trial": frame["day_of_trial"].to_numpy(np.int32),
-        "as_of_day": frame["as_of_day"].to_numpy(np.int32),
-        "eval_start_date": _dates(frame["eval_start_day"]),
-        "cohort_week": _dates(frame["cohort_week"]),
-        "model_version": _labels((model.version,), np.zeros(n, np.int32)),
-        "churn_probability": prob,
-        "churn_margin": margin,
-        "risk_tier": _labels(RISK_TIERS, targeting.risk_tier_codes(prob, settings)),
-        "predicted_churn": predicted,
-        "risk_rank": rank,
-        "top_reason": _text(words.top_reason),
-        "top_drivers": _text(words.top_drivers),
-        "shap_base": shap[:, -1].astype(np.float64),
-        **{c.name: _segment(frame[c.name], c.type) for c in SEGMENT_COLUMNS},
-        "channels_reached": _reached_text(reached),
-        "activated": frame["activated"].to_numpy(np.int32),
-        "value_at_risk": prob * value,
-        "recommended_channel": _labels(CHANNELS, np.maximum(chosen.recommended, 0), missing=~has),
-        "channel_uplift": channel_uplift,
-        "expected_value": chosen.expected_value,
-        "worth_saving": chosen.worth_saving,
-        "might_swing": chosen.might_swing,
-        "segment": _labels(targeting.SEGMENTS, chosen.segment_code),
-        "previous_as_of_date": _dates(prev["previous_as_of_date"]),
-        "previous_probability": prev_prob,
-        "probability_change": change,
-    }
-    assert list(out) == EVALUATOR_SCORES.names
-    # six decimals are plenty to read, and compress to half the size of full doubles
-    out.update({f"shap_{f}": np.round(shap[:, j].astype(np.float64), 6) for j, f in enumerate(features)})
-    out.update({f"uplift_{c}": uplift[:, j] for j, c in enumerate(CHANNELS)})
-    scores = pd.DataFrame(out, copy=False)
 
-    effects = channels.estimate_channel_effects(history, uplift_model, settings)
-    counts = np.bincount(chosen.recommended[has], minlength=len(CHANNELS))
-    effects.insert(0, "as_of_date", _same_date(as_of, len(effects)))
-    effects["recommended"] = counts[[CHANNELS.index(c) for c in effects["channel"]]].astype(np.int32)
-    return scores, effects
+def _drift(reference: pd.DataFrame, run: ScoringPass) -> pd.DataFrame:
+    """PSI of every model feature and of the score in this set against the model's training reference."""
+    if reference.empty:
+        return _empty_drift()
+    current = pd.DataFrame(
+        {
+            **{f: run.x[f].to_numpy() for f in run.features},
+            monitor.SCORE_FEATURE: run.probability,
+            "as_of_day": run.frame["as_of_day"].to_numpy(),
+        },
+        copy=False,
+    )
+    return monitor.drift_table(reference, current, run.as_of)
 
 
 def _summary(
@@ -436,7 +350,7 @@ def _summary(
 def _score_set_row(summary: ScoreSummary, threshold: float, seal: dict[str, str]) -> pd.DataFrame:
     """The score_sets row the dashboard lists sets from: the set's manifest, with its signed fingerprint."""
     row = {
-        "as_of_date": _same_date(summary.as_of, 1),
+        "as_of_date": columns.same_date(summary.as_of, 1),
         "model_version": pd.Series([summary.model_version], dtype="str"),
         "rows": np.asarray([summary.rows], np.int32),
         "created_at": pd.Series([pd.Timestamp.now(tz="UTC").tz_localize(None)], dtype="datetime64[us]"),
@@ -458,59 +372,9 @@ def _score_set_row(summary: ScoreSummary, threshold: float, seal: dict[str, str]
 def _empty_drift() -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "as_of_date": _same_date(dt.date(1970, 1, 1), 0),
+            "as_of_date": columns.same_date(dt.date(1970, 1, 1), 0),
             "feature": pd.Series([], dtype="str"),
             "psi": pd.Series([], dtype="float64"),
             "status": pd.Series([], dtype="str"),
         }
     )
-
-
-def _dates(values: Any) -> pd.Series:
-    """A DATE column (Arrow date32), NULL where missing, converted without Python objects per row."""
-    stamps = (
-        pd.to_datetime(pd.Series(values), errors="coerce")
-        if not isinstance(values, pd.Series) or not pd.api.types.is_datetime64_any_dtype(values)
-        else values
-    )
-    days = stamps.to_numpy("datetime64[D]")
-    missing = np.isnat(days)
-    epoch = np.where(missing, 0, days.astype(np.int64)).astype(np.int32)
-    return pd.Series(pa.array(epoch, pa.int32(), mask=missing).cast(pa.date32()), dtype=pd.ArrowDtype(pa.date32()))
-
-
-def _same_date(day: dt.date, n: int) -> pd.Series:
-    """A DATE column holding `day` n times."""
-    epoch = np.full(n, (day - dt.date(1970, 1, 1)).days, np.int32)
-    return pd.Series(pa.array(epoch, pa.int32()).cast(pa.date32()), dtype=pd.ArrowDtype(pa.date32()))
-
-
-def _text(values: Any) -> pd.Series:
-    """A VARCHAR column kept in Arrow (no Python strings per row)."""
-    if isinstance(values, pa.ChunkedArray | pa.Array):
-        return pd.Series(values, dtype=pd.ArrowDtype(pa.string()))
-    return pd.Series(pa.array(values, pa.string(), from_pandas=True), dtype=pd.ArrowDtype(pa.string()))
-
-
-def _labels(labels: tuple[str, ...], codes: np.ndarray, missing: np.ndarray | None = None) -> pd.Series:
-    """A VARCHAR column from codes into a few labels, NULL where `missing`."""
-    taken = pa.array(labels, pa.string()).take(pa.array(codes.astype(np.int32), mask=missing))
-    return pd.Series(taken, dtype=pd.ArrowDtype(pa.string()))
-
-
-def _segment(values: pd.Series, kind: str) -> Any:
-    if kind == "INTEGER":
-        return values.to_numpy(np.int32)
-    if kind == "DOUBLE":
-        return values.to_numpy(np.float64, na_value=np.nan)
-    return _text(pa.array(values, from_pandas=True).cast(pa.string()))
-
-
-# --- reads for the dashboard --------------------------------------------------------------------------
-
-
-def score_sets(warehouse: Warehouse) -> pd.DataFrame:
-    """The kept score sets with their summary counts, newest first (empty before the first `churn score`)."""
-    if not warehouse.table_exists("score_sets"):
-        return pd.DataFrame(columns=["as_of_date", "model_version", "rows", "created_at"])
-    return warehouse.run("score_sets")

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from churn_core.schema import CHANNELS, RISK_TIERS
+from churn_core.schema import CHANNELS
 from churn_core.settings import Settings
 
 SEGMENTS: tuple[str, ...] = ("worth saving", "might swing", "at risk, low value", "on track")
@@ -49,11 +49,6 @@ def risk_tier_codes(churn_probability: np.ndarray, settings: Settings) -> np.nda
     """Index into RISK_TIERS: 0 high (>= risk_tier_high), 1 medium (>= risk_tier_medium), 2 low."""
     p = np.asarray(churn_probability, float)
     return np.select([p >= settings.risk_tier_high, p >= settings.risk_tier_medium], [0, 1], 2).astype(np.int8)
-
-
-def risk_tiers(churn_probability: np.ndarray, settings: Settings) -> np.ndarray:
-    """ "high" / "medium" / "low" at settings risk_tier_high / risk_tier_medium."""
-    return np.asarray(RISK_TIERS, dtype=object)[risk_tier_codes(churn_probability, settings)]
 
 
 def channel_costs(settings: Settings, channels: tuple[str, ...] = CHANNELS) -> np.ndarray:

@@ -1,14 +1,15 @@
-"""Reading a model card (the dict the registry keeps with each version) into metrics, curves and tables."""
+"""A model card (churn_core.model.card.ModelCard) as the health page shows it: metrics, curves and tables."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from churn_core.model.card import ModelCard
 
 CARD_METRICS: tuple[tuple[str, str], ...] = (
     ("ROC AUC", "roc_auc"),
@@ -20,116 +21,74 @@ CARD_METRICS: tuple[tuple[str, str], ...] = (
     ("Accuracy", "accuracy"),
     ("Brier", "brier"),
 )
+CURVES: dict[str, tuple[str, str]] = {  # curve -> its x and y in the card
+    "roc": ("fpr", "tpr"),
+    "pr": ("recall", "precision"),
+    "gains": ("share_contacted", "share_found"),
+    "calibration": ("predicted", "observed"),
+}
 
 
-def _section(card: Mapping[str, Any] | None, *names: str) -> Any:
-    for name in names:
-        if card and name in card and card[name] is not None:
-            return card[name]
-    return None
-
-
-def card_summary(card: Mapping[str, Any] | None) -> dict[str, Any]:
+def card_summary(card: ModelCard) -> dict[str, Any]:
     """Version, profile, when trained, on how many rows, and the decision threshold with its rule."""
-    threshold = _section(card, "threshold")
-    if isinstance(threshold, Mapping):
-        threshold = threshold.get("value")
-    rows = _section(card, "training_rows")
-    if rows is None and isinstance(_section(card, "training"), Mapping):
-        rows = card["training"].get("rows")
-    created = _section(card, "created_at", "trained_at")
     try:
-        created = dt.datetime.fromisoformat(str(created)).replace(tzinfo=None) if created else None
+        created = dt.datetime.fromisoformat(card.created_at).replace(tzinfo=None)
     except ValueError:
-        pass
-    thresholds = _section(card, "thresholds")
-    rule = thresholds.get("rule") if isinstance(thresholds, Mapping) else None
+        created = None
+    rows = card.training.rows or card.training_rows
     return {
-        "version": _section(card, "version"),
-        "profile": _section(card, "profile"),
+        "version": card.version,
+        "profile": card.profile,
         "trained_at": created,
-        "threshold": float(threshold) if threshold is not None else None,
-        "rule": rule,
-        "rows": f"{rows:,} training rows" if isinstance(rows, int) else "its training data",
+        "threshold": float(card.threshold),
+        "rule": card.thresholds.rule,
+        "rows": f"{rows:,} training rows" if rows else "its training data",
     }
 
 
-def card_metrics(card: Mapping[str, Any] | None) -> dict[str, float]:
+def card_metrics(card: ModelCard) -> dict[str, float]:
     """The headline validation metrics that the card holds, by display name."""
-    metrics = _section(card, "metrics") or {}
+    values = {label: card.metrics.get(key) for label, key in CARD_METRICS}
+    return {label: float(v) for label, v in values.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+
+
+def card_confusion(card: ModelCard) -> list[list[int]]:
+    """Confusion matrix, rows actual [retained, churned], columns predicted [retained, churned]."""
+    return card.confusion_matrix
+
+
+def card_report(card: ModelCard) -> pd.DataFrame:
+    """The classification report, one row per class (and average)."""
+    report = card.classification_report
+    return pd.DataFrame([{"class": k, **v} for k, v in report.items() if isinstance(v, dict)])
+
+
+def card_curves(card: ModelCard) -> dict[str, pd.DataFrame]:
+    """ROC, precision-recall, cumulative gains and calibration points as x/y frames."""
     out = {}
-    for label, key in CARD_METRICS:
-        value = metrics.get(key) if isinstance(metrics, Mapping) else None
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            out[label] = float(value)
+    for name, (x, y) in CURVES.items():
+        points = card.curves.get(name) or {}
+        out[name] = pd.DataFrame({"x": points.get(x, []), "y": points.get(y, [])})
     return out
 
 
-def card_confusion(card: Mapping[str, Any] | None) -> list[list[float]]:
-    """Confusion matrix, rows actual [retained, churned], columns predicted [retained, churned]."""
-    matrix = _section(card, "confusion_matrix")
-    if isinstance(matrix, Mapping):
-        matrix = matrix.get("matrix") or matrix.get("values")
-    return matrix if isinstance(matrix, list) else []
-
-
-def card_report(card: Mapping[str, Any] | None) -> pd.DataFrame:
-    report = _section(card, "classification_report")
-    if isinstance(report, Mapping):
-        return pd.DataFrame([{"class": k, **v} for k, v in report.items() if isinstance(v, Mapping)])
-    if isinstance(report, list):
-        return pd.DataFrame(report)
-    return pd.DataFrame()
-
-
-def _curve(points: Any, x: str, y: str) -> pd.DataFrame:
-    if isinstance(points, Mapping) and x in points and y in points:
-        return pd.DataFrame({"x": points[x], "y": points[y]})
-    if isinstance(points, list) and points and isinstance(points[0], Mapping):
-        df = pd.DataFrame(points)
-        if x in df and y in df:
-            return pd.DataFrame({"x": df[x], "y": df[y]})
-    return pd.DataFrame(columns=["x", "y"])
-
-
-def card_curves(card: Mapping[str, Any] | None) -> dict[str, pd.DataFrame]:
-    """ROC, precision-recall, cumulative gains and calibration points as x/y frames."""
-    curves = _section(card, "curves") or {}
-    return {
-        "roc": _curve(curves.get("roc"), "fpr", "tpr"),
-        "pr": _curve(curves.get("pr"), "recall", "precision"),
-        "gains": _curve(curves.get("gains"), "share_contacted", "share_found"),
-        "calibration": _curve(curves.get("calibration"), "predicted", "observed"),
-    }
-
-
-def card_churn_rate(card: Mapping[str, Any] | None) -> float | None:
-    metrics = _section(card, "metrics") or {}
-    value = metrics.get("churn_rate") if isinstance(metrics, Mapping) else None
+def card_churn_rate(card: ModelCard) -> float | None:
+    value = card.metrics.get("churn_rate")
     return float(value) if isinstance(value, int | float) else None
 
 
-def card_lift(card: Mapping[str, Any] | None) -> pd.DataFrame:
-    lift = _section(card, "lift")
-    if isinstance(lift, list) and lift and isinstance(lift[0], Mapping):
-        return pd.DataFrame(lift)
-    return pd.DataFrame(columns=["decile", "lift"])
+def card_lift(card: ModelCard) -> pd.DataFrame:
+    return pd.DataFrame(card.lift) if card.lift else pd.DataFrame(columns=["decile", "lift"])
 
 
-def card_cohorts(card: Mapping[str, Any] | None) -> pd.DataFrame:
+def card_cohorts(card: ModelCard) -> pd.DataFrame:
     """Validation metrics per cohort week (scalar columns only)."""
-    cohorts = _section(card, "metrics_by_cohort", "cohort_metrics")
-    if isinstance(cohorts, Mapping):
-        cohorts = [{"cohort": k, **v} for k, v in cohorts.items() if isinstance(v, Mapping)]
-    return _scalars(pd.DataFrame(cohorts if isinstance(cohorts, list) else []))
+    return _scalars(pd.DataFrame(card.metrics_by_cohort or []))
 
 
-def card_by_day(card: Mapping[str, Any] | None) -> pd.DataFrame:
+def card_by_day(card: ModelCard) -> pd.DataFrame:
     """Validation metrics per day of trial the model scored (1..7)."""
-    by_day = _section(card, "metrics_by_day")
-    if not isinstance(by_day, Mapping):
-        return pd.DataFrame()
-    return _scalars(pd.DataFrame([{"day": int(k), **v} for k, v in by_day.items() if isinstance(v, Mapping)]))
+    return _scalars(pd.DataFrame([{"day": int(k), **v} for k, v in card.metrics_by_day.items()]))
 
 
 def _scalars(df: pd.DataFrame) -> pd.DataFrame:
@@ -137,14 +96,11 @@ def _scalars(df: pd.DataFrame) -> pd.DataFrame:
     return df[keep]
 
 
-def card_threshold_table(card: Mapping[str, Any] | None) -> pd.DataFrame:
+def card_threshold_table(card: ModelCard | None) -> pd.DataFrame:
     """Validation precision, recall, F1, F2 and flagged share at each cut-off."""
-    table = _section(card, "threshold_table")
-    if isinstance(table, list) and table and isinstance(table[0], Mapping):
-        return pd.DataFrame(table)
-    if isinstance(table, Mapping) and "threshold" in table:
-        return pd.DataFrame(table)
-    return pd.DataFrame(columns=["threshold"])
+    if card is None or not card.threshold_table:
+        return pd.DataFrame(columns=["threshold"])
+    return pd.DataFrame(card.threshold_table)
 
 
 def metrics_at(table: pd.DataFrame, threshold: float) -> dict[str, float]:
@@ -162,26 +118,13 @@ class FeatureStudy:
     dropped: dict[str, str]
 
 
-def feature_study(card: Mapping[str, Any] | None) -> FeatureStudy | None:
+def feature_study(card: ModelCard | None) -> FeatureStudy | None:
     """The card's feature study (correlation matrix, PCA explained variance, dropped features)."""
-    if not card:
+    if card is None:
         return None
-    study = card.get("feature_study") or {}
+    study = card.feature_study
     corr = study.get("correlation") or {}
-    if isinstance(corr, dict) and "columns" in corr and "values" in corr:
-        matrix = pd.DataFrame(corr["values"], index=corr.get("index", corr["columns"]), columns=corr["columns"])
-    elif isinstance(corr, dict):
-        matrix = pd.DataFrame(corr)
-    else:
-        matrix = pd.DataFrame()
-    pca = study.get("pca") or {}
-    explained = list(pca.get("explained_variance_ratio") or pca.get("explained_variance") or [])
-    dropped = card.get("dropped_features") or study.get("dropped") or {}
-    if isinstance(dropped, list):
-        dropped = {
-            str(d.get("feature", d)) if isinstance(d, dict) else str(d): str(d.get("reason", ""))
-            if isinstance(d, dict)
-            else ""
-            for d in dropped
-        }
-    return FeatureStudy(matrix, [float(v) for v in explained], dict(dropped))
+    columns = corr.get("columns") or []
+    matrix = pd.DataFrame(corr.get("values") or [], index=corr.get("index", columns), columns=columns)
+    explained = (study.get("pca") or {}).get("explained_variance_ratio") or []
+    return FeatureStudy(matrix, [float(v) for v in explained], dict(card.dropped_features))

@@ -1,114 +1,90 @@
-"""The registered models: load one, list the versions, read a card (cheaply when local), the champion."""
+"""The registered models for the dashboard: the versions, a card, the champion, and a model to score with.
+
+Versions, cards and the champion alias are read and checked by churn_core.model.registry_files, which
+does not import XGBoost: on a local registry, the pages that only show cards do not load XGBoost,
+scikit-learn and SciPy (~1 s, ~200 MB). A model to score with needs them, and so does a registry on S3
+(its storage comes with churn_core.model.registry).
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from churn_core.errors import ChurnError
+from churn_core.model import registry_files
+from churn_core.model.card import ModelCard
+from churn_core.model.registry_files import Files
 from churn_core.settings import Settings
 
+if TYPE_CHECKING:
+    from churn_core.model.registry import LoadedModel, Registry
 
-def load_model(settings: Any, version: str | None = None) -> Any | None:
+# What reading a registry raises when a version or the alias is missing, damaged or out of reach.
+UNREADABLE = (ChurnError, OSError)
+
+
+def load_model(settings: Settings, version: str | None = None) -> LoadedModel | None:
     """Registry model `version` (falling back to the champion when that version is gone), or None when
     nothing has been trained yet."""
-    return _from_registry(settings, version, lambda registry, wanted: registry.load(wanted))
+    registry = _registry(settings)
+    for wanted in [version, "champion"] if version else ["champion"]:
+        try:
+            return registry.load(wanted)
+        except UNREADABLE:
+            continue
+    return None
 
 
 def model_versions(settings: Settings) -> pd.DataFrame:
     """Every registered model version with its profile, held-out ROC AUC and whether it is the champion."""
-    from churn_core.model.registry import Registry
-
     columns = ["version", "profile", "trained_at", "roc_auc", "champion", "status"]
     rows = [
-        {
-            "version": c.get("version"),
-            "profile": c.get("profile"),
-            "trained_at": c.get("created_at"),
-            "roc_auc": (c.get("metrics") or {}).get("roc_auc"),
-            "champion": bool(c.get("champion")),
-            "status": c.get("status"),
-        }
-        for c in Registry(settings).list()
+        (
+            item.version,
+            item.card.profile if item.card else None,
+            item.card.created_at if item.card else None,
+            item.card.metrics.get("roc_auc") if item.card else None,
+            item.champion,
+            item.status,
+        )
+        for item in registry_files.listing(_files(settings))
     ]
     return pd.DataFrame(rows, columns=columns)
 
 
-def model_card(settings: Any, version: str | None = None) -> dict[str, Any] | None:
-    """The card of model `version` (else the champion's), or None when there is no registry yet.
-
-    A local registry's card is read as the JSON it is (checked against the version's manifest), so the
-    pages that only show the card do not load XGBoost, scikit-learn and SciPy (~120 MB).
-    """
+def model_card(settings: Settings, version: str | None = None) -> ModelCard | None:
+    """The card of model `version` (else the champion's), checked against its manifest; None when there
+    is no usable one."""
+    files = _files(settings)
     for wanted in [version, None] if version else [None]:
-        card = _local_card(settings, wanted)
-        if card is not None:
-            return card
-    return _from_registry(settings, version, _registry_card)
-
-
-def _registry_card(registry: Any, version: str) -> dict[str, Any] | None:
-    card = registry.card(version)
-    return card if isinstance(card, dict) else None
-
-
-def _from_registry(settings: Any, version: str | None, read: Callable[[Any, str], Any]) -> Any | None:
-    """`read(registry, version)`, else `read(registry, "champion")`: the first that succeeds and is not None."""
-    try:
-        from churn_core.model.registry import Registry
-    except ImportError:
-        return None
-    registry = Registry(settings)
-    for wanted in ([version] if version else []) + ["champion"]:
         try:
-            found = read(registry, wanted)
-        except (ChurnError, FileNotFoundError, KeyError, LookupError, ValueError):
+            wanted = wanted or registry_files.champion_version(files)
+            if wanted:
+                return registry_files.card(files, registry_files.check_version(wanted))
+        except UNREADABLE:
             continue
-        if found is not None:
-            return found
     return None
 
 
-def _local_alias(settings: Any) -> str | None:
-    root = Path(settings.registry_dir)
+def champion_version(settings: Settings) -> str | None:
     try:
-        version = json.loads((root / "champion.json").read_text(encoding="utf-8")).get("version")
-    except (OSError, ValueError, AttributeError):
+        return registry_files.champion_version(_files(settings))
+    except UNREADABLE:
         return None
-    return str(version) if isinstance(version, str) and re.fullmatch(r"v\d{4,}", version) else None
 
 
-def _local_card(settings: Any, version: str | None) -> dict[str, Any] | None:
-    """A version's card.json from the local registry layout, verified by sha256; None if anything is off."""
-    if getattr(settings, "backend", "duckdb") != "duckdb":
-        return None
-    version = version or _local_alias(settings)
-    if not version or not re.fullmatch(r"v\d{4,}", version):
-        return None
-    folder = Path(settings.registry_dir) / version
-    try:
-        data = (folder / "card.json").read_bytes()
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-        if hashlib.sha256(data).hexdigest() != manifest["files"]["card.json"]:
-            return None
-        card = json.loads(data)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return card if isinstance(card, dict) and card.get("version") == version else None
+def _files(settings: Settings) -> Files:
+    """The registry's files: the local folder read directly, else the registry's own storage (S3)."""
+    if settings.backend == "duckdb":
+        return registry_files.Folder(registry_files.root(settings))
+    return _registry(settings).storage
 
 
-def champion_version(settings: Any) -> str | None:
-    if getattr(settings, "backend", "duckdb") == "duckdb":
-        return _local_alias(settings)
-    try:
-        from churn_core.model.registry import Registry
+def _registry(settings: Settings) -> Registry:
+    # Imported here: churn_core.model.registry loads XGBoost (~1 s, ~200 MB), which only loading a model
+    # (or reaching the S3 registry) needs; the card pages stay without it.
+    from churn_core.model.registry import Registry
 
-        return Registry(settings).champion_version()
-    except (ImportError, ChurnError, FileNotFoundError, ValueError):
-        return None
+    return Registry(settings)

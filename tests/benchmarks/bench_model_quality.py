@@ -26,6 +26,16 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import xgboost as xgb  # noqa: E402
 
+from churn_core.jobs.steps import run_demo  # noqa: E402
+from churn_core.model import tuning  # noqa: E402
+from churn_core.model.datasets import load_dataset, load_spec  # noqa: E402
+from churn_core.model.fit import make_pipeline  # noqa: E402
+from churn_core.model.registry import Registry  # noqa: E402
+from churn_core.model.snapshots import evaluator_dataset  # noqa: E402
+from churn_core.model.train import cross_validate, fit_model  # noqa: E402
+from churn_core.settings import load_settings  # noqa: E402
+from churn_core.warehouse import open_warehouse  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 REAL = ROOT.parent / "shared" / "data" / "real"
@@ -38,14 +48,6 @@ FILES = {
 
 
 def demo(args: argparse.Namespace, out: dict[str, float]) -> None:
-    from churn_core.jobs.steps import run_demo
-    from churn_core.model import tuning
-    from churn_core.model.datasets import evaluator_dataset
-    from churn_core.model.registry import Registry
-    from churn_core.model.train import fit_model
-    from churn_core.settings import load_settings
-    from churn_core.warehouse import open_warehouse
-
     home = Path(tempfile.mkdtemp(prefix="bench_model_"))
     settings = load_settings(
         env={},
@@ -63,8 +65,6 @@ def demo(args: argparse.Namespace, out: dict[str, float]) -> None:
     # The talk's model.fit on 57,700 rows (features as they arrive, the seed's exact parameters).
     rows = np.random.default_rng(0).choice(len(data.y), min(57_700, len(data.y)), replace=False)
     sample = data.subset(np.sort(rows))
-    from churn_core.model.train import make_pipeline
-
     pipe = make_pipeline(sample, "seed", settings).fit(sample.frame)
     x = pipe.transform(sample.frame).to_numpy(np.float32)
     started = time.monotonic()
@@ -82,38 +82,34 @@ def demo(args: argparse.Namespace, out: dict[str, float]) -> None:
         model.version = registry.register(model)
         registry.promote(model.version, force=True)
         card = model.card
-        oracle7 = card["oracle_roc_auc_by_day"]["7"]
-        out[f"{profile}_roc_auc"] = card["metrics"]["roc_auc"]
-        out[f"{profile}_roc_auc_day7"] = card["metrics_by_day"]["7"]["roc_auc"]
-        out[f"{profile}_ratio_day7"] = card["metrics_by_day"]["7"]["roc_auc"] / oracle7
-        out[f"{profile}_ece"] = card["metrics"]["ece"]
-        out[f"{profile}_random_split_roc_auc"] = card["evaluation"].get("random", {}).get("roc_auc", float("nan"))
+        oracle_by_day = card.oracle_roc_auc_by_day or {}
+        out[f"{profile}_roc_auc"] = card.metrics["roc_auc"]
+        out[f"{profile}_roc_auc_day7"] = card.metrics_by_day["7"]["roc_auc"]
+        out[f"{profile}_ratio_day7"] = card.metrics_by_day["7"]["roc_auc"] / oracle_by_day["7"]
+        out[f"{profile}_ece"] = card.metrics["ece"]
+        random_split = card.evaluation.get("random")
+        out[f"{profile}_random_split_roc_auc"] = random_split.roc_auc if random_split else float("nan")
         out[f"{profile}_train_seconds"] = seconds
-        out[f"{profile}_core_seconds"] = card["train_seconds"]
+        out[f"{profile}_core_seconds"] = card.train_seconds
         if profile == "tuned":
-            out["oracle_roc_auc"] = card["oracle_roc_auc"]
-            out["oracle_roc_auc_day7"] = oracle7
-            out["tuned_search_seconds"] = card["tuning"]["seconds"]
-            out["tuned_trials"] = card["tuning"]["trials"]
-            out["seed_same_rows_roc_auc"] = card["comparison"]["seed"]["roc_auc"]
+            out["oracle_roc_auc"] = card.oracle_roc_auc
+            out["oracle_roc_auc_day7"] = oracle_by_day["7"]
+            out["tuned_search_seconds"] = card.tuning.seconds
+            out["tuned_trials"] = card.tuning.trials
+            seed = card.comparison["seed"]
+            out["seed_same_rows_roc_auc"] = seed.roc_auc
             for d in range(1, 8):
-                ratio = card["metrics_by_day"][str(d)]["roc_auc"] / card["oracle_roc_auc_by_day"][str(d)]
-                out[f"tuned_ratio_day{d}"] = ratio
+                out[f"tuned_ratio_day{d}"] = card.metrics_by_day[str(d)]["roc_auc"] / oracle_by_day[str(d)]
             print("\nday  tuned AUC  seed AUC  oracle AUC  ratio")
-            seed_days = card["comparison"]["seed"]["roc_auc_by_day"]
             for d in range(1, 8):
                 k = str(d)
                 print(
-                    f"{d:>3}  {card['metrics_by_day'][k]['roc_auc']:.4f}     {seed_days[k]:.4f}    "
-                    f"{card['oracle_roc_auc_by_day'][k]:.4f}      {out[f'tuned_ratio_day{d}']:.3f}"
+                    f"{d:>3}  {card.metrics_by_day[k]['roc_auc']:.4f}     {(seed.roc_auc_by_day or {})[k]:.4f}    "
+                    f"{oracle_by_day[k]:.4f}      {out[f'tuned_ratio_day{d}']:.3f}"
                 )
 
 
 def real(args: argparse.Namespace, out: dict[str, float]) -> None:
-    from churn_core.model.datasets import load_dataset, load_spec
-    from churn_core.model.train import cross_validate
-    from churn_core.settings import load_settings
-
     home = Path(tempfile.mkdtemp(prefix="bench_real_"))
     settings = load_settings(env={}, config=home / "absent.toml", home=home)
     for name, path in FILES.items():

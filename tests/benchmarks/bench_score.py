@@ -26,17 +26,26 @@ import tempfile
 import time
 from pathlib import Path
 
-import pandas as pd
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-from churn_core.settings import Settings, load_settings
-from churn_core.warehouse import open_warehouse
+import duckdb  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from churn_core.data import synthetic  # noqa: E402
+from churn_core.data.etl import run_etl  # noqa: E402
+from churn_core.data.ingest import load_raw  # noqa: E402
+from churn_core.jobs.steps import DEMO_TUNING_SECONDS  # noqa: E402
+from churn_core.model.registry import Registry, RegistryError  # noqa: E402
+from churn_core.model.train import train_candidate  # noqa: E402
+from churn_core.schema import CHANNELS  # noqa: E402
+from churn_core.settings import Settings, load_settings  # noqa: E402
+from churn_core.warehouse import open_warehouse  # noqa: E402
+from tests.benchmarks.uplift_metrics import uplift_quality  # noqa: E402
 
 
 def build_demo(settings: Settings) -> None:
-    from churn_core.data import synthetic
-    from churn_core.data.etl import run_etl
-    from churn_core.data.ingest import load_raw
-
     warehouse = open_warehouse(settings)
     tables = synthetic.generate(settings.demo_evaluators, days=settings.demo_days, seed=settings.demo_seed)
     truth = tables.pop("demo_truth")
@@ -46,10 +55,6 @@ def build_demo(settings: Settings) -> None:
 
 def score_command(settings: Settings) -> list[str]:
     """`churn score` with the registry's champion, trained first (as `churn demo` does) when there is none."""
-    from churn_core.jobs.steps import DEMO_TUNING_SECONDS
-    from churn_core.model.registry import Registry, RegistryError
-    from churn_core.model.train import train_candidate
-
     registry = Registry(settings)
     try:
         registry.load("champion")
@@ -62,8 +67,6 @@ def score_command(settings: Settings) -> list[str]:
 
 def expand_instances(settings: Settings, rows: int) -> int:
     """Replicate instances_w1 (with its activation_daily and engagements rows) to `rows` evaluators."""
-    import duckdb
-
     con = duckdb.connect(str(settings.warehouse_path))
     try:
         base = con.execute("SELECT count(*) FROM instances_w1").fetchone()[0]
@@ -104,9 +107,6 @@ def run_score(command: list[str], settings: Settings) -> tuple[float, float, flo
 
 
 def uplift_figures(settings: Settings) -> dict[str, float]:
-    from churn_core.schema import CHANNELS
-    from churn_core.scoring.channels import uplift_quality
-
     warehouse = open_warehouse(settings)
     scores = warehouse.query(
         "SELECT instance, expected_annual_value, recommended_channel, "

@@ -325,17 +325,17 @@ def test_model_card_accessors_read_the_real_card(scored_home, model_version):
 def test_cards_are_read_without_the_model_stack_and_checked(scored_home, model_version, tmp_path):
     import shutil
 
-    from churn_core.views.models import _local_card
+    from churn_core.model.registry import Registry
 
-    fast = _local_card(scored_home, None)
-    assert fast is not None and fast == views.model_card(scored_home)
+    card = views.model_card(scored_home)  # read by churn_core.model.registry_files, without XGBoost
+    assert card is not None and card == Registry(scored_home).model_card("champion")
     assert views.champion_version(scored_home) == model_version
     copy = tmp_path / "home"
     shutil.copytree(scored_home.home / "models", copy / "models")
     card = copy / "models" / model_version / "card.json"
     card.write_text(card.read_text().replace('"seed"', '"tampered"'))
     changed = scored_home.with_overrides(home=copy)
-    assert _local_card(changed, model_version) is None  # checksum mismatch
+    assert views.model_card(changed, model_version) is None  # checksum mismatch
     assert views.model_card(changed) is None  # the registry refuses it too
 
 

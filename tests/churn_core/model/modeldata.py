@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from churn_core.model.datasets import Dataset, evaluator_frame_dataset
+from churn_core.model.datasets import Dataset
+from churn_core.model.snapshots import evaluator_frame_dataset
 from churn_core.schema import FEATURES
 
 REAL_DATA = __import__("pathlib").Path(__file__).resolve().parents[4] / "shared" / "data" / "real"

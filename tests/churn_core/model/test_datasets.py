@@ -60,11 +60,11 @@ def test_spec_driven_training_with_native_categoricals(tmp_path: Path, settings:
     model = train_candidate(None, settings, "tuned", data=load_dataset(csv, load_spec(spec)))
     registry = Registry(settings, "small")
     assert registry.versions() == [model.version] and not Registry(settings).versions()
-    card = registry.card(model.version)
-    types = dict(zip(card["features"], card["feature_types"], strict=True))
+    card = registry.model_card(model.version)
+    types = dict(zip(card.features, card.feature_types, strict=True))
     assert types["plan"] == "c" and types["area"] == "c" and types["tenure"] == "q"
-    assert "customer" not in card["features"] and card["metrics_by_day"] == {}
-    assert card["metrics"]["roc_auc"] > 0.7 and card["split"]["primary"] == "random"
+    assert "customer" not in card.features and card.metrics_by_day == {}
+    assert card.metrics["roc_auc"] > 0.7 and card.split["primary"] == "random"
     registry.promote(model.version)
     loaded = registry.load("champion")
     new = customer_table(5, seed=9).assign(plan=["basic", "enterprise", None, "pro", "plus"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from pathlib import Path
@@ -45,7 +46,9 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def _copy(model: TrainedModel) -> TrainedModel:
-    return TrainedModel(model.booster, model.pipeline, model.calibrator, dict(model.card), model.holdout.copy())
+    return TrainedModel(
+        model.booster, model.pipeline, model.calibrator, copy.deepcopy(model.card), model.holdout.copy()
+    )
 
 
 def test_round_trip_scores_exactly_like_the_trained_model(settings: Settings, trained: TrainedModel) -> None:
@@ -62,7 +65,7 @@ def test_round_trip_scores_exactly_like_the_trained_model(settings: Settings, tr
     )
     assert np.allclose(model.predict_proba(frame), expected)
     assert np.allclose(model.calibrate(model.predict_margin(frame)), expected)
-    assert model.version == "v0001" and model.threshold == trained.card["threshold"]
+    assert model.version == "v0001" and model.threshold == trained.card.threshold
     assert model.pipeline.features_ == trained.pipeline.features_
     files = sorted(p.name for p in (settings.registry_dir / "v0001").iterdir())
     assert files == ["card.json", "holdout.parquet", "manifest.json", "model.ubj"]  # no pickle anywhere
@@ -84,8 +87,8 @@ def test_round_trip_scores_exactly_like_the_trained_model(settings: Settings, tr
     ):
         assert key in card, key
     assert card["training"]["fingerprint"] and card["training"]["date_min"] <= card["training"]["date_max"]
-    listed = registry.list()
-    assert [(c["version"], c["champion"], c["status"]) for c in listed] == [("v0001", True, "ok")]
+    assert [(c.version, c.champion, c.status) for c in registry.listing()] == [("v0001", True, "ok")]
+    assert model.card == registry.model_card("v0001") and model.card.to_dict() == card  # the stored card, typed
 
 
 def test_a_changed_model_file_or_card_fails_to_load(settings: Settings, trained: TrainedModel) -> None:
@@ -106,7 +109,7 @@ def test_a_changed_model_file_or_card_fails_to_load(settings: Settings, trained:
     (folder / "card.json").write_text(json.dumps(card))
     with pytest.raises(RegistryError, match="card.json of model version v0001 does not match"):
         registry.load("v0001")
-    assert registry.list()[0]["status"].startswith("unusable: card.json")
+    assert registry.listing()[0].status.startswith("unusable: card.json")
 
 
 def test_an_incomplete_version_is_refused(settings: Settings, trained: TrainedModel) -> None:
@@ -136,7 +139,7 @@ def test_a_killed_write_leaves_no_version(
     with pytest.raises(KeyboardInterrupt):
         registry.register(_copy(trained))
     monkeypatch.undo()
-    assert registry.versions() == [] and registry.list() == []
+    assert registry.versions() == [] and registry.listing() == []
     assert list((settings.registry_dir / ".staging").iterdir()) == []
     assert registry.register(_copy(trained)) == "v0001"
 

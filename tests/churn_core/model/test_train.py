@@ -12,7 +12,8 @@ import pytest
 from churn_core.model.datasets import Dataset, DatasetError
 from churn_core.model.features import SEED_NUMERIC, ModelError
 from churn_core.model.registry import Registry
-from churn_core.model.train import cross_validate, fit_model, random_split, time_split, train_candidate
+from churn_core.model.splits import random_split, time_split
+from churn_core.model.train import cross_validate, fit_model, train_candidate
 from churn_core.model.tuning import Trial, choose
 from churn_core.settings import Settings
 from churn_core.warehouse import open_warehouse
@@ -46,7 +47,7 @@ def seed_model(data: Dataset, tmp_path_factory: pytest.TempPathFactory):  # type
 
 
 def test_seed_profile_is_the_talks_model_exactly(seed_model) -> None:  # type: ignore[no-untyped-def]
-    assert seed_model.card["params"] == {
+    assert seed_model.card.params == {
         "learning_rate": 0.1,
         "n_estimators": 200,
         "max_depth": 3,
@@ -59,7 +60,7 @@ def test_seed_profile_is_the_talks_model_exactly(seed_model) -> None:  # type: i
         "scale_pos_weight": 1.0,
         "random_state": 27,
     }
-    assert seed_model.card["split"]["test_size"] == 0.33 and seed_model.card["evaluation"]["random"]["split"] == {
+    assert seed_model.card.split["test_size"] == 0.33 and seed_model.card.evaluation["random"].split == {
         "test_size": 0.33,
         "random_state": 27,
     }
@@ -70,30 +71,31 @@ def test_seed_profile_is_the_talks_model_exactly(seed_model) -> None:  # type: i
     assert float(train["gamma"]) == 0 and float(train["colsample_bylevel"]) == 1
     assert config["objective"]["name"] == "binary:logistic" and int(config["generic_param"]["seed"]) == 27
     assert seed_model.booster.num_boosted_rounds() == 200
-    assert set(seed_model.card["features"]) <= set(SEED_NUMERIC)  # the seed's features (and the day of trial)
+    assert set(seed_model.card.features) <= set(SEED_NUMERIC)  # the seed's features (and the day of trial)
 
 
 def test_card_reports_per_day_metrics_calibration_and_thresholds(seed_model) -> None:  # type: ignore[no-untyped-def]
     card = seed_model.card
-    assert sorted(card["metrics_by_day"]) == [str(d) for d in range(1, 8)]
-    assert all(0.5 < card["metrics_by_day"][str(d)]["roc_auc"] <= 1 for d in range(1, 8))
-    assert card["metrics_by_day"]["7"]["roc_auc"] > card["metrics_by_day"]["1"]["roc_auc"]  # more is known
+    assert sorted(card.metrics_by_day) == [str(d) for d in range(1, 8)]
+    assert all(0.5 < card.metrics_by_day[str(d)]["roc_auc"] <= 1 for d in range(1, 8))
+    assert card.metrics_by_day["7"]["roc_auc"] > card.metrics_by_day["1"]["roc_auc"]  # more is known
     for key in ("roc_auc", "pr_auc", "precision", "recall", "f1", "f2", "accuracy", "brier", "ece"):
-        assert isinstance(card["metrics"][key], float), key
-    assert card["metrics_ci"]["roc_auc"][0] < card["metrics"]["roc_auc"] < card["metrics_ci"]["roc_auc"][1]
-    assert card["thresholds"]["f2"] == card["threshold"] and 0 < card["thresholds"]["capacity"] <= 1
-    assert card["metrics_by_cohort"] and card["lift"] and len(card["threshold_table"]) == 99
-    assert card["calibration"]["method"] in ("platt", "isotonic") and card["oracle_roc_auc"] > 0.5
-    assert card["dropped_features"]["watchers_added"].startswith("sparse")
-    assert card["feature_study"]["correlation"]["columns"] and card["feature_study"]["pca"]["explained_variance_ratio"]
-    json.dumps(card, allow_nan=True)
+        assert isinstance(card.metrics[key], float), key
+    assert card.metrics_ci["roc_auc"][0] < card.metrics["roc_auc"] < card.metrics_ci["roc_auc"][1]
+    assert card.thresholds.f2 == card.threshold and 0 < card.thresholds.capacity <= 1
+    assert card.metrics_by_cohort and card.lift and len(card.threshold_table) == 99
+    assert card.calibration.method in ("platt", "isotonic") and card.oracle_roc_auc > 0.5
+    assert card.dropped_features["watchers_added"].startswith("sparse")
+    assert card.feature_study["correlation"]["columns"] and card.feature_study["pca"]["explained_variance_ratio"]
+    assert card.training.rows == card.training_rows > 0 and card.training.fingerprint
+    json.dumps(card.to_dict(), allow_nan=True)
 
 
 def test_capacity_rule_sets_the_cut_off_that_fills_the_weekly_capacity(data: Dataset, tmp_path: Path) -> None:
     settings = make_settings(tmp_path, **FAST, threshold_rule="capacity", capacity_per_week=5)
     card = fit_model(data, settings, "seed").card
-    assert card["threshold"] == card["thresholds"]["capacity"] > card["thresholds"]["f2"]
-    assert card["thresholds"]["evaluators_per_week"] > 5  # 5 a week is a small share: a high cut-off
+    assert card.threshold == card.thresholds.capacity > card.thresholds.f2
+    assert card.thresholds.evaluators_per_week > 5  # 5 a week is a small share: a high cut-off
     with pytest.raises(ModelError, match="threshold_rule must be one of f2, capacity"):
         fit_model(data, make_settings(tmp_path, threshold_rule="top10"), "seed")
 
@@ -118,11 +120,11 @@ def test_tuned_beats_seed_on_held_out_rows(tmp_path: Path) -> None:
     data = Dataset("weak", frame, y, np.arange(n), numeric=list(frame.columns), categorical_mode="native")
     settings = make_settings(tmp_path, **{**FAST, "tuning_max_trials": 4, "tuning_budget_seconds": 120.0})
     model = fit_model(data, settings, "tuned")
-    seed_auc, tuned_auc = model.card["comparison"]["seed"]["roc_auc"], model.card["metrics"]["roc_auc"]
+    seed_auc, tuned_auc = model.card.comparison["seed"].roc_auc, model.card.metrics["roc_auc"]
     assert tuned_auc > seed_auc + 0.02, (tuned_auc, seed_auc)
-    history = model.card["tuning"]["history"]
+    history = model.card.tuning.history
     assert len(history) == 4 and history[0]["learning_rate"] == 0.1 and history[0]["rounds"] == 200  # seed first
-    assert model.card["tuning"]["cv_auc"] > history[0]["cv_auc"]
+    assert model.card.tuning.cv_auc > history[0]["cv_auc"]
 
 
 def test_a_challenger_must_beat_the_starts_by_more_than_the_noise() -> None:
@@ -145,19 +147,19 @@ def test_train_candidate_from_the_warehouse_and_continue(etl_home: Settings, set
     first = train_candidate(warehouse, settings, "seed")
     registry = Registry(settings)
     assert first.version == "v0001" and registry.versions() == ["v0001"] and registry.champion_version() is None
-    card = registry.card("v0001")
-    assert card["dataset"] == "evaluators" and sorted(card["metrics_by_day"]) == [str(d) for d in range(1, 8)]
-    assert card["oracle_roc_auc"] > card["metrics"]["roc_auc"] - 0.05  # demo_truth read, never a feature
-    assert not {"true_retention_prob", "control_group", "instance"} & set(card["features"])
+    card = registry.model_card("v0001")
+    assert card.dataset == "evaluators" and sorted(card.metrics_by_day) == [str(d) for d in range(1, 8)]
+    assert card.oracle_roc_auc > card.metrics["roc_auc"] - 0.05  # demo_truth read, never a feature
+    assert not {"true_retention_prob", "control_group", "instance"} & set(card.features)
     registry.promote("v0001")
     more = train_candidate(warehouse, settings, continue_training=True)
-    after = registry.card(more.version)
-    assert after["profile"] == "continued" and after["parent"] == "v0001"
-    assert after["training"]["date_min"] > card["training"]["date_max"]
-    assert more.booster.num_boosted_rounds() > 200 and after["features"] == card["features"]
+    after = registry.model_card(more.version)
+    assert after.profile == "continued" and after.parent == "v0001"
+    assert after.training.date_min > card.training.date_max
+    assert more.booster.num_boosted_rounds() > 200 and after.features == card.features
     loaded = registry.load(more.version)
     base = registry.load("v0001")
-    assert loaded.booster.num_boosted_rounds() == 200 + after["params"]["n_estimators"]
+    assert loaded.booster.num_boosted_rounds() == 200 + after.params["n_estimators"]
     assert base.booster.num_boosted_rounds() == 200  # the champion's own file is untouched
 
 

@@ -11,6 +11,7 @@ from churn_core.scoring import channels
 from churn_core.scoring.targeting import channel_costs, expected_values
 from churn_core.settings import load_settings
 from churn_core.warehouse import open_warehouse
+from tests.benchmarks.uplift_metrics import qini_coefficient, uplift_quality
 
 SETTINGS = load_settings(env={})
 
@@ -89,7 +90,7 @@ def _scores(model: channels.UpliftModel, frame: pd.DataFrame) -> pd.DataFrame:
 def test_the_x_learner_finds_who_each_channel_helps(world) -> None:
     _, model, new, truth = world
     assert model.estimated.all()
-    quality = channels.uplift_quality(_scores(model, new), truth.assign(instance=np.arange(len(new))), SETTINGS)
+    quality = uplift_quality(_scores(model, new), truth.assign(instance=np.arange(len(new))), SETTINGS)
     assert quality["qini_push"] > 0.5 and quality["qini_phone"] > 0.5 and quality["qini_in_app"] > 0.3
     assert quality["uplift_at_20_push"] > 2.0
     assert quality["share_truly_best"] > quality["share_best_single_channel"] + 0.1
@@ -98,7 +99,7 @@ def test_the_x_learner_finds_who_each_channel_helps(world) -> None:
 def test_the_t_learner_works_too(world) -> None:
     history, _, new, truth = world
     model = channels.fit_uplift(history, SETTINGS.with_overrides(uplift_learner="t"))
-    quality = channels.uplift_quality(_scores(model, new), truth.assign(instance=np.arange(len(new))), SETTINGS)
+    quality = uplift_quality(_scores(model, new), truth.assign(instance=np.arange(len(new))), SETTINGS)
     assert quality["qini_push"] > 0.4
 
 
@@ -135,10 +136,10 @@ def test_thin_channels_fall_back_to_the_default_save_rate(world) -> None:
 def test_qini_coefficient_bounds() -> None:
     rng = np.random.default_rng(0)
     effect = rng.normal(0.05, 0.05, 10_000)
-    assert channels.qini_coefficient(effect, effect) == pytest.approx(1.0)
-    assert np.isnan(channels.qini_coefficient(effect, np.full(10_000, 0.03)))  # nothing to rank
-    assert channels.qini_coefficient(-effect, effect) < -0.9
-    assert abs(channels.qini_coefficient(rng.random(10_000), effect)) < 0.1
+    assert qini_coefficient(effect, effect) == pytest.approx(1.0)
+    assert np.isnan(qini_coefficient(effect, np.full(10_000, 0.03)))  # nothing to rank
+    assert qini_coefficient(-effect, effect) < -0.9
+    assert abs(qini_coefficient(rng.random(10_000), effect)) < 0.1
 
 
 def test_category_codes_map_unknown_and_missing_to_nan() -> None:

@@ -10,7 +10,7 @@ import shap
 import xgboost as xgb
 
 from churn_core.scoring import treeshap
-from churn_core.scoring.explain import TreeExplainer, shap_values
+from churn_core.scoring.explain import TreeExplainer
 
 TOL = 1e-5
 N_FEATURES = 8
@@ -155,7 +155,7 @@ def test_dataframe_columns_in_the_boosters_order_and_threads() -> None:
     threads = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
-        np.testing.assert_array_equal(shap_values(booster, x), from_frame)
+        np.testing.assert_array_equal(TreeExplainer(booster).shap_values(x), from_frame)
     finally:
         numba.set_num_threads(threads)
 

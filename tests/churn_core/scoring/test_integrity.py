@@ -13,8 +13,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlglot
+from typer.testing import CliRunner
 
 from churn_core import signing
+from churn_core.cli import app
+from churn_core.data.etl import run_etl
+from churn_core.model.registry import Registry
 from churn_core.scoring import integrity
 from churn_core.scoring import score as scoring
 from churn_core.scoring.integrity import ScoreSetIntegrityError, check_score_set
@@ -182,8 +186,6 @@ def test_a_set_written_before_signing_is_reported_unsigned(copy) -> None:
 
 
 def test_a_tampered_previous_set_is_ignored_and_the_new_set_is_signed(copy, model) -> None:
-    from churn_core.data.etl import run_etl
-
     warehouse = open_warehouse(copy)
     earlier = DEMO_END - dt.timedelta(days=7)
     run_etl(warehouse, copy, earlier)
@@ -202,8 +204,6 @@ def test_a_tampered_previous_set_is_ignored_and_the_new_set_is_signed(copy, mode
 
 
 def test_an_intact_previous_set_still_feeds_the_changes(copy, model) -> None:
-    from churn_core.data.etl import run_etl
-
     warehouse = open_warehouse(copy)
     earlier = DEMO_END - dt.timedelta(days=7)
     run_etl(warehouse, copy, earlier)
@@ -215,12 +215,6 @@ def test_an_intact_previous_set_still_feeds_the_changes(copy, model) -> None:
 
 
 def test_the_cli_warns_when_it_ignores_a_tampered_previous_set(copy, model, monkeypatch) -> None:
-    from typer.testing import CliRunner
-
-    from churn_core.cli import app
-    from churn_core.data.etl import run_etl
-    from churn_core.model.registry import Registry
-
     warehouse = open_warehouse(copy)
     earlier = DEMO_END - dt.timedelta(days=7)
     run_etl(warehouse, copy, earlier)

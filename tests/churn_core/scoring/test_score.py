@@ -21,9 +21,13 @@ import pytest
 import xgboost as xgb
 from typer.testing import CliRunner
 
+from churn_core import views
+from churn_core.cli import app
+from churn_core.data.etl import run_etl
+from churn_core.model.card import DataSummary, ModelCard
 from churn_core.model.features import SEED_NUMERIC, FeaturePipeline
+from churn_core.model.registry import Registry
 from churn_core.schema import CHANNELS, EVALUATOR_SCORES
-from churn_core.scoring import channels, monitor
 from churn_core.scoring import score as scoring
 from churn_core.settings import Settings
 from churn_core.warehouse import open_warehouse
@@ -42,8 +46,8 @@ class StandIn:
     threshold: float = 0.5
 
     @property
-    def card(self) -> dict[str, Any]:
-        return {"features": list(self.pipeline.features_), "threshold": self.threshold}
+    def card(self) -> ModelCard:
+        return ModelCard(features=list(self.pipeline.features_), threshold=self.threshold)
 
     def calibrate(self, margin: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-np.asarray(margin, np.float64)))
@@ -166,22 +170,21 @@ def test_side_tables_are_written_with_the_set(scored, model) -> None:
     ]
     assert sorted(effects["channel"]) == sorted(CHANNELS)
     assert effects["recommended"].sum() == warehouse.count("evaluator_scores")
-    sets = scoring.score_sets(warehouse)
-    assert len(sets) == 1 and sets["rows"].iloc[0] == warehouse.count("evaluator_scores")
-    assert sets["model_version"].iloc[0] == model.version and pd.notna(sets["created_at"].iloc[0])
-    # what the dashboard calls
-    assert monitor.score_drift(warehouse)["psi"].is_monotonic_decreasing
-    assert len(monitor.score_drift(warehouse, DEMO_END)) == len(drift)
-    assert channels.channel_effects(warehouse, DEMO_END)["channel"].tolist() == (
-        effects.sort_values(["uplift", "channel"], ascending=[False, True])["channel"].tolist()
-    )
+    # what the dashboard reads of them
+    sets = views.score_sets(warehouse)
+    assert [(s.as_of, s.model_version, s.scored) for s in sets] == [
+        (DEMO_END, model.version, warehouse.count("evaluator_scores"))
+    ]
+    assert sets[0].created_at is not None
+    history = views.drift_history(warehouse)
+    assert len(history) == len(drift) and history["psi"].is_monotonic_decreasing
+    shown = views.channel_uplift(warehouse, DEMO_END)
+    assert sorted(shown["channel"]) == sorted(CHANNELS) and shown["uplift"].dropna().is_monotonic_decreasing
     reference = warehouse.query("SELECT DISTINCT model_version FROM drift_reference")
     assert reference["model_version"].tolist() == [model.version]
 
 
 def test_history_previous_scores_replacement_and_retention(etl_home, model, tmp_path) -> None:
-    from churn_core.data.etl import run_etl
-
     settings = copy_home(etl_home, tmp_path, score_history_sets=2)
     warehouse = open_warehouse(settings)
     dates = [DEMO_END - dt.timedelta(days=14), DEMO_END - dt.timedelta(days=7), DEMO_END]
@@ -215,8 +218,8 @@ class Reordered(StandIn):
     """A model whose card lists its features in another order than its pipeline produces them."""
 
     @property
-    def card(self) -> dict[str, Any]:
-        return {"features": list(reversed(self.pipeline.features_)), "threshold": self.threshold}
+    def card(self) -> ModelCard:
+        return ModelCard(features=list(reversed(self.pipeline.features_)), threshold=self.threshold)
 
 
 def _set_state(settings: Settings) -> pd.DataFrame:
@@ -255,8 +258,6 @@ def test_bad_input_is_refused_and_the_previous_set_stays(scored, model, tmp_path
 
 
 def test_cli_without_a_champion_says_so_without_a_traceback(scored, tmp_path, monkeypatch) -> None:
-    from churn_core.cli import app
-
     settings = copy_home(scored, tmp_path)
     monkeypatch.setenv("CHURN_HOME", str(settings.home))
     monkeypatch.delenv("CHURN_CONFIG", raising=False)
@@ -267,9 +268,6 @@ def test_cli_without_a_champion_says_so_without_a_traceback(scored, tmp_path, mo
 
 
 def test_cli_scores_with_the_champion_and_refuses_another_date(scored, model, tmp_path, monkeypatch) -> None:
-    from churn_core.cli import app
-    from churn_core.model.registry import Registry
-
     settings = copy_home(scored, tmp_path)
     monkeypatch.setenv("CHURN_HOME", str(settings.home))
     monkeypatch.delenv("CHURN_CONFIG", raising=False)
@@ -407,6 +405,6 @@ def test_a_job_killed_at_any_moment_leaves_exactly_one_complete_set(scored, mode
 
 def test_the_drift_reference_uses_the_cohorts_the_card_names() -> None:
     snaps = pd.DataFrame({"eval_start_date": ["2026-08-01", "2026-09-01", "2026-10-01"], "x": [1, 2, 3]})
-    card = {"training": {"date_min": "2026-08-15", "date_max": "2026-09-30"}}
-    assert scoring._training_rows(snaps, card)["x"].tolist() == [2]
-    assert scoring._training_rows(snaps, {})["x"].tolist() == [1, 2, 3]
+    training = DataSummary(date_min="2026-08-15", date_max="2026-09-30")
+    assert scoring.training_rows(snaps, training)["x"].tolist() == [2]
+    assert scoring.training_rows(snaps, DataSummary())["x"].tolist() == [1, 2, 3]

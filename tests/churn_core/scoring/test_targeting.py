@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from churn_core.schema import CHANNELS
+from churn_core.schema import CHANNELS, RISK_TIERS
 from churn_core.scoring import targeting
 from churn_core.settings import load_settings
 
@@ -14,9 +14,10 @@ SETTINGS = load_settings(env={})
 
 def test_risk_tiers_follow_the_settings() -> None:
     p = np.array([0.0, 0.29, 0.3, 0.59, 0.6, 1.0])
-    assert targeting.risk_tiers(p, SETTINGS).tolist() == ["low", "low", "medium", "medium", "high", "high"]
+    tiers = np.asarray(RISK_TIERS)  # the score set stores RISK_TIERS[code]
+    assert tiers[targeting.risk_tier_codes(p, SETTINGS)].tolist() == ["low", "low", "medium", "medium", "high", "high"]
     strict = SETTINGS.with_overrides(risk_tier_high=0.9, risk_tier_medium=0.5)
-    assert targeting.risk_tiers(p, strict).tolist() == ["low", "low", "low", "medium", "medium", "high"]
+    assert tiers[targeting.risk_tier_codes(p, strict)].tolist() == ["low", "low", "low", "medium", "medium", "high"]
 
 
 def test_save_rate_is_the_share_of_would_be_churners_saved() -> None:

@@ -170,7 +170,7 @@ def shap_row(model: Any, x: pd.DataFrame) -> np.ndarray:
     XGBoost's own TreeSHAP (pred_contribs), which churn_core.scoring.explain.TreeExplainer reproduces: for the
     what-if's single row it is as fast, and it spares the dashboard numba's ~120 MB.
     """
-    import xgboost as xgb
+    import xgboost as xgb  # here: pages without a what-if never import XGBoost (over a second)
 
     return np.asarray(model.booster.predict(xgb.DMatrix(x), pred_contribs=True), np.float64)
 

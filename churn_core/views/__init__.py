@@ -30,6 +30,7 @@ from churn_core.views.channels import (
 from churn_core.views.drivers import HASH_MODULUS, feature_by_outcome, shap_importance, shap_sample
 from churn_core.views.evaluator import (
     WHAT_IF_CONTEXT,
+    Driver,
     Profile,
     WhatIf,
     channel_uplifts,
@@ -103,6 +104,7 @@ __all__ = [
     "WHAT_IF_CONTEXT",
     "AtRiskSummary",
     "DataFreshness",
+    "Driver",
     "FeatureStudy",
     "FilterOptions",
     "Filters",

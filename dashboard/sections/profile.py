@@ -68,8 +68,7 @@ def tiles(score: dict[str, Any], settings: Settings) -> None:
 def reasons(score: dict[str, Any], drivers: pd.DataFrame) -> None:
     """The scoring job's sentences (top_drivers) when present, else the strongest SHAP drivers in words."""
     st.markdown("**The reasons, in words**")
-    items = views.top_drivers(score)
-    lines = [str(i.get("reason")) for i in items if i.get("reason")]
+    lines = [driver.reason for driver in views.top_drivers(score) if driver.reason]
     if not lines:
         lines = drivers.head(3)["reason"].tolist()
     st.markdown("\n".join(f"- {line}" for line in lines) or "No drivers recorded.")

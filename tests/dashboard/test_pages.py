@@ -231,7 +231,7 @@ def test_profile_shows_the_selected_evaluators_drivers(monkeypatch, scored_home)
     score = views.evaluator_profile(open_warehouse(scored_home, read_only=True), instance, SCORE_DATES[-1]).current
     assert {m.label: m.value for m in at.metric}["Churn risk"] == f"{score['churn_probability']:.0%}"
     text = " ".join(m.value for m in at.markdown)
-    assert views.top_drivers(score)[0]["reason"] in text
+    assert views.top_drivers(score)[0].reason in text
     assert len(at.get("plotly_chart")) >= 7
 
 

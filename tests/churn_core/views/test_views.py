@@ -170,6 +170,19 @@ def test_profile_and_drivers_add_up(wh, scores):
     assert uplifts["uplift"].is_monotonic_decreasing and len(uplifts) == 5
 
 
+def test_top_drivers_are_read_from_the_scoring_jobs_json(scores):
+    row = scores.iloc[0]
+    drivers = views.top_drivers(row)
+    assert drivers and all(isinstance(d, views.Driver) and d.reason for d in drivers)
+    assert drivers[0].reason == row["top_reason"] or drivers[-1].reason == row["top_reason"]
+    junk = '[{"feature": "x", "shap": "high"}, 3, {"reason": "r", "shap": -0.5}]'
+    assert views.top_drivers({"top_drivers": junk}) == [
+        views.Driver("x", None, None, ""),
+        views.Driver("", None, -0.5, "r"),
+    ]
+    assert views.top_drivers({"top_drivers": "not json"}) == [] == views.top_drivers({})
+
+
 def test_profile_of_an_unknown_instance(wh):
     profile = views.evaluator_profile(wh, 10**11, AS_OF)
     assert profile.facts is None and profile.current is None

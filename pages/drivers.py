@@ -2,8 +2,10 @@
 
 import streamlit as st
 
+from churn_core import views
 from churn_core.views import FEATURE_LABELS
-from dashboard import charts, data, tables, ui
+from dashboard import charts, data, ui
+from dashboard.sections import drivers
 
 settings = data.settings()
 score_set = ui.header("Drivers", settings)
@@ -23,12 +25,12 @@ st.caption(
 
 st.subheader("Dependence")
 a, b = st.columns(2)
-feature = a.selectbox("Feature", features, format_func=lambda f: FEATURE_LABELS.get(f, f), key="dep_feature")
+feature = a.selectbox("Feature", features, format_func=views.feature_label, key="dep_feature")
 colour = b.selectbox(
     "Colour by",
     [None, *features],
     key="dep_colour",
-    format_func=lambda f: "nothing" if f is None else FEATURE_LABELS.get(f, f),
+    format_func=lambda f: "nothing" if f is None else views.feature_label(f),
 )
 if feature:
     ui.chart(charts.dependence_chart(sample, feature, colour, FEATURE_LABELS))
@@ -37,7 +39,7 @@ st.subheader("Stayers vs churners, feature by feature")
 by_outcome = data.feature_by_outcome(settings)
 statistic = st.segmented_control("Statistic", ("median", "mean"), default="median", key="outcome_stat") or "median"
 ui.chart(charts.stayers_churners_chart(by_outcome, statistic))
-tables.outcome_table(by_outcome)
+drivers.outcome_table(by_outcome)
 
 st.subheader("Feature study (from the model card)")
 study = data.feature_study(settings, score_set.model_version)

@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from churn_core.schema import FEATURES
+from churn_core.schema import FEATURES, feature_text
 from churn_core.warehouse import Warehouse
 
 TEAM_SIZE_BANDS: tuple[int, ...] = (
@@ -42,65 +42,10 @@ THREADS = 2
 KINDS: tuple[str, ...] = ("count", "ratio", "share", "money", "category")
 
 
-@dataclass(frozen=True)
-class Wording:
-    """How a feature reads: before + value + (one | many) [+ " by day d"]; `kind` says how the value is
-    written (count: whole number, "no" for 0; ratio: two decimals; share: percent; money: whole number;
-    category: the category's label)."""
-
-    one: str
-    many: str
-    before: str = ""
-    by_day: bool = True
-    kind: str = "count"
-
-
-def _counts(one: str, many: str, before: str = "") -> Wording:
-    return Wording(f" {one}", f" {many}", before)
-
-
-WORDING: dict[str, Wording] = {
-    "number_of_projects": _counts("project created", "projects created"),
-    "number_of_issues": _counts("issue created", "issues created"),
-    "number_of_invites": _counts("invitation sent", "invitations sent"),
-    "w1_active_users": _counts("distinct active user", "distinct active users"),
-    "w1_agg_active_users": _counts("user-day of activity", "user-days of activity"),
-    "w1_max_active_users": _counts("user active on any one day", "users active on any one day", "at most "),
-    "watchers_added": _counts("watcher added", "watchers added"),
-    "issues_updated": _counts("issue update", "issue updates"),
-    "issues_commented": _counts("issue comment", "issue comments"),
-    "issues_assigned": _counts("issue assigned", "issues assigned"),
-    "at_mentions": _counts("@-mention", "@-mentions"),
-    "issues_viewed": _counts("issue view", "issue views"),
-    "issues_completed": _counts("issue completed", "issues completed"),
-    "mobile_usage": _counts("mobile session", "mobile sessions"),
-    "sprint_started": _counts("sprint started", "sprints started"),
-    "sprint_finished": _counts("sprint finished", "sprints finished"),
-    # the tuned model's other inputs (churn_core.model.features)
-    "as_of_day": Wording(" of the trial", " of the trial", "day ", by_day=False, kind="ratio"),
-    "team_size": Wording(" seat declared at sign-up", " seats declared at sign-up", by_day=False),
-    "expected_annual_value": Wording("", "", "expected annual value ", by_day=False, kind="money"),
-    "active_user_share": Wording("% of the seats active", "% of the seats active", kind="share"),
-    "user_days_per_day": Wording(" active users a day on average", " active users a day on average", kind="ratio"),
-    "issues_per_user": Wording(" issues per active user", " issues per active user", kind="ratio"),
-    "updates_per_issue": Wording(" updates per issue", " updates per issue", kind="ratio"),
-    "product": Wording(" product", " product", "the ", by_day=False, kind="category"),
-    "edition": Wording(" edition", " edition", "the ", by_day=False, kind="category"),
-    "region": Wording(" region", " region", "the ", by_day=False, kind="category"),
-    "company_size_band": Wording(" employees", " employees", "a company of ", by_day=False, kind="category"),
-    "acquisition_source": Wording("", "", "came through ", by_day=False, kind="category"),
-}
-
-
 # the features cohort_medians.sql has typical values of
 MEDIAN_FEATURES: frozenset[str] = frozenset(
     (*FEATURES, "active_user_share", "user_days_per_day", "issues_per_user", "updates_per_issue")
 )
-
-
-def wording(feature: str) -> Wording:
-    """The feature's wording; an unknown feature reads "<name>: <value>"."""
-    return WORDING.get(feature) or Wording("", "", f"{feature.replace('_', ' ')}: ", by_day=False, kind="ratio")
 
 
 def band_params() -> dict[str, int]:
@@ -161,7 +106,7 @@ def _templates(features: list[str], medians: pd.DataFrame) -> tuple[pa.Array, pa
     typical, nonzero = median_cube(medians, features), median_cube(medians, features, "nonzero_")
     prefixes, suffixes = [], []
     for j, f in enumerate(features):
-        w = wording(f)
+        w = feature_text(f)
         for direction in (0, 1):  # 0 pushes towards churn: compare with retained (cohort 1), 1 with churned
             cohort, word = (1, "retained") if direction == 0 else (0, "churned")
             for b, label in enumerate(BAND_LABELS):
@@ -238,7 +183,7 @@ class _Labels:
 
     def __init__(self, features: list[str], categories: dict[str, list[str]]) -> None:
         self.kind = np.asarray(
-            [KINDS.index(wording(f).kind) if f not in categories else KINDS.index("category") for f in features],
+            [KINDS.index(feature_text(f).kind) if f not in categories else KINDS.index("category") for f in features],
             np.int8,
         )
         flat, offset = ["unknown"], []

@@ -13,6 +13,7 @@ registry) and model_card (reading a card). Import from here: `from churn_core im
 from churn_core.views._common import FEATURE_LABELS, feature_label, plain_value, render_sql
 from churn_core.views.activation import (
     SEGMENT_DIMENSIONS,
+    Week1Activation,
     activation_curves,
     activation_curves_by_segment,
     activation_trend,
@@ -29,6 +30,7 @@ from churn_core.views.channels import (
 from churn_core.views.drivers import HASH_MODULUS, feature_by_outcome, shap_importance, shap_sample
 from churn_core.views.evaluator import (
     WHAT_IF_CONTEXT,
+    Driver,
     Profile,
     WhatIf,
     channel_uplifts,
@@ -43,6 +45,7 @@ from churn_core.views.evaluator import (
     what_if,
 )
 from churn_core.views.health import (
+    DataFreshness,
     capacity_threshold,
     data_quality,
     drift_history,
@@ -52,7 +55,6 @@ from churn_core.views.health import (
     realised_performance,
     risk_histogram,
 )
-from churn_core.views.intervals import Z95, difference_interval, wilson_interval
 from churn_core.views.model_card import (
     CARD_METRICS,
     FeatureStudy,
@@ -75,6 +77,7 @@ from churn_core.views.scores import (
     NOT_REACHED,
     SORTS,
     TABLE_COLUMNS,
+    AtRiskSummary,
     FilterOptions,
     Filters,
     ScoreSet,
@@ -99,12 +102,15 @@ __all__ = [
     "SORTS",
     "TABLE_COLUMNS",
     "WHAT_IF_CONTEXT",
-    "Z95",
+    "AtRiskSummary",
+    "DataFreshness",
+    "Driver",
     "FeatureStudy",
     "FilterOptions",
     "Filters",
     "Profile",
     "ScoreSet",
+    "Week1Activation",
     "WhatIf",
     "activation_curves",
     "activation_curves_by_segment",
@@ -130,7 +136,6 @@ __all__ = [
     "content_lift",
     "daily_activity",
     "data_quality",
-    "difference_interval",
     "drift_history",
     "early_actions",
     "evaluator_profile",
@@ -164,5 +169,4 @@ __all__ = [
     "unestimated_channels",
     "week1_activation",
     "what_if",
-    "wilson_interval",
 ]

@@ -7,7 +7,7 @@ import math
 
 import pandas as pd
 
-from churn_core.schema import FEATURE_DOCS, FEATURE_SNAPSHOTS
+from churn_core.schema import FEATURE_SNAPSHOTS, FEATURES, feature_text
 from churn_core.views._common import feature_label, render_sql
 from churn_core.views.scores import score_columns
 from churn_core.warehouse import Warehouse
@@ -55,12 +55,13 @@ def feature_by_outcome(warehouse: Warehouse) -> pd.DataFrame:
     rows = []
     by = {int(r["retained"]): r for _, r in df.iterrows() if pd.notna(r["retained"])}
     stay, churn = by.get(1), by.get(0)
-    for name in FEATURE_DOCS:
+    for name in FEATURES:
+        text = feature_text(name)
         rows.append(
             {
                 "feature": name,
-                "label": feature_label(name),
-                "doc": FEATURE_DOCS.get(name, ""),
+                "label": text.label,
+                "doc": text.doc,
                 "retained_mean": _stat(stay, "mean", name),
                 "churned_mean": _stat(churn, "mean", name),
                 "retained_median": _stat(stay, "median", name),

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from churn_core.schema import SEGMENT_COLUMNS
 from churn_core.views._common import SHAP_COLUMN, UPLIFT_COLUMN, as_date, as_record, feature_label, plain_value
 from churn_core.warehouse import Warehouse
 
@@ -83,13 +84,34 @@ def shap_drivers(score: Mapping[str, Any], features: Mapping[str, Any]) -> pd.Da
     return df.reindex(df["shap"].abs().sort_values(ascending=False).index).reset_index(drop=True)
 
 
-def top_drivers(score: Mapping[str, Any]) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Driver:
+    """One of the scoring job's top drivers: a feature, its value, its SHAP value (above 0 it raises the risk)
+    and the sentence that says so."""
+
+    feature: str
+    value: Any
+    shap: float | None
+    reason: str
+
+
+def top_drivers(score: Mapping[str, Any]) -> list[Driver]:
     """The scoring job's own top drivers (JSON column), or [] when it is missing or unreadable."""
     try:
         items = json.loads(score.get("top_drivers") or "[]")
     except (TypeError, ValueError):
         return []
-    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+    if not isinstance(items, list):
+        return []
+    return [
+        Driver(str(i.get("feature") or ""), i.get("value"), _number(i.get("shap")), str(i.get("reason") or ""))
+        for i in items
+        if isinstance(i, dict)
+    ]
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
 
 
 def shap_changes(current: Mapping[str, Any], previous: Mapping[str, Any] | None) -> pd.DataFrame:
@@ -141,19 +163,7 @@ def evaluator_touches(warehouse: Warehouse, instance: int) -> pd.DataFrame:
 
 
 # Score columns passed to the model with the features (segment columns a pipeline may use).
-WHAT_IF_CONTEXT: tuple[str, ...] = (
-    "instance",
-    "as_of_day",
-    "day_of_trial",
-    "product",
-    "edition",
-    "team_size",
-    "company_size_band",
-    "region",
-    "acquisition_source",
-    "expected_annual_value",
-    "control_group",
-)
+WHAT_IF_CONTEXT: tuple[str, ...] = ("instance", "as_of_day", "day_of_trial", *(c.name for c in SEGMENT_COLUMNS))
 
 
 @dataclass(frozen=True)
@@ -170,7 +180,7 @@ def shap_row(model: Any, x: pd.DataFrame) -> np.ndarray:
     XGBoost's own TreeSHAP (pred_contribs), which churn_core.scoring.explain.TreeExplainer reproduces: for the
     what-if's single row it is as fast, and it spares the dashboard numba's ~120 MB.
     """
-    import xgboost as xgb
+    import xgboost as xgb  # here: pages without a what-if never import XGBoost (over a second)
 
     return np.asarray(model.booster.predict(xgb.DMatrix(x), pred_contribs=True), np.float64)
 

@@ -15,8 +15,8 @@ import pytest
 
 from churn_core import views
 from churn_core.warehouse import open_warehouse
+from tests.conftest import HOSTILE_PRODUCT, SCORE_DATES
 from tests.dashboard.browser import CHROMIUM, INSTALL_HINT, ROOT, chromium, streamlit_server, wait_until_idle
-from tests.dashboard.conftest import HOSTILE_PRODUCT, SCORE_DATES
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not CHROMIUM.exists(), reason=INSTALL_HINT)]
 
@@ -140,7 +140,7 @@ def test_csv_export_has_the_filtered_rows_with_neutralised_cells(server, page, s
         open_warehouse(scored_home, read_only=True),
         SCORE_DATES[-1],
         views.Filters(products=(HOSTILE_PRODUCT,)),
-    )["evaluators"]
+    ).evaluators
     assert len(rows) == expected > 0
     assert {r["product"] for r in rows} == {"'" + HOSTILE_PRODUCT}
     assert all(not r["top_reason"].startswith(("=", "+", "-", "@")) for r in rows)

@@ -12,7 +12,7 @@ from churn_core import views
 from churn_core.views import FEATURE_LABELS
 from churn_core.warehouse import open_warehouse
 from dashboard import charts
-from tests.dashboard.conftest import SCORE_DATES
+from tests.conftest import SCORE_DATES
 
 AS_OF = SCORE_DATES[-1]
 

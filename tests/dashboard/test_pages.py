@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from churn_core import views
+from churn_core.scoring import integrity
 from churn_core.settings import Settings
 from churn_core.warehouse import open_warehouse
-from tests.dashboard.conftest import APP, HOSTILE_PRODUCT, SCORE_DATES
+from dashboard import data
+from tests.conftest import HOSTILE_PRODUCT, SCORE_DATES, make_settings
 
+APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 PAGES = ("at_risk", "profile", "channels", "activation", "drivers", "model_health")
 GENERIC_ERROR = "Something went wrong"
 
@@ -124,11 +129,6 @@ def test_change_column_shows_once_there_is_a_previous_score(monkeypatch, scored_
 
 def test_prepare_fills_what_the_home_page_reads(monkeypatch, scored_home):
     """dashboard/serve.py prepares the home page while the server starts: its first visitor runs no query."""
-    import streamlit as st
-
-    from churn_core.scoring import integrity
-    from dashboard import data
-
     for key in [k for k in os.environ if k.startswith("CHURN_")]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("CHURN_HOME", str(scored_home.home))
@@ -148,7 +148,7 @@ def test_prepare_fills_what_the_home_page_reads(monkeypatch, scored_home):
 
 def test_filters_change_the_table_and_the_url(monkeypatch, scored_home):
     at = run_page(monkeypatch, scored_home)
-    everyone = int(views.at_risk_summary(open_warehouse(scored_home, read_only=True), SCORE_DATES[-1])["evaluators"])
+    everyone = views.at_risk_summary(open_warehouse(scored_home, read_only=True), SCORE_DATES[-1]).evaluators
     at.button_group(key="f_tiers").set_value(["low"]).run()
     assert_clean(at)
     rows = table(at)
@@ -231,7 +231,7 @@ def test_profile_shows_the_selected_evaluators_drivers(monkeypatch, scored_home)
     score = views.evaluator_profile(open_warehouse(scored_home, read_only=True), instance, SCORE_DATES[-1]).current
     assert {m.label: m.value for m in at.metric}["Churn risk"] == f"{score['churn_probability']:.0%}"
     text = " ".join(m.value for m in at.markdown)
-    assert views.top_drivers(score)[0]["reason"] in text
+    assert views.top_drivers(score)[0].reason in text
     assert len(at.get("plotly_chart")) >= 7
 
 
@@ -256,8 +256,6 @@ def test_profile_of_an_evaluator_not_in_the_set(monkeypatch, scored_home):
 
 
 def test_a_broken_warehouse_gives_a_readable_message(monkeypatch, tmp_path):
-    from tests.conftest import make_settings
-
     settings = make_settings(tmp_path)
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     settings.warehouse_path.write_bytes(b"this is not a duckdb file" * 100)

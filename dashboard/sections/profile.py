@@ -33,6 +33,7 @@ def _seats(n: Any) -> str:
 
 
 def tiles(score: dict[str, Any], settings: Settings) -> None:
+    """Risk and its change, tier and day, segment, and the best channel with its uplift."""
     cols = st.columns(4)
     change = score.get("probability_change")
     previous = score.get("previous_as_of_date")
@@ -67,14 +68,14 @@ def tiles(score: dict[str, Any], settings: Settings) -> None:
 def reasons(score: dict[str, Any], drivers: pd.DataFrame) -> None:
     """The scoring job's sentences (top_drivers) when present, else the strongest SHAP drivers in words."""
     st.markdown("**The reasons, in words**")
-    items = views.top_drivers(score)
-    lines = [str(i.get("reason")) for i in items if i.get("reason")]
+    lines = [driver.reason for driver in views.top_drivers(score) if driver.reason]
     if not lines:
         lines = drivers.head(3)["reason"].tolist()
     st.markdown("\n".join(f"- {line}" for line in lines) or "No drivers recorded.")
 
 
 def touches_table(touches: pd.DataFrame) -> None:
+    """Every touch sent, in a closed panel: when, which channel and content, and what became of it."""
     if touches.empty:
         return
     flags = {
@@ -115,30 +116,36 @@ def what_if(settings: Settings, score: dict[str, Any], features: dict[str, Any])
             f"This score came from model {version}, which is no longer in the registry; the what-if "
             f"uses the champion {model.version}, so its starting risk may differ."
         )
-    drivers = views.shap_drivers(score, features)
-    offered = [f for f in drivers["feature"] if f in features][:WHAT_IF_FEATURES]
+    offered = [f for f in views.shap_drivers(score, features)["feature"] if f in features][:WHAT_IF_FEATURES]
     if not offered:
         st.info("No feature values recorded for this evaluator's score.")
         return
     st.caption("Change the evaluator's week-1 numbers to see how the model's risk and reasons would move.")
-    cols = st.columns(len(offered))
-    changed: dict[str, float | None] = {}
-    for col, feature in zip(cols, offered, strict=True):
-        current = features.get(feature)
-        value = col.number_input(
-            views.feature_label(feature).capitalize(),
-            min_value=0,
-            step=1,
-            value=int(current) if current is not None else 0,
-            key=f"whatif_{score.get('instance')}_{feature}",
-        )
-        changed[feature] = float(value)
-    inputs = {k: views.plain_value(v) for k, v in {**features, **changed}.items()}
+    inputs = {k: views.plain_value(v) for k, v in {**features, **_changed(score, features, offered)}.items()}
     context = {k: views.plain_value(score.get(k)) for k in views.WHAT_IF_CONTEXT if k in score}
     result = data.what_if(settings, version, tuple(sorted(inputs.items())), tuple(sorted(context.items())))
-    if result is None:
-        return
-    before = float(score.get("churn_probability") or 0.0)
+    if result is not None:
+        _what_if_result(result, float(score.get("churn_probability") or 0.0))
+
+
+def _changed(score: dict[str, Any], features: dict[str, Any], offered: list[str]) -> dict[str, float]:
+    """The offered features' values as the user set them (one number input each, starting at the score's)."""
+    changed = {}
+    for col, feature in zip(st.columns(len(offered)), offered, strict=True):
+        current = features.get(feature)
+        changed[feature] = float(
+            col.number_input(
+                views.feature_label(feature).capitalize(),
+                min_value=0,
+                step=1,
+                value=int(current) if current is not None else 0,
+                key=f"whatif_{score.get('instance')}_{feature}",
+            )
+        )
+    return changed
+
+
+def _what_if_result(result: views.WhatIf, before: float) -> None:
     left, right = st.columns([1, 3])
     left.metric(
         "Risk with these numbers",

@@ -7,11 +7,13 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from churn_core import views
+from churn_core.scoring.explain import TreeExplainer
 from churn_core.views import Filters
 from churn_core.warehouse import open_warehouse
-from tests.dashboard.conftest import HOSTILE_PRODUCT, SCORE_DATES
+from tests.conftest import HOSTILE_PRODUCT, SCORE_DATES
 
 AS_OF = SCORE_DATES[-1]
 
@@ -98,9 +100,11 @@ def test_page_and_summary_match_pandas(wh, scores, filters):
     if filters.search:
         expected = expected[expected["instance"].astype(str).str.startswith(filters.search)]
     summary = views.at_risk_summary(wh, AS_OF, filters)
-    assert summary["evaluators"] == len(expected)
-    assert summary["high_risk"] == (expected["risk_tier"] == "high").sum()
-    assert summary["value_at_risk"] == pytest.approx(expected["value_at_risk"].sum())
+    assert summary.evaluators == len(expected) and isinstance(summary.evaluators, int)
+    assert summary.high_risk == (expected["risk_tier"] == "high").sum()
+    assert summary.worth_saving == (expected["worth_saving"] == 1).sum()
+    assert summary.might_swing == (expected["might_swing"] == 1).sum()
+    assert summary.value_at_risk == pytest.approx(expected["value_at_risk"].sum())
     page = views.at_risk_page(wh, AS_OF, filters, "risk", 0, 20)
     top = expected.sort_values(["churn_probability", "instance"], ascending=[False, True]).head(20)
     assert page["instance"].tolist() == top["instance"].tolist()
@@ -144,8 +148,8 @@ def test_week1_activation(wh):
     truth = wh.query("SELECT eval_start_date, activated FROM activation_daily WHERE day_index = 7")
     start = pd.to_datetime(truth["eval_start_date"]).dt.date
     this = truth[(start > AS_OF - dt.timedelta(days=14)) & (start <= AS_OF - dt.timedelta(days=7))]
-    assert kpi["this_week_n"] == len(this)
-    assert kpi["this_week"] == pytest.approx(this["activated"].mean())
+    assert kpi.this_week_n == len(this)
+    assert kpi.this_week == pytest.approx(this["activated"].mean())
 
 
 def test_profile_and_drivers_add_up(wh, scores):
@@ -166,25 +170,22 @@ def test_profile_and_drivers_add_up(wh, scores):
     assert uplifts["uplift"].is_monotonic_decreasing and len(uplifts) == 5
 
 
+def test_top_drivers_are_read_from_the_scoring_jobs_json(scores):
+    row = scores.iloc[0]
+    drivers = views.top_drivers(row)
+    assert drivers and all(isinstance(d, views.Driver) and d.reason for d in drivers)
+    assert drivers[0].reason == row["top_reason"] or drivers[-1].reason == row["top_reason"]
+    junk = '[{"feature": "x", "shap": "high"}, 3, {"reason": "r", "shap": -0.5}]'
+    assert views.top_drivers({"top_drivers": junk}) == [
+        views.Driver("x", None, None, ""),
+        views.Driver("", None, -0.5, "r"),
+    ]
+    assert views.top_drivers({"top_drivers": "not json"}) == [] == views.top_drivers({})
+
+
 def test_profile_of_an_unknown_instance(wh):
     profile = views.evaluator_profile(wh, 10**11, AS_OF)
     assert profile.facts is None and profile.current is None
-
-
-def test_wilson_interval_known_values():
-    low, high = views.wilson_interval([0, 5, 10], [10, 10, 10])
-    assert low[0] == 0 and high[0] == pytest.approx(0.2775, abs=1e-4)
-    assert low[1] == pytest.approx(0.2366, abs=1e-4) and high[1] == pytest.approx(0.7634, abs=1e-4)
-    assert high[2] == pytest.approx(1)
-    low, high = views.wilson_interval([0], [0])
-    assert np.isnan(low[0]) and np.isnan(high[0])
-
-
-def test_difference_interval_contains_the_difference_and_is_wider_for_small_samples():
-    low, high = views.difference_interval(30, 100, 20, 100)
-    assert low < 0.1 < high
-    small = views.difference_interval(3, 10, 2, 10)
-    assert small[1] - small[0] > high - low
 
 
 def test_activation_views_match_activation_daily(wh):
@@ -246,8 +247,6 @@ def test_threshold_counts(wh, scores):
 
 
 def test_realised_performance_matches_sklearn(wh):
-    from sklearn.metrics import roc_auc_score
-
     perf = views.realised_performance(wh).set_index("as_of_date")
     joined = wh.query(
         "SELECT s.as_of_date, s.churn_probability, s.predicted_churn, e.retained FROM evaluator_scores s "
@@ -267,19 +266,17 @@ def test_feature_by_outcome_and_freshness(wh, scored_home):
     raw = wh.query("SELECT avg(w1_active_users) AS m FROM instances_modeling WHERE retained = 1").iloc[0, 0]
     assert by.set_index("feature").loc["w1_active_users", "retained_mean"] == pytest.approx(raw)
     fresh = views.freshness(wh)
-    assert pd.Timestamp(fresh["last_usage_date"]).date() == AS_OF
+    assert fresh.last_usage_date == AS_OF and fresh.evaluators == len(wh.query("SELECT instance FROM evaluators"))
     assert len(views.data_quality(wh)) > 10
     assert views.job_history(wh, scored_home) is None or "job" in views.job_history(wh, scored_home).columns
 
 
 def test_render_sql_refuses_unknown_markers():
     with pytest.raises(ValueError):
-        views.render_sql("at_risk_page", columns=", x")
+        views.render_sql("at_risk_summary", columns=", x")
 
 
 def test_what_if_reproduces_the_score_and_moves_with_the_features(wh, scores, scored_home, model_version):
-    from churn_core.scoring.explain import TreeExplainer
-
     model = views.load_model(scored_home, model_version)
     assert model is not None and model.version == model_version
     explainer = TreeExplainer(model.booster)

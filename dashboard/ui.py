@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import streamlit as st
 
 from churn_core.errors import ChurnError
-from churn_core.jobs.logs import redacted
+from churn_core.secrets import redacted
 from churn_core.settings import Settings
 from churn_core.views import ScoreSet
 from dashboard import data

@@ -9,11 +9,11 @@ person on their own machine, with `open_mode_role`.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from churn_core.errors import ChurnError
+from churn_core.secrets import auth_section, secrets_files
 from churn_core.settings import Settings
 
 ROLES: tuple[str, ...] = ("marketer", "manager", "analyst", "admin")  # weakest first
@@ -85,18 +85,10 @@ def open_mode_user(settings: Settings) -> User:
     return User(email="local", name="local user (no sign-in configured)", role=role, signed_in=False)
 
 
-def secrets_files(app_root: Path) -> list[Path]:
-    """Where Streamlit looks for secrets.toml: the user's ~/.streamlit, then the app's .streamlit (wins)."""
-    return [Path.home() / ".streamlit" / "secrets.toml", app_root / ".streamlit" / "secrets.toml"]
-
-
 def auth_configured(app_root: Path) -> bool:
     """True when a secrets.toml holds an [auth] section for st.login (an OIDC provider)."""
     for path in secrets_files(app_root):
-        try:
-            auth = tomllib.loads(path.read_text(encoding="utf-8")).get("auth", {})
-        except (OSError, tomllib.TOMLDecodeError):
-            continue
+        auth = auth_section(path)
         if auth.get("server_metadata_url") or any(isinstance(v, dict) for v in auth.values()):
             return True
     return False

@@ -33,16 +33,12 @@ The story the data tells:
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from churn_core.schema import CHANNELS, CONTENT, DAILY_USAGE, DEMO_TRUTH, ENGAGEMENTS, EVALUATORS
-
-if TYPE_CHECKING:
-    from churn_core.warehouse import Warehouse
 
 DEFAULT_END_DATE = dt.date(2026, 11, 26)
 TRIAL_DAYS = 14  # usage rows for days 0..13
@@ -549,10 +545,3 @@ def _engagement_frame(
             "responded": sel["responded"][order].astype(np.int32),
         }
     )
-
-
-def write_demo(warehouse: Warehouse, tables: dict[str, pd.DataFrame]) -> None:
-    """Write each generated table to the warehouse (each replaced atomically)."""
-    for name in TABLE_NAMES:
-        if name in tables:
-            warehouse.write_table(name, tables[name])

@@ -38,7 +38,7 @@ FILES = {
 
 
 def demo(args: argparse.Namespace, out: dict[str, float]) -> None:
-    from churn_core.jobs.steps import run_demo
+    from churn_core.jobs.demo import run_demo
     from churn_core.model import tuning
     from churn_core.model.datasets import evaluator_dataset
     from churn_core.model.registry import Registry

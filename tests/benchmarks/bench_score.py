@@ -46,7 +46,7 @@ def build_demo(settings: Settings) -> None:
 
 def score_command(settings: Settings) -> list[str]:
     """`churn score` with the registry's champion, trained first (as `churn demo` does) when there is none."""
-    from churn_core.jobs.steps import DEMO_TUNING_SECONDS
+    from churn_core.jobs.demo import DEMO_TUNING_SECONDS
     from churn_core.model.registry import Registry, RegistryError
     from churn_core.model.train import train_candidate
 

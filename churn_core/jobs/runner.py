@@ -9,16 +9,18 @@ What keeps the product whole when a run fails or is killed:
 - a step that fails with a TransientError is retried with backoff; any other failure ends the run, is
   recorded with its reason, sent to the alert hooks, and raised as JobFailed (exit status 1).
 
-Who retries what, so that the layers do not multiply blindly: each retries one kind of failure, on its
-own time scale, and only failures marked transient by the code that knows (churn_core.errors):
-- the AWS layer (churn_core.warehouse) retries one API call that was throttled or hit a passing server
-  error, within seconds, and raises a TransientError when that does not pass;
+Who retries what: each layer retries one kind of failure on its own time scale, and only failures the
+code that knows marked transient (churn_core.errors.TransientError), never guessed from message words:
+- the AWS layer (churn_core.warehouse) retries one API call that was throttled or met a passing server
+  error, within seconds, and raises a TransientError when that did not pass;
 - this runner retries a step, and its own job_runs writes, that raised a TransientError (that, or a
-  warehouse file another process holds for a moment), settings.job_retries times with a backoff doubling
-  from settings.job_retry_backoff_seconds; any other error fails the run at once;
-- Airflow (airflow/churn_dag.py) retries a whole failed run, 10 minutes later, for what no step retry can
-  mend (a lost worker, an outage longer than a step's backoff). `churn scheduler` does not retry: the
-  next cron fire runs the job again.
+  warehouse file another process holds for a moment), settings.job_retries times, waiting a backoff that
+  doubles from settings.job_retry_backoff_seconds; any other error fails the run at once;
+- Airflow (airflow/churn_dag.py) retries a whole failed run 10 minutes later, for what no step retry
+  mends (a lost worker, an outage longer than the step backoff). `churn scheduler` does not retry a run:
+  the next cron fire runs the job again.
+So a call throttled throughout is tried at most AWS attempts x (job_retries + 1) times per Airflow try,
+at growing intervals, and an error that cannot pass (a bad query, access denied) ends the run at once.
 """
 
 from __future__ import annotations

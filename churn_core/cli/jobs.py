@@ -18,7 +18,7 @@ from rich.markup import escape
 from churn_core.cli.common import AsOf, OutputFormat, console, fail, guarded, print_frame, settings
 from churn_core.errors import ChurnError
 from churn_core.jobs.history import freshness, job_history, next_runs
-from churn_core.jobs.runner import STOP, Stopped
+from churn_core.jobs.stop import STOP, Stopped
 from churn_core.warehouse import open_warehouse
 
 # The columns `churn jobs` shows as a table (the csv and json formats carry them all).
@@ -41,7 +41,7 @@ class JobName(StrEnum):
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:
-    """SIGTERM: abandon the running step at once, or stop at the next step boundary (see runner.StopSignal)."""
+    """SIGTERM: abandon the running step at once, or stop at the next step boundary (see churn_core.jobs.stop)."""
     if STOP.request(f"{signal.Signals(signum).name} received"):
         raise Stopped(STOP.reason)
 

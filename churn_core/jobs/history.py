@@ -27,6 +27,7 @@ from churn_core.warehouse import Warehouse
 TABLE = "job_runs"
 RUN = "run"  # the `step` value of the row that describes a whole run
 STATUSES: tuple[str, ...] = ("running", "succeeded", "failed", "interrupted")
+INTERRUPTED = "interrupted: the process ended before recording an outcome (killed, crashed or the machine stopped)"
 # With no view of the job lock (the dashboard on another host than the jobs), an open run older than this
 # reads as interrupted.
 OPEN_RUN_MAX_HOURS = 12.0
@@ -118,6 +119,28 @@ def open_runs(warehouse: Warehouse) -> pd.DataFrame:
     if not warehouse.table_exists(TABLE):
         return pd.DataFrame(columns=["run_id", "job", "step", "launched_by", "started_at"])
     return warehouse.run("open_job_runs")
+
+
+def close_interrupted(warehouse: Warehouse) -> list[RunRecord]:
+    """Record 'interrupted' for the runs and steps whose process died before recording an end; return the
+    runs closed. Call it holding the job lock: then no run is in progress, so every open run is dead."""
+    now = utc_now()
+    closed = [
+        RunRecord(
+            str(r.run_id),
+            str(r.job),
+            str(r.step),
+            str(r.launched_by),
+            r.started_at.to_pydatetime() if hasattr(r.started_at, "to_pydatetime") else r.started_at,
+            "interrupted",
+            ended_at=now,
+            error=INTERRUPTED,
+        )
+        for r in open_runs(warehouse).itertuples(index=False)
+    ]
+    if closed:
+        record(warehouse, *closed)
+    return [r for r in closed if r.step == RUN]
 
 
 # --- reads for the dashboard and `churn jobs` -----------------------------------------------------------

@@ -29,8 +29,7 @@ import datetime as dt
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -42,6 +41,7 @@ from churn_core.jobs.alerts import Alert, send_alert
 from churn_core.jobs.history import RUN, RunRecord, utc_now
 from churn_core.jobs.locks import jobs_lock
 from churn_core.jobs.logs import LOGGER_NAME, configure_job_logging
+from churn_core.jobs.stop import STOP, Stopped
 from churn_core.secrets import redact, secret_values
 from churn_core.settings import Settings
 from churn_core.warehouse import Warehouse, open_warehouse
@@ -59,45 +59,6 @@ class JobFailed(ChurnError):
     def __init__(self, message: str, result: JobResult) -> None:
         super().__init__(message)
         self.result = result
-
-
-class Stopped(BaseException):
-    """Raised in the main thread by a SIGTERM handler to abandon the running step (see StopSignal)."""
-
-
-class StopSignal:
-    """Turns SIGTERM into a clean stop: raise at once while a step runs (its writes are atomic, so
-    abandoning it is safe), otherwise only note the request and stop at the next step boundary, so the
-    history and lock bookkeeping are never cut short."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self.reason = ""
-        self._interruptible = False
-
-    def request(self, reason: str) -> bool:
-        """Note a stop; True when the caller (a signal handler) should raise Stopped now."""
-        self.requested, self.reason = True, reason
-        return self._interruptible
-
-    def check(self) -> None:
-        if self.requested:
-            raise Stopped(self.reason)
-
-    @contextmanager
-    def interruptible(self) -> Iterator[None]:
-        self.check()
-        self._interruptible = True
-        try:
-            yield
-        finally:
-            self._interruptible = False
-
-    def reset(self) -> None:
-        self.requested, self.reason, self._interruptible = False, "", False
-
-
-STOP = StopSignal()
 
 
 @dataclass
@@ -256,7 +217,7 @@ def _run_steps(
     one does not succeed; the results of the steps that ran, and how the run ended."""
     results: list[StepResult] = []
     try:
-        retry(_close_interrupted, context.warehouse, context.settings)
+        _close_interrupted(context.warehouse, context.settings, retry)
         retry(history.record, context.warehouse, head)
         fields = {"job": head.job, "run_id": head.run_id, "status": "running"}
         log.info("run started (%s)", head.launched_by, extra=fields)
@@ -383,38 +344,13 @@ def _log_step(result: StepResult, fields: dict[str, Any]) -> None:
     )
 
 
-def _close_interrupted(warehouse: Warehouse, settings: Settings) -> None:
-    """Record 'interrupted' for runs and steps whose process died before recording an end, and alert.
-
-    Called with the job lock held, so no other run is in progress: every open run is dead.
-    """
-    open_runs = history.open_runs(warehouse)
-    if open_runs.empty:
-        return
-    now = utc_now()
-    error = "interrupted: the process ended before recording an outcome (killed, crashed or the machine stopped)"
-    history.record(
-        warehouse,
-        *[
-            RunRecord(
-                str(r.run_id),
-                str(r.job),
-                str(r.step),
-                str(r.launched_by),
-                r.started_at.to_pydatetime() if hasattr(r.started_at, "to_pydatetime") else r.started_at,
-                "interrupted",
-                ended_at=now,
-                error=error,
-            )
-            for r in open_runs.itertuples(index=False)
-        ],
-    )
-    for r in open_runs[open_runs["step"] == RUN].itertuples(index=False):
-        log.error(
-            "run found interrupted", extra={"job": r.job, "run_id": r.run_id, "status": "interrupted", "error": error}
-        )
-        started_at = f"{r.started_at.isoformat()}Z"
-        send_alert(settings, Alert.of(settings, str(r.job), str(r.run_id), "interrupted", error, started_at=started_at))
+def _close_interrupted(warehouse: Warehouse, settings: Settings, retry: Retrying) -> None:
+    """Close the runs whose process died before recording an end (see history.close_interrupted); alert each."""
+    for run in retry(history.close_interrupted, warehouse):
+        fields = {"job": run.job, "run_id": run.run_id, "status": run.status, "error": run.error}
+        log.error("run found interrupted", extra=fields)
+        started_at = f"{run.started_at.isoformat()}Z"
+        send_alert(settings, Alert.of(settings, run.job, run.run_id, run.status, run.error, started_at=started_at))
 
 
 def _run_outcome(results: list[StepResult]) -> StepOutcome:

@@ -31,9 +31,10 @@ from apscheduler.triggers.date import DateTrigger
 
 from churn_core.jobs.locks import LockBusy, scheduler_lock
 from churn_core.jobs.logs import LOGGER_NAME, configure_job_logging
-from churn_core.jobs.runner import STOP, JobFailed, Stopped
+from churn_core.jobs.runner import JobFailed
 from churn_core.jobs.schedule import JOB_CRONS, cron_trigger
 from churn_core.jobs.steps import run_job
+from churn_core.jobs.stop import STOP, Stopped
 from churn_core.settings import Settings
 
 STATE_FILE = "scheduler_state.json"

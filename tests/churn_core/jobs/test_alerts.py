@@ -3,6 +3,7 @@ secret in the alert or the logs."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import sys
@@ -14,9 +15,12 @@ from typing import Any
 
 import pytest
 
+from churn_core.jobs import history
 from churn_core.jobs.alerts import Alert, send_alert
+from churn_core.jobs.history import RunRecord, utc_now
 from churn_core.jobs.logs import LOG_FILE, configure_job_logging
 from churn_core.jobs.runner import JobFailed, StepOutcome, execute_job
+from churn_core.warehouse import open_warehouse
 from tests.conftest import make_settings
 
 SECRET = "s3cr3t-T0KEN-value"
@@ -81,6 +85,21 @@ def test_a_successful_run_sends_no_alert(tmp_path: Path, webhook: Any) -> None:
     settings = make_settings(tmp_path / "home", alert_webhook_url=webhook.url)
     execute_job("daily", [("etl", lambda c: StepOutcome())], settings)
     assert webhook.received == []
+
+
+def test_a_run_whose_process_died_is_alerted_by_the_next_run(tmp_path: Path, webhook: Any) -> None:
+    settings = make_settings(tmp_path / "home", alert_webhook_url=webhook.url)
+    started = utc_now().replace(microsecond=0) - dt.timedelta(minutes=5)
+    history.record(open_warehouse(settings), RunRecord("weekly-dead", "weekly", "run", "scheduler", started, "running"))
+    execute_job("daily", [("etl", lambda c: StepOutcome())], settings)
+    [sent] = webhook.received
+    assert {k: sent["body"][k] for k in ("job", "run_id", "status", "started_at")} == {
+        "job": "weekly",
+        "run_id": "weekly-dead",
+        "status": "interrupted",
+        "started_at": f"{started.isoformat()}Z",
+    }
+    assert "the process ended before recording an outcome" in sent["body"]["error"]
 
 
 def test_the_alert_command_gets_the_json_on_stdin(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from churn_core import views
 from churn_core.access import actions, audit, exports
 from churn_core.access.roles import User
 from churn_core.jobs import history
+from churn_core.model.card import ModelCard
 from churn_core.scoring import integrity
 from churn_core.settings import Settings, SettingsError, load_settings
 from churn_core.views import AtRiskSummary, DataFreshness, FilterOptions, Filters, Profile, ScoreSet, Week1Activation
@@ -337,7 +338,7 @@ def bytes_scanned(settings: Settings) -> int:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
-def model_card(settings: Settings, model_version: str) -> dict[str, Any] | None:
+def model_card(settings: Settings, model_version: str) -> ModelCard | None:
     """The card (metrics, curves, feature study) of a version, else the champion's; None before training."""
     return views.model_card(settings, model_version)
 

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from churn_core.errors import ChurnError
-from churn_core.jobs.logs import redacted
+from churn_core.secrets import redacted
 from churn_core.settings import Settings
 from churn_core.views import ScoreSet
 from dashboard import data

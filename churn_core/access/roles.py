@@ -9,13 +9,13 @@ person on their own machine, with `open_mode_role`.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
 from churn_core.errors import ChurnError
+from churn_core.secrets import auth_section, secrets_files
 from churn_core.settings import Settings
 
 ROLES: tuple[str, ...] = ("marketer", "manager", "analyst", "admin")  # weakest first
@@ -87,11 +87,6 @@ def open_mode_user(settings: Settings) -> User:
     return User(email="local", name="local user (no sign-in configured)", role=role, signed_in=False)
 
 
-def secrets_files(app_root: Path) -> list[Path]:
-    """Where Streamlit looks for secrets.toml: the user's ~/.streamlit, then the app's .streamlit (wins)."""
-    return [Path.home() / ".streamlit" / "secrets.toml", app_root / ".streamlit" / "secrets.toml"]
-
-
 class SignIn(Enum):
     """What the [auth] section of secrets.toml configures for st.login (an OIDC provider)."""
 
@@ -119,11 +114,7 @@ def sign_in(auth: object) -> SignIn:
 def auth_configured(app_root: Path) -> bool:
     """True when a secrets.toml Streamlit reads for the app configures a provider st.login can use."""
     for path in secrets_files(app_root):
-        try:
-            auth = tomllib.loads(path.read_text(encoding="utf-8")).get("auth")
-        except (OSError, tomllib.TOMLDecodeError):
-            continue
-        if sign_in(auth) is SignIn.READY:
+        if sign_in(auth_section(path)) is SignIn.READY:
             return True
     return False
 

@@ -11,12 +11,13 @@ import streamlit as st
 
 from churn_core import views
 from churn_core.access.roles import User
+from churn_core.model.card import ModelCard
 from churn_core.settings import Settings
 from churn_core.views import ScoreSet
 from dashboard import charts, data, ui
 
 
-def champion(settings: Settings, card: dict[str, Any] | None, score_set: ScoreSet) -> None:
+def champion(settings: Settings, card: ModelCard | None, score_set: ScoreSet) -> None:
     """The card of the model that scored the set: what it is, its validation metrics, curves and breakdowns."""
     if card is None:
         st.info(
@@ -104,7 +105,7 @@ def _curves(card: dict[str, Any]) -> None:
         )
 
 
-def threshold_explorer(settings: Settings, score_set: ScoreSet, card: dict[str, Any] | None) -> None:
+def threshold_explorer(settings: Settings, score_set: ScoreSet, card: ModelCard | None) -> None:
     """A cut-off, set by hand or from the team's capacity: whom it flags now and how it did in validation."""
     flagged = data.flagged_by_threshold(settings, score_set.as_of)
     table = views.card_threshold_table(card)

@@ -302,10 +302,10 @@ def test_what_if_reproduces_the_score_and_moves_with_the_features(wh, scores, sc
 
 def test_model_card_accessors_read_the_real_card(scored_home, model_version):
     card = views.model_card(scored_home, model_version)
-    assert card["version"] == model_version
-    assert views.model_card(scored_home, "v9999")["version"] == model_version  # falls back to the champion
+    assert card.version == model_version
+    assert views.model_card(scored_home, "v9999").version == model_version  # falls back to the champion
     summary = views.card_summary(card)
-    assert summary["threshold"] == pytest.approx(card["threshold"]) and summary["profile"] == "seed"
+    assert summary["threshold"] == pytest.approx(card.threshold) and summary["profile"] == "seed"
     assert {"ROC AUC", "Precision", "Recall", "F1", "F2", "Accuracy"} <= set(views.card_metrics(card))
     assert len(views.card_confusion(card)) == 2
     assert {"retained", "churned"} <= set(views.card_report(card)["class"])

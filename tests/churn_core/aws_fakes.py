@@ -227,7 +227,8 @@ class AwsFake:
             method="POST",
             headers={"Content-Type": "application/json"},
         )
-        urllib.request.urlopen(request, timeout=10).read()
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            answer.read()
 
     def seed(self, *results: tuple[list[tuple[str, str]], list[list[Any]]]) -> None:
         """Queue query results, one per future query, as (columns [(name, athena type)], rows)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import urllib.parse
+from pathlib import Path
 
 import pytest
 
@@ -135,7 +136,7 @@ def test_csv_export_has_the_filtered_rows_with_neutralised_cells(server, page, s
         page.get_by_role("button", name="Download CSV").click()
     download = info.value
     assert download.suggested_filename.startswith(f"at-risk_{SCORE_DATES[-1].isoformat()}_product-hyperlink")
-    rows = list(csv.DictReader(io.StringIO(open(download.path(), encoding="utf-8-sig").read())))
+    rows = list(csv.DictReader(io.StringIO(Path(download.path()).read_text(encoding="utf-8-sig"))))
     expected = views.at_risk_summary(
         open_warehouse(scored_home, read_only=True),
         SCORE_DATES[-1],

@@ -18,6 +18,7 @@ import pytest
 import sqlglot
 from pyathena.formatter import DefaultParameterFormatter
 
+from churn_core import views
 from churn_core.data.etl import ETL_TABLES
 from churn_core.errors import TransientError
 from churn_core.warehouse import (
@@ -29,7 +30,7 @@ from churn_core.warehouse import (
     sql_names,
 )
 from churn_core.warehouse.athena import AthenaWarehouse
-from churn_core.warehouse.athena_sql import describe_sql, to_pyformat
+from churn_core.warehouse.athena_sql import describe_sql, tables_in, to_pyformat
 from tests.churn_core.aws_fakes import KILL, MAX_ATTEMPTS, first, json_error, protocol_mismatch
 from tests.conftest import make_settings
 
@@ -51,7 +52,7 @@ def warehouse(aws) -> AthenaWarehouse:
 
 
 def _statement(query: dict[str, Any]) -> str:
-    return query["Query"].split("\n-- churn data version")[0].strip()
+    return query["Query"].split("\n-- churn data versions:")[0].strip()
 
 
 # --- SQL text --------------------------------------------------------------------------------------
@@ -110,7 +111,7 @@ def test_named_query_reaches_athena_with_bound_literals_and_result_reuse(aws, wa
     [query] = aws.queries()
     expected = load_sql("queries/risk_histogram").replace("= :as_of", "= DATE '2026-11-26'").strip()
     assert _statement(query) == expected
-    assert re.search(r"\n-- churn data version \w+$", query["Query"])
+    assert query["Query"].endswith("\n-- churn data versions: evaluator_scores=0")  # never written by churn
     assert query["QueryExecutionContext"]["Database"] == "churn"
     assert query["WorkGroup"] == "primary"
     assert query["ResultConfiguration"]["OutputLocation"].startswith("s3://churn-data/athena-results/")
@@ -433,17 +434,41 @@ def test_duckdb_scans_nothing_billable(tmp_path) -> None:
     assert open_warehouse(make_settings(tmp_path)).bytes_scanned == 0
 
 
-def test_result_reuse_never_outlives_a_write(aws, warehouse) -> None:
-    aws.seed(([("one", "integer")], [[1]]), ([("one", "integer")], [[1]]), ([("one", "integer")], [[1]]))
-    warehouse.query("SELECT 1 AS one")
-    warehouse.query("SELECT 1 AS one")
-    warehouse.write_table(
-        "content",
-        pd.DataFrame({"content_id": ["c1"], "title": ["t"], "channel": ["email"], "topic": ["onboarding"]}),
+def test_result_reuse_survives_writes_to_other_tables_but_never_outlives_its_own(aws, warehouse) -> None:
+    """Athena reuses a result only for identical text; the at-risk query carries the data version of the one
+    table it reads, so an audit row leaves its text (and reuse) alone and a new score set changes it."""
+    day = dt.date(2026, 11, 26)
+    for _ in range(3):
+        aws.seed(([("instance", "integer")], [[1]]))
+    views.at_risk_page(warehouse, day, views.Filters())
+    warehouse.append("audit_log", pd.DataFrame({"action": ["export"], "row_count": pd.array([3], dtype="Int32")}))
+    views.at_risk_page(warehouse, day, views.Filters())
+    scores = pd.DataFrame({"instance": pd.array([1], dtype="Int32"), "churn_probability": [0.4]})
+    warehouse.write_partition("evaluator_scores", scores, "as_of_date", day)
+    views.at_risk_page(warehouse, day, views.Filters())
+    starts = [r.json for r in aws.proxy.calls("StartQueryExecution")]
+    texts = [start["QueryString"] for start in starts]
+    assert texts[0] == texts[1] != texts[2]
+    assert texts[0].endswith("\n-- churn data versions: evaluator_scores=0")
+    assert re.search(r"\n-- churn data versions: evaluator_scores=[0-9a-f]{12}$", texts[2])
+    assert all(start["ResultReuseConfiguration"]["ResultReuseByAgeConfiguration"]["Enabled"] for start in starts)
+
+
+def test_a_query_carries_the_versions_of_the_tables_it_reads_not_of_its_ctes() -> None:
+    sql = (
+        "WITH base AS (SELECT * FROM evaluator_scores WHERE as_of_date = :as_of) "
+        "SELECT b.instance FROM base AS b JOIN Evaluators AS e ON e.instance = b.instance"
     )
-    warehouse.query("SELECT 1 AS one")
-    texts = [q["Query"] for q in aws.queries()]
-    assert texts[0] == texts[1] != texts[2]  # same data, same text (reusable); a write changes the text
+    assert tables_in(sql) == {"evaluator_scores", "evaluators"}
+    assert tables_in("SELECT 1 AS one") == frozenset()  # nothing a write could make stale
+    assert tables_in("SHOW TABLES") is None  # unknown: not reused
+
+
+def test_a_query_whose_tables_are_unknown_is_not_reused(aws, warehouse) -> None:
+    aws.seed(([("tab_name", "varchar")], [["evaluators"]]))
+    warehouse.query("SHOW TABLES")
+    [start] = aws.proxy.calls("StartQueryExecution")
+    assert start.json["QueryString"] == "SHOW TABLES" and "ResultReuseConfiguration" not in start.json
 
 
 def test_reuse_can_be_switched_off(aws, monkeypatch) -> None:

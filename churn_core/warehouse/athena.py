@@ -7,8 +7,8 @@ clear errors. Retries: botocore retries the API calls (churn_core/warehouse/aws.
 itself ended as FAILED and marked retryable is run again here, with backoff; nothing else is.
 
 Writes (churn_core/warehouse/athena_writes.py) upload to a new S3 location and then switch the Glue table or
-partition to it. `build_table` runs the ETL inside Athena: CTAS into a new location under a temporary name,
-then the same switch, so raw rows never travel to the client.
+partition to it. `build_table` (churn_core/warehouse/athena_builds.py) runs the ETL inside Athena: the rows
+are written to a new location under a temporary name, then the same switch, so they never travel to the client.
 
 Cost: read queries ask Athena to reuse a recent identical result (settings `athena_result_reuse_minutes`).
 Each write bumps the data version of the tables it wrote (churn_core/warehouse/s3_objects.py), and a read query
@@ -24,7 +24,6 @@ import logging
 import re
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NoReturn
 
@@ -38,9 +37,9 @@ from pyathena.pandas.cursor import PandasCursor
 from pyathena.util import RetryConfig
 
 from churn_core.settings import Settings
+from churn_core.warehouse.athena_builds import AthenaBuilds
 from churn_core.warehouse.athena_sql import bind, describe_sql, tables_in, to_pyformat
 from churn_core.warehouse.athena_types import typed_result
-from churn_core.warehouse.athena_writes import AthenaWrites, TableSwitch
 from churn_core.warehouse.aws import CREDENTIALS_HINT, AwsClients, client_config, split_s3
 from churn_core.warehouse.base import (
     Params,
@@ -49,10 +48,9 @@ from churn_core.warehouse.base import (
     Warehouse,
     WarehouseError,
     _ident,
-    load_sql,
 )
-from churn_core.warehouse.glue import TMP, GlueCatalog, columns_of, table_input
-from churn_core.warehouse.s3_objects import S3Objects, new_version
+from churn_core.warehouse.glue import TMP, GlueCatalog
+from churn_core.warehouse.s3_objects import S3Objects
 
 log = logging.getLogger("churn_core.warehouse.athena")
 
@@ -116,7 +114,7 @@ def _give_up(state: tenacity.RetryCallState) -> NoReturn:
     )
 
 
-class AthenaWarehouse(AthenaWrites, Warehouse):
+class AthenaWarehouse(AthenaBuilds, Warehouse):
     backend = "athena"
     # Bytes Athena scanned for this process's queries (what Athena bills), over every instance.
     bytes_scanned_total: ClassVar[int] = 0
@@ -305,41 +303,3 @@ class AthenaWarehouse(AthenaWrites, Warehouse):
             " (reused result)" if execution.reused_previous_result else "",
             _human(total),
         )
-
-    # --- ETL inside Athena ------------------------------------------------------------------------
-
-    def build_table(self, name: str, params: Params | None = None) -> int:
-        self._writable(f"building {name}")
-        self.catalog.ensure_database()
-        label = f"table {name} (churn_core/sql/{name}.sql)"
-        return self._retrying()(self._build, name, load_sql(name), params, label)
-
-    def _build(self, name: str, select: str, params: Params | None, label: str) -> int:
-        """CTAS into a new location under a temporary name, then switch `name` to that location."""
-        version = new_version()
-        folder = self.objects.key(_ident(name), version)
-        temp = f"{name}{TMP}{uuid.uuid4().hex[:8]}"
-        ctas = (
-            f'CREATE TABLE "{self.database}"."{temp}"\n'
-            f"WITH (format = 'PARQUET', write_compression = 'SNAPPY', external_location = "
-            f"'{self.objects.url(folder)}')\nAS\n{select}"
-        )
-        try:
-            cursor = self._run(ctas, params, label, read=False)
-            rows = cursor.rowcount if isinstance(cursor.rowcount, int) else -1
-            cursor.close()
-            built = self.catalog.get_table(temp)
-            if built is None:
-                raise QueryError(f"{label}: Athena reported success but created no table {temp}")
-            definition = table_input(name, columns_of(built), self.objects.url(folder), version)
-            self._switch_all([TableSwitch(name, definition, self.catalog.get_table(name))])
-        except WarehouseError:
-            self.catalog.drop_table(temp)
-            self.objects.delete_folder(folder)
-            raise
-        self.catalog.drop_table(temp)
-        self._bump_versions([name])
-        self.objects.prune_versions(self.objects.key(name), version)
-        if rows < 0:  # Athena reports the rows a CTAS wrote; count them when it did not
-            rows = int(self.query(f'SELECT count(*) AS n FROM "{name}"').iloc[0, 0])
-        return rows

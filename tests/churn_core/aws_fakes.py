@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import http.client
+import io
 import json
 import urllib.request
 from collections.abc import Callable
@@ -22,6 +23,8 @@ from typing import Any
 
 import boto3
 import botocore
+import pyarrow as pa
+import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
 
 from churn_core.warehouse.athena import AthenaWarehouse
@@ -263,6 +266,27 @@ class AwsFake:
         ids = [r.json.get("QueryExecutionId") for r in self.proxy.calls("GetQueryExecution")]
         seen = list(dict.fromkeys(i for i in ids if i))
         return [athena.get_query_execution(QueryExecutionId=i)["QueryExecution"] for i in seen]
+
+
+def glue_table(aws: AwsFake, name: str) -> dict[str, Any]:
+    return aws.client("glue").get_table(DatabaseName="churn", Name=name)["Table"]
+
+
+def read_location(aws: AwsFake, location: str) -> pa.Table:
+    """Every Parquet file directly under an s3:// location, as Athena would read it."""
+    bucket, prefix = location[5:].split("/", 1)
+    s3 = aws.client("s3")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])]
+    assert keys, f"nothing at {location}"
+    return pa.concat_tables(
+        [pq.read_table(io.BytesIO(s3.get_object(Bucket=bucket, Key=k)["Body"].read())) for k in sorted(keys)],
+        promote_options="default",
+    )
+
+
+def keys_under(aws: AwsFake, prefix: str) -> list[str]:
+    pages = aws.client("s3").get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
+    return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
 
 
 def _text(value: Any) -> str:

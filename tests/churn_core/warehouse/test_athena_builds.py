@@ -1,9 +1,7 @@
 """The Athena adapter's ETL inside Athena (build_table) against moto in server mode, behind a proxy.
 
-moto runs no SQL, so `FakeEngine` plays Athena's part from the statements the adapter sends: a CTAS writes a
-Parquet file and registers the table it creates (under the workgroup's location when it names none), an
-INSERT INTO writes a file where its table points, and a workgroup that enforces its result location fails a
-CTAS that names an external_location, as AWS documents. Checked: what the adapter sends in both kinds of
+moto runs no SQL, so `FakeEngine` (tests/churn_core/aws_fakes.py) plays Athena's part from the statements the
+adapter sends. Checked: what the adapter sends in both kinds of
 workgroup, where the rows land, that readers switch only to a complete table, and the clean-up of what a
 build that did not finish leaves behind.
 """
@@ -11,18 +9,10 @@ build that did not finish leaves behind.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import logging
 import re
-import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import partial
-from typing import Any
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 import sqlglot
 
@@ -33,8 +23,9 @@ from churn_core.warehouse.athena import AthenaWarehouse
 from tests.churn_core.aws_fakes import (
     BUCKET,
     KILL,
+    ROWS,
     AwsFake,
-    Request,
+    FakeEngine,
     glue_table,
     json_error,
     keys_under,
@@ -44,97 +35,7 @@ from tests.churn_core.aws_fakes import (
 D3 = dt.date(2026, 11, 26)
 PARAMS = {"as_of": D3, "min_active_users": 2, "min_sprints": 1}
 WORKGROUP_RESULTS = f"s3://{BUCKET}/workgroup-results/"
-ROWS = pa.table({"instance": pa.array([1, 2], pa.int32()), "retained": pa.array([1, 0], pa.int32())})
 PARQUET = "format = 'PARQUET', write_compression = 'SNAPPY'"
-_CTAS = re.compile(r'CREATE TABLE "(\w+)"\."(\w+)"\nWITH \(([^)]*)\)\nAS\n')
-_INSERT = re.compile(r'INSERT INTO "(\w+)"\."(\w+)"\n')
-# What the fake says when a CTAS names a location in a workgroup that enforces its own (AWS: "Athena issues
-# an error and fails a query that specifies an external_location in this case").
-ENFORCED_REFUSAL = "external_location may not be specified: the workgroup enforces its query results location"
-
-
-@dataclass
-class FakeEngine:
-    """Athena's part for CTAS and INSERT INTO, from the statements as they reach the proxy."""
-
-    aws: AwsFake
-    fail: str = ""  # end every CTAS FAILED with this reason (after leaving a partial file behind)
-    enforced_location: str = ""  # the workgroup's enforced result location
-    deferred: bool = False  # statements take effect only on finish(): Athena runs on after the client left
-    created: list[str] = field(default_factory=list)
-    pending: list[Callable[[], None]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.aws.proxy.on_request.append(self._on_request)
-        self.aws.proxy.rewrites.append(self._outcome)
-
-    def finish(self) -> None:
-        for action in self.pending:
-            action()
-        self.pending.clear()
-
-    def _on_request(self, request: Request) -> None:
-        if not request.target.endswith(".StartQueryExecution"):
-            return
-        sql = request.json["QueryString"]
-        if ctas := _CTAS.match(sql):
-            action = partial(self._ctas, *ctas.groups(), sql.rstrip().endswith("WITH NO DATA"))
-        elif insert := _INSERT.match(sql):
-            action = partial(self._insert, *insert.groups())
-        else:
-            return
-        if self.deferred:
-            self.pending.append(action)
-        else:
-            action()
-
-    def _ctas(self, database: str, table: str, properties: str, no_data: bool) -> None:
-        named = re.search(r"external_location = '([^']+)'", properties)
-        if named and self.enforced_location:
-            return  # refused (see _outcome)
-        location = named.group(1) if named else f"{self.enforced_location}tables/{uuid.uuid4()}/"
-        if not no_data:
-            self._write(location)
-        if self.fail:
-            return
-        storage = {
-            "Location": location,
-            "Columns": [{"Name": "instance", "Type": "int"}, {"Name": "retained", "Type": "int"}],
-        }
-        self.aws.client("glue").create_table(
-            DatabaseName=database,
-            TableInput={"Name": table, "TableType": "EXTERNAL_TABLE", "StorageDescriptor": storage},
-        )
-        self.created.append(table)
-
-    def _insert(self, database: str, table: str) -> None:
-        self._write(
-            self.aws.client("glue").get_table(DatabaseName=database, Name=table)["Table"]["StorageDescriptor"][
-                "Location"
-            ]
-        )
-
-    def _write(self, location: str) -> None:
-        bucket, key = location[5:].split("/", 1)
-        body = io.BytesIO()
-        pq.write_table(ROWS, body)
-        name = f"{key}20261126_060000_{uuid.uuid4().hex[:5]}_x"
-        self.aws.client("s3").put_object(Bucket=bucket, Key=name, Body=body.getvalue())
-
-    def _outcome(self, request: Request, data: dict[str, Any]) -> dict[str, Any]:
-        """A CTAS ends FAILED where `fail` says so, or where it names a location the workgroup enforces."""
-        if not request.target.endswith(".GetQueryExecution"):
-            return data
-        query = data["QueryExecution"]["Query"]
-        reason = ""
-        if query.startswith("CREATE TABLE"):
-            if self.fail:
-                reason = self.fail
-            elif self.enforced_location and "external_location" in query:
-                reason = ENFORCED_REFUSAL
-        if reason:
-            data["QueryExecution"]["Status"].update(State="FAILED", StateChangeReason=reason)
-        return data
 
 
 def select_text(name: str) -> str:

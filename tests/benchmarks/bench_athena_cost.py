@@ -1,7 +1,8 @@
 """Benchmark: Athena bytes scanned by one dashboard session, our layout against the seed's CSV layout.
 
 Run on demand: `python tests/benchmarks/bench_athena_cost.py [evaluators]` (default 57,700, the seed's scale).
-Target: our layout scans (and is billed for) at most 1/20 of the CSV layout, at the seed's scale and at 100x.
+Target: our layout scans (and is billed for) at most 1/20 of the seed's CSV layout, at the seed's scale and at 100x
+(one CSV per day is reported beside it, for the reader who would have partitioned the CSV).
 
 How: the demo data (churn_core.data.synthetic) is loaded and the ETL run on DuckDB, and three score sets are
 written the way `churn score` writes them (schema.EVALUATOR_SCORES plus shap_<feature> and uplift_<channel>,
@@ -48,6 +49,12 @@ from sqlglot.optimizer.qualify import qualify  # noqa: E402
 from sqlglot.optimizer.scope import Scope, traverse_scope  # noqa: E402
 
 from churn_core import views  # noqa: E402
+from churn_core.data.etl import run_etl  # noqa: E402
+from churn_core.data.ingest import load_raw  # noqa: E402
+from churn_core.data.synthetic import generate  # noqa: E402
+from churn_core.jobs import history  # noqa: E402
+from churn_core.schema import CHANNELS, EVALUATOR_SCORES, FEATURES  # noqa: E402
+from churn_core.settings import load_settings  # noqa: E402
 from churn_core.warehouse.athena_sql import bind, to_pyformat  # noqa: E402
 from churn_core.warehouse.athena_types import declared_types, parquet_bytes, to_arrow  # noqa: E402
 from churn_core.warehouse.duckdb import DuckDBWarehouse  # noqa: E402
@@ -111,7 +118,6 @@ def fabricate_scores(
 ) -> pd.DataFrame:
     """One score set shaped exactly like `churn score`'s (schema.EVALUATOR_SCORES, then shap_<feature> and
     uplift_<channel>), from instances_w1 with a fixed logistic model: realistic sizes without training."""
-    from churn_core.schema import CHANNELS, EVALUATOR_SCORES, FEATURES
 
     w1 = warehouse.query("SELECT * FROM instances_w1")
     n, rng = len(w1), np.random.default_rng(as_of.toordinal())
@@ -206,12 +212,6 @@ def fabricate_scores(
 def build(evaluators: int, home: Path) -> tuple[RecordingWarehouse, Any, dt.date]:
     """The demo at `evaluators` on DuckDB, with three score sets (28 days before the data ends, the day before
     the end, the end) written with the scoring job's tables and partitioning."""
-    from churn_core.data.etl import run_etl
-    from churn_core.data.ingest import load_raw
-    from churn_core.data.synthetic import generate
-    from churn_core.jobs import history
-    from churn_core.schema import CHANNELS, FEATURES
-    from churn_core.settings import load_settings
 
     settings = load_settings(env={}, config=home / "absent.toml", home=home, demo_evaluators=evaluators)
     warehouse = RecordingWarehouse(settings.warehouse_path)

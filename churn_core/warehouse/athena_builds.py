@@ -40,7 +40,7 @@ from churn_core.warehouse.s3_objects import new_version
 log = logging.getLogger("churn_core.warehouse.athena")
 
 PARQUET = "format = 'PARQUET', write_compression = 'SNAPPY'"
-POLICY_FILE = "deploy/athena-iam-policy.json"
+POLICY_FILE = "churn_core/warehouse/athena-iam-policy.json"
 
 
 _ENFORCED: dict[tuple[str, str], bool] = {}  # per process: (region, workgroup) -> enforces its result location

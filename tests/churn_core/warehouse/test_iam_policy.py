@@ -1,4 +1,4 @@
-"""deploy/athena-iam-policy.json allows every AWS call churn makes, on the resources it makes it on.
+"""churn_core/warehouse/athena-iam-policy.json allows every AWS call churn makes, on the resources it makes it on.
 
 Two views: the operations churn_core's source names (so a new call cannot slip past unnoticed), and every
 request a full round of the Athena backend sends through the proxy (writes, partitions, appends and their

@@ -23,6 +23,7 @@ from churn_core import views
 from churn_core.access import actions, audit, exports
 from churn_core.access.roles import User
 from churn_core.jobs import history
+from churn_core.model.card import ModelCard
 from churn_core.scoring import integrity
 from churn_core.settings import Settings, SettingsError, load_settings
 from churn_core.views import AtRiskSummary, DataFreshness, FilterOptions, Filters, Profile, ScoreSet, Week1Activation
@@ -201,6 +202,12 @@ def feature_by_outcome(settings: Settings) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
+def cohort_medians(settings: Settings, as_of_day: int) -> pd.DataFrame:
+    """Stayers' and churners' medians per team-size band on one day of trial: what the reasons quote."""
+    return views.cohort_medians(warehouse(settings), as_of_day)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def daily_activity(settings: Settings, instance: int) -> pd.DataFrame:
     return views.daily_activity(warehouse(settings), instance)
 
@@ -217,14 +224,9 @@ def champion(settings: Settings, model_version: str) -> Any:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
-def what_if(
-    settings: Settings,
-    model_version: str,
-    features: tuple[tuple[str, Any], ...],
-    context: tuple[tuple[str, Any], ...],
-) -> views.WhatIf | None:
+def what_if(settings: Settings, model_version: str, inputs: tuple[tuple[str, Any], ...]) -> views.WhatIf | None:
     model = champion(settings, model_version)
-    return views.what_if(model, dict(features), dict(context))
+    return views.what_if(model, dict(inputs))
 
 
 # --- activation, channels, drivers, model health ------------------------------------------------------
@@ -271,8 +273,10 @@ def shap_importance(settings: Settings, as_of: dt.date) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
-def shap_sample(settings: Settings, as_of: dt.date, limit: int, scored: int) -> pd.DataFrame:
-    return views.shap_sample(warehouse(settings), as_of, limit, scored)
+def shap_sample(settings: Settings, as_of: dt.date, limit: int, scored: int, model_version: str) -> pd.DataFrame:
+    """The sample with every feature's value, recomputed through the pipeline of the model that scored."""
+    pipeline = views.model_pipeline(model_card(settings, model_version))
+    return views.shap_sample(warehouse(settings), as_of, limit, scored, pipeline)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
@@ -337,7 +341,7 @@ def bytes_scanned(settings: Settings) -> int:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
-def model_card(settings: Settings, model_version: str) -> dict[str, Any] | None:
+def model_card(settings: Settings, model_version: str) -> ModelCard | None:
     """The card (metrics, curves, feature study) of a version, else the champion's; None before training."""
     return views.model_card(settings, model_version)
 

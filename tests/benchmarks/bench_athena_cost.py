@@ -277,6 +277,7 @@ def session(warehouse: RecordingWarehouse, settings: Any, as_of: dt.date) -> lis
         ("evaluator_profile", lambda: views.evaluator_profile(warehouse, instance, as_of)),
         ("daily_activity", lambda: views.daily_activity(warehouse, instance)),
         ("evaluator_touches", lambda: views.evaluator_touches(warehouse, instance)),
+        ("cohort_medians", lambda: views.cohort_medians(warehouse, 7)),
         ("feature_by_outcome", lambda: views.feature_by_outcome(warehouse)),
         ("activation_curves", lambda: views.activation_curves(warehouse)),
         (

@@ -185,14 +185,14 @@ def _input(col: Any, item: views.WhatIfInput, value: Any, key: str) -> Any:
 
 def _what_if_result(result: views.WhatIf, before: float) -> None:
     left, right = st.columns([1, 3])
-    change = result.probability - before
+    moved = abs(result.probability - before) >= 0.0005  # unchanged: no "+0.0 pts" arrow
     left.metric(
         "Risk with these numbers",
         ui.percent(result.probability),
-        ui.points(change) if abs(change) >= 0.0005 else None,  # unchanged: no "+0.0 pts" arrow
+        ui.points(result.probability - before) if moved else None,
         delta_color="inverse",
         border=True,
-        delta_description="vs scored",
+        delta_description="vs scored" if moved else "as scored",
     )
     with right:
         ui.chart(

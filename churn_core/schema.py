@@ -7,7 +7,9 @@ types both engines share (Athena/Trino names). `churn schema` prints this; the v
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from typing import Any
 
 CHANNELS: tuple[str, ...] = ("email", "phone", "chat", "push", "in_app")
 
@@ -167,12 +169,18 @@ SEED_COLUMNS: tuple[tuple[str, str], ...] = (
 FEATURES: tuple[str, ...] = tuple(name for name, _ in SEED_COLUMNS[3:])
 
 
+# How every page and reason writes a value the model did not get (NaN). XGBoost sends a missing value down
+# each tree's learned default branch, which is not where 0 goes: so it is never written as 0.
+NO_DATA = "no data"
+
+
 @dataclass(frozen=True)
 class FeatureText:
     """What a model input means, in one record: `doc` says what it counts (the schema's column doc), `label`
     names it in charts and tables (the plural noun unless given), and the sentence parts are how reasons
-    write it: before + value + (one | many) [+ " by day d"]. `kind` says how the value is written (count:
-    whole number, "no" for 0; ratio: two decimals; share: percent; money: whole number; category: its label)."""
+    write it: before + value + (one | many) [+ " by day d"]; a missing value reads "no data on <label>".
+    `kind` says how the value is written (count: whole number, "no" for 0; ratio: two decimals; share:
+    percent; money: whole number; category: its label)."""
 
     one: str
     many: str
@@ -185,6 +193,21 @@ class FeatureText:
     def __post_init__(self) -> None:
         if not self.label:
             object.__setattr__(self, "label", self.many.strip())
+
+    def text(self, value: Any) -> str:
+        """A value as charts and tables write it next to the label (reasons write the same numbers)."""
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return NO_DATA
+        if self.kind == "category" or isinstance(value, str):
+            return str(value).replace("_", " ")
+        number = float(value)
+        if self.kind == "share":
+            return f"{number:.0%}"
+        if self.kind == "money":
+            return f"${number:,.0f}"
+        if self.kind == "ratio":
+            return f"{number:,.2f}".rstrip("0").rstrip(".")
+        return f"{number:,.0f}"
 
 
 def _counted(one: str, many: str, doc: str, before: str = "", label: str = "") -> FeatureText:
@@ -237,9 +260,9 @@ FEATURE_TEXT: dict[str, FeatureText] = {
     "active_user_share": FeatureText(
         "% of the seats active", "% of the seats active", kind="share", label="share of seats active"
     ),
-    "user_days_per_day": FeatureText(" active users a day on average", " active users a day on average", kind="ratio"),
-    "issues_per_user": FeatureText(" issues per active user", " issues per active user", kind="ratio"),
-    "updates_per_issue": FeatureText(" updates per issue", " updates per issue", kind="ratio"),
+    "user_days_per_day": FeatureText(" active user a day on average", " active users a day on average", kind="ratio"),
+    "issues_per_user": FeatureText(" issue per active user", " issues per active user", kind="ratio"),
+    "updates_per_issue": FeatureText(" update per issue", " updates per issue", kind="ratio"),
     "product": _attribute(" product", "the ", "product"),
     "edition": _attribute(" edition", "the ", "edition"),
     "region": _attribute(" region", "the ", "region"),

@@ -202,6 +202,12 @@ def feature_by_outcome(settings: Settings) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
+def cohort_medians(settings: Settings, as_of_day: int) -> pd.DataFrame:
+    """Stayers' and churners' medians per team-size band on one day of trial: what the reasons quote."""
+    return views.cohort_medians(warehouse(settings), as_of_day)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def daily_activity(settings: Settings, instance: int) -> pd.DataFrame:
     return views.daily_activity(warehouse(settings), instance)
 
@@ -218,14 +224,9 @@ def champion(settings: Settings, model_version: str) -> Any:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
-def what_if(
-    settings: Settings,
-    model_version: str,
-    features: tuple[tuple[str, Any], ...],
-    context: tuple[tuple[str, Any], ...],
-) -> views.WhatIf | None:
+def what_if(settings: Settings, model_version: str, inputs: tuple[tuple[str, Any], ...]) -> views.WhatIf | None:
     model = champion(settings, model_version)
-    return views.what_if(model, dict(features), dict(context))
+    return views.what_if(model, dict(inputs))
 
 
 # --- activation, channels, drivers, model health ------------------------------------------------------
@@ -272,8 +273,10 @@ def shap_importance(settings: Settings, as_of: dt.date) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
-def shap_sample(settings: Settings, as_of: dt.date, limit: int, scored: int) -> pd.DataFrame:
-    return views.shap_sample(warehouse(settings), as_of, limit, scored)
+def shap_sample(settings: Settings, as_of: dt.date, limit: int, scored: int, model_version: str) -> pd.DataFrame:
+    """The sample with every feature's value, recomputed through the pipeline of the model that scored."""
+    pipeline = views.model_pipeline(model_card(settings, model_version))
+    return views.shap_sample(warehouse(settings), as_of, limit, scored, pipeline)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)

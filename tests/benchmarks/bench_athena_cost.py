@@ -288,6 +288,7 @@ def session(warehouse: RecordingWarehouse, settings: Any, as_of: dt.date) -> Non
     views.evaluator_profile(warehouse, instance, as_of)
     views.daily_activity(warehouse, instance)
     views.evaluator_touches(warehouse, instance)
+    views.cohort_medians(warehouse, min(int(page["day_of_trial"].iloc[0]), 7))
     views.feature_by_outcome(warehouse)
     views.activation_curves(warehouse)
     views.activation_curves_by_segment(warehouse, "product", as_of - dt.timedelta(days=28))

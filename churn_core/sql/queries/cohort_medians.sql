@@ -3,7 +3,8 @@
 -- Grain: one row per (team_size_band, as_of_day, retained), plus one per (as_of_day, retained) over every
 -- band (team_size_band NULL) for bands with too few evaluators. Inputs: feature_snapshots (day d features of
 -- every evaluator), instances_modeling (resolved evaluators: the training labels and team size).
--- Parameters: :band_1 .. :band_5, the largest team size of the first five bands (the sixth is the rest).
+-- Parameters: :band_1 .. :band_5, the largest team size of the first five bands (the sixth is the rest);
+-- :as_of_day, one day of trial only (the profile's; a fraction of the memory), or 0 for every day.
 -- The tuned model's ratios (churn_core.model.features.EVALUATOR_RATIOS) get medians too, over the rows where they
 -- are defined. A missing feature counts as 0 (nothing reported). nonzero_<feature>: the share with a value above 0,
 -- averaged over doubles (1e0): Trino types 1.0 as decimal(2,1) and its avg keeps one decimal place.
@@ -23,6 +24,7 @@ WITH labelled AS (
     FROM feature_snapshots AS s
     JOIN instances_modeling AS m
         ON m.instance = s.instance
+    WHERE :as_of_day = 0 OR s.as_of_day = :as_of_day
 )
 SELECT
     s.team_size_band,

@@ -152,20 +152,27 @@ def test_week1_activation(wh):
     assert kpi.this_week == pytest.approx(this["activated"].mean())
 
 
-def test_profile_and_drivers_add_up(wh, scores):
+def test_profile_and_drivers_add_up(wh, scores, scored_home):
     instance = int(scores.sort_values("churn_probability").iloc[-1]["instance"])
     profile = views.evaluator_profile(wh, instance, AS_OF)
     assert profile.facts["instance"] == instance and profile.current["instance"] == instance
     assert profile.previous is not None and profile.previous["as_of_date"] < profile.current["as_of_date"]
     assert len(profile.history) >= 2
-    drivers = views.shap_drivers(profile.current, profile.features)
+    card = views.model_card(scored_home, profile.current["model_version"])
+    explained = views.explain_score(profile.current, profile.features, card)
+    drivers = explained.drivers
     assert drivers["shap"].abs().is_monotonic_decreasing
     assert profile.current["shap_base"] + drivers["shap"].sum() == pytest.approx(
         profile.current["churn_margin"], abs=1e-3
     )
-    assert set(drivers["value"].dropna()) <= set(profile.features.values()) | set(profile.current.values())
-    changes = views.shap_changes(profile.current, profile.previous)
+    assert explained.risk == pytest.approx(profile.current["churn_probability"], abs=1e-5)
+    assert {f: explained.values[f] for f in drivers["feature"]} == {
+        f: None if profile.features[f] is None else float(profile.features[f]) for f in drivers["feature"]
+    }  # the seed's model: its inputs are the snapshot's counts (and the day)
+    changes = views.shap_changes(profile.current, profile.previous, card)
     assert len(changes) == len(drivers) and changes["change"].abs().is_monotonic_decreasing
+    moved = profile.current["churn_probability"] - profile.previous["churn_probability"]
+    assert changes["change"].sum() == pytest.approx(moved, abs=1e-4)  # the points explain the risk's move
     uplifts = views.channel_uplifts(profile.current)
     assert uplifts["uplift"].is_monotonic_decreasing and len(uplifts) == 5
 
@@ -282,22 +289,22 @@ def test_what_if_reproduces_the_score_and_moves_with_the_features(wh, scores, sc
     explainer = TreeExplainer(model.booster)
     for _, row in scores.sort_values("churn_probability").iloc[[0, len(scores) // 2, -1]].iterrows():
         profile = views.evaluator_profile(wh, int(row["instance"]), AS_OF)
-        context = {k: profile.current.get(k) for k in views.WHAT_IF_CONTEXT}
-        same = views.what_if(model, profile.features, context)
-        assert same.probability == pytest.approx(profile.current["churn_probability"], abs=1e-6)
-        x = model.transform(pd.DataFrame([{**context, **profile.features}]))
+        inputs = views.explain_score(profile.current, profile.features, model.card).inputs
+        same = views.what_if(model, inputs)
+        assert same.probability == pytest.approx(profile.current["churn_probability"], abs=1e-5)
+        x = model.transform(pd.DataFrame([inputs]))
         assert np.allclose(views.shap_row(model, x), explainer.shap_values(x), atol=1e-4)
-        assert same.base + same.drivers["shap"].sum() == pytest.approx(same.margin, abs=1e-3)
+        assert same.base_risk + same.drivers["points"].sum() == pytest.approx(same.probability, abs=1e-9)
         busier = {
-            **profile.features,
+            **inputs,
             **{
-                f: 50 * (profile.features[f] or 0) + 50
+                f: 50 * (inputs[f] or 0) + 50
                 for f in ("w1_active_users", "number_of_issues", "issues_viewed", "issues_updated")
             },
         }
-        moved = views.what_if(model, busier, context)
+        moved = views.what_if(model, busier)
         assert moved.probability != pytest.approx(same.probability, abs=1e-9)
-    assert views.what_if(None, {}, {}) is None
+    assert views.what_if(None, {}) is None
 
 
 def test_model_card_accessors_read_the_real_card(scored_home, model_version):

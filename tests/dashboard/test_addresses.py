@@ -11,23 +11,11 @@ from churn_core import views
 from churn_core.warehouse import open_warehouse
 from dashboard.navigation import PAGES
 from tests.conftest import SCORE_DATES
-from tests.dashboard.browser import CHROMIUM, INSTALL_HINT, ROOT, VIEWPORT, chromium, streamlit_server, wait_until_idle
+from tests.dashboard.browser import CHROMIUM, INSTALL_HINT, VIEWPORT, wait_until_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not CHROMIUM.exists(), reason=INSTALL_HINT)]
 
 NOT_FOUND = "Page not found"
-
-
-@pytest.fixture(scope="module")
-def server(scored_home):
-    with streamlit_server(ROOT / "dashboard" / "app.py", {"CHURN_HOME": str(scored_home.home)}) as (url, _):
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture()

@@ -92,6 +92,9 @@ class Settings:
     uplift_trees: int = 40
     uplift_min_group: int = 200
     freshness_hours: float = 36.0
+    # telemetry is late when its last day is more than this many days before today: a banner on every page,
+    # and the daily job alerts
+    stale_after_days: int = 2
     # --- scheduling and alerts ---------------------------------------------------------------------
     train_cron: str = "0 2 * * mon"
     score_cron: str = "0 6 * * *"
@@ -210,6 +213,8 @@ def _check(s: Settings) -> None:
         raise SettingsError("risk tiers need 0 < risk_tier_medium < risk_tier_high < 1")
     if s.demo_evaluators < 1 or s.demo_days < 1:
         raise SettingsError("demo_evaluators and demo_days must be positive")
+    if s.stale_after_days < 0:
+        raise SettingsError("stale_after_days must not be negative")
     if s.athena_max_attempts < 1 or s.athena_retry_base_seconds < 0:
         raise SettingsError("athena_max_attempts must be at least 1 and athena_retry_base_seconds not negative")
     if s.signing_key and len(s.signing_key.strip()) < MIN_SIGNING_KEY_CHARS:  # never quote the value

@@ -22,6 +22,7 @@ import streamlit as st
 from churn_core import views
 from churn_core.access import actions, audit, exports
 from churn_core.access.roles import User
+from churn_core.data.freshness import TelemetryFreshness, local_today, telemetry_freshness
 from churn_core.jobs import history
 from churn_core.model.card import ModelCard
 from churn_core.scoring import integrity
@@ -329,6 +330,12 @@ def freshness_banner(settings: Settings) -> history.Freshness:
 
 
 @st.cache_data(ttl=SETS_TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
+def telemetry(settings: Settings, today: dt.date) -> TelemetryFreshness:
+    """How far telemetry lags behind `today` (the banner on every page when it is late)."""
+    return telemetry_freshness(warehouse(settings), settings, today)
+
+
+@st.cache_data(ttl=SETS_TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def next_runs(settings: Settings) -> pd.DataFrame:
     return history.next_runs(settings, 3)
 
@@ -362,6 +369,7 @@ def prepare(settings: Settings) -> None:
             return
         sets = score_sets(settings)
         freshness_banner(settings)
+        telemetry(settings, local_today(settings))
         for rank, score_set in enumerate(sets[:2]):
             if score_set_problem(settings, score_set.as_of, score_set.created_at):
                 continue

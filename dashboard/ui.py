@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import streamlit as st
 
+from churn_core.data.freshness import local_today
 from churn_core.errors import ChurnError
 from churn_core.secrets import redacted
 from churn_core.settings import Settings
@@ -73,6 +74,10 @@ def header(title: str, settings: Settings, needs_scores: bool = True, needs: tup
             raise ChurnError(problem)
         st.error(problem, icon=":material/gpp_bad:")
         score_set = None
+    if "daily_usage" in tables:
+        late = data.telemetry(settings, local_today(settings))
+        if late.stale:
+            st.warning(late.message, icon=":material/sensors_off:")
     if score_set is not None:
         fresh = data.freshness_banner(settings)
         if fresh.stale:
@@ -137,4 +142,5 @@ def date_text(value: Any) -> str:
 
 def last_data_day(settings: Settings) -> dt.date:
     """The last day telemetry covers (today when unknown)."""
-    return data.freshness(settings).last_usage_date or dt.date.today()
+    today = local_today(settings)
+    return data.telemetry(settings, today).last_day or today

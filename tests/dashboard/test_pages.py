@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -13,8 +14,8 @@ from churn_core import views
 from churn_core.scoring import integrity
 from churn_core.settings import Settings
 from churn_core.warehouse import open_warehouse
-from dashboard import data
-from tests.conftest import HOSTILE_PRODUCT, SCORE_DATES, make_settings
+from dashboard import data, ui
+from tests.conftest import DEMO_END, HOSTILE_PRODUCT, SCORE_DATES, make_settings
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 PAGES = ("at_risk", "profile", "channels", "activation", "drivers", "model_health")
@@ -294,3 +295,17 @@ def test_stale_scores_raise_a_banner_on_every_page(monkeypatch, scored_home):
         assert any("Scores are stale" in w.value for w in at.warning), page
     at = run_page(monkeypatch, scored_home, "at_risk", env={"CHURN_FRESHNESS_HOURS": "1000000"})
     assert not any("Scores are stale" in w.value for w in at.warning)
+
+
+def test_late_telemetry_raises_a_banner_on_every_page(monkeypatch, scored_home):
+    monkeypatch.setattr(ui, "local_today", lambda settings: DEMO_END + dt.timedelta(days=9))
+    for page in PAGES:
+        params = {"instance": str(top_instance(scored_home))} if page == "profile" else None
+        at = run_page(monkeypatch, scored_home, page, params)
+        assert_clean(at)
+        late = [w.value for w in at.warning if "Telemetry has stopped arriving" in w.value]
+        assert late, page
+        assert f"{DEMO_END:%d %b %Y}, 9 days before today" in late[0] and "stale_after_days = 2" in late[0]
+    monkeypatch.setattr(ui, "local_today", lambda settings: DEMO_END + dt.timedelta(days=2))
+    at = run_page(monkeypatch, scored_home, "activation")
+    assert not any("Telemetry has stopped arriving" in w.value for w in at.warning)

@@ -52,6 +52,8 @@ class Settings:
     # `activation_min_sprints` sprints.
     activation_min_active_users: int = 2
     activation_min_sprints: int = 1
+    # the week-1 activation rate managers aim for, drawn on the Activation page (0 = no target line)
+    activation_target: float = 0.0
     # --- modelling ---------------------------------------------------------------------------------
     sparse_min_nonzero_rate: float = 0.01
     tuning_budget_seconds: float = 120.0
@@ -213,6 +215,8 @@ def _check(s: Settings) -> None:
         raise SettingsError("risk tiers need 0 < risk_tier_medium < risk_tier_high < 1")
     if s.demo_evaluators < 1 or s.demo_days < 1:
         raise SettingsError("demo_evaluators and demo_days must be positive")
+    if not 0 <= s.activation_target < 1:
+        raise SettingsError("activation_target is a share: 0 (no target) up to below 1, e.g. 0.12 for 12%")
     if s.stale_after_days < 0:
         raise SettingsError("stale_after_days must not be negative")
     if s.athena_max_attempts < 1 or s.athena_retry_base_seconds < 0:

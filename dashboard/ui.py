@@ -13,11 +13,12 @@ from churn_core.data.freshness import local_today
 from churn_core.errors import ChurnError
 from churn_core.secrets import redacted
 from churn_core.settings import Settings
-from churn_core.views import ScoreSet
+from churn_core.views import ActivationHeadline, ScoreSet
 from dashboard import data
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
+    from streamlit.delta_generator import DeltaGenerator
 
 PRODUCT = "Churn Prediction Unleashed"
 CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
@@ -138,6 +139,28 @@ def date_text(value: Any) -> str:
     if isinstance(value, dt.date):
         return f"{value:%d %b %Y}"
     return str(value)
+
+
+def activation_tile(place: DeltaGenerator, headline: ActivationHeadline, settings: Settings) -> None:
+    """The week-1 activation headline as a tile, the same on the home page and the Activation page."""
+    compared = (
+        f"{headline.week:%d %b} vs {headline.previous_week:%d %b}" if headline.week and headline.previous_week else None
+    )
+    counted = (
+        f"{headline.activated:,} of {headline.evaluators:,} trials that started in the week of {headline.week:%d %b} "
+        "(the last week whose trials have all reached day 7) were activated by day 7"
+        if headline.week
+        else "No cohort week has had all its trials reach day 7 yet"
+    )
+    place.metric(
+        "Week-1 activation",
+        percent(headline.rate, 1),
+        points(headline.change),
+        border=True,
+        delta_description=compared,
+        help=f"{counted}; the change is on the week before. Rule: at least {settings.activation_min_active_users} "
+        f"active users and {settings.activation_min_sprints} sprint started.",
+    )
 
 
 def last_data_day(settings: Settings) -> dt.date:

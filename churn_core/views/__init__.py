@@ -13,12 +13,16 @@ registry) and model_card (reading a card). Import from here: `from churn_core im
 from churn_core.views._common import FEATURE_LABELS, feature_label, plain_value, render_sql
 from churn_core.views.activation import (
     SEGMENT_DIMENSIONS,
-    Week1Activation,
+    SEGMENT_MIN_TRIALS,
+    ActivationHeadline,
+    activation_by_segment,
     activation_curves,
-    activation_curves_by_segment,
+    activation_headline,
     activation_trend,
     early_actions,
-    week1_activation,
+    segment_changes,
+    segment_curves,
+    segment_trend,
 )
 from churn_core.views.channels import (
     CONTROL_ARM,
@@ -92,6 +96,12 @@ from churn_core.views.scores import (
 )
 
 __all__ = [
+    "ActivationHeadline",
+    "activation_by_segment",
+    "activation_headline",
+    "segment_changes",
+    "segment_curves",
+    "segment_trend",
     "CARD_METRICS",
     "CONTROL_ARM",
     "FEATURE_LABELS",
@@ -99,6 +109,7 @@ __all__ = [
     "HASH_MODULUS",
     "NOT_REACHED",
     "SEGMENT_DIMENSIONS",
+    "SEGMENT_MIN_TRIALS",
     "SORTS",
     "TABLE_COLUMNS",
     "WHAT_IF_CONTEXT",
@@ -110,10 +121,8 @@ __all__ = [
     "Filters",
     "Profile",
     "ScoreSet",
-    "Week1Activation",
     "WhatIf",
     "activation_curves",
-    "activation_curves_by_segment",
     "activation_trend",
     "at_risk_export",
     "at_risk_page",
@@ -167,6 +176,5 @@ __all__ = [
     "shap_sample",
     "top_drivers",
     "unestimated_channels",
-    "week1_activation",
     "what_if",
 ]

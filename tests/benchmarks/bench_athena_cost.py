@@ -45,6 +45,7 @@ from sqlglot.optimizer.qualify import qualify  # noqa: E402
 from sqlglot.optimizer.scope import traverse_scope  # noqa: E402
 
 from churn_core import views  # noqa: E402
+from churn_core.data.freshness import last_telemetry_day  # noqa: E402
 from churn_core.warehouse.athena_sql import bind, to_pyformat  # noqa: E402
 from churn_core.warehouse.athena_types import declared_types, parquet_bytes, to_arrow  # noqa: E402
 from churn_core.warehouse.duckdb import DuckDBWarehouse  # noqa: E402
@@ -261,7 +262,8 @@ def session(warehouse: RecordingWarehouse, settings: Any, as_of: dt.date) -> lis
             "at_risk_page",
             lambda: views.at_risk_page(warehouse, as_of, filters, "risk", 0, settings.page_size),
         ),
-        ("week1_activation", lambda: views.week1_activation(warehouse, as_of)),
+        ("activation_headline", lambda: views.activation_headline(views.activation_trend(warehouse))),
+        ("telemetry", lambda: last_telemetry_day(warehouse)),
     ]
     failed, instance = [], 0
     for name, step in steps:
@@ -279,11 +281,7 @@ def session(warehouse: RecordingWarehouse, settings: Any, as_of: dt.date) -> lis
         ("evaluator_touches", lambda: views.evaluator_touches(warehouse, instance)),
         ("feature_by_outcome", lambda: views.feature_by_outcome(warehouse)),
         ("activation_curves", lambda: views.activation_curves(warehouse)),
-        (
-            "activation_curves_by_segment",
-            lambda: views.activation_curves_by_segment(warehouse, "product", since),
-        ),
-        ("activation_trend", lambda: views.activation_trend(warehouse)),
+        ("activation_by_segment", lambda: views.activation_by_segment(warehouse, "product", since)),
         ("early_actions", lambda: views.early_actions(warehouse, as_of)),
         ("channel_outcomes", lambda: views.channel_outcomes(warehouse)),
         ("channel_uplift", lambda: views.channel_uplift(warehouse, as_of)),

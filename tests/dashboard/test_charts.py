@@ -73,17 +73,26 @@ def test_risk_colours_are_colour_blind_safe_and_labelled():
 def test_activation_charts(wh):
     curves = views.activation_curves(wh)
     fig = charts.activation_curves_chart(curves)
-    current = [t for t in fig.data if "(current)" in t.name]
-    assert len(current) == 1 and current[0].line.color == charts.HIGHLIGHT and len(fig.data) == 8
-    trend = charts.activation_trend_chart(views.activation_trend(wh))
+    headline = [t for t in fig.data if "(last complete)" in t.name]
+    assert len(headline) == 1 and headline[0].line.color == charts.HIGHLIGHT and len(fig.data) == 8
+    partial = [t for t in fig.data if "partial" in t.name]
+    assert partial and all(t.line.dash == "dash" and "days so far" in t.name for t in partial)
+    weekly = views.activation_trend(wh)
+    trend = charts.activation_trend_chart(weekly, target=0.12)
     assert trend.data[0].error_y.array is not None
+    assert list(trend.data[0].marker.pattern.shape) == ["" if c else "/" for c in weekly["complete"]]
+    assert [s.y0 for s in trend.layout.shapes] == [12.0] and trend.layout.annotations[0].text == "target 12.0%"
+    assert not charts.activation_trend_chart(weekly).layout.shapes
     actions = charts.early_actions_chart(views.early_actions(wh, AS_OF))
     assert len(actions.data) == 3
-    by = charts.activation_segments_chart(
-        views.activation_curves_by_segment(wh, "channel", AS_OF - dt.timedelta(60)), "channel"
-    )
-    control = [t for t in by.data if "control" in t.name]
+    by = views.activation_by_segment(wh, "channel", AS_OF - dt.timedelta(60))
+    segments = charts.activation_segments_chart(views.segment_curves(by), "channel")
+    control = [t for t in segments.data if "control" in t.name]
     assert control and control[0].line.dash == "dash"
+    sizes = views.segment_trend(views.activation_by_segment(wh, "company_size_band", AS_OF - dt.timedelta(60)))
+    lines = charts.segment_trend_chart(sizes, "company size", 0.1)
+    drawn = sizes[sizes["enough"]]["segment"].astype(str).unique().tolist()
+    assert [t.name for t in lines.data] == drawn and drawn[:2] == ["1-10", "11-50"]
 
 
 def test_channel_and_content_charts(wh):

@@ -139,7 +139,7 @@ def test_prepare_fills_what_the_home_page_reads(monkeypatch, scored_home):
     def refuse(*args, **kwargs):
         raise AssertionError("the home page ran a query that prepare() should have cached")
 
-    for name in ("score_sets", "filter_options", "at_risk_summary", "at_risk_page", "week1_activation"):
+    for name in ("score_sets", "filter_options", "at_risk_summary", "at_risk_page", "activation_trend"):
         monkeypatch.setattr(views, name, refuse)
     monkeypatch.setattr(integrity, "check_score_set", refuse)
     at = run_page(monkeypatch, scored_home)
@@ -309,3 +309,38 @@ def test_late_telemetry_raises_a_banner_on_every_page(monkeypatch, scored_home):
     monkeypatch.setattr(ui, "local_today", lambda settings: DEMO_END + dt.timedelta(days=2))
     at = run_page(monkeypatch, scored_home, "activation")
     assert not any("Telemetry has stopped arriving" in w.value for w in at.warning)
+
+
+def test_the_home_tile_and_the_activation_page_tell_the_same_headline(monkeypatch, scored_home):
+    expected = views.activation_headline(views.activation_trend(open_warehouse(scored_home, read_only=True)))
+    assert expected.week and expected.previous_week
+    shown = {}
+    for page in ("at_risk", "activation"):
+        at = run_page(monkeypatch, scored_home, page)
+        assert_clean(at)
+        [tile] = [m for m in at.metric if m.label == "Week-1 activation"]
+        shown[page] = (tile.value, tile.delta, tile.proto.delta_description, tile.help)
+    assert shown["at_risk"] == shown["activation"]
+    value, delta, compared, hint = shown["activation"]
+    assert value == f"{expected.rate:.1%}" and delta == f"{expected.change * 100:+.1f} pts"
+    assert compared == f"{expected.week:%d %b} vs {expected.previous_week:%d %b}"
+    assert f"{expected.activated:,} of {expected.evaluators:,}" in hint
+
+
+def test_activation_breakdown_and_target_live_in_the_url(monkeypatch, scored_home):
+    at = run_page(monkeypatch, scored_home, "activation", {"by": "company_size_band", "target": "12.5"})
+    assert_clean(at)
+    assert at.button_group(key="activation_dimension").value == "company_size_band"
+    assert at.number_input(key="activation_target").value == 12.5
+    table = at.dataframe[0].value
+    assert list(table["segment"])[:3] == ["1-10", "11-50", "51-200"]
+    target = {m.label: m.value for m in at.metric}["Target"]
+    assert target == "12.5%"
+    at.button_group(key="activation_dimension").set_value("region").run()
+    at.number_input(key="activation_target").set_value(0.0).run()
+    assert_clean(at)
+    assert url(at, "by") == ["region"] and url(at, "target") == []
+    assert {m.label: m.value for m in at.metric}["Target"] == "none set"
+    at = run_page(monkeypatch, scored_home, "activation", {"by": "nonsense", "target": "abc"})
+    assert_clean(at)
+    assert at.button_group(key="activation_dimension").value == "product" and url(at, "by") == []

@@ -273,8 +273,13 @@ def channel_uplift(settings: Settings, as_of: dt.date) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
-def content_lift(settings: Settings, min_resolved: int, conservative: bool) -> pd.DataFrame:
-    return views.content_lift(warehouse(settings), min_resolved, conservative)
+def content_effects(settings: Settings, as_of: dt.date, min_sent: int = 0, conservative: bool = False) -> pd.DataFrame:
+    return views.content_effects(warehouse(settings), as_of, min_sent, conservative)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
+def content_lift(settings: Settings) -> pd.DataFrame:
+    return views.content_lift(warehouse(settings))
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)

@@ -14,6 +14,7 @@ from typing import Any
 
 import streamlit as st
 
+from churn_core.schema import channel_label
 from churn_core.views import FLAGS, NOT_REACHED, SORTS, FilterOptions, Filters
 
 MULTI: dict[str, str] = {
@@ -112,7 +113,7 @@ def _week_label(week: dt.date) -> str:
 
 
 def _channel_label(channel: str) -> str:
-    return "not reached yet" if channel == NOT_REACHED else channel.replace("_", "-")
+    return "not reached yet" if channel == NOT_REACHED else channel_label(channel)
 
 
 def _widget_values(filters: Filters, sort: str, page: int, options: FilterOptions) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from churn_core.views.channels import (
     CONTROL_ARM,
     channel_outcomes,
     channel_uplift,
+    content_effects,
     content_lift,
     unestimated_channels,
 )
@@ -142,6 +143,7 @@ __all__ = [
     "channel_outcomes",
     "channel_uplift",
     "channel_uplifts",
+    "content_effects",
     "content_lift",
     "daily_activity",
     "data_quality",

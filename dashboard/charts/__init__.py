@@ -11,7 +11,7 @@ from dashboard.charts.activation import (
     early_actions_chart,
     segment_trend_chart,
 )
-from dashboard.charts.channels import channel_effects_chart, channel_rates_chart, content_lift_chart
+from dashboard.charts.channels import channel_effects_chart, channel_rates_chart, content_effects_chart
 from dashboard.charts.drivers import (
     beeswarm_chart,
     correlation_chart,
@@ -74,7 +74,7 @@ __all__ = [
     "channel_rates_chart",
     "channel_uplift_chart",
     "confusion_matrix_chart",
-    "content_lift_chart",
+    "content_effects_chart",
     "correlation_chart",
     "curve_chart",
     "daily_activity_chart",

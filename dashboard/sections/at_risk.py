@@ -10,6 +10,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from churn_core.access import exports
 from churn_core.access.roles import User
+from churn_core.schema import channel_label
 from churn_core.settings import Settings
 from churn_core.views import Filters, ScoreSet
 from dashboard import auth, data, ui
@@ -110,7 +111,7 @@ def at_risk_table(rows: pd.DataFrame) -> int | None:
         risk_tier=rows["risk_tier"].astype("string").str.capitalize(),
         probability_change=rows["probability_change"] * 100,
         channel_uplift=rows["channel_uplift"] * 100,
-        recommended_channel=rows["recommended_channel"].astype("string").str.replace("_", "-"),
+        recommended_channel=rows["recommended_channel"].map(channel_label, na_action="ignore"),
     )
     event = st.dataframe(
         shown,

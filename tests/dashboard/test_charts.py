@@ -99,10 +99,13 @@ def test_channel_and_content_charts(wh):
     outcomes = views.channel_outcomes(wh)
     fig = charts.channel_rates_chart(outcomes, "retention", "Retention")
     assert len(fig.data[0].y) == len(outcomes) and fig.data[0].error_x.array is not None
-    content = views.content_lift(wh, 30)
-    fig = charts.content_lift_chart(content, top_n=10)
+    assert "in-app" in fig.data[0].y and "in_app" not in fig.data[0].y
+    content = views.content_effects(wh, AS_OF)
+    fig = charts.content_effects_chart(content, top_n=10)
     assert len(fig.data[0].y) == 10 and all("n=" in y for y in fig.data[0].y)
-    assert charts.channel_effects_chart(views.channel_uplift(wh, AS_OF)).data[0].error_x.array is not None
+    assert fig.data[0].y[-1].startswith(content["title"].iloc[0])  # the best item on top
+    effects = charts.channel_effects_chart(views.channel_uplift(wh, AS_OF))
+    assert effects.data[0].error_x.array is not None and "in-app" in effects.data[0].y
 
 
 def test_driver_charts(wh):
@@ -137,7 +140,7 @@ def test_model_health_charts(wh):
     [
         lambda: charts.shap_waterfall_chart(pd.DataFrame(columns=["feature", "label", "value", "shap"]), 0.0),
         lambda: charts.activation_curves_chart(pd.DataFrame()),
-        lambda: charts.content_lift_chart(pd.DataFrame(columns=["title", "channel", "resolved", "lift"])),
+        lambda: charts.content_effects_chart(pd.DataFrame(columns=["title", "label", "n_sent", "lift"])),
         lambda: charts.drift_chart(pd.DataFrame(columns=["feature", "psi", "status"])),
         lambda: charts.realised_chart(pd.DataFrame()),
         lambda: charts.correlation_chart(pd.DataFrame()),

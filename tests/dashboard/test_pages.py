@@ -344,3 +344,25 @@ def test_activation_breakdown_and_target_live_in_the_url(monkeypatch, scored_hom
     at = run_page(monkeypatch, scored_home, "activation", {"by": "nonsense", "target": "abc"})
     assert_clean(at)
     assert at.button_group(key="activation_dimension").value == "product" and url(at, "by") == []
+
+
+def test_channels_lead_with_adjusted_effects_and_the_slider_filters(monkeypatch, scored_home):
+    at = run_page(monkeypatch, scored_home, "channels")
+    assert_clean(at)
+    headers = [h.value for h in at.subheader]
+    assert headers.index("What each channel adds to retention") < headers.index("Raw comparisons: not effects")
+    sizes = views.content_effects(open_warehouse(scored_home, read_only=True), SCORE_DATES[-1])["n_sent"]
+    slider = at.slider(key="content_min_n")
+    assert (slider.min, slider.max, slider.value) == (sizes.min(), sizes.max(), sizes.min())
+    content = at.dataframe[1].value
+    assert len(content) == len(sizes)
+    middle = int(sizes.median())
+    slider.set_value(middle).run()
+    assert_clean(at)
+    fewer = at.dataframe[1].value
+    assert 0 < len(fewer) < len(sizes) and (fewer["n_sent"] >= middle).all()
+    shown = [frame.value[list(frame.proto.column_order)] for frame in at.dataframe]  # the columns on screen
+    cells = {str(v) for frame in shown for c in frame.columns if frame[c].dtype.kind not in "iufb" for v in frame[c]}
+    assert "in-app" in cells and "in_app" not in cells and "None" not in cells and "nan" not in cells
+    raw = shown[2].set_index("label")
+    assert raw.loc[views.CONTROL_ARM, "response"] == "–" and raw.loc[views.CONTROL_ARM, "delivered"] == "–"

@@ -245,12 +245,25 @@ def test_channel_views(wh):
     assert control["evaluators"] == raw["n"] and control["resolved"] == raw["r"]
     assert control["retention"] == pytest.approx(raw["k"] / raw["r"])
     assert (outcomes["retention_low"] <= outcomes["retention"]).all()
-    content = views.content_lift(wh, min_resolved=30)
-    assert content["content_id"].notna().all() and content["lift_low"].le(content["lift"]).all()
-    assert content["enough_data"].is_monotonic_decreasing
+    assert "in-app" in set(outcomes["label"]) and control["label"] == views.CONTROL_ARM
+    engaged = views.content_lift(wh)
+    assert engaged["content_id"].notna().all() and engaged["lift_low"].le(engaged["lift"]).all()
     effects = views.channel_uplift(wh, AS_OF)
     assert set(effects["channel"]) == {"email", "phone", "chat", "push", "in_app"}
+    assert set(effects["label"]) == {"email", "phone", "chat", "push", "in-app"}
     assert {"uplift", "ci_low", "ci_high", "n_treated", "n_control", "cost"} <= set(effects.columns)
+
+
+def test_content_effects_rank_and_filter(wh):
+    everything = views.content_effects(wh, AS_OF)
+    assert len(everything) == wh.query("SELECT count(*) AS n FROM content").iloc[0]["n"]
+    assert everything["lift"].is_monotonic_decreasing and everything["title"].notna().all()
+    assert (everything["ci_low"] <= everything["lift"]).all() and (everything["lift"] <= everything["ci_high"]).all()
+    middle = int(everything["n_sent"].median())
+    some = views.content_effects(wh, AS_OF, min_sent=middle, conservative=True)
+    assert 0 < len(some) < len(everything) and (some["n_sent"] >= middle).all()
+    assert some["ci_low"].is_monotonic_decreasing
+    assert "in-app" in set(everything["label"])
 
 
 def test_shap_importance_is_computed_in_sql_and_matches_pandas(wh, scores):

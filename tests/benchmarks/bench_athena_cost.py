@@ -56,6 +56,7 @@ PARTITIONED = {
     "score_sets": "as_of_date",
     "score_drift": "as_of_date",
     "channel_effects": "as_of_date",
+    "content_effects": "as_of_date",
     "drift_reference": "model_version",
 }
 
@@ -227,6 +228,11 @@ def build(evaluators: int, home: Path) -> tuple[RecordingWarehouse, Any, dt.date
                 "cost": 1.0,
             }
         )
+        items = warehouse.query("SELECT content_id FROM content")["content_id"]
+        content = pd.DataFrame({"as_of_date": day, "content_id": items}).assign(
+            **{c: 500 for c in ("n_sent", "retained_sent", "n_control", "retained_control", "estimated")},
+            **{c: 0.02 for c in ("raw_lift", "raw_low", "raw_high", "lift", "ci_low", "ci_high")},
+        )
         sets = pd.DataFrame(
             {
                 "as_of_date": [day],
@@ -240,6 +246,7 @@ def build(evaluators: int, home: Path) -> tuple[RecordingWarehouse, Any, dt.date
                 "evaluator_scores": scores,
                 "score_drift": drift,
                 "channel_effects": effects,
+                "content_effects": content,
                 "score_sets": sets,
             },
             "as_of_date",
@@ -285,6 +292,7 @@ def session(warehouse: RecordingWarehouse, settings: Any, as_of: dt.date) -> lis
         ("early_actions", lambda: views.early_actions(warehouse, as_of)),
         ("channel_outcomes", lambda: views.channel_outcomes(warehouse)),
         ("channel_uplift", lambda: views.channel_uplift(warehouse, as_of)),
+        ("content_effects", lambda: views.content_effects(warehouse, as_of)),
         ("content_lift", lambda: views.content_lift(warehouse)),
         ("shap_importance", lambda: views.shap_importance(warehouse, as_of)),
         ("shap_sample", lambda: views.shap_sample(warehouse, as_of)),

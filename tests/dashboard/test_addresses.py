@@ -44,7 +44,7 @@ def test_the_home_pages_address_keeps_its_parameters(server, tab):
     assert NOT_FOUND not in tab.inner_text("body")
     assert urllib.parse.urlparse(tab.url).path == "/"
     assert _query(tab.url) == {"tier": ["high"], "sort": ["value"]}
-    assert views.SORTS["value"] in tab.inner_text('[data-testid="stMain"]')  # the view the link asked for
+    assert tab.get_by_role("combobox", name="Sort by").input_value() == views.SORTS["value"]  # as the link asked
 
 
 def test_the_profile_keeps_its_evaluator_across_pages(server, tab, scored_home):

@@ -68,6 +68,6 @@ def sections(user: User) -> dict[str, list[st.Page]]:
         if not user.can(spec.permission):
             continue
         out.setdefault(spec.section, []).append(page(spec.file))
-    first = next(iter(out.values()))
-    first.append(_default_address())
+        if spec.file == DEFAULT:
+            out[spec.section].append(_default_address())
     return out

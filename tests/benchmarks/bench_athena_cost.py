@@ -300,7 +300,7 @@ def session(warehouse: RecordingWarehouse, settings: Any, as_of: dt.date) -> lis
         ("drift_history", lambda: views.drift_history(warehouse)),
         ("realised_performance", lambda: views.realised_performance(warehouse)),
         ("data_quality", lambda: views.data_quality(warehouse)),
-        ("job_history", lambda: views.job_history(warehouse)),
+        ("job_history", lambda: views.job_history(warehouse, settings)),
     ]
     for name, step in more:
         try:

@@ -12,6 +12,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 CHANNELS: tuple[str, ...] = ("email", "phone", "chat", "push", "in_app")
+# How each channel is written for people (pages, charts, exports); the stored value stays the code above.
+CHANNEL_LABELS: dict[str, str] = {
+    "email": "email",
+    "phone": "phone",
+    "chat": "chat",
+    "push": "push",
+    "in_app": "in-app",
+}
+
+
+def channel_label(channel: str) -> str:
+    """A stored channel value as people read it ("in_app" -> "in-app"); other text is returned as it is."""
+    return CHANNEL_LABELS.get(channel, channel)
 
 
 @dataclass(frozen=True)

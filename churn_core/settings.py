@@ -52,6 +52,8 @@ class Settings:
     # `activation_min_sprints` sprints.
     activation_min_active_users: int = 2
     activation_min_sprints: int = 1
+    # the week-1 activation rate managers aim for, drawn on the Activation page (0 = no target line)
+    activation_target: float = 0.0
     # --- modelling ---------------------------------------------------------------------------------
     sparse_min_nonzero_rate: float = 0.01
     tuning_budget_seconds: float = 120.0
@@ -92,6 +94,9 @@ class Settings:
     uplift_trees: int = 40
     uplift_min_group: int = 200
     freshness_hours: float = 36.0
+    # telemetry is late when its last day is more than this many days before today: a banner on every page,
+    # and the daily job alerts
+    stale_after_days: int = 2
     # --- scheduling and alerts ---------------------------------------------------------------------
     train_cron: str = "0 2 * * mon"
     score_cron: str = "0 6 * * *"
@@ -210,6 +215,10 @@ def _check(s: Settings) -> None:
         raise SettingsError("risk tiers need 0 < risk_tier_medium < risk_tier_high < 1")
     if s.demo_evaluators < 1 or s.demo_days < 1:
         raise SettingsError("demo_evaluators and demo_days must be positive")
+    if not 0 <= s.activation_target < 1:
+        raise SettingsError("activation_target is a share: 0 (no target) up to below 1, e.g. 0.12 for 12%")
+    if s.stale_after_days < 0:
+        raise SettingsError("stale_after_days must not be negative")
     if s.athena_max_attempts < 1 or s.athena_retry_base_seconds < 0:
         raise SettingsError("athena_max_attempts must be at least 1 and athena_retry_base_seconds not negative")
     if s.signing_key and len(s.signing_key.strip()) < MIN_SIGNING_KEY_CHARS:  # never quote the value

@@ -22,11 +22,20 @@ import streamlit as st
 from churn_core import views
 from churn_core.access import actions, audit, exports
 from churn_core.access.roles import User
+from churn_core.data.freshness import TelemetryFreshness, local_today, telemetry_freshness
 from churn_core.jobs import history
 from churn_core.model.card import ModelCard
 from churn_core.scoring import integrity
 from churn_core.settings import Settings, SettingsError, load_settings
-from churn_core.views import AtRiskSummary, DataFreshness, FilterOptions, Filters, Profile, ScoreSet, Week1Activation
+from churn_core.views import (
+    ActivationHeadline,
+    AtRiskSummary,
+    DataFreshness,
+    FilterOptions,
+    Filters,
+    Profile,
+    ScoreSet,
+)
 from churn_core.warehouse import Warehouse, open_warehouse
 
 
@@ -164,11 +173,6 @@ def at_risk_summary(settings: Settings, as_of: dt.date, filters: Filters) -> AtR
     return views.at_risk_summary(warehouse(settings), as_of, filters)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
-def week1_activation(settings: Settings, as_of: dt.date) -> Week1Activation:
-    return views.week1_activation(warehouse(settings), as_of)
-
-
 def export_file(
     settings: Settings, user: User, as_of: dt.date, filters: Filters, sort: str, columns: tuple[str, ...], kind: str
 ) -> Callable[[], bytes]:
@@ -238,13 +242,20 @@ def activation_curves(settings: Settings) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
-def activation_curves_by_segment(settings: Settings, dimension: str, since: dt.date) -> pd.DataFrame:
-    return views.activation_curves_by_segment(warehouse(settings), dimension, since)
+def activation_by_segment(settings: Settings, dimension: str, since: dt.date) -> pd.DataFrame:
+    return views.activation_by_segment(warehouse(settings), dimension, since)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def activation_trend(settings: Settings) -> pd.DataFrame:
     return views.activation_trend(warehouse(settings))
+
+
+def activation_headline(settings: Settings) -> ActivationHeadline:
+    """The week-1 activation headline the home tile and the Activation page both show (from the cached trend)."""
+    if "activation_daily" not in tables(settings):
+        return ActivationHeadline()
+    return views.activation_headline(activation_trend(settings))
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
@@ -263,8 +274,13 @@ def channel_uplift(settings: Settings, as_of: dt.date) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
-def content_lift(settings: Settings, min_resolved: int, conservative: bool) -> pd.DataFrame:
-    return views.content_lift(warehouse(settings), min_resolved, conservative)
+def content_effects(settings: Settings, as_of: dt.date, min_sent: int = 0, conservative: bool = False) -> pd.DataFrame:
+    return views.content_effects(warehouse(settings), as_of, min_sent, conservative)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
+def content_lift(settings: Settings) -> pd.DataFrame:
+    return views.content_lift(warehouse(settings))
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
@@ -332,6 +348,12 @@ def freshness_banner(settings: Settings) -> history.Freshness:
 
 
 @st.cache_data(ttl=SETS_TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
+def telemetry(settings: Settings, today: dt.date) -> TelemetryFreshness:
+    """How far telemetry lags behind `today` (the banner on every page when it is late)."""
+    return telemetry_freshness(warehouse(settings), settings, today)
+
+
+@st.cache_data(ttl=SETS_TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def next_runs(settings: Settings) -> pd.DataFrame:
     return history.next_runs(settings, 3)
 
@@ -365,6 +387,7 @@ def prepare(settings: Settings) -> None:
             return
         sets = score_sets(settings)
         freshness_banner(settings)
+        telemetry(settings, local_today(settings))
         for rank, score_set in enumerate(sets[:2]):
             if score_set_problem(settings, score_set.as_of, score_set.created_at):
                 continue
@@ -372,5 +395,5 @@ def prepare(settings: Settings) -> None:
             if rank == 0:  # the list itself
                 filter_options(settings, score_set.as_of)
                 at_risk_page(settings, score_set.as_of, Filters(), "risk", 0)
-        if sets:
-            week1_activation(settings, sets[0].as_of)
+        if sets and "activation_daily" in tables(settings):
+            activation_trend(settings)

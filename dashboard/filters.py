@@ -14,6 +14,7 @@ from typing import Any
 
 import streamlit as st
 
+from churn_core.schema import channel_label
 from churn_core.views import FLAGS, NOT_REACHED, SORTS, FilterOptions, Filters
 
 MULTI: dict[str, str] = {
@@ -31,6 +32,7 @@ MAX_VALUES = 64  # per parameter
 MAX_CHARS = 200  # per value
 MAX_PAGE = 1_000_000
 _STATE = "at_risk_view"  # the last view, kept across page switches (widget state is not)
+_PROFILE = "profile_last"  # the evaluator the profile showed last, likewise
 _RANGE = re.compile(r"^\s*(\d{1,7})\s*-\s*(\d{1,7})\s*$")
 
 
@@ -111,7 +113,7 @@ def _week_label(week: dt.date) -> str:
 
 
 def _channel_label(channel: str) -> str:
-    return "not reached yet" if channel == NOT_REACHED else channel.replace("_", "-")
+    return "not reached yet" if channel == NOT_REACHED else channel_label(channel)
 
 
 def _widget_values(filters: Filters, sort: str, page: int, options: FilterOptions) -> dict[str, Any]:
@@ -269,11 +271,16 @@ def parse_instance(values: Any) -> int | None:
 
 
 def instance_picker() -> int | None:
-    """The evaluator to show: the URL's `instance=` when it changes, else the number typed in."""
+    """The evaluator to show: the URL's `instance=` when it changes, else the number typed in; back on the page
+    without one (from the sidebar), the evaluator shown last, put back in the URL."""
+    state = st.session_state
     from_url = parse_instance(st.query_params.get_all("instance"))
-    if from_url is not None and st.session_state.get("_profile_from_url") != from_url:
-        st.session_state["profile_instance"] = from_url
-    st.session_state["_profile_from_url"] = from_url
+    if from_url is None and state.get(_PROFILE) is not None:
+        from_url = state[_PROFILE]
+        st.query_params["instance"] = str(from_url)
+    if from_url is not None and (state.get("_profile_from_url") != from_url or "profile_instance" not in state):
+        state["profile_instance"] = from_url  # (Streamlit forgets a widget's state once it is not drawn)
+    state["_profile_from_url"] = from_url
     chosen = st.number_input(
         "Instance",
         min_value=0,
@@ -287,5 +294,6 @@ def instance_picker() -> int | None:
         chosen = int(chosen)
         if from_url != chosen:
             st.query_params["instance"] = str(chosen)
-            st.session_state["_profile_from_url"] = chosen
+            state["_profile_from_url"] = chosen
+    state[_PROFILE] = chosen
     return chosen

@@ -10,8 +10,9 @@ from streamlit.delta_generator import DeltaGenerator
 
 from churn_core.access import exports
 from churn_core.access.roles import User
+from churn_core.schema import channel_label
 from churn_core.settings import Settings
-from churn_core.views import Filters, ScoreSet, Week1Activation
+from churn_core.views import Filters, ScoreSet
 from dashboard import auth, data, ui
 
 # What a marketer decides on, all visible on a laptop; segments (product, region, ...) are filters, and are in the
@@ -46,7 +47,8 @@ DEFAULT_EXPORT: tuple[str, ...] = (
 
 
 def kpi_tiles(settings: Settings, score_set: ScoreSet) -> None:
-    """Evaluators in trial, high risk, value at risk (change on the previous set) and week-1 activation."""
+    """Evaluators in trial, high risk, value at risk (change on the previous set) and the week-1 activation
+    headline (the Activation page's)."""
     previous = _previous_set(settings, score_set)
     now = data.at_risk_summary(settings, score_set.as_of, Filters())
     before = data.at_risk_summary(settings, previous.as_of, Filters()) if previous else None
@@ -79,7 +81,7 @@ def kpi_tiles(settings: Settings, score_set: ScoreSet) -> None:
         delta_description=since,
         help="Sum over evaluators of churn probability × expected annual value.",
     )
-    _activation_tile(tiles[3], settings, data.week1_activation(settings, score_set.as_of))
+    ui.activation_tile(tiles[3], data.activation_headline(settings), settings)
 
 
 def _previous_set(settings: Settings, score_set: ScoreSet) -> ScoreSet | None:
@@ -102,22 +104,6 @@ def _money_change(change: float) -> str:
     return text if text.startswith("-") else "+" + text
 
 
-def _activation_tile(tile: DeltaGenerator, settings: Settings, activation: Week1Activation) -> None:
-    this, last = activation.this_week, activation.last_week
-    change = None if this is None or last is None else this - last
-    tile.metric(
-        "Week-1 activation",
-        ui.percent(this, 1),
-        ui.points(change),
-        border=True,
-        delta_description="vs last week" if change is not None else None,
-        help="Trials that finished their first week in the last 7 days and were activated by day 7, "
-        f"against the 7 days before ({activation.this_week_n:,} and {activation.last_week_n:,} trials). "
-        f"Rule: at least {settings.activation_min_active_users} active users and "
-        f"{settings.activation_min_sprints} sprint started.",
-    )
-
-
 def at_risk_table(rows: pd.DataFrame) -> int | None:
     """The page of evaluators; returns the instance of the row the user selected, if any."""
     shown = rows.assign(
@@ -125,7 +111,7 @@ def at_risk_table(rows: pd.DataFrame) -> int | None:
         risk_tier=rows["risk_tier"].astype("string").str.capitalize(),
         probability_change=rows["probability_change"] * 100,
         channel_uplift=rows["channel_uplift"] * 100,
-        recommended_channel=rows["recommended_channel"].astype("string").str.replace("_", "-"),
+        recommended_channel=rows["recommended_channel"].map(channel_label, na_action="ignore"),
     )
     event = st.dataframe(
         shown,

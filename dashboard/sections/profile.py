@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from churn_core import views
-from churn_core.schema import NO_DATA
+from churn_core.schema import NO_DATA, channel_label
 from churn_core.settings import Settings
 from dashboard import charts, data, ui
 
@@ -58,7 +58,7 @@ def tiles(score: dict[str, Any], settings: Settings) -> None:
     channel = score.get("recommended_channel")
     cols[3].metric(
         "Best channel",
-        str(channel or "none").replace("_", "-"),
+        channel_label(str(channel)) if channel else "none",
         ui.points(score.get("channel_uplift")) if channel else None,
         border=True,
         delta_description="uplift" if channel else None,
@@ -101,7 +101,7 @@ def touches_table(touches: pd.DataFrame) -> None:
     }
     with st.expander(f"All {len(touches)} touches"):
         st.dataframe(
-            touches.astype({c: bool for c in flags}),
+            touches.astype({c: bool for c in flags}).assign(channel=touches["channel"].map(channel_label)),
             column_config=config,
             hide_index=True,
             column_order=[c for c in ("sent_at", "channel", "title", "topic", *flags) if c in touches],

@@ -17,7 +17,7 @@ import pytest
 from churn_core import views
 from churn_core.warehouse import open_warehouse
 from tests.conftest import HOSTILE_PRODUCT, SCORE_DATES
-from tests.dashboard.browser import CHROMIUM, INSTALL_HINT, ROOT, chromium, streamlit_server, wait_until_idle
+from tests.dashboard.browser import CHROMIUM, INSTALL_HINT, ROOT, wait_until_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not CHROMIUM.exists(), reason=INSTALL_HINT)]
 
@@ -31,18 +31,6 @@ PAGES = {
     "model-health": "model_health",
 }
 VIEWPORT = {"width": 1440, "height": 900}
-
-
-@pytest.fixture(scope="module")
-def server(scored_home):
-    with streamlit_server(ROOT / "dashboard" / "app.py", {"CHURN_HOME": str(scored_home.home)}) as (url, _):
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture()

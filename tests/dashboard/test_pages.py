@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -13,8 +14,8 @@ from churn_core import views
 from churn_core.scoring import integrity
 from churn_core.settings import Settings
 from churn_core.warehouse import open_warehouse
-from dashboard import data
-from tests.conftest import HOSTILE_PRODUCT, SCORE_DATES, make_settings
+from dashboard import data, ui
+from tests.conftest import DEMO_END, HOSTILE_PRODUCT, SCORE_DATES, make_settings
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 PAGES = ("at_risk", "profile", "channels", "activation", "drivers", "model_health")
@@ -138,7 +139,7 @@ def test_prepare_fills_what_the_home_page_reads(monkeypatch, scored_home):
     def refuse(*args, **kwargs):
         raise AssertionError("the home page ran a query that prepare() should have cached")
 
-    for name in ("score_sets", "filter_options", "at_risk_summary", "at_risk_page", "week1_activation"):
+    for name in ("score_sets", "filter_options", "at_risk_summary", "at_risk_page", "activation_trend"):
         monkeypatch.setattr(views, name, refuse)
     monkeypatch.setattr(integrity, "check_score_set", refuse)
     at = run_page(monkeypatch, scored_home)
@@ -344,3 +345,74 @@ def test_stale_scores_raise_a_banner_on_every_page(monkeypatch, scored_home):
         assert any("Scores are stale" in w.value for w in at.warning), page
     at = run_page(monkeypatch, scored_home, "at_risk", env={"CHURN_FRESHNESS_HOURS": "1000000"})
     assert not any("Scores are stale" in w.value for w in at.warning)
+
+
+def test_late_telemetry_raises_a_banner_on_every_page(monkeypatch, scored_home):
+    monkeypatch.setattr(ui, "local_today", lambda settings: DEMO_END + dt.timedelta(days=9))
+    for page in PAGES:
+        params = {"instance": str(top_instance(scored_home))} if page == "profile" else None
+        at = run_page(monkeypatch, scored_home, page, params)
+        assert_clean(at)
+        late = [w.value for w in at.warning if "Telemetry has stopped arriving" in w.value]
+        assert late, page
+        assert f"{DEMO_END:%d %b %Y}, 9 days before today" in late[0] and "stale_after_days = 2" in late[0]
+    monkeypatch.setattr(ui, "local_today", lambda settings: DEMO_END + dt.timedelta(days=2))
+    at = run_page(monkeypatch, scored_home, "activation")
+    assert not any("Telemetry has stopped arriving" in w.value for w in at.warning)
+
+
+def test_the_home_tile_and_the_activation_page_tell_the_same_headline(monkeypatch, scored_home):
+    expected = views.activation_headline(views.activation_trend(open_warehouse(scored_home, read_only=True)))
+    assert expected.week and expected.previous_week
+    shown = {}
+    for page in ("at_risk", "activation"):
+        at = run_page(monkeypatch, scored_home, page)
+        assert_clean(at)
+        [tile] = [m for m in at.metric if m.label == "Week-1 activation"]
+        shown[page] = (tile.value, tile.delta, tile.proto.delta_description, tile.help)
+    assert shown["at_risk"] == shown["activation"]
+    value, delta, compared, hint = shown["activation"]
+    assert value == f"{expected.rate:.1%}" and delta == f"{expected.change * 100:+.1f} pts"
+    assert compared == f"{expected.week:%d %b} vs {expected.previous_week:%d %b}"
+    assert f"{expected.activated:,} of {expected.evaluators:,}" in hint
+
+
+def test_activation_breakdown_and_target_live_in_the_url(monkeypatch, scored_home):
+    at = run_page(monkeypatch, scored_home, "activation", {"by": "company_size_band", "target": "12.5"})
+    assert_clean(at)
+    assert at.button_group(key="activation_dimension").value == "company_size_band"
+    assert at.number_input(key="activation_target").value == 12.5
+    table = at.dataframe[0].value
+    assert list(table["segment"])[:3] == ["1-10", "11-50", "51-200"]
+    target = {m.label: m.value for m in at.metric}["Target"]
+    assert target == "12.5%"
+    at.button_group(key="activation_dimension").set_value("region").run()
+    at.number_input(key="activation_target").set_value(0.0).run()
+    assert_clean(at)
+    assert url(at, "by") == ["region"] and url(at, "target") == []
+    assert {m.label: m.value for m in at.metric}["Target"] == "none set"
+    at = run_page(monkeypatch, scored_home, "activation", {"by": "nonsense", "target": "abc"})
+    assert_clean(at)
+    assert at.button_group(key="activation_dimension").value == "product" and url(at, "by") == []
+
+
+def test_channels_lead_with_adjusted_effects_and_the_slider_filters(monkeypatch, scored_home):
+    at = run_page(monkeypatch, scored_home, "channels")
+    assert_clean(at)
+    headers = [h.value for h in at.subheader]
+    assert headers.index("What each channel adds to retention") < headers.index("Raw comparisons: not effects")
+    sizes = views.content_effects(open_warehouse(scored_home, read_only=True), SCORE_DATES[-1])["n_sent"]
+    slider = at.slider(key="content_min_n")
+    assert (slider.min, slider.max, slider.value) == (sizes.min(), sizes.max(), sizes.min())
+    content = at.dataframe[1].value
+    assert len(content) == len(sizes)
+    middle = int(sizes.median())
+    slider.set_value(middle).run()
+    assert_clean(at)
+    fewer = at.dataframe[1].value
+    assert 0 < len(fewer) < len(sizes) and (fewer["n_sent"] >= middle).all()
+    shown = [frame.value[list(frame.proto.column_order)] for frame in at.dataframe]  # the columns on screen
+    cells = {str(v) for frame in shown for c in frame.columns if frame[c].dtype.kind not in "iufb" for v in frame[c]}
+    assert "in-app" in cells and "in_app" not in cells and "None" not in cells and "nan" not in cells
+    raw = shown[2].set_index("label")
+    assert raw.loc[views.CONTROL_ARM, "response"] == "–" and raw.loc[views.CONTROL_ARM, "delivered"] == "–"

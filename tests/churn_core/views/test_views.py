@@ -143,13 +143,40 @@ def test_export_columns_are_the_schema_then_shap_and_uplift(wh):
     assert "shap_w1_active_users" in columns and "uplift_in_app" in columns and "shap_base" in columns
 
 
-def test_week1_activation(wh):
-    kpi = views.week1_activation(wh, AS_OF)
-    truth = wh.query("SELECT eval_start_date, activated FROM activation_daily WHERE day_index = 7")
-    start = pd.to_datetime(truth["eval_start_date"]).dt.date
-    this = truth[(start > AS_OF - dt.timedelta(days=14)) & (start <= AS_OF - dt.timedelta(days=7))]
-    assert kpi.this_week_n == len(this)
-    assert kpi.this_week == pytest.approx(this["activated"].mean())
+def test_activation_headline_is_the_last_complete_week_against_the_one_before(wh):
+    raw = wh.query("SELECT cohort_week, eval_start_date, day_index, activated FROM activation_daily")
+    last_day = (pd.to_datetime(raw["eval_start_date"]) + pd.to_timedelta(raw["day_index"], unit="D")).max()
+    day7 = raw[raw["day_index"] == 7].assign(week=pd.to_datetime(raw["cohort_week"]))
+    complete = day7[day7["week"] + pd.Timedelta(days=13) <= last_day].groupby("week")["activated"].mean()
+    trend = views.activation_trend(wh)
+    headline = views.activation_headline(trend)
+    assert pd.Timestamp(headline.week) == complete.index[-1] and headline.rate == pytest.approx(complete.iloc[-1])
+    assert pd.Timestamp(headline.previous_week) == complete.index[-2]
+    assert headline.change == pytest.approx(complete.iloc[-1] - complete.iloc[-2])
+    assert headline.evaluators == (day7["week"] == complete.index[-1]).sum()
+    partial = trend[~trend["complete"]]
+    assert len(partial) and partial["change"].isna().all()  # a week in progress is never compared
+    assert (partial["days_so_far"] < 14).all() and (trend.loc[trend["complete"], "days_so_far"] == 14).all()
+    assert views.activation_headline(trend[~trend["complete"]]) == views.ActivationHeadline()
+
+
+def test_segments_come_in_their_natural_order_with_a_weekly_trend(wh):
+    by = views.activation_by_segment(wh, "company_size_band", AS_OF - dt.timedelta(weeks=8))
+    bands = ["1-10", "11-50", "51-200", "201-1000", "1001-5000", "5001+"]
+    assert list(by["segment"].cat.categories) == [b for b in bands if b in set(by["segment"])]
+    assert len(by["segment"].cat.categories) >= 5
+    weekly = views.segment_trend(by)
+    assert weekly["complete"].all() and weekly["rate"].between(0, 1).all()
+    changes = views.segment_changes(weekly)
+    assert list(changes["segment"]) == list(by["segment"].cat.categories)
+    small = changes["evaluators"].lt(views.SEGMENT_MIN_TRIALS) | changes["previous_evaluators"].lt(
+        views.SEGMENT_MIN_TRIALS
+    )
+    assert changes.loc[small, "change"].isna().all()
+    big = changes[~small]
+    assert np.allclose(big["change"], big["rate"] - big["previous_rate"])
+    channels = views.activation_by_segment(wh, "channel", AS_OF - dt.timedelta(weeks=8))
+    assert "in-app" in set(channels["segment"]) and "in_app" not in set(channels["segment"])
 
 
 def test_profile_and_drivers_add_up(wh, scores, scored_home):
@@ -201,9 +228,9 @@ def test_activation_views_match_activation_daily(wh):
     expected = raw.groupby(["cohort_week", "day_index"])["activated"].mean()
     got = curves.set_index(["cohort_week", "day_index"])["rate"]
     assert np.allclose(got.sort_index().to_numpy(), expected.sort_index().to_numpy())
-    by = views.activation_curves_by_segment(wh, "channel", AS_OF - dt.timedelta(weeks=8))
+    by = views.segment_curves(views.activation_by_segment(wh, "channel", AS_OF - dt.timedelta(weeks=8)))
     assert "no contact (control)" in set(by["segment"])
-    assert set(views.activation_curves_by_segment(wh, "bogus", AS_OF)["segment"]) <= {
+    assert set(views.activation_by_segment(wh, "bogus", AS_OF)["segment"]) <= {
         "Boards",
         "Docs",
         "Desk",
@@ -225,12 +252,25 @@ def test_channel_views(wh):
     assert control["evaluators"] == raw["n"] and control["resolved"] == raw["r"]
     assert control["retention"] == pytest.approx(raw["k"] / raw["r"])
     assert (outcomes["retention_low"] <= outcomes["retention"]).all()
-    content = views.content_lift(wh, min_resolved=30)
-    assert content["content_id"].notna().all() and content["lift_low"].le(content["lift"]).all()
-    assert content["enough_data"].is_monotonic_decreasing
+    assert "in-app" in set(outcomes["label"]) and control["label"] == views.CONTROL_ARM
+    engaged = views.content_lift(wh)
+    assert engaged["content_id"].notna().all() and engaged["lift_low"].le(engaged["lift"]).all()
     effects = views.channel_uplift(wh, AS_OF)
     assert set(effects["channel"]) == {"email", "phone", "chat", "push", "in_app"}
+    assert set(effects["label"]) == {"email", "phone", "chat", "push", "in-app"}
     assert {"uplift", "ci_low", "ci_high", "n_treated", "n_control", "cost"} <= set(effects.columns)
+
+
+def test_content_effects_rank_and_filter(wh):
+    everything = views.content_effects(wh, AS_OF)
+    assert len(everything) == wh.query("SELECT count(*) AS n FROM content").iloc[0]["n"]
+    assert everything["lift"].is_monotonic_decreasing and everything["title"].notna().all()
+    assert (everything["ci_low"] <= everything["lift"]).all() and (everything["lift"] <= everything["ci_high"]).all()
+    middle = int(everything["n_sent"].median())
+    some = views.content_effects(wh, AS_OF, min_sent=middle, conservative=True)
+    assert 0 < len(some) < len(everything) and (some["n_sent"] >= middle).all()
+    assert some["ci_low"].is_monotonic_decreasing
+    assert "in-app" in set(everything["label"])
 
 
 def test_shap_importance_is_computed_in_sql_and_matches_pandas(wh, scores):

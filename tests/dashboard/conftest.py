@@ -1,0 +1,20 @@
+"""Fixtures of the browser tests: the dashboard served on the small scored warehouse, and a headless Chromium
+(one of each per test module)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.dashboard.browser import ROOT, chromium, streamlit_server
+
+
+@pytest.fixture(scope="module")
+def server(scored_home):
+    with streamlit_server(ROOT / "dashboard" / "app.py", {"CHURN_HOME": str(scored_home.home)}) as (url, _):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as b:
+        yield b

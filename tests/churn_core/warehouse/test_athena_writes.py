@@ -387,12 +387,15 @@ def test_churn_etl_runs_unchanged_on_athena(aws, warehouse) -> None:
         }
     )
     created = athena_engine(aws)
+    arrivals = [("instance", "integer"), ("eval_start_date", "date"), ("product", "varchar")]
+    arrivals += [("control_group", "integer"), ("resolved", "integer")]
+    aws.seed((arrivals, [[i, "2026-11-01", "Boards", 0, int(i == 1)] for i in (1, 2, 3)]))  # the holdout's read
     for _ in ETL_TABLES:
         aws.seed(([("rows", "bigint")], []), ([("n", "bigint")], [[2]]))
     rows = run_etl(warehouse, aws.settings(), D3)
-    assert rows == dict.fromkeys(ETL_TABLES, 2)
+    assert rows == {"holdout_assignments": 3, **dict.fromkeys(ETL_TABLES, 2)}
     assert [t.split("__tmp_")[0] for t in created] == list(ETL_TABLES)
-    assert set(warehouse.tables()) == {"evaluators", "daily_usage", *ETL_TABLES}
+    assert set(warehouse.tables()) == {"evaluators", "daily_usage", "holdout_assignments", *ETL_TABLES}
     assert etl_params(aws.settings(), D3)["as_of"] == D3
 
 

@@ -46,15 +46,18 @@ from churn_core.views.evaluator import (
 )
 from churn_core.views.health import (
     DataFreshness,
+    Flagged,
     capacity_threshold,
     data_quality,
     drift_history,
+    flagged_at,
     flagged_by_threshold,
     freshness,
     job_history,
     realised_performance,
     risk_histogram,
 )
+from churn_core.views.list_export import AUDIENCES, at_risk_file, column_format
 from churn_core.views.model_card import (
     CARD_METRICS,
     FeatureStudy,
@@ -73,7 +76,9 @@ from churn_core.views.model_card import (
 )
 from churn_core.views.models import champion_version, load_model, model_card, model_versions
 from churn_core.views.scores import (
+    DEFAULT_SORT,
     FLAGS,
+    NO_CHANNEL,
     NOT_REACHED,
     SORTS,
     TABLE_COLUMNS,
@@ -87,16 +92,20 @@ from churn_core.views.scores import (
     export_columns,
     filter_conditions,
     filter_options,
+    plan_by_channel,
     score_columns,
     score_sets,
 )
 
 __all__ = [
+    "AUDIENCES",
     "CARD_METRICS",
     "CONTROL_ARM",
+    "DEFAULT_SORT",
     "FEATURE_LABELS",
     "FLAGS",
     "HASH_MODULUS",
+    "NO_CHANNEL",
     "NOT_REACHED",
     "SEGMENT_DIMENSIONS",
     "SORTS",
@@ -107,6 +116,7 @@ __all__ = [
     "Driver",
     "FeatureStudy",
     "FilterOptions",
+    "Flagged",
     "Filters",
     "Profile",
     "ScoreSet",
@@ -116,6 +126,7 @@ __all__ = [
     "activation_curves_by_segment",
     "activation_trend",
     "at_risk_export",
+    "at_risk_file",
     "at_risk_page",
     "at_risk_summary",
     "capacity_threshold",
@@ -133,6 +144,7 @@ __all__ = [
     "channel_outcomes",
     "channel_uplift",
     "channel_uplifts",
+    "column_format",
     "content_lift",
     "daily_activity",
     "data_quality",
@@ -146,6 +158,7 @@ __all__ = [
     "feature_study",
     "filter_conditions",
     "filter_options",
+    "flagged_at",
     "flagged_by_threshold",
     "freshness",
     "job_history",
@@ -154,6 +167,7 @@ __all__ = [
     "model_card",
     "model_versions",
     "plain_value",
+    "plan_by_channel",
     "realised_performance",
     "reason_text",
     "render_sql",

@@ -26,7 +26,7 @@ if score is None:
         else ui.NO_SCORES
     )
 else:
-    profile.tiles(score, settings)
+    profile.tiles(score, settings, score_set.threshold)
     drivers = views.shap_drivers(score, evaluator.features)
     left, right = st.columns([3, 2])
     with left:
@@ -35,7 +35,7 @@ else:
         )
     with right:
         profile.reasons(score, drivers)
-        ui.chart(charts.risk_history_chart(evaluator.history, settings.risk_tier_high, settings.risk_tier_medium))
+        ui.chart(charts.risk_history_chart(evaluator.history, *profile.tier_edges(settings, score_set.threshold)))
     left, right = st.columns(2)
     with left:
         ui.chart(charts.shap_change_chart(views.shap_changes(score, evaluator.previous)))

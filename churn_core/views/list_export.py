@@ -102,8 +102,9 @@ def at_risk_file(
 
 
 def _meaning(column: str) -> str:
+    """What a column holds, in the data model's words ("empty" for the people who read the file, not NULL)."""
     if column in EVALUATOR_SCORES.names:
-        return EVALUATOR_SCORES.column(column).doc
+        return EVALUATOR_SCORES.column(column).doc.replace("NULL", "empty")
     if SHAP_COLUMN.match(column):
         return "how much this input raised (+) or lowered (-) the risk, in log-odds"
     return "estimated retention uplift of one campaign on this channel, in percentage points"

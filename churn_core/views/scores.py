@@ -16,7 +16,7 @@ from churn_core.warehouse import Warehouse
 from churn_core.warehouse.base import in_list
 
 SORTS: dict[str, str] = {
-    "plan": "today's plan, in contact order",
+    "plan": "today's plan in contact order",
     "risk": "highest risk first",
     "value": "most valuable contact first",
     "change": "biggest rise in risk first",

@@ -120,14 +120,14 @@ def threshold_explorer(settings: Settings, score_set: ScoreSet, card: ModelCard 
         border=True,
         help=f"Evaluators of the {score_set.as_of:%d %b} set at or above the cut-off. At the model's own cut-off"
         f"{f' ({model_cut:.3f})' if model_cut is not None else ''} these are the evaluators predicted to leave, "
-        "the figure of that name on the at-risk page; the risk tiers and today's plan use the same cut-off.",
+        "the figure of that name on the at-risk page; the risk tiers use the same cut-off.",
     )
     cols[2].metric("Their value at risk", ui.money(now.value_at_risk), border=True)
     if model_cut is not None:
         at_model = data.flagged_at(settings, score_set.as_of, model_cut).evaluators
         st.caption(
             f"At the model's cut-off ({model_cut:.3f}): **{at_model:,} predicted to leave**, the figure of that name "
-            "on the at-risk page; its risk tiers (low below the cut-off) and today's contact plan use the same cut-off."
+            "on the at-risk page; the risk tiers use the same cut-off (low below it, medium and high from it)."
         )
     at_cut = views.metrics_at(table, cut)
     if at_cut:

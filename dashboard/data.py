@@ -173,20 +173,35 @@ def at_risk_summary(settings: Settings, as_of: dt.date, filters: Filters) -> AtR
     return views.at_risk_summary(warehouse(settings), as_of, filters)
 
 
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
+def plan_by_channel(settings: Settings, as_of: dt.date, filters: Filters) -> dict[str, int]:
+    return views.plan_by_channel(warehouse(settings), as_of, filters)
+
+
 def export_file(
-    settings: Settings, user: User, as_of: dt.date, filters: Filters, sort: str, columns: tuple[str, ...], kind: str
+    settings: Settings,
+    user: User,
+    score_set: ScoreSet,
+    filters: Filters,
+    sort: str,
+    columns: tuple[str, ...],
+    kind: str,
+    audience: str = "contact",
+    options: exports.ExportOptions | None = None,
 ) -> Callable[[], bytes]:
     """A callable that builds the export when the user clicks download (not cached: runs on demand, is audited,
-    and is refused to roles without the export permission)."""
+    and is refused to roles not allowed to export the audience)."""
 
     def build() -> bytes:  # runs on its own thread when the button is clicked
         store = _warehouse(settings)
         return actions.export_rows(
             store,
             user,
-            lambda: views.at_risk_export(store, as_of, filters, sort, columns, exports.EXPORT_ROW_CAP),
+            lambda: views.at_risk_file(store, score_set, filters, sort, columns, exports.EXPORT_ROW_CAP, audience),
             kind,
-            {"as_of": as_of, "sort": sort, "filters": filters.described()},
+            {"as_of": score_set.as_of, "sort": sort, "filters": filters.described()},
+            options,
+            audience,
         )
 
     return build
@@ -296,6 +311,11 @@ def shap_sample(settings: Settings, as_of: dt.date, limit: int, scored: int, mod
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
+def flagged_at(settings: Settings, as_of: dt.date, cutoff: float) -> views.Flagged:
+    return views.flagged_at(warehouse(settings), as_of, cutoff)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def flagged_by_threshold(settings: Settings, as_of: dt.date) -> pd.DataFrame:
     return views.flagged_by_threshold(views.risk_histogram(warehouse(settings), as_of))
 
@@ -394,6 +414,7 @@ def prepare(settings: Settings) -> None:
             at_risk_summary(settings, score_set.as_of, Filters())
             if rank == 0:  # the list itself
                 filter_options(settings, score_set.as_of)
-                at_risk_page(settings, score_set.as_of, Filters(), "risk", 0)
+                at_risk_page(settings, score_set.as_of, Filters(), views.DEFAULT_SORT, 0)
+                plan_by_channel(settings, score_set.as_of, Filters())
         if sets and "activation_daily" in tables(settings):
             activation_trend(settings)

@@ -68,12 +68,13 @@ class ScoreSummary:
     medium_risk: int
     low_risk: int
     predicted_churn: int
-    worth_saving: int
+    worth_saving: int  # in today's contact plan
     might_swing: int
     value_at_risk: float
     drift_alerts: int
     seconds: float
     notes: tuple[str, ...] = ()  # warnings for the user, e.g. a previous set ignored as tampered
+    held_out: int = 0  # in the measurement holdout: never contacted
 
 
 def _plain_step(label: str, work: Callable[[], T]) -> T:
@@ -348,6 +349,7 @@ def _summary(
         drift_alerts=int((drift["status"] == "alert").sum()),
         seconds=round(seconds, 3),
         notes=notes,
+        held_out=int(scores["control_group"].sum()),
     )
 
 

@@ -56,15 +56,18 @@ from churn_core.views.explanation import (
 )
 from churn_core.views.health import (
     DataFreshness,
+    Flagged,
     capacity_threshold,
     data_quality,
     drift_history,
+    flagged_at,
     flagged_by_threshold,
     freshness,
     job_history,
     realised_performance,
     risk_histogram,
 )
+from churn_core.views.list_export import AUDIENCES, at_risk_file, column_format
 from churn_core.views.model_card import (
     CARD_METRICS,
     FeatureStudy,
@@ -83,7 +86,9 @@ from churn_core.views.model_card import (
 )
 from churn_core.views.models import champion_version, load_model, model_card, model_versions
 from churn_core.views.scores import (
+    DEFAULT_SORT,
     FLAGS,
+    NO_CHANNEL,
     NOT_REACHED,
     SORTS,
     TABLE_COLUMNS,
@@ -97,6 +102,7 @@ from churn_core.views.scores import (
     export_columns,
     filter_conditions,
     filter_options,
+    plan_by_channel,
     score_columns,
     score_sets,
 )
@@ -113,9 +119,12 @@ __all__ = [
     "segment_changes",
     "segment_curves",
     "segment_trend",
+    "AUDIENCES",
+    "DEFAULT_SORT",
     "FEATURE_LABELS",
     "FLAGS",
     "HASH_MODULUS",
+    "NO_CHANNEL",
     "NOT_REACHED",
     "SEGMENT_DIMENSIONS",
     "SEGMENT_MIN_TRIALS",
@@ -129,6 +138,7 @@ __all__ = [
     "FLAGS",
     "FeatureStudy",
     "FilterOptions",
+    "Flagged",
     "Filters",
     "HASH_MODULUS",
     "NOT_REACHED",
@@ -142,6 +152,7 @@ __all__ = [
     "activation_curves",
     "activation_trend",
     "at_risk_export",
+    "at_risk_file",
     "at_risk_page",
     "at_risk_summary",
     "capacity_threshold",
@@ -162,6 +173,7 @@ __all__ = [
     "cohort_comparison",
     "cohort_medians",
     "content_effects",
+    "column_format",
     "content_lift",
     "daily_activity",
     "data_quality",
@@ -178,6 +190,7 @@ __all__ = [
     "feature_study",
     "filter_conditions",
     "filter_options",
+    "flagged_at",
     "flagged_by_threshold",
     "freshness",
     "job_history",
@@ -188,6 +201,7 @@ __all__ = [
     "model_pipeline",
     "model_versions",
     "plain_value",
+    "plan_by_channel",
     "realised_performance",
     "reason_text",
     "render_sql",

@@ -189,10 +189,15 @@ def fabricate_scores(
             "channel_uplift": uplift[np.arange(n), best],
             "expected_value": gain.max(axis=1),
             "worth_saving": worth.astype("int32"),
+            "plan_rank": pd.Series(-gain.max(axis=1))
+            .where(worth)
+            .groupby(np.array(CHANNELS)[best])
+            .rank(method="first")
+            .astype("Int32"),
             "might_swing": swing.astype("int32"),
             "segment": np.select(
                 [worth, swing, predicted == 1],
-                ["worth saving", "might swing", "at risk, low value"],
+                ["in today's plan", "might swing", "no contact pays"],
                 "on track",
             ),
             "previous_as_of_date": pd.Series(

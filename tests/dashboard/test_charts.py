@@ -25,7 +25,8 @@ def wh(scored_home):
 
 @pytest.fixture(scope="module")
 def profile(wh):
-    top = views.at_risk_page(wh, AS_OF, views.Filters(), "risk", 0, 1)["instance"].iloc[0]
+    # the riskiest evaluator with a recommended channel (the holdout has none)
+    top = views.at_risk_page(wh, AS_OF, views.Filters(flags=("worth_saving",)), "risk", 0, 1)["instance"].iloc[0]
     return views.evaluator_profile(wh, int(top), AS_OF)
 
 

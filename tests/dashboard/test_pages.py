@@ -101,11 +101,12 @@ def test_at_risk_table_pages_sorts_and_shows_kpis(monkeypatch, scored_home):
     assert_clean(at)
     rows = table(at)
     assert len(rows) == scored_home.page_size
-    assert rows["churn_probability"].is_monotonic_decreasing
-    assert {m.label for m in at.metric} >= {
+    assert (rows["worth_saving"] == 1).all() and rows["expected_value"].is_monotonic_decreasing  # today's plan first
+    assert {m.label for m in at.metric} == {
         "Evaluators in trial",
+        "Predicted to leave",
         "High risk",
-        "Expected value at risk",
+        "Held out",
         "Week-1 activation",
     }
     at.selectbox(key="f_sort").set_value("change").run()
@@ -115,6 +116,30 @@ def test_at_risk_table_pages_sorts_and_shows_kpis(monkeypatch, scored_home):
     at.number_input(key="f_page").set_value(2).run()
     assert set(table(at)["instance"]).isdisjoint(first)
     assert url(at, "page") == ["2"] and url(at, "sort") == ["change"]
+
+
+def test_todays_list_for_a_channel_in_one_click(monkeypatch, scored_home):
+    at = run_page(monkeypatch, scored_home)
+    at.button_group(key="f_list").set_value("chat").run()
+    assert_clean(at)
+    rows = table(at)
+    planned = views.plan_by_channel(open_warehouse(scored_home, read_only=True), SCORE_DATES[-1])["chat"]
+    assert len(rows) == min(planned, scored_home.page_size) > 0
+    assert set(rows["recommended_channel"]) == {"chat"} and rows["plan_rank"].tolist() == list(range(1, len(rows) + 1))
+    assert url(at, "list") == ["chat"] and not url(at, "flag") and not url(at, "rec")
+    assert any(f"Today's list for chat: {planned:,} evaluators" in m.value for m in at.markdown)
+    at.button_group(key="f_list").set_value(None).run()  # clicked again: everyone
+    assert not url(at, "list") and len(table(at)) == scored_home.page_size
+
+
+def test_the_holdout_is_counted_and_named(monkeypatch, scored_home):
+    held = views.at_risk_summary(open_warehouse(scored_home, read_only=True), SCORE_DATES[-1]).held_out
+    at = run_page(monkeypatch, scored_home, params={"flag": "control_group"})
+    assert_clean(at)
+    assert next(m.value for m in at.metric if m.label == "Held out") == f"{held:,}"
+    assert any(f"{held:,} held out** to measure what contact achieves" in c.value for c in at.caption)
+    rows = table(at)
+    assert set(rows["segment"]) == {"held out"} and rows["recommended_channel"].isna().all()
 
 
 def test_change_column_shows_once_there_is_a_previous_score(monkeypatch, scored_home):
@@ -139,22 +164,29 @@ def test_prepare_fills_what_the_home_page_reads(monkeypatch, scored_home):
     def refuse(*args, **kwargs):
         raise AssertionError("the home page ran a query that prepare() should have cached")
 
-    for name in ("score_sets", "filter_options", "at_risk_summary", "at_risk_page", "activation_trend"):
+    for name in (
+        "score_sets",
+        "filter_options",
+        "at_risk_summary",
+        "at_risk_page",
+        "plan_by_channel",
+        "activation_trend",
+    ):
         monkeypatch.setattr(views, name, refuse)
     monkeypatch.setattr(integrity, "check_score_set", refuse)
     at = run_page(monkeypatch, scored_home)
     assert_clean(at)
-    assert len(table(at)) == scored_home.page_size and len(at.metric) == 4
+    assert len(table(at)) == scored_home.page_size and len(at.metric) == 5
 
 
 def test_filters_change_the_table_and_the_url(monkeypatch, scored_home):
     at = run_page(monkeypatch, scored_home)
     everyone = views.at_risk_summary(open_warehouse(scored_home, read_only=True), SCORE_DATES[-1]).evaluators
-    at.button_group(key="f_tiers").set_value(["low"]).run()
+    at.button_group(key="f_tiers").set_value(["medium"]).run()
     assert_clean(at)
     rows = table(at)
-    assert len(rows) and set(rows["risk_tier"]) == {"Low"}
-    assert url(at, "tier") == ["low"]
+    assert len(rows) and set(rows["risk_tier"]) == {"Medium"}
+    assert url(at, "tier") == ["medium"]
     assert f"of **{everyone:,}**" not in " ".join(c.value for c in at.caption)
     assert not at.multiselect  # the "more filters" are drawn only once their panel is opened
     at.session_state["f_more"] = True

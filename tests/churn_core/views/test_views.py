@@ -10,6 +10,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from churn_core import views
+from churn_core.schema import CHANNELS
 from churn_core.scoring.explain import TreeExplainer
 from churn_core.views import Filters
 from churn_core.warehouse import open_warehouse
@@ -73,6 +74,9 @@ def test_filter_options_list_what_the_set_holds(wh, scores):
         Filters(),
         Filters(tiers=("high",)),
         Filters(flags=("worth_saving", "might_swing"), products=("Boards",)),
+        Filters(flags=("control_group",)),
+        Filters(recommended=("phone", views.NO_CHANNEL)),
+        Filters(flags=("worth_saving",), recommended=("chat",)),
         Filters(channels=("email",)),
         Filters(channels=(views.NOT_REACHED,)),
         Filters(team_size=(3, 10), day_of_trial=(2, 5), regions=("EMEA", "APAC")),
@@ -84,7 +88,10 @@ def test_page_and_summary_match_pandas(wh, scores, filters):
     if filters.tiers:
         expected = expected[expected["risk_tier"].isin(filters.tiers)]
     if filters.flags:
-        expected = expected[(expected["worth_saving"] == 1) | (expected["might_swing"] == 1)]
+        expected = expected[(expected[list(filters.flags)] == 1).any(axis=1)]
+    if filters.recommended:
+        rec = expected["recommended_channel"]
+        expected = expected[rec.isin(filters.recommended) | (rec.isna() & (views.NO_CHANNEL in filters.recommended))]
     if filters.products:
         expected = expected[expected["product"].isin(filters.products)]
     if filters.regions:
@@ -104,7 +111,12 @@ def test_page_and_summary_match_pandas(wh, scores, filters):
     assert summary.high_risk == (expected["risk_tier"] == "high").sum()
     assert summary.worth_saving == (expected["worth_saving"] == 1).sum()
     assert summary.might_swing == (expected["might_swing"] == 1).sum()
+    assert summary.flagged == (expected["predicted_churn"] == 1).sum()
+    assert summary.held_out == (expected["control_group"] == 1).sum()
+    assert summary.plan_value == pytest.approx(expected.loc[expected["worth_saving"] == 1, "expected_value"].sum())
     assert summary.value_at_risk == pytest.approx(expected["value_at_risk"].sum())
+    planned = expected[expected["worth_saving"] == 1]["recommended_channel"].value_counts()
+    assert views.plan_by_channel(wh, AS_OF, filters) == {c: int(planned.get(c, 0)) for c in CHANNELS}
     page = views.at_risk_page(wh, AS_OF, filters, "risk", 0, 20)
     top = expected.sort_values(["churn_probability", "instance"], ascending=[False, True]).head(20)
     assert page["instance"].tolist() == top["instance"].tolist()
@@ -119,10 +131,23 @@ def test_paging_and_sorting(wh, scores):
     change = views.at_risk_page(wh, AS_OF, Filters(), "change", 0, 10)
     assert change["probability_change"].iloc[0] == pytest.approx(scores["probability_change"].max())
     odd = views.at_risk_page(wh, AS_OF, Filters(), "x'; DROP TABLE t; --", 0, 5)
-    assert odd["churn_probability"].is_monotonic_decreasing
+    assert (
+        odd["instance"].tolist()
+        == views.at_risk_page(wh, AS_OF, Filters(), views.DEFAULT_SORT, 0, 5)["instance"].tolist()
+    )
 
 
-def test_export_is_the_filtered_query_without_paging(wh, scores):
+def test_the_default_order_is_todays_plan_then_the_value_of_contact(wh, scores):
+    listed = pd.concat([views.at_risk_page(wh, AS_OF, Filters(), "plan", p, 100) for p in range(20)])
+    assert len(listed) == len(scores)
+    planned = int(scores["worth_saving"].sum())
+    assert (listed["worth_saving"].iloc[:planned] == 1).all() and (listed["worth_saving"].iloc[planned:] == 0).all()
+    assert listed["expected_value"].iloc[:planned].is_monotonic_decreasing
+    rest = listed.iloc[planned:]
+    assert rest["control_group"].iloc[-int(scores["control_group"].sum()) :].eq(1).all()  # no value: last
+
+
+def test_export_is_the_filtered_query_without_paging_and_never_mixes_in_the_holdout(wh, scores):
     f = Filters(tiers=("high", "medium"))
     out = views.at_risk_export(
         wh,
@@ -133,8 +158,26 @@ def test_export_is_the_filtered_query_without_paging(wh, scores):
         100_000,
     )
     assert list(out.columns) == ["instance", "risk_tier", "shap_w1_active_users", "uplift_email", "product"]
-    assert len(out) == scores["risk_tier"].isin(["high", "medium"]).sum() > 50
+    flagged = scores[scores["risk_tier"].isin(["high", "medium"])]
+    assert len(out) == (flagged["control_group"] == 0).sum() > 50
+    assert not set(out["instance"]) & set(scores.loc[scores["control_group"] == 1, "instance"])
+    held = views.at_risk_export(wh, AS_OF, f, "risk", ["control_group"], 100_000, held_out=True)
+    assert len(held) == (flagged["control_group"] == 1).sum() > 0 and (held["control_group"] == 1).all()
     assert len(views.at_risk_export(wh, AS_OF, f, "risk", ["product"], 7)) == 7
+
+
+def test_the_export_file_says_what_it_holds(wh):
+    score_set = views.score_sets(wh)[0]
+    f = Filters(tiers=("high",), products=(HOSTILE_PRODUCT,))
+    export = views.at_risk_file(wh, score_set, f, "plan", ["churn_probability", "shap_w1_active_users"], 10)
+    assert list(export.rows.columns) == ["instance", "control_group", "churn_probability", "shap_w1_active_users"]
+    about = dict(export.about)
+    assert about["Score date"] == AS_OF.isoformat() and about["Model version"] == score_set.model_version
+    assert about["Filters"] == f"tier: high; product: {HOSTILE_PRODUCT}" and about["Sort"] == views.SORTS["plan"]
+    assert about["List"].endswith("(the measurement holdout is left out)")
+    assert export.formats["churn_probability"] == views.column_format("churn_probability")
+    assert export.formats["shap_w1_active_users"].header == "Driver: people active so far (log-odds)"
+    assert about["Column: Churn risk"].startswith("calibrated probability")
 
 
 def test_export_columns_are_the_schema_then_shap_and_uplift(wh):

@@ -493,3 +493,74 @@ EVALUATOR_SCORES = Table(
         Column("probability_change", "DOUBLE", "churn_probability - previous_probability", True),
     ),
 )
+
+# --- contact plays (churn_core.plays): named interventions with a randomised holdout of their own ---------
+PLAY_ARMS: tuple[str, ...] = ("treatment", "holdout", "not_assigned")
+PLAY_STATUSES: tuple[str, ...] = ("active", "paused", "ended")
+
+PLAYS = Table(
+    "plays",
+    grain="one row per play, written once when it is created (append-only)",
+    source="churn plays create --spec PLAY.toml, or the Plays page (managers and admins; audited)",
+    key=("play",),
+    columns=(
+        Column("play", "VARCHAR", "the play's name, unique"),
+        Column("owner", "VARCHAR", "who answers for it (e-mail or name)"),
+        Column("channel", "VARCHAR", "channel every treatment contact goes through", allowed=CHANNELS),
+        Column("content_id", "VARCHAR", "content item sent (see content)"),
+        Column(
+            "eligibility", "VARCHAR", "JSON rule over score-set columns: {column: [values]} or {column: {min, max}}"
+        ),
+        Column("daily_capacity", "INTEGER", "treatment contacts a day at most", min=1),
+        Column("holdout_share", "DOUBLE", "share of the assigned left uncontacted to measure the play", min=0, max=1),
+        Column("start_date", "DATE", "first day evaluators are assigned"),
+        Column("end_date", "DATE", "last day evaluators are assigned"),
+        Column("allow_overlap", "INTEGER", "1 = may take evaluators already in another active play", allowed=(0, 1)),
+        Column("created_at", "TIMESTAMP", "when the play was created (UTC)"),
+        Column("created_by", "VARCHAR", "who created it"),
+    ),
+)
+
+PLAY_STATUS = Table(
+    "play_status",
+    grain="one row per change of a play's status (append-only); the newest row is its status",
+    source="churn plays create / pause, or the Plays page (audited)",
+    key=("play", "changed_at"),
+    columns=(
+        Column("play", "VARCHAR", "the play's name"),
+        Column(
+            "status", "VARCHAR", "active, paused or ended (a play past its end_date reads ended)", allowed=PLAY_STATUSES
+        ),
+        Column("changed_at", "TIMESTAMP", "when (UTC)"),
+        Column("changed_by", "VARCHAR", "who"),
+    ),
+)
+
+PLAY_ASSIGNMENTS = Table(
+    "play_assignments",
+    grain="one row per play, evaluator and day it was considered; treatment and holdout rows are final "
+    "(append-only), a not_assigned evaluator may be considered again on a later day",
+    source="the daily scoring run after the score set (churn_core.plays.assign): blocked randomisation within "
+    "play x risk tier, keyed by holdout_salt; outside the signed score set",
+    key=("play", "instance", "assigned_date"),
+    columns=(
+        Column("play", "VARCHAR", "the play's name"),
+        Column("instance", "INTEGER", "site instance id"),
+        Column(
+            "arm",
+            "VARCHAR",
+            "treatment (contact), holdout (the play's own control: not contacted) or not_assigned (beyond the "
+            "day's capacity)",
+            allowed=PLAY_ARMS,
+        ),
+        Column("assigned_date", "DATE", "as_of_date of the score set it was assigned from"),
+        Column("rank", "INTEGER", "position in the play's list that day by contact_value, 1 = first"),
+        Column("stratum", "VARCHAR", "randomisation stratum: play|risk tier"),
+        Column("position", "INTEGER", "arrival order within the stratum, from 0; NULL when not_assigned", True),
+        Column("churn_probability", "DOUBLE", "churn probability at assignment: the covariate of the results"),
+        Column("contact_value", "DOUBLE", "uplift of the play's channel x expected_annual_value - channel cost", True),
+        Column("risk_tier", "VARCHAR", "risk tier at assignment", allowed=RISK_TIERS),
+    ),
+)
+
+PLAY_TABLES: dict[str, Table] = {t.name: t for t in (PLAYS, PLAY_STATUS, PLAY_ASSIGNMENTS)}

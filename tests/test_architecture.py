@@ -20,6 +20,7 @@ LAYERS: tuple[str, ...] = (
     "data",
     "model",
     "scoring",
+    "plays",
     "access",
     "jobs",
     "views",

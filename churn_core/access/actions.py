@@ -1,4 +1,5 @@
-"""Actions that need a permission and leave an audit entry: exporting a list, promoting a model.
+"""Actions that need a permission and leave an audit entry: exporting a list, promoting a model, creating and
+pausing a contact play.
 
 The dashboard hides what a role may not do; these functions refuse it anyway, so the rule holds whatever
 calls them.
@@ -11,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from churn_core.access import audit, exports
 from churn_core.access.roles import User, require
+from churn_core.plays import store
+from churn_core.plays.spec import Play
 from churn_core.settings import Settings
 from churn_core.warehouse import Warehouse
 
@@ -53,3 +56,24 @@ def promote_model(
     comparison = Registry(settings).promote(version, force=force)
     audit.record(warehouse, user, "promote", {"version": version, "force": force, "previous": comparison.champion}, 1)
     return comparison
+
+
+def create_play(warehouse: Warehouse, user: User, play: Play) -> None:
+    """Store a new play (roles with the plays permission: managers and admins); audited with its spec."""
+    require(user, "plays")
+    store.create_play(warehouse, play, user.email)
+    detail = {"play": play.name, "channel": play.channel, "content_id": play.content_id, "rule": play.rule_json}
+    audit.record(warehouse, user, "play_create", {**detail, "capacity": play.daily_capacity}, 1)
+
+
+def set_play_status(warehouse: Warehouse, user: User, name: str, status: str) -> None:
+    """Pause (or resume) a play (roles with the plays permission); audited with the status it had."""
+    require(user, "plays")
+    before = store.set_status(warehouse, name, status, user.email)
+    audit.record(
+        warehouse,
+        user,
+        f"play_{'pause' if status == store.PAUSED else 'resume'}",
+        {"play": before.play.name, "was": before.status},
+        1,
+    )

@@ -1,8 +1,8 @@
 """Who may do what: roles from settings, permissions per role, checks the dashboard and the functions share.
 
-Roles map to permissions: marketer (browse), manager (browse, activation), analyst (browse, export, and
-export_holdout: the measurement holdout as its own, labelled list), admin (everything: also model promotion
-and the audit log). A user's role comes from the settings
+Roles map to permissions: marketer (browse), manager (browse, activation, plays: create and pause contact
+plays), analyst (browse, export, and export_holdout: the measurement holdout as its own, labelled list), admin
+(everything: also model promotion and the audit log). A user's role comes from the settings
 `role_<name>` lists (e-mail addresses, or `group:<name>` for groups the identity provider sends); the
 strongest role wins. Without a sign-in provider the dashboard runs open on 127.0.0.1 only, for one
 person on their own machine, with `open_mode_role`.
@@ -22,9 +22,9 @@ from churn_core.settings import Settings
 ROLES: tuple[str, ...] = ("marketer", "manager", "analyst", "admin")  # weakest first
 PERMISSIONS: dict[str, frozenset[str]] = {
     "marketer": frozenset({"browse"}),
-    "manager": frozenset({"browse", "activation"}),
+    "manager": frozenset({"browse", "activation", "plays"}),
     "analyst": frozenset({"browse", "export", "export_holdout"}),
-    "admin": frozenset({"browse", "activation", "export", "export_holdout", "promote", "audit"}),
+    "admin": frozenset({"browse", "activation", "plays", "export", "export_holdout", "promote", "audit"}),
 }
 LOOPBACK_HOSTS: frozenset[str] = frozenset({"127.0.0.1", "localhost", "::1"})
 

@@ -1,6 +1,6 @@
 """The `churn` command line: one sub-command per pipeline stage, each a thin call into churn_core.
 
-The commands live by concept (cli/data.py, models.py, jobs.py, dashboard.py, with what they share in
+The commands live by concept (cli/data.py, models.py, jobs.py, plays.py, dashboard.py, with what they share in
 common.py) and are registered here, in the order `churn --help` lists them.
 """
 
@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table as RichTable
 
-from churn_core.cli import data, jobs, models
+from churn_core.cli import data, jobs, models, plays
 from churn_core.cli.common import guarded, settings
 from churn_core.cli.dashboard import dashboard
 from churn_core.settings import describe, shown_value
@@ -48,6 +48,7 @@ app.command()(jobs.jobs)
 app.command()(models.train)
 app.command()(models.evaluate)
 app.add_typer(models.models_app, name="models")
+app.add_typer(plays.plays_app, name="plays")
 
 
 def main() -> None:

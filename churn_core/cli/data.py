@@ -17,7 +17,7 @@ from churn_core.cli.common import AsOf, OutputFormat, console, guarded, print_fr
 from churn_core.data.etl import ETL_TABLES, run_etl
 from churn_core.data.ingest import ingest_directory
 from churn_core.jobs.history import JOB_RUNS
-from churn_core.schema import ALL_TABLES, EVALUATOR_SCORES
+from churn_core.schema import ALL_TABLES, EVALUATOR_SCORES, PLAY_TABLES
 from churn_core.warehouse import open_warehouse
 
 
@@ -83,7 +83,7 @@ def sql(
 def schema() -> None:
     """Describe every table and column: grain, source and meaning."""
     out = Console()
-    for table in (*ALL_TABLES.values(), EVALUATOR_SCORES, JOB_RUNS):
+    for table in (*ALL_TABLES.values(), EVALUATOR_SCORES, *PLAY_TABLES.values(), JOB_RUNS):
         out.print(f"[bold]{table.name}[/] — {table.grain}. Source: {table.source}")
         grid = RichTable("column", "type", "null", "meaning", show_edge=False)
         for c in table.columns:

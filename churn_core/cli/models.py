@@ -22,6 +22,7 @@ from rich.table import Table
 from churn_core.cli.common import console, guarded, progress_steps, settings
 from churn_core.model.card import ModelCard
 from churn_core.model.datasets import Dataset, DatasetError, load_dataset, load_spec
+from churn_core.plays.assign import assign_plays
 from churn_core.settings import Settings
 from churn_core.warehouse import open_warehouse
 
@@ -85,7 +86,9 @@ def score(
     s = settings()
     model = _registry(s).load("champion")
     with progress_steps() as step:
-        summary = score_evaluators(open_warehouse(s), s, model, as_of.date() if as_of else None, step)
+        warehouse = open_warehouse(s)
+        summary = score_evaluators(warehouse, s, model, as_of.date() if as_of else None, step)
+        assigned = step("Assigning plays", lambda: assign_plays(warehouse, s, summary.as_of))
     console.print(
         f"Scored {summary.rows:,} evaluators as of {summary.as_of} with model {summary.model_version}: "
         f"{summary.predicted_churn:,} predicted to leave ({summary.high_risk:,} high risk), "
@@ -95,6 +98,10 @@ def score(
     )
     for note in summary.notes:
         console.print(f"[yellow]warning:[/] {escape(note)}", highlight=False, soft_wrap=True)
+    for a in assigned:
+        console.print(
+            f"Play {escape(a.play)}: {a.treatment} to contact, {a.holdout} held out, {a.not_assigned} over capacity."
+        )
 
 
 @guarded

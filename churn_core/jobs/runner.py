@@ -363,12 +363,12 @@ def _close_interrupted(warehouse: Warehouse, settings: Settings, retry: Retrying
 
 
 def _run_outcome(results: list[StepResult]) -> StepOutcome:
-    """A run's summary: rows read by its first step, rows written by its last, notes of every step."""
+    """A run's summary: rows read by its first step, rows written by the last that reports them, every note."""
     done = [r for r in results if r.status == "succeeded"]
     notes = "; ".join(f"{r.step}: {r.outcome.detail}" for r in results if r.outcome.detail)
     return StepOutcome(
         rows_in=done[0].outcome.rows_in if done else None,
-        rows_out=done[-1].outcome.rows_out if done else None,
+        rows_out=next((r.outcome.rows_out for r in reversed(done) if r.outcome.rows_out is not None), None),
         detail=notes or None,
     )
 

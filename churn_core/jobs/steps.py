@@ -1,4 +1,5 @@
-"""The scheduled jobs: daily (telemetry -> etl -> score) and weekly (etl -> train -> evaluate -> promote -> score).
+"""The scheduled jobs: daily (telemetry -> etl -> score -> plays) and weekly (etl -> train -> evaluate -> promote ->
+score -> plays).
 
 Each step is a plain function of a JobContext (settings, warehouse, as-of date, scratch state) that returns
 what it read and wrote for the history; churn_core.jobs.runner runs them under the job lock with job_runs
@@ -16,6 +17,7 @@ from churn_core.errors import ChurnError
 from churn_core.jobs.runner import JobContext, JobResult, StepFunction, StepOutcome, execute_job
 from churn_core.model.registry import Registry, RegistryError
 from churn_core.model.train import train_candidate
+from churn_core.plays.assign import assign_plays
 from churn_core.scoring.score import score_evaluators
 from churn_core.settings import Settings
 
@@ -72,18 +74,28 @@ def score_step(context: JobContext) -> StepOutcome:
     """Score every evaluator with the champion and write the score set (one atomic write per as-of date)."""
     model = Registry(context.settings).load("champion")
     summary = score_evaluators(context.warehouse, context.settings, model, context.as_of)
+    context.state["scored"] = summary.as_of
     detail = "; ".join((f"scored {summary.rows:,} evaluators as of {summary.as_of}", *summary.notes))
     return StepOutcome(rows_in=summary.rows, rows_out=summary.rows, model_version=summary.model_version, detail=detail)
 
 
+def plays_step(context: JobContext) -> StepOutcome:
+    """Randomise the evaluators newly eligible for each running play from the new score set (append-only:
+    a re-run of the day adds nothing). Its counts go in the detail: the run's rows stay the score set's."""
+    assigned = assign_plays(context.warehouse, context.settings, context.state["scored"])
+    detail = "; ".join(f"{a.play}: {a.treatment} treatment, {a.holdout} holdout" for a in assigned)
+    return StepOutcome(detail=detail or "no play to assign")
+
+
 JOBS: dict[str, tuple[tuple[str, StepFunction], ...]] = {
-    "daily": (("telemetry", telemetry_step), ("etl", etl_step), ("score", score_step)),
+    "daily": (("telemetry", telemetry_step), ("etl", etl_step), ("score", score_step), ("plays", plays_step)),
     "weekly": (
         ("etl", etl_step),
         ("train", train_step),
         ("evaluate", evaluate_step),
         ("promote", promote_step),
         ("score", score_step),
+        ("plays", plays_step),
     ),
 }
 

@@ -274,7 +274,7 @@ def test_the_weekly_job_trains_promotes_and_scores(weekly_home: tuple[Settings, 
     warehouse = open_warehouse(settings)
     run = job_history(warehouse, 1, settings).iloc[0]
     assert (run.run_id, run.job, run.status) == (result.run_id, "weekly", "succeeded")
-    assert [s.step for s in result.steps] == ["etl", "train", "evaluate", "promote", "score"]
+    assert [s.step for s in result.steps] == ["etl", "train", "evaluate", "promote", "score", "plays"]
     assert {s.status for s in result.steps} == {"succeeded"}
     by_step = {s.step: s.outcome for s in result.steps}
     candidate, promote = by_step["train"].model_version, by_step["promote"]

@@ -66,14 +66,14 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
 
 
 def secret_values(settings: Settings, app_roots: Iterable[Path] | None = None) -> list[str]:
-    """Every credential the product can hold, never to be written out: the alert hooks (their URL or command
-    may embed a token), the signing key, AWS credentials in the environment, and the sign-in secrets of
+    """Every credential the product can hold, never to be written out: the alert hooks and the plays webhook (a
+    URL or command may embed a token), the signing key, AWS credentials in the environment, and the sign-in secrets of
     .streamlit/secrets.toml (in ~, the app's folder and the working directory, or `app_roots`)."""
-    values = [settings.alert_webhook_url, settings.alert_command, settings.signing_key]
-    # A webhook's path (Slack, Teams) is itself the secret; keep only scheme and host visible.
-    if "://" in settings.alert_webhook_url:
-        scheme_host = "/".join(settings.alert_webhook_url.split("/", 3)[:3])
-        values.append(settings.alert_webhook_url[len(scheme_host) :])
+    values = [settings.alert_webhook_url, settings.alert_command, settings.signing_key, settings.plays_webhook_url]
+    # A webhook's path (Slack, Teams, a CRM's hook) is itself the secret; keep only scheme and host visible.
+    for url in (settings.alert_webhook_url, settings.plays_webhook_url):
+        if "://" in url:
+            values.append(url[len("/".join(url.split("/", 3)[:3])) :])
     values += _command_arguments(settings.alert_command)
     try:
         key = signing.signing_key(settings, create=False)

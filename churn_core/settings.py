@@ -19,7 +19,7 @@ from churn_core.schema import CHANNELS
 
 Backend = Literal["duckdb", "athena"]
 # Settings that hold credentials: never printed (`churn settings` masks them) and redacted from logs and errors.
-SECRET_SETTINGS: frozenset[str] = frozenset({"alert_webhook_url", "alert_command", "signing_key"})
+SECRET_SETTINGS: frozenset[str] = frozenset({"alert_webhook_url", "alert_command", "signing_key", "plays_webhook_url"})
 MIN_SIGNING_KEY_CHARS = 16
 
 
@@ -110,6 +110,11 @@ class Settings:
     capacity_chat: int = 200
     capacity_push: int = 0
     capacity_in_app: int = 0
+    # --- contact plays (churn_core.plays): where each day's treatment lists are POSTed as JSON (a CRM or a
+    # marketing tool; may embed a token: masked, redacted), attempts per batch and the first retry's wait
+    plays_webhook_url: str = field(default="", repr=False)
+    plays_webhook_attempts: int = 4
+    plays_webhook_backoff_seconds: float = 2.0
     # --- scheduling and alerts ---------------------------------------------------------------------
     train_cron: str = "0 2 * * mon"
     score_cron: str = "0 6 * * *"
@@ -245,6 +250,8 @@ def _check(s: Settings) -> None:
     negative = [f"capacity_{c}" for c in CHANNELS if s.channel_capacity(c) < 0]
     if negative:
         raise SettingsError(f"{', '.join(negative)} must be 0 (no limit) or a positive number of contacts a day")
+    if s.plays_webhook_attempts < 1 or s.plays_webhook_backoff_seconds < 0:
+        raise SettingsError("plays_webhook_attempts must be at least 1 and plays_webhook_backoff_seconds not negative")
     if s.signing_key and len(s.signing_key.strip()) < MIN_SIGNING_KEY_CHARS:  # never quote the value
         raise SettingsError(f"signing_key (CHURN_SIGNING_KEY) must be at least {MIN_SIGNING_KEY_CHARS} characters")
 

@@ -7,12 +7,14 @@ calls them.
 
 from __future__ import annotations
 
+import getpass
+import socket
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from churn_core.access import audit, exports
 from churn_core.access.roles import User, require
-from churn_core.plays import store
+from churn_core.plays import delivery, store
 from churn_core.plays.spec import Play
 from churn_core.settings import Settings
 from churn_core.warehouse import Warehouse
@@ -77,3 +79,22 @@ def set_play_status(warehouse: Warehouse, user: User, name: str, status: str) ->
         {"play": before.play.name, "was": before.status},
         1,
     )
+
+
+def push_play_lists(warehouse: Warehouse, settings: Settings, user: User) -> list[delivery.Delivery]:
+    """Send each active play's newest treatment list to the plays webhook; every batch, sent or not, is audited
+    with its idempotency key and attempts (the contacts are in play_assignments, not in the log)."""
+    require(user, "plays")
+    sent = delivery.push_lists(warehouse, settings)
+    for batch in sent:
+        detail = {"play": batch.play, "date": batch.day, "key": batch.key, "attempts": batch.attempts}
+        audit.record(
+            warehouse, user, "play_push", {**detail, "error": batch.error} if batch.error else detail, batch.contacts
+        )
+    return sent
+
+
+def operator(source: str) -> User:
+    """Who acts outside the dashboard (a `churn` command, a scheduled job): the machine's account, which may
+    do everything the files allow, so the admin role."""
+    return User(email=f"{getpass.getuser()}@{socket.gethostname()}", name=source, role="admin")

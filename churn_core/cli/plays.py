@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
-import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +10,6 @@ import typer
 from rich.markup import escape
 
 from churn_core.access import actions
-from churn_core.access.roles import User
 from churn_core.cli.common import OutputFormat, console, guarded, print_frame, settings
 from churn_core.jobs.locks import jobs_lock
 from churn_core.plays import store
@@ -36,11 +33,6 @@ LIST_COLUMNS = (
 plays_app = typer.Typer(help="Contact plays: randomised holdouts and the saves they bring.", no_args_is_help=True)
 
 
-def _operator() -> User:
-    """Who acts from the command line: the machine's account, with every permission the files allow."""
-    return User(email=f"{getpass.getuser()}@{socket.gethostname()}", name="churn plays", role="admin")
-
-
 @plays_app.command("create")
 @guarded
 def create(spec: Annotated[Path, typer.Option("--spec", help="The play's spec (.toml); see README, Plays.")]) -> None:
@@ -48,7 +40,7 @@ def create(spec: Annotated[Path, typer.Option("--spec", help="The play's spec (.
     play = load_spec(spec)
     s = settings()
     with jobs_lock(s).acquire(1.0, job="churn plays create"):
-        actions.create_play(open_warehouse(s), _operator(), play)
+        actions.create_play(open_warehouse(s), actions.operator("churn plays create"), play)
     console.print(
         f"Created play {escape(play.name)}: {play.channel} {escape(play.content_id)} to "
         f"{escape(play.describe_rule())}, {play.daily_capacity} a day, {play.holdout_share:.0%} held out, "
@@ -86,7 +78,7 @@ def list_plays(
 def _set_status(name: str, status: str) -> None:
     s = settings()
     with jobs_lock(s).acquire(1.0, job=f"churn plays {status}"):
-        actions.set_play_status(open_warehouse(s), _operator(), name, status)
+        actions.set_play_status(open_warehouse(s), actions.operator(f"churn plays {status}"), name, status)
     console.print(f"Play {escape(name)} is {status}.")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from churn_core.access import actions
 from churn_core.data.etl import run_etl
 from churn_core.data.freshness import telemetry_freshness
 from churn_core.errors import ChurnError
@@ -81,10 +82,17 @@ def score_step(context: JobContext) -> StepOutcome:
 
 def plays_step(context: JobContext) -> StepOutcome:
     """Randomise the evaluators newly eligible for each running play from the new score set (append-only:
-    a re-run of the day adds nothing). Its counts go in the detail: the run's rows stay the score set's."""
+    a re-run of the day adds nothing), then send each play's list to the plays webhook when one is set (audited);
+    a batch the webhook did not take is a warning, not a failure: the list stays on the Plays page and in its
+    export. Counts go in the detail: the run's rows stay the score set's."""
     assigned = assign_plays(context.warehouse, context.settings, context.state["scored"])
-    detail = "; ".join(f"{a.play}: {a.treatment} treatment, {a.holdout} holdout" for a in assigned)
-    return StepOutcome(detail=detail or "no play to assign")
+    pushed = actions.push_play_lists(context.warehouse, context.settings, actions.operator(f"churn {context.job} job"))
+    detail = "; ".join(
+        [f"{a.play}: {a.treatment} treatment, {a.holdout} holdout" for a in assigned]
+        + [f"{d.play}: {d.contacts} sent to the webhook" for d in pushed if not d.error]
+    )
+    failed = "; ".join(f"play {d.play}'s list was not delivered: {d.error}" for d in pushed if d.error)
+    return StepOutcome(detail=detail or "no play to assign", warning=failed or None)
 
 
 JOBS: dict[str, tuple[tuple[str, StepFunction], ...]] = {

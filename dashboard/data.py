@@ -24,7 +24,11 @@ from churn_core.access import actions, audit, exports
 from churn_core.access.roles import User
 from churn_core.data.freshness import TelemetryFreshness, local_today, telemetry_freshness
 from churn_core.jobs import history
+from churn_core.jobs.locks import jobs_lock
 from churn_core.model.card import ModelCard
+from churn_core.plays.results import PlayResult, results_frame
+from churn_core.plays.spec import Play
+from churn_core.plays.store import PlayRecord
 from churn_core.scoring import integrity
 from churn_core.settings import Settings, SettingsError, load_settings
 from churn_core.views import (
@@ -205,6 +209,68 @@ def export_file(
         )
 
     return build
+
+
+# --- plays -------------------------------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=SETS_TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
+def play_records(settings: Settings) -> list[PlayRecord]:
+    return views.play_records(warehouse(settings))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
+def play_results(settings: Settings, day: dt.date) -> list[PlayResult]:
+    return views.plays_overview(warehouse(settings), settings, day)
+
+
+def play_effects(results: list[PlayResult]) -> pd.DataFrame:
+    """The results as one flat row per play, for the chart."""
+    return results_frame(results)
+
+
+@st.cache_data(ttl=SETS_TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
+def play_list_days(settings: Settings) -> dict[str, dt.date]:
+    return views.play_list_days(warehouse(settings))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
+def treatment_list(settings: Settings, play: str, day: dt.date) -> pd.DataFrame:
+    return views.treatment_list(warehouse(settings), play, day)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
+def content_items(settings: Settings) -> pd.DataFrame:
+    return views.content_items(warehouse(settings))
+
+
+def treatment_export(
+    settings: Settings, user: User, play: str, day: dt.date, kind: str, options: exports.ExportOptions
+) -> Callable[[], bytes]:
+    """A callable that builds the play's list file on download (refused to roles that do not run plays; audited)."""
+
+    def build() -> bytes:
+        store = _warehouse(settings)
+        detail = {"play": play, "as_of": day}
+        return actions.export_rows(
+            store, user, lambda: views.treatment_file(store, play, day), kind, detail, options, "play"
+        )
+
+    return build
+
+
+def create_play(settings: Settings, user: User, play: Play) -> None:
+    """Store a new play (role-checked and audited) under the job lock, like every write."""
+    with jobs_lock(settings).acquire(1.0, job="dashboard: create play"):
+        actions.create_play(_warehouse(settings), user, play)
+    st.cache_data.clear()
+
+
+def set_play_status(settings: Settings, user: User, name: str, status: str) -> None:
+    """Pause or resume a play (role-checked and audited) under the job lock."""
+    with jobs_lock(settings).acquire(1.0, job=f"dashboard: {status} play"):
+        actions.set_play_status(_warehouse(settings), user, name, status)
+    st.cache_data.clear()
 
 
 # --- profile --------------------------------------------------------------------------------------------

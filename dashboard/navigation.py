@@ -30,6 +30,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("at_risk", "At-risk evaluators", ":material/crisis_alert:", "at_risk", "Marketing"),
     PageSpec("profile", "Evaluator profile", ":material/person_search:", "profile", "Marketing"),
     PageSpec("channels", "Channels and content", ":material/campaign:", "channels", "Marketing"),
+    PageSpec("plays", "Plays", ":material/science:", "plays", "Marketing"),
     PageSpec("activation", "Activation", ":material/trending_up:", "activation", "Managers", "activation"),
     PageSpec("drivers", "Drivers", ":material/insights:", "drivers", "Analysts"),
     PageSpec("model_health", "Model health", ":material/monitor_heart:", "model_health", "Analysts"),

@@ -22,8 +22,9 @@ from churn_core.warehouse import Warehouse
 if TYPE_CHECKING:
     from churn_core.model.registry import Comparison
 
-# What exporting each audience needs: a contact list, or the measurement holdout on its own (labelled "do not contact")
-EXPORT_PERMISSIONS: dict[str, str] = {"contact": "export", "holdout": "export_holdout"}
+# What exporting each audience needs: a contact list, the measurement holdout on its own (labelled "do not
+# contact"), or a play's treatment list (for those who run plays)
+EXPORT_PERMISSIONS: dict[str, str] = {"contact": "export", "holdout": "export_holdout", "play": "plays"}
 
 
 def export_rows(

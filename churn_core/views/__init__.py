@@ -7,7 +7,8 @@ are picked from the table's own columns, never from what a user typed.
 
 The modules are cut by what the pages show: scores (score sets and the at-risk list), evaluator (one
 evaluator and the what-if), activation, channels, drivers, health (model and data health), models (the
-registry) and model_card (reading a card). Import from here: `from churn_core import views`.
+registry), model_card (reading a card) and plays (contact plays: results and lists). Import from here:
+`from churn_core import views`.
 """
 
 from churn_core.views._common import FEATURE_LABELS, feature_label, plain_value, render_sql
@@ -85,6 +86,14 @@ from churn_core.views.model_card import (
     metrics_at,
 )
 from churn_core.views.models import champion_version, load_model, model_card, model_versions
+from churn_core.views.plays import (
+    content_items,
+    play_list_days,
+    play_records,
+    plays_overview,
+    treatment_file,
+    treatment_list,
+)
 from churn_core.views.scores import (
     DEFAULT_SORT,
     FLAGS,
@@ -116,6 +125,7 @@ __all__ = [
     "ActivationHeadline",
     "activation_by_segment",
     "activation_headline",
+    "content_items",
     "segment_changes",
     "segment_curves",
     "segment_trend",
@@ -202,6 +212,9 @@ __all__ = [
     "model_versions",
     "plain_value",
     "plan_by_channel",
+    "play_records",
+    "play_list_days",
+    "plays_overview",
     "realised_performance",
     "reason_text",
     "render_sql",
@@ -214,6 +227,8 @@ __all__ = [
     "shap_row",
     "shap_sample",
     "top_drivers",
+    "treatment_file",
+    "treatment_list",
     "unestimated_channels",
     "what_if",
     "what_if_inputs",

@@ -1,7 +1,7 @@
 """DataFrame -> plotly figure, one `_chart` function per picture; no Streamlit here, so each is testable.
 
-The modules follow the pages: evaluator (the profile page), activation, channels, drivers and health
-(model health); theme holds the shared colours and layout. Import from here: `from dashboard import charts`.
+The modules follow the pages: evaluator (the profile page), activation, channels, drivers, health
+(model health) and plays; theme holds the shared colours and layout. Import from here: `from dashboard import charts`.
 """
 
 from dashboard.charts.activation import (
@@ -38,6 +38,7 @@ from dashboard.charts.health import (
     realised_chart,
     threshold_chart,
 )
+from dashboard.charts.plays import play_effects_chart
 from dashboard.charts.theme import (
     CONTROL,
     DIVERGING,
@@ -85,6 +86,7 @@ __all__ = [
     "feature_vs_cohorts_chart",
     "lift_chart",
     "pca_chart",
+    "play_effects_chart",
     "realised_chart",
     "risk_history_chart",
     "segment_trend_chart",

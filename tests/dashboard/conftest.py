@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dashboard.browser import ROOT, chromium, streamlit_server
+from tests.dashboard.browser import ROOT, VIEWPORT, chromium, streamlit_server
 
 
 @pytest.fixture(scope="module")
@@ -18,3 +18,12 @@ def server(scored_home):
 def browser():
     with chromium() as b:
         yield b
+
+
+@pytest.fixture()
+def page(browser):
+    """A fresh browser tab (its own context: cookies, downloads) per test."""
+    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+    tab = context.new_page()
+    yield tab
+    context.close()

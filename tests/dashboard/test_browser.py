@@ -33,14 +33,6 @@ PAGES = {
 VIEWPORT = {"width": 1440, "height": 900}
 
 
-@pytest.fixture()
-def page(browser):
-    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
-    tab = context.new_page()
-    yield tab
-    context.close()
-
-
 def assert_no_error(tab) -> None:
     assert tab.locator('[data-testid="stException"]').count() == 0
     assert "Something went wrong" not in tab.content()

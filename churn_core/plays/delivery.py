@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
@@ -30,7 +31,7 @@ from churn_core.warehouse import Warehouse
 TIMEOUT_SECONDS = 15.0
 KEY_HEADER = "Idempotency-Key"
 CONTACT_COLUMNS = (
-    "rank",
+    "contact_order",
     "instance",
     "churn_probability",
     "risk_tier",
@@ -72,8 +73,12 @@ def last_days(warehouse: Warehouse) -> dict[str, dt.date]:
 
 
 def treatment_list(warehouse: Warehouse, play: str, day: dt.date) -> pd.DataFrame:
-    """The play's treatment arm assigned on `day`, in contact order."""
-    return warehouse.run("play_treatment_list", {"play": play, "day": day})
+    """The play's treatment arm assigned on `day` in contact order: contact_order 1 = first (the list's rank
+    counts the play's holdout too, so it is replaced)."""
+    rows = warehouse.run("play_treatment_list", {"play": play, "day": day})
+    return rows.drop(columns="rank").assign(contact_order=np.arange(1, len(rows) + 1))[
+        ["contact_order", *(c for c in rows.columns if c != "rank")]
+    ]
 
 
 def batch_key(play: str, day: dt.date, rows: pd.DataFrame) -> str:

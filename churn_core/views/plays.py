@@ -16,7 +16,7 @@ from churn_core.views.list_export import column_format
 from churn_core.warehouse import Warehouse
 
 LIST_FORMATS: dict[str, ColumnFormat] = {
-    "rank": ColumnFormat("Contact order", "integer"),
+    "contact_order": ColumnFormat("Contact order", "integer"),
     "channel": ColumnFormat("Channel", "channel"),
     "content_id": ColumnFormat("Content item"),
     "contact_value": ColumnFormat("Value of contact", "money"),

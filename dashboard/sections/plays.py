@@ -30,7 +30,7 @@ VERDICTS: dict[str, str] = {  # colour, icon
     "not yet clear": ":orange-badge[:material/hourglass_top: Not yet clear]",
 }
 LIST_COLUMNS: dict[str, object] = {
-    "rank": st.column_config.NumberColumn("Order", width="small"),
+    "contact_order": st.column_config.NumberColumn("Order", width="small"),
     "instance": st.column_config.NumberColumn("Instance", format="%d"),
     "churn_probability": st.column_config.ProgressColumn("Churn risk", min_value=0, max_value=1, format="percent"),
     "risk_tier": "Risk tier",

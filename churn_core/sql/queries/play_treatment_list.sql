@@ -1,5 +1,6 @@
--- play_treatment_list: the evaluators a play contacts from one day's assignment, in contact order, with
--- what the CRM needs to reach and brief them. Grain: one row per evaluator in the treatment arm that day.
+-- play_treatment_list: the evaluators a play contacts from one day's assignment, in the order of the play's
+-- list (whose rank counts its holdout too), with what the CRM needs to reach and brief them.
+-- Grain: one row per evaluator in the treatment arm that day.
 -- Inputs: play_assignments, plays, evaluator_scores. Parameters: :play (VARCHAR), :day (DATE).
 SELECT
     a.rank,

@@ -3,7 +3,9 @@ batch, against a real HTTP server on 127.0.0.1; every batch is audited."""
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import json
 import threading
 from collections.abc import Iterator
@@ -11,15 +13,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from churn_core import views
 from churn_core.access import actions
-from churn_core.access.roles import User
+from churn_core.access.roles import AccessDenied, User
 from churn_core.plays.assign import assign_plays
 from churn_core.plays.delivery import KEY_HEADER, batch_key, treatment_list
 from churn_core.plays.spec import parse_play
 from churn_core.plays.store import create_play
 from churn_core.warehouse import open_warehouse
 from tests.churn_core.plays.conftest import SPEC
-from tests.conftest import DEMO_END
+from tests.conftest import DEMO_END, HOSTILE_PRODUCT
 
 ADMIN = User("admin@example.com", role="admin")
 
@@ -106,3 +109,21 @@ def test_without_a_webhook_nothing_is_sent(home) -> None:
     create_play(warehouse, parse_play(SPEC), "ana@example.com")
     assign_plays(warehouse, home, DEMO_END)
     assert actions.push_play_lists(warehouse, home, ADMIN) == []
+
+
+def test_the_list_export_is_formula_safe_for_those_who_run_plays_and_audited(home) -> None:
+    warehouse = open_warehouse(home)
+    create_play(warehouse, parse_play({**SPEC, "daily_capacity": 400, "eligibility": {}}), "ana@example.com")
+    assign_plays(warehouse, home, DEMO_END)
+    build = lambda: views.treatment_file(warehouse, SPEC["name"], DEMO_END)  # noqa: E731
+    detail = {"play": SPEC["name"], "as_of": DEMO_END}
+    with pytest.raises(AccessDenied):
+        actions.export_rows(warehouse, User("m@example.com", role="marketer"), build, "csv", detail, audience="play")
+    manager = User("boss@example.com", role="manager")
+    payload = actions.export_rows(warehouse, manager, build, "csv", detail, audience="play")
+    rows = list(csv.DictReader(io.StringIO(payload.decode("utf-8-sig"))))
+    assert rows[0]["Contact order"] == "1" and rows[0]["Channel"] == "phone" and rows[0]["Content item"] == "PH-02"
+    hostile = [r["Product"] for r in rows if "HYPERLINK" in r["Product"]]
+    assert hostile and all(p == "'" + HOSTILE_PRODUCT for p in hostile)
+    [entry] = warehouse.query("SELECT user_email, action, detail FROM audit_log").to_dict("records")
+    assert entry["user_email"] == manager.email and json.loads(entry["detail"])["audience"] == "play"

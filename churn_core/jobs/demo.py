@@ -10,6 +10,8 @@ from churn_core.data.etl import run_etl
 from churn_core.data.ingest import load_raw
 from churn_core.model.registry import Registry
 from churn_core.model.train import train_candidate
+from churn_core.plays.assign import assign_plays
+from churn_core.plays.recorded import record_demo_plays
 from churn_core.scoring.score import Step, score_evaluators
 from churn_core.settings import Settings
 from churn_core.warehouse import open_warehouse
@@ -26,7 +28,8 @@ def _plain_step(label: str, work: Callable[[], T]) -> T:
 
 def run_demo(settings: Settings, step: Step = _plain_step) -> dict[str, int]:
     """Generate demo data, load it through validation, build the modelling tables, train a model (profile
-    tuned, short search), make it the champion and score every evaluator in trial; rows per table."""
+    tuned, short search), make it the champion, score every evaluator in trial, record the demo's contact
+    plays and assign today's lists; rows per table."""
     warehouse = open_warehouse(settings)
     tables = step(
         f"Generating {settings.demo_evaluators:,} demo evaluators",
@@ -36,18 +39,22 @@ def run_demo(settings: Settings, step: Step = _plain_step) -> dict[str, int]:
             seed=settings.demo_seed,
             holdout_share=settings.holdout_share,
             holdout_salt=settings.holdout_salt,
+            plays=True,
         ),
     )
-    truth = tables.pop("demo_truth")
-    rows = step("Validating and loading raw tables", lambda: load_raw(warehouse, tables, {"demo_truth": truth}))
+    hidden = {name: tables.pop(name) for name in ("demo_truth", "demo_plays")}
+    rows = step("Validating and loading raw tables", lambda: load_raw(warehouse, tables, hidden))
     rows.update(step("Building modelling tables (SQL)", lambda: run_etl(warehouse, settings)))
     quick = settings.with_overrides(tuning_budget_seconds=min(settings.tuning_budget_seconds, DEMO_TUNING_SECONDS))
     model = step("Training the model (profile tuned, short search)", lambda: train_candidate(warehouse, quick, "tuned"))
     registry = Registry(settings)
     # the demo data were just regenerated: its model replaces any earlier demo champion
     step(f"Promoting {model.version} to champion", lambda: registry.promote(model.version, force=True))
-    summary = step(
-        "Scoring every evaluator in trial", lambda: score_evaluators(warehouse, settings, registry.load("champion"))
-    )
+    champion = registry.load("champion")
+    summary = step("Scoring every evaluator in trial", lambda: score_evaluators(warehouse, settings, champion))
     rows["evaluator_scores"] = summary.rows
+    rows["play_assignments"] = step(
+        "Recording the demo's contact plays", lambda: record_demo_plays(warehouse, settings, champion, summary.as_of)
+    )
+    step("Assigning today's play lists", lambda: assign_plays(warehouse, settings, summary.as_of))
     return rows

@@ -22,6 +22,8 @@ The story the data tells, one module per part:
   unresolved at `end_date` the probability includes the touches planned for the rest of their trial.
   Outcomes resolve 14 to 30 days after the trial starts; later than `end_date` means retained and
   resolved_date are NULL.
+* plays.py (with `plays=True`, as `churn demo` asks): contact plays run over the last weeks with a randomised
+  holdout and known true effects, on top of the rest (its own random stream), recorded in `demo_plays`.
 """
 
 from __future__ import annotations
@@ -40,11 +42,18 @@ from churn_core.data.synthetic.evaluators import (
     truth_frame,
     week1_behaviour,
 )
-from churn_core.data.synthetic.touches import content_frame, engagement_frame, per_touch_effects, simulate_touches
+from churn_core.data.synthetic.plays import DEMO_PLAYS, run_plays
+from churn_core.data.synthetic.touches import (
+    Touches,
+    content_frame,
+    engagement_frame,
+    per_touch_effects,
+    simulate_touches,
+)
 from churn_core.data.synthetic.usage import simulate_usage, usage_frame
 from churn_core.settings import Settings
 
-__all__ = ["DEFAULT_END_DATE", "TABLE_NAMES", "TRIAL_DAYS", "generate"]
+__all__ = ["DEFAULT_END_DATE", "DEMO_PLAYS", "TABLE_NAMES", "TRIAL_DAYS", "generate"]
 
 DEFAULT_END_DATE = dt.date(2026, 11, 26)
 TABLE_NAMES: tuple[str, ...] = ("evaluators", "daily_usage", "engagements", "content", "demo_truth")
@@ -57,9 +66,11 @@ def generate(
     end_date: dt.date | None = None,
     holdout_share: float = Settings.holdout_share,
     holdout_salt: str = Settings.holdout_salt,
+    plays: bool = False,
 ) -> dict[str, pd.DataFrame]:
     """The demo tables: evaluators, daily_usage, engagements, content and demo_truth (see the module doc); the
-    control group is the holdout that settings holdout_share and holdout_salt give."""
+    control group is the holdout that settings holdout_share and holdout_salt give. With `plays`, also
+    demo_plays: the demo plays' assignments with each evaluator's true effect."""
     if n_evaluators < 1 or days < 1:
         raise ValueError("n_evaluators and days must be positive")
     end_date = end_date or DEFAULT_END_DATE
@@ -76,15 +87,19 @@ def generate(
     touches, uplift, effects = simulate_touches(
         rng, segments, traits.z, usage["active_users"], first_weekday, per_touch
     )
+    run = run_plays(seed, segments, traits.z, per_touch, effects, days, first_epoch, holdout_salt) if plays else None
+    if run is not None:
+        touches, uplift = Touches.joined([touches, run.touches]), uplift + run.uplift
     true_prob = np.clip(base_prob + uplift, 0.001, 0.999)
     evaluators = evaluators_frame(rng, segments, true_prob, days, first_epoch)
     demo_truth = truth_frame(segments, traits, true_prob, effects)
     daily = usage_frame(rng, usage, segments, days, first_epoch)
     del usage
-    return {
+    tables = {
         "evaluators": evaluators,
         "daily_usage": daily,
         "engagements": engagement_frame(rng, touches, segments, days, first_epoch),
         "content": content_frame(),
         "demo_truth": demo_truth,
     }
+    return tables if run is None else {**tables, "demo_plays": run.rows}

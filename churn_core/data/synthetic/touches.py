@@ -10,6 +10,7 @@ same channel add 60%, 36%, ... of the first.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -103,6 +104,11 @@ class Touches:
     def where(self, keep: np.ndarray) -> Touches:
         return Touches(*(getattr(self, f.name)[keep] for f in fields(self)))
 
+    @staticmethod
+    def joined(parts: Sequence[Touches]) -> Touches:
+        """The touches of every part, in order."""
+        return Touches(*(np.concatenate([getattr(t, f.name) for t in parts]) for f in fields(Touches)))
+
 
 def _day_probabilities() -> np.ndarray:
     """(channel, trial day) probabilities: email front-loaded, phone mid-trial, in-app in week 1."""
@@ -143,7 +149,7 @@ def simulate_touches(
     who, channel = _plan(rng, s)
     day = _schedule(rng, channel, s.start[who], first_weekday)
     content = _content(rng, channel)
-    delivered, opened, responded = _responses(rng, channel, z[who].astype(np.float64), active_users[who, day] > 0)
+    delivered, opened, responded = responses(rng, channel, z[who].astype(np.float64), active_users[who, day] > 0)
     touches = Touches(who, channel, day, content, delivered, opened, responded)
     return touches, _realised_uplift(touches, per_touch, len(s.ids)), _expected_effects(z, active_users, per_touch)
 
@@ -179,21 +185,21 @@ def _schedule(rng: np.random.Generator, channel: np.ndarray, start: np.ndarray, 
     return np.where(weekday_only, day + shift, day).astype(np.int32)
 
 
-def _channel_items() -> list[list[int]]:
+def channel_items() -> list[list[int]]:
     """The indices into CONTENT_ITEMS of each channel's items, by channel code."""
     return [[i for i, item in enumerate(CONTENT_ITEMS) if item.channel == ch] for ch in CHANNELS]
 
 
 def _content(rng: np.random.Generator, channel: np.ndarray) -> np.ndarray:
     """A content item for each touch, uniform within its channel."""
-    items_of = _channel_items()
+    items_of = channel_items()
     pick = (rng.random(len(channel)) * np.asarray([len(i) for i in items_of])[channel]).astype(np.int64)
     width = max(len(items) for items in items_of)
     table = np.asarray([items + items[-1:] * (width - len(items)) for items in items_of])
     return table[channel, pick]
 
 
-def _responses(
+def responses(
     rng: np.random.Generator, channel: np.ndarray, z: np.ndarray, seen: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Delivered, opened, responded: channel rates shifted by propensity; in-app shows only on active days."""
@@ -217,7 +223,7 @@ def _realised_uplift(t: Touches, per_touch: dict[str, np.ndarray], n: int) -> np
     rank = np.empty(m, np.int64)
     rank[order] = np.arange(m) - np.repeat(group_start, np.diff(np.r_[group_start, m]))
     quality = np.asarray([item.quality for item in CONTENT_ITEMS])
-    mean_quality = np.asarray([quality[items].mean() for items in _channel_items()])
+    mean_quality = np.asarray([quality[items].mean() for items in channel_items()])
     effect_table = np.stack([per_touch[c] for c in CHANNELS], axis=1)  # (n, k)
     weight = t.delivered * (1.0 + RESPONSE_BONUS * t.responded)
     contribution = (

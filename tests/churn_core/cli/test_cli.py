@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from churn_core.data.synthetic import DEMO_PLAYS
 from churn_core.schema import SEED_COLUMNS
 
 
@@ -90,3 +91,14 @@ def test_help_explains_every_command(tmp_path: Path) -> None:
     for command in ("demo", "etl", "ingest", "sql", "dashboard", "schema"):
         assert command in out
     assert "instances_modeling" in churn(tmp_path, "schema").stdout
+
+
+def test_the_demo_runs_its_plays_and_their_results_come_back(demo_home: Path) -> None:
+    results = json.loads(churn(demo_home, "plays", "results", "--format", "json").stdout)
+    assert [r["play"] for r in results] == [p.name for p in DEMO_PLAYS]
+    for result in results:
+        assert result["treatment"] > 0 and result["holdout"] > 0 and result["status"] in ("active", "ended")
+        assert result["resolved_treatment"] > 0 and 0.5 < result["reach_rate"] <= 1
+        assert result["verdict"] in ("working", "not yet clear", "not working")
+    listed = json.loads(churn(demo_home, "plays", "list", "--format", "json").stdout)
+    assert listed[1]["eligible"] == "day_of_trial 1..1; product in Desk"

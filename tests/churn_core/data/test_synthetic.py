@@ -10,7 +10,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from churn_core.data.ingest import load_raw
-from churn_core.data.synthetic import DEFAULT_END_DATE, TABLE_NAMES, TRIAL_DAYS, generate
+from churn_core.data.synthetic import DEFAULT_END_DATE, DEMO_PLAYS, TABLE_NAMES, TRIAL_DAYS, generate
 from churn_core.schema import ALL_TABLES, CHANNELS, USAGE_COUNTS
 from churn_core.warehouse.duckdb import DuckDBWarehouse
 
@@ -213,3 +213,26 @@ def test_default_end_date_and_custom_window():
     assert start.min() >= pd.Timestamp("2025-03-12") and start.max() <= pd.Timestamp("2025-03-31")
     assert _dates(out["daily_usage"]["usage_date"]).max() <= pd.Timestamp("2025-03-31")
     assert END == dt.date(2026, 11, 26)
+
+
+def test_demo_plays_randomise_outside_the_holdout_touch_the_treated_and_know_their_effect() -> None:
+    plain, tables = generate(6_000, seed=8), generate(6_000, seed=8, plays=True)
+    assert "demo_plays" not in plain and plain["daily_usage"].equals(tables["daily_usage"])
+    plays, ev = tables["demo_plays"], tables["evaluators"]
+    assert not plays["instance"].duplicated().any()  # one play per evaluator
+    held = set(ev.loc[ev["control_group"] == 1, "instance"])
+    assert not plays["instance"].isin(held).any()
+    arms = plays.groupby(["play", "arm"]).size().unstack()
+    assert ((arms["treatment"] - arms["holdout"]).abs() <= 1).all()  # blocks of two, one held out each
+    touches = tables["engagements"].merge(plays, on="instance")
+    play_touch = touches["content_id"].isin([p.content_id for p in DEMO_PLAYS]) & (
+        touches["sent_at"].dt.date
+        == pd.to_datetime(touches["assigned_date"].astype(str)).dt.date + dt.timedelta(days=1)
+    )
+    touched = touches[play_touch].groupby("arm")["instance"].nunique()
+    assert touched["treatment"] == (arms["treatment"]).sum()  # every treated evaluator got the play's touch
+    assert touched.get("holdout", 0) < 0.05 * touched["treatment"]  # the same item that day only by chance
+    assert (plays["true_effect"] > -0.05).all() and plays.groupby("play")["true_effect"].mean().gt(0).all()
+    moved = ev["instance"].isin(plays.loc[plays["arm"] == "treatment", "instance"])
+    base = plain["demo_truth"]["true_retention_prob"].to_numpy()
+    assert (tables["demo_truth"]["true_retention_prob"].to_numpy()[~moved.to_numpy()] == base[~moved.to_numpy()]).all()

@@ -211,6 +211,11 @@ def export_file(
     return build
 
 
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
+def channel_evidence(settings: Settings, model_version: str) -> pd.DataFrame:
+    return views.channel_evidence(warehouse(settings), model_version)
+
+
 # --- plays -------------------------------------------------------------------------------------------------
 
 

@@ -14,11 +14,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from churn_core import views
 from churn_core.cli.common import console, guarded, progress_steps, settings
 from churn_core.model.card import ModelCard
 from churn_core.model.datasets import Dataset, DatasetError, load_dataset, load_spec
@@ -227,11 +229,13 @@ def show_model(
     format: Annotated[CardFormat, typer.Option("--format", "-f", help="Output format.")] = CardFormat.text,
 ) -> None:
     """Print a model card: data, parameters, metrics with confidence intervals, per day and cohort."""
-    card = _registry(settings(), dataset).model_card(version)
+    s = settings()
+    card = _registry(s, dataset).model_card(version)
     if format is CardFormat.json:
         sys.stdout.write(json.dumps(card.to_dict(), indent=1) + "\n")
         return
     _print_card(card)
+    _print_channel_evidence(views.channel_evidence(open_warehouse(s, read_only=True), card.version))
 
 
 @models_app.command("promote")
@@ -247,6 +251,28 @@ def promote_model(
 
 
 # --- printing cards ---------------------------------------------------------------------------------------
+
+
+def _print_channel_evidence(evidence: pd.DataFrame) -> None:
+    """Each channel's observational estimate beside the contact plays' randomised one (newest score set)."""
+    if evidence.empty:
+        return
+    table = Table("channel", "observational", "randomised (plays)", "randomised n", "uplift model learns from")
+    for row in evidence.itertuples():
+        table.add_row(
+            row.label,
+            _points(row.uplift, row.ci_low, row.ci_high),
+            _points(row.randomised_uplift, row.randomised_low, row.randomised_high),
+            f"{row.n_randomised:,}",
+            row.learned_from or "-",
+        )
+    out = Console()
+    out.print("\n[bold]Channel effects on retention[/] (newest score set of this model; 95% intervals)")
+    out.print(table)
+
+
+def _points(value: float, low: float, high: float) -> str:
+    return "-" if pd.isna(value) else f"{value * 100:+.1f} pts [{low * 100:+.1f}, {high * 100:+.1f}]"
 
 
 def _print_summary(card: ModelCard) -> None:

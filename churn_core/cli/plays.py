@@ -111,6 +111,6 @@ def results(
         wanted = store.find_play(warehouse, name).play.name
         found = [r for r in found if r.play == wanted]
     frame = results_frame(found)
-    if format is OutputFormat.table and len(frame):
-        frame = frame.T.reset_index().set_axis(["", *frame["play"]], axis=1).iloc[1:]
+    if format is OutputFormat.table and len(frame):  # one column per play, numbers rounded
+        frame = frame.round(4).T.reset_index().set_axis(["", *frame["play"]], axis=1).iloc[1:]
     print_frame(frame, format)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from churn_core.data import synthetic
-from churn_core.data.etl import run_etl
+from churn_core.data.etl import latest_data_date, run_etl
 from churn_core.data.ingest import load_raw
 from churn_core.model.registry import Registry
 from churn_core.model.train import train_candidate
@@ -28,8 +28,8 @@ def _plain_step(label: str, work: Callable[[], T]) -> T:
 
 def run_demo(settings: Settings, step: Step = _plain_step) -> dict[str, int]:
     """Generate demo data, load it through validation, build the modelling tables, train a model (profile
-    tuned, short search), make it the champion, score every evaluator in trial, record the demo's contact
-    plays and assign today's lists; rows per table."""
+    tuned, short search), make it the champion, record the demo's contact plays, score every evaluator in trial
+    and assign today's play lists; rows per table."""
     warehouse = open_warehouse(settings)
     tables = step(
         f"Generating {settings.demo_evaluators:,} demo evaluators",
@@ -51,10 +51,12 @@ def run_demo(settings: Settings, step: Step = _plain_step) -> dict[str, int]:
     # the demo data were just regenerated: its model replaces any earlier demo champion
     step(f"Promoting {model.version} to champion", lambda: registry.promote(model.version, force=True))
     champion = registry.load("champion")
+    # before scoring: the channel uplift models learn from the plays' randomised arms
+    rows["play_assignments"] = step(
+        "Recording the demo's contact plays",
+        lambda: record_demo_plays(warehouse, settings, champion, latest_data_date(warehouse)),
+    )
     summary = step("Scoring every evaluator in trial", lambda: score_evaluators(warehouse, settings, champion))
     rows["evaluator_scores"] = summary.rows
-    rows["play_assignments"] = step(
-        "Recording the demo's contact plays", lambda: record_demo_plays(warehouse, settings, champion, summary.as_of)
-    )
     step("Assigning today's play lists", lambda: assign_plays(warehouse, settings, summary.as_of))
     return rows

@@ -16,9 +16,16 @@ tau_c(x) = P(retain | channel c, x) - P(retain | no contact, x):
   channel instead of the textbook two mixed by g, half the scoring cost; better than the T-learner when one
   group is much smaller (the control group is a tenth of the evaluators).
 
+Where contact plays (churn_core.plays) have randomised at least uplift_min_group resolved evaluators to each
+arm of a channel's plays, that channel's uplift is learned from them instead: the same learner with the play's
+treatment arm as treated and its holdout as control (its own control model), which no selection can bias. The
+estimand differs a little: one more touch on the channel on top of the usual marketing, rather than the channel
+as primary campaign against no contact at all.
+
 The models are fitted once per scoring run on a few tens of thousands of rows (seconds), and applied
 to every scored evaluator in a handful of vectorised predictions. Each channel's average effect is
-reported with a normal-approximation 95% interval from the augmented (doubly robust) estimator.
+reported with a normal-approximation 95% interval from the augmented (doubly robust) estimator, and beside
+it, where plays randomised it, the randomised estimate: treatment - holdout retention with Neyman's interval.
 """
 
 from __future__ import annotations
@@ -50,8 +57,14 @@ EFFECT_COLUMNS: tuple[str, ...] = (
     "n_control",
     "cost",
     "estimated",
+    "randomised_uplift",
+    "randomised_low",
+    "randomised_high",
+    "n_randomised",
+    "learned_from",
     "recommended",
 )
+OBSERVATIONAL, RANDOMISED = "observational", "randomised"  # channel_effects.learned_from
 PREDICT_THREADS = 2  # uplift models predicted at once, one thread each
 # Count touches sent but not delivered too: the treatment is the campaign (see the module doc).
 COUNT_UNDELIVERED = True
@@ -83,12 +96,18 @@ _EFFECT_PARAMS = {
 
 
 def uplift_history(warehouse: Warehouse) -> pd.DataFrame:
-    """Resolved evaluators with outcome, features, segment, control_group and primary_channel."""
+    """Resolved evaluators with outcome, features, segment, control_group and primary_channel, and where a play
+    randomised them its channel and their arm (play_channel, play_arm; empty otherwise)."""
     if not warehouse.table_exists("instances_modeling"):
-        return pd.DataFrame(columns=["retained", "control_group", "primary_channel", *NUMERIC, *CATEGORICAL])
+        columns = ["retained", "control_group", "primary_channel", "play_channel", "play_arm", *NUMERIC, *CATEGORICAL]
+        return pd.DataFrame(columns=columns)
     if not warehouse.table_exists("engagements"):
-        return warehouse.run("uplift_history_no_touches")
-    return warehouse.run("uplift_history", {"count_undelivered": int(COUNT_UNDELIVERED)})
+        history = warehouse.run("uplift_history_no_touches")
+    else:
+        history = warehouse.run("uplift_history", {"count_undelivered": int(COUNT_UNDELIVERED)})
+    if warehouse.table_exists("play_assignments") and warehouse.table_exists("plays"):
+        return history.merge(warehouse.run("randomised_history"), on="instance", how="left")
+    return history.assign(play_channel=None, play_arm=None)
 
 
 @dataclass
@@ -104,6 +123,8 @@ class UpliftModel:
     treated_share: dict[str, float] = field(default_factory=dict)
     n_treated: dict[str, int] = field(default_factory=dict)
     n_control: int = 0
+    # channels learned from plays' randomised arms: their own control model (the plays' holdout)
+    arm_control: dict[str, xgb.Booster] = field(default_factory=dict)
 
     @property
     def estimated(self) -> np.ndarray:
@@ -125,14 +146,20 @@ class UpliftModel:
         models = {"": self.control} | {
             c: (self.effect if self.learner == "x" else self.outcome)[c] for c in self.channels if c in self.outcome
         }
+        if self.learner != "x":  # a T-learner's randomised channel subtracts its own control model
+            models |= {f"0{c}": booster for c, booster in self.arm_control.items()}
         # single-threaded models side by side: no OpenMP threads spinning against each other
         with ThreadPoolExecutor(max_workers=PREDICT_THREADS) as pool:
             predicted = dict(zip(models, pool.map(lambda b: b.inplace_predict(x), models.values()), strict=True))
         mu0 = predicted.pop("").astype(np.float64)
-        for c, values in predicted.items():
-            j = self.channels.index(c)
-            out[:, j] = values if self.learner == "x" else values - mu0
+        for c in [c for c in predicted if not c.startswith("0")]:
+            base = predicted.get(f"0{c}", mu0)
+            out[:, self.channels.index(c)] = predicted[c] if self.learner == "x" else predicted[c] - base
         return out, mu0
+
+    def learned_from(self, channel: str) -> str:
+        """randomised (a play's arms), observational, or "" when the channel has no model."""
+        return RANDOMISED if channel in self.arm_control else OBSERVATIONAL if channel in self.outcome else ""
 
 
 def category_codes(values: pd.Series, categories: list[str]) -> np.ndarray:
@@ -182,19 +209,46 @@ def fit_uplift(history: pd.DataFrame, settings: Settings) -> UpliftModel:
     model.control = _train(_OUTCOME_PARAMS, x[control], y[control], rounds, seed)
     mu0 = model.control.inplace_predict(x)
     for c in CHANNELS:
-        treated = primary == c
-        if model.n_treated[c] < settings.uplift_min_group:
-            continue
-        model.outcome[c] = _train(_OUTCOME_PARAMS, x[treated], y[treated], rounds, seed)
-        model.treated_share[c] = model.n_treated[c] / (model.n_treated[c] + model.n_control)
-        if settings.uplift_learner == "x":
-            # One regression on both imputed effects, weighted like the X-learner's mix g tau_0 + (1-g) tau_1
-            g = model.treated_share[c]
-            group = treated | control
-            imputed = np.where(treated, y - mu0, model.outcome[c].inplace_predict(x) - y)[group]
-            weight = np.where(treated, 1.0 - g, g)[group]
-            model.effect[c] = _train(_EFFECT_PARAMS, x[group], imputed, rounds, seed, weight)
+        treated, held = randomised_arms(history, c)
+        if min(treated.sum(), held.sum()) >= settings.uplift_min_group:
+            model.arm_control[c] = _train(_OUTCOME_PARAMS, x[held], y[held], rounds, seed)
+            _fit_channel(model, c, x, y, treated, held, model.arm_control[c].inplace_predict(x), settings)
+        elif model.n_treated[c] >= settings.uplift_min_group:
+            _fit_channel(model, c, x, y, primary == c, control, mu0, settings)
     return model
+
+
+def randomised_arms(history: pd.DataFrame, channel: str) -> tuple[np.ndarray, np.ndarray]:
+    """(treated, held out) masks of the history's evaluators a play on `channel` randomised."""
+    if "play_channel" not in history or history.empty:
+        return np.zeros(len(history), bool), np.zeros(len(history), bool)
+    mine = (history["play_channel"] == channel).fillna(False).to_numpy(bool)
+    arm = history["play_arm"].astype(object).to_numpy()
+    return mine & (arm == "treatment"), mine & (arm == "holdout")
+
+
+def _fit_channel(
+    model: UpliftModel,
+    c: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    treated: np.ndarray,
+    control: np.ndarray,
+    mu0: np.ndarray,
+    settings: Settings,
+) -> None:
+    """The channel's outcome model on `treated` and, for the X-learner, its effect model against `control`
+    (whose outcome model predicted `mu0`)."""
+    rounds, seed = settings.uplift_trees, settings.random_seed
+    model.outcome[c] = _train(_OUTCOME_PARAMS, x[treated], y[treated], rounds, seed)
+    model.treated_share[c] = float(treated.sum() / (treated.sum() + control.sum()))
+    if settings.uplift_learner == "x":
+        # One regression on both imputed effects, weighted like the X-learner's mix g tau_0 + (1-g) tau_1
+        g = model.treated_share[c]
+        group = treated | control
+        imputed = np.where(treated, y - mu0, model.outcome[c].inplace_predict(x) - y)[group]
+        weight = np.where(treated, 1.0 - g, g)[group]
+        model.effect[c] = _train(_EFFECT_PARAMS, x[group], imputed, rounds, seed, weight)
 
 
 def estimate_channels(
@@ -239,6 +293,7 @@ def estimate_channel_effects(history: pd.DataFrame, model: UpliftModel, settings
             uplift = float(psi.mean())
             half = Z95 * float(psi.std(ddof=1)) / np.sqrt(len(psi))
             low, high = uplift - half, uplift + half
+        treated, held = randomised_arms(history, c)
         rows.append(
             (
                 c,
@@ -249,10 +304,22 @@ def estimate_channel_effects(history: pd.DataFrame, model: UpliftModel, settings
                 model.n_control,
                 costs[j],
                 int(c in model.outcome),
+                *randomised_effect(y[treated], y[held]),
+                int(treated.sum() + held.sum()),
+                model.learned_from(c),
             )
         )
     out = pd.DataFrame(rows, columns=list(EFFECT_COLUMNS[1:-1]))
-    out["n_treated"] = out["n_treated"].astype(np.int32)
-    out["n_control"] = out["n_control"].astype(np.int32)
-    out["estimated"] = out["estimated"].astype(np.int32)
+    for column in ("n_treated", "n_control", "estimated", "n_randomised"):
+        out[column] = out[column].astype(np.int32)
+    out["learned_from"] = out["learned_from"].astype("str")
     return out
+
+
+def randomised_effect(treated: np.ndarray, held: np.ndarray) -> tuple[float, float, float]:
+    """Treatment - holdout retention with Neyman's 95% interval (NaN with fewer than two in an arm)."""
+    if len(treated) < 2 or len(held) < 2:
+        return np.nan, np.nan, np.nan
+    effect = float(treated.mean() - held.mean())
+    half = Z95 * float(np.sqrt(treated.var(ddof=1) / len(treated) + held.var(ddof=1) / len(held)))
+    return effect, effect - half, effect + half

@@ -27,6 +27,7 @@ from churn_core.views.activation import (
 )
 from churn_core.views.channels import (
     CONTROL_ARM,
+    channel_evidence,
     channel_outcomes,
     channel_uplift,
     content_effects,
@@ -125,6 +126,7 @@ __all__ = [
     "ActivationHeadline",
     "activation_by_segment",
     "activation_headline",
+    "channel_evidence",
     "content_items",
     "segment_changes",
     "segment_curves",

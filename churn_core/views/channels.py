@@ -56,6 +56,31 @@ def channel_uplift(warehouse: Warehouse, as_of: dt.date) -> pd.DataFrame:
     return _labelled(warehouse.run("channel_uplift_estimates", {"as_of": as_of}), "channel")
 
 
+EVIDENCE_COLUMNS: tuple[str, ...] = (
+    "channel",
+    "uplift",
+    "ci_low",
+    "ci_high",
+    "randomised_uplift",
+    "randomised_low",
+    "randomised_high",
+    "n_randomised",
+    "learned_from",
+)
+
+
+def channel_evidence(warehouse: Warehouse, model_version: str) -> pd.DataFrame:
+    """Per channel, the observational estimate (uplift, ci_low, ci_high) beside the randomised one from contact
+    plays (randomised_*), and which the uplift model learned from, in the newest score set `model_version`
+    scored; empty before one (or when that set predates the randomised columns)."""
+    if not (warehouse.table_exists("channel_effects") and warehouse.table_exists("score_sets")):
+        return pd.DataFrame(columns=list(EVIDENCE_COLUMNS))
+    rows = warehouse.run("channel_evidence", {"version": model_version})
+    if not set(EVIDENCE_COLUMNS) <= set(rows.columns):
+        return pd.DataFrame(columns=list(EVIDENCE_COLUMNS))
+    return _labelled(rows[list(EVIDENCE_COLUMNS)].copy(), "channel")
+
+
 def unestimated_channels(effects: pd.DataFrame) -> list[str]:
     """Channels the scoring job had too little history to estimate (uplift NULL), as people read them."""
     if effects.empty or "uplift" not in effects:

@@ -40,6 +40,56 @@ def champion(settings: Settings, card: ModelCard | None, score_set: ScoreSet) ->
         _titled_table("By cohort week (validation)", views.card_cohorts(card))
     with right:
         _titled_table("By day of trial (validation)", views.card_by_day(card))
+    channel_evidence(settings, card.version)
+
+
+def channel_evidence(settings: Settings, version: str) -> None:
+    """Each channel's effect as the history shows it (observational, adjusted) beside what contact plays
+    measured with their own holdout (randomised), and which one the uplift model learned from."""
+    evidence = data.channel_evidence(settings, version)
+    if evidence.empty:
+        return
+    st.markdown("**Channel effects: observational and randomised** (newest score set of this model)")
+    shown = ui.scaled(
+        evidence, ["uplift", "ci_low", "ci_high", "randomised_uplift", "randomised_low", "randomised_high"]
+    )
+    st.dataframe(
+        shown,
+        column_order=(
+            "label",
+            "uplift",
+            "ci_low",
+            "ci_high",
+            "randomised_uplift",
+            "randomised_low",
+            "randomised_high",
+            "n_randomised",
+            "learned_from",
+        ),
+        column_config={
+            "label": "Channel",
+            **ui.percent_columns(
+                {
+                    "uplift": "Observational",
+                    "ci_low": "95% from",
+                    "ci_high": "to",
+                    "randomised_uplift": "Randomised (plays)",
+                    "randomised_low": "95% from",
+                    "randomised_high": "to",
+                },
+                signed=("uplift", "ci_low", "ci_high", "randomised_uplift", "randomised_low", "randomised_high"),
+            ),
+            "n_randomised": st.column_config.NumberColumn("Randomised evaluators", format="%d"),
+            "learned_from": "Uplift model learned from",
+        },
+        hide_index=True,
+    )
+    st.caption(
+        "Observational: retention of those put in each channel's campaigns against the no-contact control group, "
+        "adjusted (doubly robust). Randomised: contact plays' treatment against their own holdout (one more touch "
+        "on top of the usual marketing). Where plays randomised enough evaluators, the uplift model learns from "
+        "them: no selection can bias it."
+    )
 
 
 def _card_header(settings: Settings, card: dict[str, Any], score_set: ScoreSet) -> None:

@@ -39,8 +39,8 @@ class DemoPlay:
 
 
 DEMO_PLAYS: tuple[DemoPlay, ...] = (
-    DemoPlay("Call valuable teams", "phone", "PH-02", 3, 0.5, None, 5_000.0, (56, 21)),
-    DemoPlay("Chat with Desk trials", "chat", "CH-01", 2, 0.5, "Desk", 0.0, (56, 21)),
+    DemoPlay("Call valuable teams", "phone", "PH-02", 3, 0.5, None, 5_000.0, (84, 21)),
+    DemoPlay("Chat with Desk trials", "chat", "CH-01", 2, 0.5, "Desk", 0.0, (84, 21)),
     DemoPlay("Push Docs mentions", "push", "PU-01", 4, 0.5, "Docs", 0.0, (49, 21)),
 )
 

@@ -135,6 +135,11 @@ class Settings:
     def signing_key_file(self) -> Path:
         return self.home / "signing.key"
 
+    @property
+    def kernel_cache_dir(self) -> Path:
+        """The compiled SHAP kernels (churn_core.scoring.treeshap_kernels.cache_in)."""
+        return self.home / "kernels"
+
     def channel_cost(self, channel: str) -> float:
         return float(getattr(self, f"channel_cost_{channel}"))
 

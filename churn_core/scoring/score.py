@@ -7,33 +7,41 @@ side tables -- score_drift, channel_effects and score_sets -- in one transaction
 readers see the previous set until the new one is complete, re-running a date replaces its set, and
 only the newest settings.score_history_sets sets are kept. The set's score_sets row carries its signed
 fingerprint (churn_core.scoring.integrity), so a set edited in the warehouse afterwards is refused by its readers.
+
+A million evaluators are scored in bounded memory (score_in_batches): the model's inputs and SHAP values are
+computed a batch at a time, the set's rows are built a batch at a time and kept only as compressed Arrow,
+and the warehouse reads them back a batch at a time as it writes them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import xgboost as xgb
 
 from churn_core.errors import ChurnError
 from churn_core.model.card import DataSummary, ModelCard
 from churn_core.schema import CHANNELS
-from churn_core.scoring import channels, columns, integrity, monitor, reasons
+from churn_core.scoring import channels, columns, integrity, monitor, reasons, targeting
 from churn_core.scoring.explain import TreeExplainer
-from churn_core.scoring.rows import ScoringPass, decide, effect_rows, score_rows
+from churn_core.scoring.rows import ScoringPass, decide, effect_rows, risk_ranks, score_rows
 from churn_core.settings import Settings
 from churn_core.warehouse import Warehouse
 
 T = TypeVar("T")
 Step = Callable[[str, Callable[[], T]], T]
-FAST_SHAP_MIN_ROWS = 50_000
 REFERENCE_SAMPLE = 100_000  # training snapshot rows the drift reference is built from, at most
+BATCH_ROWS = 50_000  # evaluators explained and turned into rows at a time
+SUMMARY_COLUMNS = ("risk_tier", "predicted_churn", "worth_saving", "might_swing", "value_at_risk")
 SCORE_TABLES: tuple[str, ...] = ("evaluator_scores", "score_drift", "channel_effects", "score_sets")
 
 
@@ -74,6 +82,31 @@ class ScoreSummary:
     drift_alerts: int
     seconds: float
     notes: tuple[str, ...] = ()  # warnings for the user, e.g. a previous set ignored as tampered
+
+
+@dataclass(frozen=True)
+class Explained:
+    """Every evaluator's model inputs and outputs, aligned with the frame of evaluators to score."""
+
+    x: pd.DataFrame  # the model's inputs (float32, NaN where missing), one column per feature
+    shap: np.ndarray  # (rows, features + 1), the last column the base value
+    margin: np.ndarray
+    probability: np.ndarray
+
+
+@dataclass(frozen=True)
+class ScoredSet:
+    """A score set's rows as one compressed Arrow stream, and what its manifest and side tables need."""
+
+    rows: pa.Buffer  # Arrow IPC stream of record batches, zstd-compressed
+    fingerprint: dict[str, int]  # churn_core.scoring.integrity.fingerprint of all the rows
+    shap_columns: list[str]
+    totals: pd.DataFrame  # SUMMARY_COLUMNS of every row
+    chosen: targeting.Targets  # every row's targeting decisions
+
+    def reader(self) -> pa.RecordBatchReader:
+        """The rows, decompressed one batch at a time as they are read."""
+        return pa.ipc.open_stream(self.rows)
 
 
 def _plain_step(label: str, work: Callable[[], T]) -> T:
@@ -185,14 +218,70 @@ def predict(
     return np.asarray(margin, np.float64), np.asarray(prob, np.float64)
 
 
-def explain_margin(model: ScoringModel, x: pd.DataFrame) -> np.ndarray:
-    """Exact SHAP values (rows, features + 1), last column the base value; rows sum to the margin.
+def explain_in_batches(model: ScoringModel, frame: pd.DataFrame, settings: Settings) -> Explained:
+    """Every evaluator's model inputs, exact SHAP values and churn probability, BATCH_ROWS at a time.
 
-    Large sets go through churn_core.scoring.explain (compiled once per process, then far faster); below
-    FAST_SHAP_MIN_ROWS xgboost's own exact TreeSHAP finishes before the compiled kernels would load."""
-    if len(x) < FAST_SHAP_MIN_ROWS:
-        return model.booster.predict(xgb.DMatrix(x), pred_contribs=True)
-    return TreeExplainer(model.booster).shap_values(x)
+    churn_core.scoring.explain, whose kernels are compiled once per machine (kept under CHURN_HOME), so
+    even a few rows take the fast path. The margin is the sum of the SHAP values (exact TreeSHAP adds up
+    to it), which saves predicting twice."""
+    explainer = TreeExplainer(model.booster, settings.kernel_cache_dir)
+    features = model_features(model)
+    x = np.empty((len(frame), len(features)), np.float32)  # as the feature pipeline makes them
+    shap = np.empty((len(frame), len(features) + 1))
+    for rows in _batches(len(frame)):
+        inputs = model_inputs(model, frame.iloc[rows])
+        x[rows] = inputs.to_numpy(np.float32, na_value=np.nan)
+        shap[rows] = explainer.shap_values(inputs)
+    margin, prob = predict(model, frame, pd.DataFrame(x, columns=features, copy=False), shap)
+    return Explained(pd.DataFrame(x, columns=features, copy=False), shap, margin, prob)
+
+
+def score_in_batches(settings: Settings, run: ScoringPass, uplift_model: channels.UpliftModel) -> ScoredSet:
+    """The set's rows, built BATCH_ROWS at a time (decisions, drivers in words, columns) and kept as one
+    zstd-compressed Arrow stream, with the fingerprint, the summary's columns and the targeting of them
+    all. The fingerprint is counts and sums (churn_core.scoring.integrity), so the batches' add up to the
+    set's; the risk rank is over the whole set."""
+    rank = risk_ranks(run.probability, run.frame["instance"].to_numpy(np.int64))
+    sink, writer, schema = pa.BufferOutputStream(), None, None
+    fingerprint: Counter[str] = Counter()
+    totals, chosen, shap_columns = [], [], []
+    for rows in _batches(len(run.frame)):
+        part = _part(run, rows)
+        decisions = decide(settings, part, uplift_model)
+        scores = score_rows(settings, part, decisions)
+        scores["risk_rank"] = rank[rows]
+        shap_columns = integrity.shap_columns(scores.columns)
+        fingerprint.update(integrity.fingerprint(scores, run.model_version, shap_columns))
+        totals.append(scores[list(SUMMARY_COLUMNS)])
+        chosen.append(decisions.chosen)
+        batch = pa.RecordBatch.from_pandas(scores, schema=schema, preserve_index=False)
+        if writer is None:
+            schema = batch.schema  # the first batch's types for all (a column NULL in a batch keeps its type)
+            writer = pa.ipc.new_stream(sink, schema, options=pa.ipc.IpcWriteOptions(compression="zstd"))
+        writer.write_batch(batch)
+    writer.close()
+    targets = targeting.Targets(
+        *(np.concatenate([getattr(c, f.name) for c in chosen]) for f in dataclasses.fields(targeting.Targets))
+    )
+    return ScoredSet(sink.getvalue(), dict(fingerprint), shap_columns, pd.concat(totals, ignore_index=True), targets)
+
+
+def _batches(n: int) -> Iterator[slice]:
+    return (slice(start, min(start + BATCH_ROWS, n)) for start in range(0, n, BATCH_ROWS))
+
+
+def _part(run: ScoringPass, rows: slice) -> ScoringPass:
+    """The rows `rows` of a pass (every per-row field; `previous` is aligned with `frame`)."""
+    return dataclasses.replace(
+        run,
+        frame=run.frame.iloc[rows].reset_index(drop=True),
+        x=run.x.iloc[rows].reset_index(drop=True),
+        shap=run.shap[rows],
+        margin=run.margin[rows],
+        probability=run.probability[rows],
+        reached=run.reached[rows],
+        previous=run.previous.iloc[rows].reset_index(drop=True),
+    )
 
 
 def training_rows(snapshots: pd.DataFrame, training: DataSummary) -> pd.DataFrame:
@@ -238,25 +327,15 @@ def score_evaluators(
     """Score every evaluator of instances_w1 and write the score set and its side tables atomically."""
     started = time.monotonic()
     as_of = scoring_date(warehouse, as_of)
-    run, history, note = _scoring_pass(warehouse, settings, model, as_of, step)
-    uplift_model = step("Fitting channel uplift models", lambda: channels.fit_uplift(history, settings))
-
-    def target() -> tuple[pd.DataFrame, pd.DataFrame]:
-        decisions = decide(settings, run, uplift_model)
-        return score_rows(settings, run, decisions), effect_rows(
-            settings, as_of, uplift_model, history, decisions.chosen
-        )
-
-    scores, effects = step("Targeting and channels", target)
-    reference = step("Checking drift", lambda: drift_reference(warehouse, model, run.features))
-    drift = _drift(reference, run)
-    summary = _summary(scores, drift, model.version, as_of, time.monotonic() - started, (note,) if note else ())
-    sets = _score_set_row(summary, model.threshold, integrity.seal(settings, scores, as_of, model.version))
+    scored, drift, effects, note = _score_set(warehouse, settings, model, as_of, step)
+    summary = _summary(scored.totals, drift, model.version, as_of, time.monotonic() - started, (note,) if note else ())
+    seal = integrity.seal_values(settings, as_of, model.version, scored.shap_columns, scored.fingerprint)
+    sets = _score_set_row(summary, model.threshold, seal)
     step(
         "Writing the score set",
         lambda: warehouse.write_partitions(
             {
-                "evaluator_scores": scores,
+                "evaluator_scores": scored.reader(),
                 "score_drift": drift,
                 "channel_effects": effects,
                 "score_sets": sets,
@@ -269,6 +348,19 @@ def score_evaluators(
     return summary
 
 
+def _score_set(
+    warehouse: Warehouse, settings: Settings, model: ScoringModel, as_of: dt.date, step: Step
+) -> tuple[ScoredSet, pd.DataFrame, pd.DataFrame, str | None]:
+    """The set's rows, its drift and channel effects, and a note when the previous set was ignored. The
+    model's inputs and SHAP values are let go on return: the write needs the memory."""
+    run, history, note = _scoring_pass(warehouse, settings, model, as_of, step)
+    uplift_model = step("Fitting channel uplift models", lambda: channels.fit_uplift(history, settings))
+    reference = step("Checking drift", lambda: drift_reference(warehouse, model, run.features))
+    drift = _drift(reference, run)
+    scored = step("Targeting, channels and drivers", lambda: score_in_batches(settings, run, uplift_model))
+    return scored, drift, effect_rows(settings, as_of, uplift_model, history, scored.chosen), note
+
+
 def _scoring_pass(
     warehouse: Warehouse, settings: Settings, model: ScoringModel, as_of: dt.date, step: Step
 ) -> tuple[ScoringPass, pd.DataFrame, str | None]:
@@ -277,9 +369,7 @@ def _scoring_pass(
     frame = step("Reading evaluators to score", lambda: warehouse.run("scoring_instances", {"as_of": as_of}))
     if frame.empty:
         raise ScoringError(f"instances_w1 has no evaluators for {as_of}; the previous score set is still served")
-    x = step("Preparing the model's features", lambda: model_inputs(model, frame))
-    shap = step("Explaining every score (exact SHAP)", lambda: explain_margin(model, x))
-    margin, prob = step("Predicting churn", lambda: predict(model, frame, x, shap))
+    explained = step("Explaining every score (exact SHAP)", lambda: explain_in_batches(model, frame, settings))
     reached, (previous, note), medians, history = step(
         "Reading touches, previous scores and cohorts",
         lambda: (
@@ -295,12 +385,12 @@ def _scoring_pass(
         threshold=float(model.threshold),
         categories=dict(getattr(model.pipeline, "categories_", {}) or {}),
         frame=frame,
-        x=x,
-        shap=shap,
-        margin=margin,
-        probability=prob,
+        x=explained.x,
+        shap=explained.shap,
+        margin=explained.margin,
+        probability=explained.probability,
         reached=reached,
-        previous=previous,
+        previous=frame[["instance"]].merge(previous, on="instance", how="left"),
         medians=medians,
     )
     return run, history, note

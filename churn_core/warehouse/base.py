@@ -10,12 +10,16 @@ from importlib import resources
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
 from churn_core.errors import ChurnError, TransientError
 
 Params = Mapping[str, Any]
+# Rows to write: a frame, or a stream of Arrow record batches read once (a large score set, written without
+# ever being whole in memory).
+Rows = pd.DataFrame | pa.RecordBatchReader
 
 
 class WarehouseError(ChurnError):
@@ -32,6 +36,13 @@ class TransientWarehouseError(WarehouseError, TransientError):
 
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*(/[a-z][a-z0-9_]*)?$")
+
+
+def as_frame(rows: Rows) -> pd.DataFrame:
+    """The rows as a frame (a stream is read whole: for adapters that need the rows at once)."""
+    if isinstance(rows, pa.RecordBatchReader):
+        return rows.read_all().to_pandas(types_mapper=pd.ArrowDtype)
+    return rows
 
 
 @cache
@@ -107,16 +118,14 @@ class Warehouse(ABC):
         """Replace the rows of `name` whose `column` equals `value` with `df` in one atomic step
         (creating the table if needed); with `keep`, drop all but the newest `keep` values of `column`."""
 
-    def write_partitions(
-        self, frames: Mapping[str, pd.DataFrame], column: str, value: Any, keep: int | None = None
-    ) -> None:
+    def write_partitions(self, frames: Mapping[str, Rows], column: str, value: Any, keep: int | None = None) -> None:
         """`write_partition` for several tables keyed by the same `column` = `value`, all in one atomic step.
 
         Adapters that can span tables in one transaction override this. This fallback writes the tables
         one at a time in the order given, so callers put the table readers list sets from last.
         """
         for name, df in frames.items():
-            self.write_partition(name, df, column, value, keep)
+            self.write_partition(name, as_frame(df), column, value, keep)
 
     @abstractmethod
     def append(self, name: str, df: pd.DataFrame) -> None:

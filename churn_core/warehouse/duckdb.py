@@ -9,7 +9,7 @@ Every write is one transaction, so a job killed half-way leaves the previous tab
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +24,7 @@ import tenacity
 from churn_core.warehouse.base import (
     Params,
     QueryError,
+    Rows,
     TransientWarehouseError,
     Warehouse,
     WarehouseError,
@@ -33,6 +34,7 @@ from churn_core.warehouse.base import (
 
 LOCK_WAIT_SECONDS = 30.0
 LOCK_POLL_SECONDS = 0.05
+WRITE_MEMORY_LIMIT = "256MB"  # DuckDB's memory while it writes partitions (see write_partitions)
 
 
 @lru_cache(maxsize=512)
@@ -154,16 +156,19 @@ class DuckDBWarehouse(Warehouse):
     def write_partition(self, name: str, df: pd.DataFrame, column: str, value: Any, keep: int | None = None) -> None:
         self.write_partitions({name: df}, column, value, keep)
 
-    def write_partitions(
-        self, frames: dict[str, pd.DataFrame], column: str, value: Any, keep: int | None = None
-    ) -> None:
+    def write_partitions(self, frames: Mapping[str, Rows], column: str, value: Any, keep: int | None = None) -> None:
         """Replace the `column` = `value` rows of every table in one transaction; columns new to a table
-        are added to it (older rows read NULL there), so a model with other features can still write."""
+        are added to it (older rows read NULL there), so a model with other features can still write.
+        A stream of record batches is read as it is written, with DuckDB's own memory capped meanwhile."""
         col = _ident(column)
         with self.connect(write=True) as con:
             views = {name: f"_incoming_{i}" for i, name in enumerate(frames)}
             for name, df in frames.items():  # as Arrow: DuckDB reads it twice as fast as a DataFrame
-                con.register(views[name], pa.Table.from_pandas(df, preserve_index=False))
+                stream = isinstance(df, pa.RecordBatchReader)
+                con.register(views[name], df if stream else pa.Table.from_pandas(df, preserve_index=False))
+            # Unbounded, DuckDB keeps every block of a large insert cached until the connection closes
+            # (a million-row score set: another 1.2 GB); past the cap it writes them out as it goes.
+            con.execute(f"SET memory_limit = '{WRITE_MEMORY_LIMIT}'")
             # Rows need no order (a partition is a set); this lets a large insert be written once, in
             # parallel, instead of again at the checkpoint -- half the time for a million-row score set.
             con.execute("SET preserve_insertion_order = false")

@@ -32,6 +32,8 @@ TRAIN_CRON = os.environ.get("CHURN_TRAIN_CRON", "0 2 * * mon")
 TIMEZONE = os.environ.get("CHURN_TIMEZONE", "UTC")
 CHURN_BIN = os.environ.get("CHURN_BIN", "churn")
 
+# Airflow retries a whole failed run; the runner has already retried its steps' transient failures and the
+# AWS layer its throttled calls (see churn_core/jobs/runner.py, "Who retries what").
 DEFAULT_ARGS = {
     "owner": "churn",
     "retries": 2,

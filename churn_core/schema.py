@@ -7,7 +7,9 @@ types both engines share (Athena/Trino names). `churn schema` prints this; the v
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from typing import Any
 
 CHANNELS: tuple[str, ...] = ("email", "phone", "chat", "push", "in_app")
 
@@ -166,24 +168,114 @@ SEED_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 FEATURES: tuple[str, ...] = tuple(name for name, _ in SEED_COLUMNS[3:])
 
-FEATURE_DOCS: dict[str, str] = {
-    "number_of_projects": "projects created (sum of daily_usage.projects_created)",
-    "number_of_issues": "issues created (sum of issues_created)",
-    "number_of_invites": "invitations sent (sum of invites_sent)",
-    "w1_active_users": "distinct users active so far (sum of new_active_users)",
-    "w1_agg_active_users": "user-days of activity (sum of active_users)",
-    "w1_max_active_users": "most users active on one day (max of active_users)",
-    "watchers_added": "watchers added (sum)",
-    "issues_updated": "issues updated (sum)",
-    "issues_commented": "issue comments (sum)",
-    "issues_assigned": "issues assigned (sum)",
-    "at_mentions": "@-mentions (sum)",
-    "issues_viewed": "issue views (sum)",
-    "issues_completed": "issues completed (sum)",
-    "mobile_usage": "mobile sessions (sum of mobile_sessions)",
-    "sprint_started": "sprints started (sum of sprints_started)",
-    "sprint_finished": "sprints finished (sum of sprints_finished)",
+
+# How every page and reason writes a value the model did not get (NaN). XGBoost sends a missing value down
+# each tree's learned default branch, which is not where 0 goes: so it is never written as 0.
+NO_DATA = "no data"
+
+
+@dataclass(frozen=True)
+class FeatureText:
+    """What a model input means, in one record: `doc` says what it counts (the schema's column doc), `label`
+    names it in charts and tables (the plural noun unless given), and the sentence parts are how reasons
+    write it: before + value + (one | many) [+ " by day d"]; a missing value reads "no data on <label>".
+    `kind` says how the value is written (count: whole number, "no" for 0; ratio: two decimals; share:
+    percent; money: whole number; category: its label)."""
+
+    one: str
+    many: str
+    before: str = ""
+    by_day: bool = True
+    kind: str = "count"
+    label: str = ""
+    doc: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", self.many.strip())
+
+    def text(self, value: Any) -> str:
+        """A value as charts and tables write it next to the label (reasons write the same numbers)."""
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return NO_DATA
+        if self.kind == "category" or isinstance(value, str):
+            return str(value).replace("_", " ")
+        number = float(value)
+        if self.kind == "share":
+            return f"{number:.0%}"
+        if self.kind == "money":
+            return f"${number:,.0f}"
+        if self.kind == "ratio":
+            return f"{number:,.2f}".rstrip("0").rstrip(".")
+        return f"{number:,.0f}"
+
+
+def _counted(one: str, many: str, doc: str, before: str = "", label: str = "") -> FeatureText:
+    return FeatureText(f" {one}", f" {many}", before, label=label, doc=doc)
+
+
+def _attribute(one: str, before: str, label: str, kind: str = "category") -> FeatureText:
+    """A fact about the evaluator rather than its usage: no "by day d"."""
+    return FeatureText(one, one, before, by_day=False, kind=kind, label=label)
+
+
+# Every input of the models: the seed's 16 usage counts, then the tuned model's others (churn_core.model.features).
+FEATURE_TEXT: dict[str, FeatureText] = {
+    "number_of_projects": _counted(
+        "project created", "projects created", "projects created (sum of daily_usage.projects_created)"
+    ),
+    "number_of_issues": _counted("issue created", "issues created", "issues created (sum of issues_created)"),
+    "number_of_invites": _counted("invitation sent", "invitations sent", "invitations sent (sum of invites_sent)"),
+    "w1_active_users": _counted(
+        "distinct active user",
+        "distinct active users",
+        "distinct users active so far (sum of new_active_users)",
+        label="people active so far",
+    ),
+    "w1_agg_active_users": _counted(
+        "user-day of activity", "user-days of activity", "user-days of activity (sum of active_users)"
+    ),
+    "w1_max_active_users": _counted(
+        "user active on any one day",
+        "users active on any one day",
+        "most users active on one day (max of active_users)",
+        before="at most ",
+        label="most people active on one day",
+    ),
+    "watchers_added": _counted("watcher added", "watchers added", "watchers added (sum)"),
+    "issues_updated": _counted("issue update", "issue updates", "issues updated (sum)"),
+    "issues_commented": _counted("issue comment", "issue comments", "issue comments (sum)"),
+    "issues_assigned": _counted("issue assigned", "issues assigned", "issues assigned (sum)"),
+    "at_mentions": _counted("@-mention", "@-mentions", "@-mentions (sum)"),
+    "issues_viewed": _counted("issue view", "issue views", "issue views (sum)"),
+    "issues_completed": _counted("issue completed", "issues completed", "issues completed (sum)"),
+    "mobile_usage": _counted("mobile session", "mobile sessions", "mobile sessions (sum of mobile_sessions)"),
+    "sprint_started": _counted("sprint started", "sprints started", "sprints started (sum of sprints_started)"),
+    "sprint_finished": _counted("sprint finished", "sprints finished", "sprints finished (sum of sprints_finished)"),
+    "as_of_day": _attribute(" of the trial", "day ", "days of usage seen", kind="ratio"),
+    "team_size": FeatureText(
+        " seat declared at sign-up", " seats declared at sign-up", by_day=False, label="seats declared"
+    ),
+    "expected_annual_value": _attribute("", "expected annual value ", "expected annual value", kind="money"),
+    "active_user_share": FeatureText(
+        "% of the seats active", "% of the seats active", kind="share", label="share of seats active"
+    ),
+    "user_days_per_day": FeatureText(" active user a day on average", " active users a day on average", kind="ratio"),
+    "issues_per_user": FeatureText(" issue per active user", " issues per active user", kind="ratio"),
+    "updates_per_issue": FeatureText(" update per issue", " updates per issue", kind="ratio"),
+    "product": _attribute(" product", "the ", "product"),
+    "edition": _attribute(" edition", "the ", "edition"),
+    "region": _attribute(" region", "the ", "region"),
+    "company_size_band": _attribute(" employees", "a company of ", "company size"),
+    "acquisition_source": _attribute("", "came through ", "acquisition source"),
 }
+
+
+def feature_text(feature: str) -> FeatureText:
+    """The feature's record; an unknown feature reads "<name>: <value>" and is labelled by its name."""
+    name = feature.replace("_", " ")
+    return FEATURE_TEXT.get(feature) or FeatureText("", "", f"{name}: ", by_day=False, kind="ratio", label=name)
+
 
 SEGMENT_COLUMNS: tuple[Column, ...] = (
     Column("product", "VARCHAR", "product evaluated"),
@@ -198,7 +290,7 @@ SEGMENT_COLUMNS: tuple[Column, ...] = (
 
 
 def _feature_columns() -> tuple[Column, ...]:
-    return tuple(Column(n, "INTEGER", FEATURE_DOCS[n], nullable=True) for n in FEATURES)
+    return tuple(Column(n, "INTEGER", FEATURE_TEXT[n].doc, nullable=True) for n in FEATURES)
 
 
 FEATURE_SNAPSHOTS = Table(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,11 +170,7 @@ def _coerce(name: str, raw: Any, kind: Any, source: str) -> Any:
             raise ValueError("must be true or false")
         if kind is Path:
             return Path(str(raw)).expanduser()
-        if isinstance(kind, type):
-            return kind(raw)
-        if isinstance(kind, types.UnionType):
-            return raw
-        return raw
+        return kind(raw) if isinstance(kind, type) else raw
     except (TypeError, ValueError) as exc:
         raise SettingsError(f"setting {name!r} from {source}: {raw!r} {exc}") from None
 
@@ -237,8 +232,8 @@ def shown_value(settings: Settings, name: str) -> str:
 
 def describe() -> list[tuple[str, str, str]]:
     """(environment variable, type, default) for every setting, for `churn settings` and the README."""
-    rows = []
-    for f in dataclasses.fields(Settings):
-        default = f.default if f.default is not dataclasses.MISSING else field()
-        rows.append((f"CHURN_{f.name.upper()}", str(_field_types()[f.name]).replace("typing.", ""), str(default)))
-    return rows
+    kinds = _field_types()
+    return [
+        (f"CHURN_{f.name.upper()}", str(kinds[f.name]).replace("typing.", ""), str(f.default))
+        for f in dataclasses.fields(Settings)
+    ]

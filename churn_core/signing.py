@@ -3,7 +3,7 @@ edited in the warehouse afterwards (churn_core.scoring.integrity signs every sco
 
 The key is the setting `signing_key` (CHURN_SIGNING_KEY). Where jobs and dashboard run on different machines
 (Athena in production), set it on every one of them from a secret store. Unset, a random key is created once as
-$CHURN_HOME/signing.key, readable by its owner only. The key is never logged or printed: churn_core.jobs.logs
+$CHURN_HOME/signing.key, readable by its owner only. The key is never logged or printed: churn_core.secrets
 redacts it and `churn settings` masks it.
 """
 

@@ -8,21 +8,21 @@ from __future__ import annotations
 
 import streamlit as st
 
-from churn_core.access.roles import User, open_mode_user, signed_in_user
+from churn_core.access.roles import SignIn, User, open_mode_user, sign_in, signed_in_user
 from churn_core.settings import Settings
 
 
-def auth_enabled() -> bool:
-    """True when secrets.toml configures an identity provider for st.login."""
+def configured_sign_in() -> SignIn:
+    """The sign-in the secrets Streamlit read (and st.login uses) configure."""
     try:
-        return "auth" in st.secrets
+        return sign_in(st.secrets.get("auth"))
     except Exception:  # no secrets file at all, or one that does not parse: run open, on loopback only
-        return False
+        return SignIn.OFF
 
 
 def current_user(settings: Settings) -> User | None:
     """The user of this session: the local user in open mode, None when sign-in is needed."""
-    if not auth_enabled():
+    if not configured_sign_in().required:
         return open_mode_user(settings)
     if not st.user.is_logged_in:
         return None

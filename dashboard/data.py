@@ -15,16 +15,18 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import duckdb
 import pandas as pd
 import streamlit as st
 
 from churn_core import views
-from churn_core.access import actions, audit
+from churn_core.access import actions, audit, exports
 from churn_core.access.roles import User
 from churn_core.jobs import history
+from churn_core.model.card import ModelCard
 from churn_core.scoring import integrity
 from churn_core.settings import Settings, SettingsError, load_settings
-from churn_core.views import FilterOptions, Filters, Profile, ScoreSet
+from churn_core.views import AtRiskSummary, DataFreshness, FilterOptions, Filters, Profile, ScoreSet, Week1Activation
 from churn_core.warehouse import Warehouse, open_warehouse
 
 
@@ -98,8 +100,6 @@ def warehouse_held(settings: Settings) -> Iterator[None]:
 def _open_keeper(settings: Settings) -> Any:
     if settings.backend != "duckdb" or not settings.warehouse_path.exists():
         return False
-    import duckdb
-
     try:
         keeper = duckdb.connect(str(settings.warehouse_path))
         keeper.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
@@ -160,12 +160,12 @@ def at_risk_page(settings: Settings, as_of: dt.date, filters: Filters, sort: str
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
-def at_risk_summary(settings: Settings, as_of: dt.date, filters: Filters) -> dict[str, float]:
+def at_risk_summary(settings: Settings, as_of: dt.date, filters: Filters) -> AtRiskSummary:
     return views.at_risk_summary(warehouse(settings), as_of, filters)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
-def week1_activation(settings: Settings, as_of: dt.date) -> dict[str, float | None]:
+def week1_activation(settings: Settings, as_of: dt.date) -> Week1Activation:
     return views.week1_activation(warehouse(settings), as_of)
 
 
@@ -176,7 +176,14 @@ def export_file(
     and is refused to roles without the export permission)."""
 
     def build() -> bytes:  # runs on its own thread when the button is clicked
-        return actions.export_evaluators(_warehouse(settings), user, as_of, filters, sort, columns, kind)
+        store = _warehouse(settings)
+        return actions.export_rows(
+            store,
+            user,
+            lambda: views.at_risk_export(store, as_of, filters, sort, columns, exports.EXPORT_ROW_CAP),
+            kind,
+            {"as_of": as_of, "sort": sort, "filters": filters.described()},
+        )
 
     return build
 
@@ -192,6 +199,12 @@ def profile(settings: Settings, instance: int, as_of: dt.date | None) -> Profile
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def feature_by_outcome(settings: Settings) -> pd.DataFrame:
     return views.feature_by_outcome(warehouse(settings))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
+def cohort_medians(settings: Settings, as_of_day: int) -> pd.DataFrame:
+    """Stayers' and churners' medians per team-size band on one day of trial: what the reasons quote."""
+    return views.cohort_medians(warehouse(settings), as_of_day)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
@@ -211,14 +224,9 @@ def champion(settings: Settings, model_version: str) -> Any:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
-def what_if(
-    settings: Settings,
-    model_version: str,
-    features: tuple[tuple[str, Any], ...],
-    context: tuple[tuple[str, Any], ...],
-) -> views.WhatIf | None:
+def what_if(settings: Settings, model_version: str, inputs: tuple[tuple[str, Any], ...]) -> views.WhatIf | None:
     model = champion(settings, model_version)
-    return views.what_if(model, dict(features), dict(context))
+    return views.what_if(model, dict(inputs))
 
 
 # --- activation, channels, drivers, model health ------------------------------------------------------
@@ -265,8 +273,10 @@ def shap_importance(settings: Settings, as_of: dt.date) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
-def shap_sample(settings: Settings, as_of: dt.date, limit: int, scored: int) -> pd.DataFrame:
-    return views.shap_sample(warehouse(settings), as_of, limit, scored)
+def shap_sample(settings: Settings, as_of: dt.date, limit: int, scored: int, model_version: str) -> pd.DataFrame:
+    """The sample with every feature's value, recomputed through the pipeline of the model that scored."""
+    pipeline = views.model_pipeline(model_card(settings, model_version))
+    return views.shap_sample(warehouse(settings), as_of, limit, scored, pipeline)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
@@ -285,7 +295,7 @@ def realised_performance(settings: Settings) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=SETS_TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
-def freshness(settings: Settings) -> dict[str, Any]:
+def freshness(settings: Settings) -> DataFreshness:
     return views.freshness(warehouse(settings))
 
 
@@ -331,7 +341,7 @@ def bytes_scanned(settings: Settings) -> int:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
-def model_card(settings: Settings, model_version: str) -> dict[str, Any] | None:
+def model_card(settings: Settings, model_version: str) -> ModelCard | None:
     """The card (metrics, curves, feature study) of a version, else the champion's; None before training."""
     return views.model_card(settings, model_version)
 

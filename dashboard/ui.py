@@ -6,10 +6,11 @@ import datetime as dt
 import traceback
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 import streamlit as st
 
 from churn_core.errors import ChurnError
-from churn_core.jobs.logs import redacted
+from churn_core.secrets import redacted
 from churn_core.settings import Settings
 from churn_core.views import ScoreSet
 from dashboard import data
@@ -112,6 +113,18 @@ def points(value: float | None) -> str | None:
     return None if value is None or value != value else f"{value * 100:+.1f} pts"
 
 
+def percent_columns(names: dict[str, str], signed: tuple[str, ...] = ()) -> dict[str, object]:
+    """Table columns of shares shown as percentages with one decimal (the frame is scaled by `scaled`)."""
+    return {
+        k: st.column_config.NumberColumn(v, format="%+.1f pts" if k in signed else "%.1f%%") for k, v in names.items()
+    }
+
+
+def scaled(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """`df` with the shares in `columns` as percentages."""
+    return df.assign(**{c: df[c] * 100 for c in columns if c in df})
+
+
 def date_text(value: Any) -> str:
     if value is None or value != value:
         return "unknown"
@@ -124,12 +137,4 @@ def date_text(value: Any) -> str:
 
 def last_data_day(settings: Settings) -> dt.date:
     """The last day telemetry covers (today when unknown)."""
-    value = data.freshness(settings).get("last_usage_date")
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return dt.date.today()
+    return data.freshness(settings).last_usage_date or dt.date.today()

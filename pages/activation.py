@@ -5,7 +5,8 @@ import datetime as dt
 import streamlit as st
 
 from churn_core.views import SEGMENT_DIMENSIONS
-from dashboard import charts, data, tables, ui
+from dashboard import charts, data, ui
+from dashboard.sections import activation
 
 settings = data.settings()
 score_set = ui.header("Activation", settings, needs_scores=False, needs=("activation_daily",))
@@ -16,7 +17,7 @@ st.markdown(
 )
 
 trend = data.activation_trend(settings)
-tables.activation_tiles(trend)
+activation.activation_tiles(trend)
 left, right = st.columns(2)
 with left:
     ui.chart(charts.activation_curves_chart(data.activation_curves(settings)))
@@ -48,7 +49,7 @@ st.caption(
 st.subheader("Which early actions go with activation and retention")
 actions = data.early_actions(settings, last_day)
 ui.chart(charts.early_actions_chart(actions))
-tables.early_actions_table(actions)
+activation.early_actions_table(actions)
 st.caption(
     "Doers are trials that took the action in days 0-2, compared with those that did not; lifts are "
     "differences in rates (95% intervals), impact = reach × retention lift. These are associations, not "

@@ -3,7 +3,8 @@
 import streamlit as st
 
 from churn_core import views
-from dashboard import charts, data, tables, ui
+from dashboard import charts, data, ui
+from dashboard.sections import channels
 
 settings = data.settings()
 score_set = ui.header("Channels and content", settings, needs_scores=False, needs=("engagements",))
@@ -22,7 +23,7 @@ for col, (metric, label) in zip(
 ):
     with col:
         ui.chart(charts.channel_rates_chart(outcomes, metric, label))
-tables.channel_table(outcomes)
+channels.channel_table(outcomes)
 st.caption(
     "Rates with 95% Wilson intervals. Retention counts evaluators whose outcome is known; activation those "
     "that reached day 7. Who gets reached is not random, so these are comparisons, not effects: the "
@@ -51,7 +52,7 @@ min_n = left.slider("Smallest sample to rank (resolved evaluators)", 5, 200, 30,
 rank = right.segmented_control("Rank by", ("lift", "lower end of the interval"), default="lift", key="content_rank")
 content = data.content_lift(settings, min_n, rank == "lower end of the interval")
 ui.chart(charts.content_lift_chart(content))
-tables.content_table(content)
+channels.content_table(content)
 st.caption(
     "Lift = retention of evaluators who opened or answered the item − retention of the no-contact control, "
     "with a 95% Newcombe interval. Items with fewer outcomes than the slider are drawn hollow and ranked "

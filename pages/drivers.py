@@ -2,20 +2,23 @@
 
 import streamlit as st
 
+from churn_core import views
 from churn_core.views import FEATURE_LABELS
-from dashboard import charts, data, tables, ui
+from dashboard import charts, data, ui
+from dashboard.sections import drivers
 
 settings = data.settings()
 score_set = ui.header("Drivers", settings)
 
 importance = data.shap_importance(settings, score_set.as_of)
-sample = data.shap_sample(settings, score_set.as_of, 1500, score_set.scored)
+sample = data.shap_sample(settings, score_set.as_of, 1500, score_set.scored, score_set.model_version)
+categories = views.feature_categories(views.model_pipeline(data.model_card(settings, score_set.model_version)))
 features = importance["feature"].tolist()
 left, right = st.columns([2, 3])
 with left:
     ui.chart(charts.shap_importance_chart(importance))
 with right:
-    ui.chart(charts.beeswarm_chart(sample, features[:12], FEATURE_LABELS))
+    ui.chart(charts.beeswarm_chart(sample, features[:12], FEATURE_LABELS, categories))
 st.caption(
     f"Mean |SHAP| over all {score_set.scored:,} evaluators of the set, computed in the warehouse; the "
     f"summary plot shows a fixed sample of {len(sample):,}."
@@ -23,21 +26,21 @@ st.caption(
 
 st.subheader("Dependence")
 a, b = st.columns(2)
-feature = a.selectbox("Feature", features, format_func=lambda f: FEATURE_LABELS.get(f, f), key="dep_feature")
+feature = a.selectbox("Feature", features, format_func=views.feature_label, key="dep_feature")
 colour = b.selectbox(
     "Colour by",
     [None, *features],
     key="dep_colour",
-    format_func=lambda f: "nothing" if f is None else FEATURE_LABELS.get(f, f),
+    format_func=lambda f: "nothing" if f is None else views.feature_label(f),
 )
 if feature:
-    ui.chart(charts.dependence_chart(sample, feature, colour, FEATURE_LABELS))
+    ui.chart(charts.dependence_chart(sample, feature, colour, FEATURE_LABELS, categories))
 
 st.subheader("Stayers vs churners, feature by feature")
 by_outcome = data.feature_by_outcome(settings)
 statistic = st.segmented_control("Statistic", ("median", "mean"), default="median", key="outcome_stat") or "median"
 ui.chart(charts.stayers_churners_chart(by_outcome, statistic))
-tables.outcome_table(by_outcome)
+drivers.outcome_table(by_outcome)
 
 st.subheader("Feature study (from the model card)")
 study = data.feature_study(settings, score_set.model_version)

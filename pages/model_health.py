@@ -3,7 +3,8 @@ for admins also promotion and the audit log."""
 
 import streamlit as st
 
-from dashboard import auth, data, health, ui
+from dashboard import auth, data, ui
+from dashboard.sections import model_health
 
 settings = data.settings()
 score_set = ui.header("Model health", settings)
@@ -14,15 +15,15 @@ is_admin = user is not None and user.can("promote")
 tabs = st.tabs(names + (["Admin"] if is_admin else []))
 
 with tabs[0]:
-    health.champion(settings, card, score_set)
+    model_health.champion(settings, card, score_set)
 with tabs[1]:
-    health.threshold_explorer(settings, score_set, card)
+    model_health.threshold_explorer(settings, score_set, card)
 with tabs[2]:
-    health.drift(settings, score_set)
+    model_health.drift(settings, score_set)
 with tabs[3]:
-    health.realised(settings)
+    model_health.realised(settings)
 with tabs[4]:
-    health.freshness(settings, score_set)
+    model_health.freshness(settings, score_set)
 if is_admin:
     with tabs[5]:
-        health.admin(settings, user)
+        model_health.admin(settings, user)

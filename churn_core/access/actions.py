@@ -1,4 +1,4 @@
-"""Actions that need a permission and leave an audit entry: exporting target lists, promoting a model.
+"""Actions that need a permission and leave an audit entry: exporting a list, promoting a model.
 
 The dashboard hides what a role may not do; these functions refuse it anyway, so the rule holds whatever
 calls them.
@@ -6,11 +6,11 @@ calls them.
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
-from churn_core import views
+import pandas as pd
+
 from churn_core.access import audit, exports
 from churn_core.access.roles import User, require
 from churn_core.settings import Settings
@@ -20,26 +20,19 @@ if TYPE_CHECKING:
     from churn_core.model.registry import Comparison
 
 
-def export_evaluators(
+def export_rows(
     warehouse: Warehouse,
     user: User,
-    as_of: dt.date,
-    filters: views.Filters,
-    sort: str,
-    columns: Iterable[str],
+    rows: Callable[[], pd.DataFrame],
     kind: str,
+    detail: Mapping[str, Any],
 ) -> bytes:
-    """The filtered at-risk list as CSV or Excel (formula-safe), for roles allowed to export; audited."""
+    """The frame `rows()` reads as CSV or Excel (formula-safe), for roles allowed to export; read only after
+    the check, and audited with `detail` (what was exported: date, sort, filters), the format and the columns."""
     require(user, "export")
-    frame = views.at_risk_export(warehouse, as_of, filters, sort, columns, exports.EXPORT_ROW_CAP)
+    frame = rows()
     payload = exports.to_excel_bytes(frame) if kind == "xlsx" else exports.to_csv_bytes(frame)
-    audit.record(
-        warehouse,
-        user,
-        "export",
-        {"format": kind, "as_of": as_of, "sort": sort, "filters": filters.described(), "columns": list(frame.columns)},
-        len(frame),
-    )
+    audit.record(warehouse, user, "export", {"format": kind, **detail, "columns": list(frame.columns)}, len(frame))
     return payload
 
 

@@ -72,7 +72,7 @@ def to_csv_bytes(df: pd.DataFrame) -> bytes:
 
 def to_excel_bytes(df: pd.DataFrame, sheet_name: str = "evaluators") -> bytes:
     """An .xlsx workbook (openpyxl) of the neutralised frame; characters Excel cannot store are dropped."""
-    from openpyxl import Workbook
+    from openpyxl import Workbook  # here: only an Excel export needs openpyxl (0.1 s to import)
     from openpyxl.utils import get_column_letter
 
     safe = neutralise_frame(df)

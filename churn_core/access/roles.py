@@ -9,11 +9,13 @@ person on their own machine, with `open_mode_role`.
 
 from __future__ import annotations
 
-import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 
 from churn_core.errors import ChurnError
+from churn_core.secrets import auth_section, secrets_files
 from churn_core.settings import Settings
 
 ROLES: tuple[str, ...] = ("marketer", "manager", "analyst", "admin")  # weakest first
@@ -85,19 +87,34 @@ def open_mode_user(settings: Settings) -> User:
     return User(email="local", name="local user (no sign-in configured)", role=role, signed_in=False)
 
 
-def secrets_files(app_root: Path) -> list[Path]:
-    """Where Streamlit looks for secrets.toml: the user's ~/.streamlit, then the app's .streamlit (wins)."""
-    return [Path.home() / ".streamlit" / "secrets.toml", app_root / ".streamlit" / "secrets.toml"]
+class SignIn(Enum):
+    """What the [auth] section of secrets.toml configures for st.login (an OIDC provider)."""
+
+    OFF = "off"  # no [auth] section: the dashboard runs open, for one person on 127.0.0.1
+    INCOMPLETE = "incomplete"  # a section naming no provider: sign-in is asked for but cannot work
+    READY = "ready"  # a provider: server_metadata_url in [auth], or a provider's own [auth.<name>] section
+
+    @property
+    def required(self) -> bool:
+        """The dashboard asks visitors to sign in (whenever an [auth] section exists)."""
+        return self is not SignIn.OFF
+
+
+def sign_in(auth: object) -> SignIn:
+    """The sign-in an [auth] section configures (`auth` as parsed from secrets.toml; None when absent)."""
+    if auth is None:
+        return SignIn.OFF
+    if isinstance(auth, Mapping) and (
+        auth.get("server_metadata_url") or any(isinstance(v, Mapping) for v in auth.values())
+    ):
+        return SignIn.READY
+    return SignIn.INCOMPLETE
 
 
 def auth_configured(app_root: Path) -> bool:
-    """True when a secrets.toml holds an [auth] section for st.login (an OIDC provider)."""
+    """True when a secrets.toml Streamlit reads for the app configures a provider st.login can use."""
     for path in secrets_files(app_root):
-        try:
-            auth = tomllib.loads(path.read_text(encoding="utf-8")).get("auth", {})
-        except (OSError, tomllib.TOMLDecodeError):
-            continue
-        if auth.get("server_metadata_url") or any(isinstance(v, dict) for v in auth.values()):
+        if sign_in(auth_section(path)) is SignIn.READY:
             return True
     return False
 

@@ -1,29 +1,33 @@
-"""The model commands of the `churn` CLI: `train`, `evaluate` and `models list|show|promote`.
+"""The model commands of `churn`: `score`, `train`, `evaluate` and `models list|show|promote`.
 
-Registered on the main app by churn_core.cli (`app.command()(train)`, `app.command()(evaluate)`,
-`app.add_typer(models_app, name="models")`). Errors a user can fix print one line and exit with status 1.
+The model registry, training and scoring load XGBoost (about a second), so these commands import them when
+they run, not at the top: `churn --help` and the commands that need no model do not pay for it.
 """
 
 from __future__ import annotations
 
-import functools
+import datetime as dt
 import json
 import os
 import sys
-from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from churn_core.errors import ChurnError
-from churn_core.settings import Settings, load_settings
+from churn_core.cli.common import console, guarded, progress_steps, settings
+from churn_core.model.card import ModelCard
+from churn_core.model.datasets import Dataset, DatasetError, load_dataset, load_spec
+from churn_core.settings import Settings
+from churn_core.warehouse import open_warehouse
 
-console = Console(stderr=True)
+if TYPE_CHECKING:
+    from churn_core.model.registry import Registry
+
 models_app = typer.Typer(help="List, inspect and promote trained models.", no_args_is_help=True)
 
 
@@ -42,20 +46,10 @@ class ListFormat(StrEnum):
     table = "table"
 
 
-def _settings() -> Settings:
-    return load_settings()
+def _registry(settings: Settings, dataset: str = "evaluators") -> Registry:
+    from churn_core.model.registry import Registry  # loads XGBoost: see the module docstring
 
-
-def _guarded(func: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except ChurnError as exc:
-            console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
-
-    return wrapper
+    return Registry(settings, dataset)
 
 
 def _quiet_threads() -> None:
@@ -64,19 +58,45 @@ def _quiet_threads() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
-def _spec_data(data: Path | None, spec: Path | None) -> Any:
-    from churn_core.model.datasets import DatasetError, load_dataset, load_spec
-
+def _spec_data(data: Path | None, spec: Path | None) -> Dataset | None:
     if (data is None) != (spec is None):
         raise DatasetError("--data and --spec go together: the spec says which column is the label")
-    return None if data is None else load_dataset(data, load_spec(spec))  # type: ignore[arg-type]
+    return None if data is None or spec is None else load_dataset(data, load_spec(spec))
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
     return "-" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
-@_guarded
+@guarded
+def score(
+    as_of: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            "--as-of",
+            formats=["%Y-%m-%d"],
+            help="Score as of this date (default: the date instances_w1 was built for).",
+        ),
+    ] = None,
+) -> None:
+    """Score every evaluator in trial with the champion model: risk, reasons, whom to save and how."""
+    from churn_core.scoring.score import score_evaluators  # loads XGBoost: see the module docstring
+
+    s = settings()
+    model = _registry(s).load("champion")
+    with progress_steps() as step:
+        summary = score_evaluators(open_warehouse(s), s, model, as_of.date() if as_of else None, step)
+    console.print(
+        f"Scored {summary.rows:,} evaluators as of {summary.as_of} with model {summary.model_version}: "
+        f"{summary.high_risk:,} high risk, {summary.worth_saving:,} worth saving, "
+        f"{summary.might_swing:,} might swing, value at risk {summary.value_at_risk:,.0f}; "
+        f"drift alerts: {summary.drift_alerts}."
+    )
+    for note in summary.notes:
+        console.print(f"[yellow]warning:[/] {escape(note)}", highlight=False, soft_wrap=True)
+
+
+@guarded
 def train(
     profile: Annotated[
         Profile,
@@ -94,11 +114,10 @@ def train(
 ) -> None:
     """Train a churn model, register it, and make it champion unless it is worse than the current one."""
     _quiet_threads()
-    from churn_core.model.registry import Registry, RegistryError
+    from churn_core.model.registry import RegistryError  # loads XGBoost: see the module docstring
     from churn_core.model.train import train_candidate
-    from churn_core.warehouse import open_warehouse
 
-    s = _settings()
+    s = settings()
     if budget is not None:
         s = s.with_overrides(tuning_budget_seconds=budget)
     dataset = _spec_data(data, spec)
@@ -111,7 +130,7 @@ def train(
         data=dataset,
         progress=lambda m: console.print(m),
     )
-    registry = Registry(s, model.card["dataset"])
+    registry = _registry(s, model.card.dataset)
     try:
         outcome = registry.promote(model.version, force=force)
         promoted = f"{model.version} is the champion ({outcome.reason})"
@@ -123,7 +142,7 @@ def train(
     console.print(promoted)
 
 
-@_guarded
+@guarded
 def evaluate(
     data: Annotated[Path, typer.Option(help="Customer table (.csv/.parquet).")],
     spec: Annotated[Path, typer.Option(help="Dataset spec (.toml) of the table.")],
@@ -134,14 +153,13 @@ def evaluate(
 ) -> None:
     """Cross-validate the whole pipeline on a customer table (the search runs inside each training fold)."""
     _quiet_threads()
-    from churn_core.model.datasets import DatasetError
-    from churn_core.model.train import cross_validate
+    from churn_core.model.train import cross_validate  # loads XGBoost: see the module docstring
 
     try:
         splits, repeats = (int(v) for v in cv.lower().split("x"))
     except ValueError:
         raise DatasetError(f"--cv must look like 5x3 (folds x repeats), not {cv!r}") from None
-    s = _settings()
+    s = settings()
     result = cross_validate(_spec_data(data, spec), s, profile.value, splits=splits, repeats=repeats, budget=budget)
     if format is ListFormat.json:
         sys.stdout.write(json.dumps(result, indent=1) + "\n")
@@ -154,123 +172,137 @@ def evaluate(
 
 
 @models_app.command("list")
-@_guarded
+@guarded
 def list_models(
     dataset: Annotated[str, typer.Option(help="Models of this dataset (spec name).")] = "evaluators",
     format: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = ListFormat.table,
 ) -> None:
     """Every registered version, oldest first; the champion is marked."""
-    from churn_core.model.registry import Registry
-
-    cards = Registry(_settings(), dataset).list()
+    listed = _registry(settings(), dataset).listing()
     if format is ListFormat.json:
-        keys = ("version", "champion", "status", "profile", "created_at", "threshold", "training_rows")
-        rows = [{k: c.get(k) for k in keys} | {"roc_auc": (c.get("metrics") or {}).get("roc_auc")} for c in cards]
+        rows = [
+            {
+                "version": v.version,
+                "champion": v.champion,
+                "status": v.status,
+                "profile": v.card.profile if v.card else None,
+                "created_at": v.card.created_at if v.card else None,
+                "threshold": v.card.threshold if v.card else None,
+                "training_rows": v.card.training_rows if v.card else None,
+                "roc_auc": v.card.metrics.get("roc_auc") if v.card else None,
+            }
+            for v in listed
+        ]
         sys.stdout.write(json.dumps(rows, indent=1) + "\n")
         return
     table = Table("version", "champion", "profile", "created", "rows", "ROC AUC", "threshold", "status")
-    for c in cards:
+    for v in listed:
+        card = v.card
         table.add_row(
-            c["version"],
-            "*" if c.get("champion") else "",
-            str(c.get("profile", "")),
-            str(c.get("created_at", "")),
-            _fmt(c.get("training_rows")),
-            _fmt((c.get("metrics") or {}).get("roc_auc")),
-            _fmt(c.get("threshold")),
-            c["status"],
+            v.version,
+            "*" if v.champion else "",
+            card.profile if card else "",
+            card.created_at if card else "",
+            _fmt(card.training_rows if card else None),
+            _fmt(card.metrics.get("roc_auc") if card else None),
+            _fmt(card.threshold if card else None),
+            v.status,
         )
-    Console().print(table if cards else "No models yet: run `churn train`.")
+    Console().print(table if listed else "No models yet: run `churn train`.")
 
 
 @models_app.command("show")
-@_guarded
+@guarded
 def show_model(
     version: Annotated[str, typer.Argument(help="A version (v0001) or 'champion'.")] = "champion",
     dataset: Annotated[str, typer.Option(help="Models of this dataset (spec name).")] = "evaluators",
     format: Annotated[CardFormat, typer.Option("--format", "-f", help="Output format.")] = CardFormat.text,
 ) -> None:
     """Print a model card: data, parameters, metrics with confidence intervals, per day and cohort."""
-    from churn_core.model.registry import Registry
-
-    card = Registry(_settings(), dataset).card(version)
+    card = _registry(settings(), dataset).model_card(version)
     if format is CardFormat.json:
-        sys.stdout.write(json.dumps(card, indent=1) + "\n")
+        sys.stdout.write(json.dumps(card.to_dict(), indent=1) + "\n")
         return
     _print_card(card)
 
 
 @models_app.command("promote")
-@_guarded
+@guarded
 def promote_model(
     version: Annotated[str, typer.Argument(help="The version to make champion.")],
     force: Annotated[bool, typer.Option(help="Promote even if it is worse than the champion.")] = False,
     dataset: Annotated[str, typer.Option(help="Models of this dataset (spec name).")] = "evaluators",
 ) -> None:
     """Make a version the champion if it is not worse than the current one on its held-out rows."""
-    from churn_core.model.registry import Registry
-
-    outcome = Registry(_settings(), dataset).promote(version, force=force)
+    outcome = _registry(settings(), dataset).promote(version, force=force)
     Console().print(f"{version} is the champion: {escape(outcome.reason)}")
 
 
 # --- printing cards ---------------------------------------------------------------------------------------
 
 
-def _print_summary(card: dict[str, Any]) -> None:
+def _print_summary(card: ModelCard) -> None:
     out = Console()
-    m, ci = card["metrics"], card.get("metrics_ci") or {}
-    interval = ci.get("roc_auc") or []
+    m = card.metrics
+    interval = card.metrics_ci.get("roc_auc") or []
     out.print(
-        f"[bold]{card['version']}[/] ({card['profile']}, {card['dataset']}): held-out ROC AUC "
+        f"[bold]{card.version}[/] ({card.profile}, {card.dataset}): held-out ROC AUC "
         f"{m['roc_auc']:.4f}"
         + (f" [{interval[0]:.4f}, {interval[1]:.4f}]" if interval else "")
         + f", PR AUC {m['pr_auc']:.4f}, Brier {m['brier']:.4f}, ECE {m['ece']:.4f}; threshold "
-        f"{card['threshold']:.3f} ({card['thresholds']['rule']})"
+        f"{card.threshold:.3f} ({card.thresholds.rule})"
     )
-    by_day = card.get("metrics_by_day") or {}
-    if by_day:
-        out.print("ROC AUC by day of trial: " + ", ".join(f"{d}: {v['roc_auc']:.3f}" for d, v in by_day.items()))
-    seed = (card.get("comparison") or {}).get("seed")
-    if seed:
-        out.print(f"seed profile on the same rows: ROC AUC {seed['roc_auc']:.4f}")
-    if card.get("oracle_roc_auc") is not None:
-        out.print(f"oracle (true probability) on the same rows: ROC AUC {card['oracle_roc_auc']:.4f}")
+    if card.metrics_by_day:
+        by_day = card.metrics_by_day.items()
+        out.print("ROC AUC by day of trial: " + ", ".join(f"{d}: {v['roc_auc']:.3f}" for d, v in by_day))
+    seed = card.comparison.get("seed")
+    if seed and seed.roc_auc is not None:
+        out.print(f"seed profile on the same rows: ROC AUC {seed.roc_auc:.4f}")
+    if card.oracle_roc_auc is not None:
+        out.print(f"oracle (true probability) on the same rows: ROC AUC {card.oracle_roc_auc:.4f}")
 
 
-def _print_card(card: dict[str, Any]) -> None:
+def _print_card(card: ModelCard) -> None:
     out = Console()
-    t = card.get("training", {})
-    out.print(
-        f"[bold]Model {card['version']}[/] · profile {card['profile']} · dataset {card['dataset']} · "
-        f"created {card.get('created_at')}"
-    )
-    out.print(
-        f"Trained on {t.get('rows', 0):,} rows ({t.get('groups', 0):,} "
-        f"{'evaluators' if card['dataset'] == 'evaluators' else 'customers'}, churn rate "
-        f"{t.get('churn_rate', 0):.1%}), {t.get('date_min', '')} .. {t.get('date_max', '')}; "
-        f"fingerprint {str(t.get('fingerprint', ''))[:12]}"
-    )
-    out.print(f"Split: {json.dumps(card.get('split'))}")
-    out.print(f"Features ({len(card['features'])}): {', '.join(card['features'])}")
-    if card.get("dropped_features"):
-        out.print("Dropped: " + "; ".join(f"{k} ({v})" for k, v in card["dropped_features"].items()))
-    out.print("Parameters: " + ", ".join(f"{k}={_fmt(v, 4)}" for k, v in card["params"].items()))
+    _print_training(out, card)
     _print_summary(card)
+    _print_metrics(out, card)
+    _print_groups(out, card)
+    _print_lift_and_calibration(out, card)
+
+
+def _print_training(out: Console, card: ModelCard) -> None:
+    t = card.training
+    out.print(
+        f"[bold]Model {card.version}[/] · profile {card.profile} · dataset {card.dataset} · created {card.created_at}"
+    )
+    out.print(
+        f"Trained on {t.rows:,} rows ({t.groups:,} "
+        f"{'evaluators' if card.dataset == 'evaluators' else 'customers'}, churn rate "
+        f"{t.churn_rate or 0:.1%}), {t.date_min or ''} .. {t.date_max or ''}; "
+        f"fingerprint {(t.fingerprint or '')[:12]}"
+    )
+    out.print(f"Split: {json.dumps(card.split)}")
+    out.print(f"Features ({len(card.features)}): {', '.join(card.features)}")
+    if card.dropped_features:
+        out.print("Dropped: " + "; ".join(f"{k} ({v})" for k, v in card.dropped_features.items()))
+    out.print("Parameters: " + ", ".join(f"{k}={_fmt(v, 4)}" for k, v in card.params.items()))
+
+
+def _print_metrics(out: Console, card: ModelCard) -> None:
+    """Held-out metrics with their intervals, the confusion matrix and the classification report."""
     metrics = Table("metric", "value", "95% CI", title="Held-out metrics")
     for key in ("roc_auc", "pr_auc", "precision", "recall", "f1", "f2", "accuracy", "brier", "ece"):
-        interval = (card.get("metrics_ci") or {}).get(key)
-        metrics.add_row(
-            key, _fmt(card["metrics"].get(key)), f"{interval[0]:.4f} .. {interval[1]:.4f}" if interval else ""
-        )
+        interval = card.metrics_ci.get(key)
+        metrics.add_row(key, _fmt(card.metrics.get(key)), f"{interval[0]:.4f} .. {interval[1]:.4f}" if interval else "")
     out.print(metrics)
-    (tn, fp), (fn, tp) = card["confusion_matrix"]
+    (tn, fp), (fn, tp) = card.confusion_matrix
     confusion = Table("actual \\ predicted", "retained", "churned", title="Confusion matrix")
     confusion.add_row("retained", f"{tn:,}", f"{fp:,}")
     confusion.add_row("churned", f"{fn:,}", f"{tp:,}")
     out.print(confusion)
     report = Table("class", "precision", "recall", "f1-score", "support", title="Classification report")
-    for name, row in card["classification_report"].items():
+    for name, row in card.classification_report.items():
         if isinstance(row, dict):
             report.add_row(
                 name,
@@ -278,9 +310,13 @@ def _print_card(card: dict[str, Any]) -> None:
                 _fmt(row.get("support"), 0),
             )
     out.print(report)
+
+
+def _print_groups(out: Console, card: ModelCard) -> None:
+    """Metrics per day of trial and per cohort week."""
     for title, groups in (
-        ("By day of trial", card.get("metrics_by_day") or {}),
-        ("By cohort week", {r["cohort"]: r for r in card.get("metrics_by_cohort") or []}),
+        ("By day of trial", card.metrics_by_day),
+        ("By cohort week", {r["cohort"]: r for r in card.metrics_by_cohort or []}),
     ):
         if groups:
             table = Table("group", "rows", "churn rate", "ROC AUC", "PR AUC", "F2", "Brier", "ECE", title=title)
@@ -296,8 +332,12 @@ def _print_card(card: dict[str, Any]) -> None:
                     _fmt(m.get("ece")),
                 )
             out.print(table)
+
+
+def _print_lift_and_calibration(out: Console, card: ModelCard) -> None:
+    """The lift table, calibration, thresholds and the evaluation on other splits."""
     lift = Table("decile", "rows", "churn rate", "lift", "cumulative gain", title="Lift (riskiest first)")
-    for row in card.get("lift", []):
+    for row in card.lift:
         lift.add_row(
             str(row["decile"]),
             f"{row['rows']:,}",
@@ -306,19 +346,11 @@ def _print_card(card: dict[str, Any]) -> None:
             _fmt(row["cumulative_gain"], 3),
         )
     out.print(lift)
-    cal = card.get("calibration", {})
-    out.print(
-        f"Calibration: {cal.get('method')} (ECE {_fmt(cal.get('ece_uncalibrated'))} before, "
-        f"{_fmt(cal.get('ece'))} after)"
-    )
-    th = card.get("thresholds", {})
-    out.print(
-        f"Thresholds: F2 {_fmt(th.get('f2'), 3)}; capacity {_fmt(th.get('capacity'), 3)} for "
-        f"{th.get('capacity_per_week')} per week"
-    )
-    for name, ev in (card.get("evaluation") or {}).items():
+    cal = card.calibration
+    out.print(f"Calibration: {cal.method} (ECE {_fmt(cal.ece_uncalibrated)} before, {_fmt(cal.ece)} after)")
+    th = card.thresholds
+    out.print(f"Thresholds: F2 {_fmt(th.f2, 3)}; capacity {_fmt(th.capacity, 3)} for {th.capacity_per_week} per week")
+    for name, ev in card.evaluation.items():
         out.print(
-            f"Evaluation on the {name} split: ROC AUC {_fmt(ev.get('roc_auc'))}, "
-            f"PR AUC {_fmt(ev.get('pr_auc'))}"
-            f" on {ev.get('rows', 0):,} rows"
+            f"Evaluation on the {name} split: ROC AUC {_fmt(ev.roc_auc)}, PR AUC {_fmt(ev.pr_auc)} on {ev.rows:,} rows"
         )

@@ -66,65 +66,75 @@ def _as_text(values: pd.Series) -> pd.Series:
 
 
 def _conform_column(table: Table, column: Column, values: pd.Series) -> pd.Series:
-    kind = column.type
-    if kind in INT_RANGE or kind == "DOUBLE":
-        if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
-            raw = _as_text(values)
-            numbers = pd.to_numeric(raw, errors="coerce")
-            _fail(table, column, raw.notna() & numbers.isna(), "are not numbers", raw)
-        else:
-            raw, numbers = values, values.astype("float64")
-        numbers = numbers.astype("float64")
-        _fail(table, column, ~np.isfinite(numbers.fillna(0)), "are infinite", values)
-        if kind in INT_RANGE:
-            _fail(table, column, numbers.notna() & (numbers != np.floor(numbers)), "are not whole numbers", values)
-            low, high = INT_RANGE[kind]
-            outside = (numbers < float(low)) | (numbers >= float(high) + 1.0)
-            _fail(table, column, outside, f"do not fit in {kind}", values)
-            out = numbers.astype("Int32" if kind == "INTEGER" else "Int64")
-        else:
-            out = numbers
-    elif kind in ("DATE", "TIMESTAMP"):
-        if pd.api.types.is_datetime64_any_dtype(values) or (
-            isinstance(values.dtype, pd.ArrowDtype) and pa.types.is_temporal(values.dtype.pyarrow_dtype)
-        ):
-            stamps = datetimes(values)
-            raw = values
-        else:
-            raw = _as_text(values)
-            stamps = pd.to_datetime(raw, errors="coerce", format="ISO8601")
-            _fail(table, column, raw.notna() & stamps.isna(), "are not ISO dates (yyyy-mm-dd)", raw)
-        if getattr(stamps.dt, "tz", None) is not None:
-            stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
-        _fail(table, column, stamps.notna() & (stamps < EARLIEST_DATE), "are dates before 2000-01-01", raw)
-        _fail(
-            table,
-            column,
-            stamps.notna() & (stamps > pd.Timestamp.now() + pd.Timedelta(days=366)),
-            "are dates more than a year in the future",
-            raw,
-        )
-        if kind == "DATE":
-            _fail(table, column, stamps.notna() & (stamps != stamps.dt.normalize()), "carry a time of day", raw)
-            out = as_date32(stamps)
-        else:
-            out = stamps.astype("datetime64[us]")
+    """The column converted to its schema type and checked against the column's rules."""
+    if column.type in INT_RANGE or column.type == "DOUBLE":
+        out = _numbers(table, column, values)
+    elif column.type in ("DATE", "TIMESTAMP"):
+        out = _dates(table, column, values)
     else:
         out = _as_text(values).astype(object).where(lambda s: s.notna(), None)
         _fail(table, column, out.notna() & (out.str.len() > 1000), "are longer than 1,000 characters", out)
+    _check_rules(table, column, values, out)
+    return out
+
+
+def _numbers(table: Table, column: Column, values: pd.Series) -> pd.Series:
+    kind = column.type
+    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+        raw = _as_text(values)
+        numbers = pd.to_numeric(raw, errors="coerce")
+        _fail(table, column, raw.notna() & numbers.isna(), "are not numbers", raw)
+    else:
+        numbers = values.astype("float64")
+    numbers = numbers.astype("float64")
+    _fail(table, column, ~np.isfinite(numbers.fillna(0)), "are infinite", values)
+    if kind not in INT_RANGE:
+        return numbers
+    _fail(table, column, numbers.notna() & (numbers != np.floor(numbers)), "are not whole numbers", values)
+    low, high = INT_RANGE[kind]
+    outside = (numbers < float(low)) | (numbers >= float(high) + 1.0)
+    _fail(table, column, outside, f"do not fit in {kind}", values)
+    return numbers.astype("Int32" if kind == "INTEGER" else "Int64")
+
+
+def _dates(table: Table, column: Column, values: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(values) or (
+        isinstance(values.dtype, pd.ArrowDtype) and pa.types.is_temporal(values.dtype.pyarrow_dtype)
+    ):
+        stamps = datetimes(values)
+        raw = values
+    else:
+        raw = _as_text(values)
+        stamps = pd.to_datetime(raw, errors="coerce", format="ISO8601")
+        _fail(table, column, raw.notna() & stamps.isna(), "are not ISO dates (yyyy-mm-dd)", raw)
+    if getattr(stamps.dt, "tz", None) is not None:
+        stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
+    _fail(table, column, stamps.notna() & (stamps < EARLIEST_DATE), "are dates before 2000-01-01", raw)
+    _fail(
+        table,
+        column,
+        stamps.notna() & (stamps > pd.Timestamp.now() + pd.Timedelta(days=366)),
+        "are dates more than a year in the future",
+        raw,
+    )
+    if column.type == "DATE":
+        _fail(table, column, stamps.notna() & (stamps != stamps.dt.normalize()), "carry a time of day", raw)
+        return as_date32(stamps)
+    return stamps.astype("datetime64[us]")
+
+
+def _check_rules(table: Table, column: Column, values: pd.Series, out: pd.Series) -> None:
+    """Required, minimum, maximum and allowed values."""
     missing = out.isna()
     if not column.nullable:
         _fail(table, column, missing, "are missing but the column is required", values)
-    present = out[~missing]
-    if column.min is not None and kind != "VARCHAR":
+    if column.min is not None and column.type != "VARCHAR":
         _fail(table, column, (out < column.min).fillna(False).astype(bool), f"are below {column.min:g}", out)
     if column.max is not None:
         _fail(table, column, (out > column.max).fillna(False).astype(bool), f"are above {column.max:g}", out)
-    if column.allowed is not None and len(present):
-        allowed = set(column.allowed)
-        bad = ~missing & ~out.isin(list(allowed))
+    if column.allowed is not None and (~missing).any():
+        bad = ~missing & ~out.isin(list(column.allowed))
         _fail(table, column, bad, f"are not one of {', '.join(map(str, column.allowed))}", out)
-    return out
 
 
 def conform(df: pd.DataFrame, table: Table) -> pd.DataFrame:
@@ -170,10 +180,19 @@ def conform(df: pd.DataFrame, table: Table) -> pd.DataFrame:
 def check_tables(tables: Mapping[str, pd.DataFrame]) -> None:
     """Checks that span tables: labels and dates agree, every row belongs to a known evaluator."""
     ev = tables["evaluators"]
+    starts = _check_outcomes(ev)
+    for name in ("daily_usage", "engagements"):
+        if name in tables:
+            _check_belongs(name, tables[name], starts)
+    if "engagements" in tables:
+        _check_engagements(tables["engagements"], tables.get("content"))
+
+
+def _check_outcomes(ev: pd.DataFrame) -> pd.Series:
+    """An outcome comes with its resolved_date, not before the trial starts; each evaluator's start date."""
     start = datetimes(ev["eval_start_date"])
     resolved = datetimes(ev["resolved_date"])
-    labelled = ev["retained"].notna()
-    mismatch = labelled != resolved.notna()
+    mismatch = ev["retained"].notna() != resolved.notna()
     if mismatch.any():
         raise DataQualityError(
             "evaluators",
@@ -191,62 +210,57 @@ def check_tables(tables: Mapping[str, pd.DataFrame]) -> None:
             "resolve before the trial starts",
             int(ev.loc[early, "instance"].iloc[0]),
         )
-    starts = pd.Series(start.to_numpy(), index=ev["instance"].astype("int64").to_numpy())
-    for name in ("daily_usage", "engagements"):
-        if name not in tables:
-            continue
-        frame = tables[name]
-        ids = frame["instance"].astype("int64")
-        orphan = ~ids.isin(starts.index)
-        if orphan.any():
-            raise DataQualityError(
-                name,
-                "instance",
-                int(orphan.sum()),
-                "name an instance missing from evaluators",
-                int(ids[orphan].iloc[0]),
-            )
-        if name == "daily_usage":
-            days = (datetimes(frame["usage_date"]) - starts.loc[ids].to_numpy()).dt.days
-            wrong = days.to_numpy() != frame["day_index"].astype("int64").to_numpy()
-            if wrong.any():
-                raise DataQualityError(
-                    name,
-                    "day_index",
-                    int(wrong.sum()),
-                    "disagree with usage_date - eval_start_date",
-                    int(ids[wrong].iloc[0]),
-                )
-            _range = (days < 0) | (days > MAX_TRIAL_DAYS)
-            if _range.any():
-                raise DataQualityError(
-                    name,
-                    "usage_date",
-                    int(_range.sum()),
-                    "fall outside the evaluation (before its start or a year after)",
-                )
-    if "engagements" in tables and "content" in tables:
-        known = set(tables["content"]["content_id"])
-        unknown = ~tables["engagements"]["content_id"].isin(known)
+    return pd.Series(start.to_numpy(), index=ev["instance"].astype("int64").to_numpy())
+
+
+def _check_belongs(name: str, frame: pd.DataFrame, starts: pd.Series) -> None:
+    """Every row names a known evaluator; a usage row's day_index matches its date and the trial."""
+    ids = frame["instance"].astype("int64")
+    orphan = ~ids.isin(starts.index)
+    if orphan.any():
+        raise DataQualityError(
+            name, "instance", int(orphan.sum()), "name an instance missing from evaluators", int(ids[orphan].iloc[0])
+        )
+    if name != "daily_usage":
+        return
+    days = (datetimes(frame["usage_date"]) - starts.loc[ids].to_numpy()).dt.days
+    wrong = days.to_numpy() != frame["day_index"].astype("int64").to_numpy()
+    if wrong.any():
+        raise DataQualityError(
+            name,
+            "day_index",
+            int(wrong.sum()),
+            "disagree with usage_date - eval_start_date",
+            int(ids[wrong].iloc[0]),
+        )
+    outside = (days < 0) | (days > MAX_TRIAL_DAYS)
+    if outside.any():
+        raise DataQualityError(
+            name, "usage_date", int(outside.sum()), "fall outside the evaluation (before its start or a year after)"
+        )
+
+
+def _check_engagements(e: pd.DataFrame, content: pd.DataFrame | None) -> None:
+    """Touches name known content, and are opened only if delivered, responded to only if opened."""
+    if content is not None:
+        unknown = ~e["content_id"].isin(set(content["content_id"]))
         if unknown.any():
             raise DataQualityError(
                 "engagements",
                 "content_id",
                 int(unknown.sum()),
                 "name content missing from content",
-                tables["engagements"].loc[unknown, "content_id"].iloc[0],
+                e.loc[unknown, "content_id"].iloc[0],
             )
-    if "engagements" in tables:
-        e = tables["engagements"]
-        order = ((e["responded"] > e["opened"]) | (e["opened"] > e["delivered"])).fillna(False).astype(bool)
-        if order.any():
-            raise DataQualityError(
-                "engagements",
-                "responded",
-                int(order.sum()),
-                "respond without being opened, or open without being delivered",
-                int(e.loc[order, "engagement_id"].iloc[0]),
-            )
+    order = ((e["responded"] > e["opened"]) | (e["opened"] > e["delivered"])).fillna(False).astype(bool)
+    if order.any():
+        raise DataQualityError(
+            "engagements",
+            "responded",
+            int(order.sum()),
+            "respond without being opened, or open without being delivered",
+            int(e.loc[order, "engagement_id"].iloc[0]),
+        )
 
 
 def profile(tables: Mapping[str, pd.DataFrame], checked_at: dt.datetime | None = None) -> pd.DataFrame:

@@ -1,1 +1,2 @@
-"""The scheduled jobs: their steps, the runner (lock, history, retries, logs, alerts) and the scheduler."""
+"""The jobs: their steps, the runner (lock, history, retries, logs, alerts), the schedule and the scheduler, and
+the one-off demo pipeline."""

@@ -14,9 +14,10 @@ import socket
 import subprocess
 import urllib.error
 import urllib.request
-from typing import Any
+from dataclasses import asdict, dataclass, field
 
-from churn_core.jobs.logs import LOGGER_NAME, redacted
+from churn_core.jobs.logs import LOGGER_NAME
+from churn_core.secrets import redacted
 from churn_core.settings import Settings
 
 WEBHOOK_TIMEOUT_SECONDS = 10.0
@@ -25,24 +26,46 @@ COMMAND_TIMEOUT_SECONDS = 30.0
 log = logging.getLogger(LOGGER_NAME)
 
 
-def alert_payload(
-    settings: Settings, job: str, run_id: str, status: str, error: str | None = None, **extra: Any
-) -> dict[str, Any]:
-    """The JSON an alert carries; `error` is redacted of anything that looks like a secret."""
-    payload: dict[str, Any] = {
-        "job": job,
-        "run_id": run_id,
-        "status": status,
-        "error": redacted(error, settings) if error else None,
-        "host": socket.gethostname(),
-    }
-    payload.update({k: v for k, v in extra.items() if v is not None})
-    return payload
+@dataclass(frozen=True)
+class Alert:
+    """What an alert carries (its JSON body): the run, how it ended and where; `error` already redacted."""
+
+    job: str
+    run_id: str
+    status: str
+    error: str | None = None
+    host: str = field(default_factory=socket.gethostname)
+    step: str | None = None
+    started_at: str | None = None  # ISO 8601, UTC
+    ended_at: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        settings: Settings,
+        job: str,
+        run_id: str,
+        status: str,
+        error: str | None = None,
+        *,
+        step: str | None = None,
+        started_at: str | None = None,
+        ended_at: str | None = None,
+    ) -> Alert:
+        """The alert of a run; `error` is redacted of every credential of `settings` and anything like one."""
+        error = redacted(error, settings) if error else None
+        return cls(job, run_id, status, error, step=step, started_at=started_at, ended_at=ended_at)
+
+    def body(self) -> bytes:
+        """The JSON posted and piped: every field, the optional ones (step, times) only when known."""
+        optional = ("step", "started_at", "ended_at")
+        data = {k: v for k, v in asdict(self).items() if v is not None or k not in optional}
+        return json.dumps(data).encode("utf-8")
 
 
-def send_alert(settings: Settings, payload: dict[str, Any]) -> list[str]:
-    """Deliver `payload` through every configured hook; return the hooks that failed (empty if none)."""
-    body = json.dumps(payload, default=str).encode("utf-8")
+def send_alert(settings: Settings, alert: Alert) -> list[str]:
+    """Deliver `alert` through every configured hook; return the hooks that failed (empty if none)."""
+    body = alert.body()
     failed: list[str] = []
     if settings.alert_webhook_url:
         try:
@@ -53,7 +76,7 @@ def send_alert(settings: Settings, payload: dict[str, Any]) -> list[str]:
                 "alert webhook to %s failed: %s",
                 _where(settings.alert_webhook_url),
                 redacted(str(exc), settings),
-                extra=_fields(payload),
+                extra=_fields(alert),
             )
     if settings.alert_command:
         try:
@@ -67,7 +90,7 @@ def send_alert(settings: Settings, payload: dict[str, Any]) -> list[str]:
             )
         except (OSError, ValueError, subprocess.SubprocessError) as exc:
             failed.append("command")
-            log.error("alert command failed: %s", _command_failure(exc), extra=_fields(payload))
+            log.error("alert command failed: %s", _command_failure(exc), extra=_fields(alert))
     return failed
 
 
@@ -94,5 +117,5 @@ def _command_failure(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def _fields(payload: dict[str, Any]) -> dict[str, Any]:
-    return {k: payload.get(k) for k in ("job", "run_id")}
+def _fields(alert: Alert) -> dict[str, str]:
+    return {"job": alert.job, "run_id": alert.run_id}

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from churn_core.jobs.locks import JOBS_LOCK, lock_holder
+from churn_core.jobs.schedule import JOB_CRONS, cron_trigger
 from churn_core.schema import Column, Table
 from churn_core.settings import Settings
 from churn_core.warehouse import Warehouse
@@ -26,6 +27,7 @@ from churn_core.warehouse import Warehouse
 TABLE = "job_runs"
 RUN = "run"  # the `step` value of the row that describes a whole run
 STATUSES: tuple[str, ...] = ("running", "succeeded", "failed", "interrupted")
+INTERRUPTED = "interrupted: the process ended before recording an outcome (killed, crashed or the machine stopped)"
 # With no view of the job lock (the dashboard on another host than the jobs), an open run older than this
 # reads as interrupted.
 OPEN_RUN_MAX_HOURS = 12.0
@@ -64,22 +66,6 @@ RUN_COLUMNS: tuple[str, ...] = (
     "ended_at",
     "status",
     "duration_seconds",
-    "rows_in",
-    "rows_out",
-    "model_version",
-    "bytes_scanned",
-    "error",
-    "detail",
-)
-STEP_COLUMNS: tuple[str, ...] = (
-    "run_id",
-    "job",
-    "step",
-    "started_at",
-    "ended_at",
-    "status",
-    "duration_seconds",
-    "attempts",
     "rows_in",
     "rows_out",
     "model_version",
@@ -135,6 +121,28 @@ def open_runs(warehouse: Warehouse) -> pd.DataFrame:
     return warehouse.run("open_job_runs")
 
 
+def close_interrupted(warehouse: Warehouse) -> list[RunRecord]:
+    """Record 'interrupted' for the runs and steps whose process died before recording an end; return the
+    runs closed. Call it holding the job lock: then no run is in progress, so every open run is dead."""
+    now = utc_now()
+    closed = [
+        RunRecord(
+            str(r.run_id),
+            str(r.job),
+            str(r.step),
+            str(r.launched_by),
+            r.started_at.to_pydatetime() if hasattr(r.started_at, "to_pydatetime") else r.started_at,
+            "interrupted",
+            ended_at=now,
+            error=INTERRUPTED,
+        )
+        for r in open_runs(warehouse).itertuples(index=False)
+    ]
+    if closed:
+        record(warehouse, *closed)
+    return [r for r in closed if r.step == RUN]
+
+
 # --- reads for the dashboard and `churn jobs` -----------------------------------------------------------
 
 
@@ -145,7 +153,7 @@ def _open_run_params(settings: Settings | None, now: dt.datetime | None = None) 
     lock = settings.home / JOBS_LOCK if settings is not None else None
     if lock is not None and (settings.backend == "duckdb" or lock.exists()):
         holder = lock_holder(lock)
-        return {"running_run_id": str((holder or {}).get("run_id") or ""), "stale_before": now}
+        return {"running_run_id": holder.run_id if holder else "", "stale_before": now}
     return {"running_run_id": "", "stale_before": now - dt.timedelta(hours=OPEN_RUN_MAX_HOURS)}
 
 
@@ -160,20 +168,11 @@ def job_history(warehouse: Warehouse, limit: int = 50, settings: Settings | None
     return warehouse.run("job_run_history", {"limit": int(limit), **_open_run_params(settings)})
 
 
-def job_steps(warehouse: Warehouse, run_id: str, settings: Settings | None = None) -> pd.DataFrame:
-    """The steps of one run in the order they ran, with STEP_COLUMNS."""
-    if not warehouse.table_exists(TABLE):
-        return pd.DataFrame(columns=list(STEP_COLUMNS))
-    return warehouse.run("job_run_steps", {"run_id": run_id, **_open_run_params(settings)})
-
-
 def next_runs(settings: Settings, n: int = 5, now: dt.datetime | None = None) -> pd.DataFrame:
     """The next `n` scheduled times of each job from the cron settings, soonest first.
 
     Columns: job, next_run (timezone-aware, in settings.timezone), cron, timezone.
     """
-    from churn_core.jobs.scheduler import JOB_CRONS, cron_trigger
-
     zone = ZoneInfo(settings.timezone)
     start = (now or dt.datetime.now(zone)).astimezone(zone)
     rows = []

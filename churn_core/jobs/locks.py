@@ -11,9 +11,9 @@ import fcntl
 import json
 import os
 import time
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from churn_core.errors import ChurnError
 from churn_core.settings import Settings
@@ -24,6 +24,19 @@ SCHEDULER_LOCK = "scheduler.lock"
 
 class LockBusy(ChurnError):
     """Another process holds the lock; the message says which job it runs, when known."""
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds a lock, as noted in its file: for messages, and for the job-history reader."""
+
+    pid: int | None = None
+    job: str = ""
+    run_id: str = ""
+    started_at: str = ""  # ISO 8601
+
+    def describe(self) -> str:
+        return ", ".join(f"{k} {v}" for k, v in (("job", self.job), ("run_id", self.run_id), ("pid", self.pid)) if v)
 
 
 class FileLock:
@@ -38,8 +51,9 @@ class FileLock:
     def held(self) -> bool:
         return self._fd is not None
 
-    def acquire(self, wait_seconds: float = 0.0, note: dict[str, Any] | None = None) -> FileLock:
-        """Take the lock, polling for up to `wait_seconds`; raise LockBusy when another process keeps it."""
+    def acquire(self, wait_seconds: float = 0.0, *, job: str = "", run_id: str = "", started_at: str = "") -> FileLock:
+        """Take the lock, polling for up to `wait_seconds`, and note who holds it (this process, `job`,
+        `run_id`, `started_at`); raise LockBusy when another process keeps it."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         deadline = time.monotonic() + max(0.0, wait_seconds)
@@ -50,7 +64,7 @@ class FileLock:
                     break
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
-                        holder = _describe(read_note(self.path))
+                        holder = read_note(self.path).describe()
                         message = self.busy.replace("{holder}", f" ({holder})" if holder else "")
                         raise LockBusy(message) from None
                     time.sleep(0.1)
@@ -58,16 +72,10 @@ class FileLock:
             os.close(fd)
             raise
         self._fd = fd
-        self.write_note(note or {})
+        text = json.dumps(asdict(Holder(os.getpid(), job, run_id, started_at))).encode()
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, text, 0)
         return self
-
-    def write_note(self, note: dict[str, Any]) -> None:
-        """Record who holds the lock (pid plus `note`) in the lock file, for messages and readers."""
-        if self._fd is None:
-            return
-        text = json.dumps({"pid": os.getpid(), **note}, default=str).encode()
-        os.ftruncate(self._fd, 0)
-        os.pwrite(self._fd, text, 0)
 
     def release(self) -> None:
         if self._fd is None:
@@ -100,8 +108,8 @@ def scheduler_lock(settings: Settings) -> FileLock:
     )
 
 
-def lock_holder(path: Path) -> dict[str, Any] | None:
-    """The note of the process holding the lock at `path`, {} when held without a note, None when free.
+def lock_holder(path: Path) -> Holder | None:
+    """Who holds the lock at `path` (an empty Holder when held without a note), None when it is free.
 
     Probes with a non-blocking lock released at once, so a job starting at that instant may find the
     lock busy for a moment; job runs poll for the lock rather than failing on the first try.
@@ -113,21 +121,18 @@ def lock_holder(path: Path) -> dict[str, Any] | None:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
-            return read_note(path) or {}
+            return read_note(path)
         fcntl.flock(fd, fcntl.LOCK_UN)
         return None
     finally:
         os.close(fd)
 
 
-def read_note(path: Path) -> dict[str, Any]:
+def read_note(path: Path) -> Holder:
+    """The holder noted in a lock file; an empty Holder when there is no readable note."""
     try:
         data = json.loads(path.read_text(encoding="utf-8") or "{}")
     except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _describe(note: dict[str, Any]) -> str:
-    parts = [f"{k} {note[k]}" for k in ("job", "run_id", "pid") if note.get(k)]
-    return ", ".join(parts)
+        return Holder()
+    known = {f.name for f in fields(Holder)}
+    return Holder(**{k: v for k, v in data.items() if k in known}) if isinstance(data, dict) else Holder()

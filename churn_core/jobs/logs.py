@@ -1,9 +1,8 @@
 """Job logs: one line per event, JSON (settings.log_json) or readable text, to stderr and to a file.
 
 Every job event carries its run id, job, step, duration and row counts as `extra` fields, so a log
-shipper can index them and a person can read them. Text that might hold a secret (an exception message
-quoting a webhook URL with a token, say) goes through `redact` before it reaches a handler; `secret_values`
-lists every credential the product can hold, for the CLI, the dashboard, job history and alerts to redact.
+shipper can index them and a person can read them. Every record goes through churn_core.secrets.redact
+before it reaches a handler, so a message quoting a credential is written with *** in its place.
 """
 
 from __future__ import annotations
@@ -11,19 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
-import re
-import shlex
 import sys
-import tomllib
 from collections.abc import Iterable
 from logging.handlers import WatchedFileHandler
-from pathlib import Path
 from typing import Any
 
-from churn_core import signing
-from churn_core.access.roles import secrets_files
-from churn_core.errors import ChurnError
+from churn_core.secrets import redact, secret_values
 from churn_core.settings import Settings
 
 LOGGER_NAME = "churn.jobs"
@@ -42,86 +34,6 @@ FIELDS: tuple[str, ...] = (
     "bytes_scanned",
     "error",
 )
-
-# Credentials that can reach the product without being a setting: boto3's environment variables, and the
-# OIDC secrets Streamlit reads from secrets.toml.
-AWS_SECRET_VARIABLES: tuple[str, ...] = (
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_ACCESS_KEY_ID",
-)
-AUTH_SECRET_KEYS: frozenset[str] = frozenset({"client_secret", "cookie_secret"})
-APP_ROOT = Path(__file__).resolve().parents[2]  # where `churn dashboard` runs the app (its .streamlit/)
-
-_SECRET_PATTERNS: tuple[re.Pattern[str], ...] = (
-    re.compile(
-        r"(?i)\b((?:aws_)?(?:secret|token|password|passwd|api[_-]?key|access[_-]?key|signature|sig)"
-        r"[\w-]*\s*[=:]\s*)[^\s&'\",;]+"
-    ),
-    re.compile(r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)"),  # user:password@ in URLs
-    re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),  # AWS access key ids
-    re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+"),
-)
-
-
-def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """`text` with known secret values and anything that looks like a credential replaced by ***."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + "***", text)
-    return text
-
-
-def secret_values(settings: Settings, app_roots: Iterable[Path] | None = None) -> list[str]:
-    """Every credential the product can hold, never to be written out: the alert hooks (their URL or command
-    may embed a token), the signing key, AWS credentials in the environment, and the sign-in secrets of
-    .streamlit/secrets.toml (in ~, the app's folder and the working directory, or `app_roots`)."""
-    values = [settings.alert_webhook_url, settings.alert_command, settings.signing_key]
-    # A webhook's path (Slack, Teams) is itself the secret; keep only scheme and host visible.
-    if "://" in settings.alert_webhook_url:
-        scheme_host = "/".join(settings.alert_webhook_url.split("/", 3)[:3])
-        values.append(settings.alert_webhook_url[len(scheme_host) :])
-    values += _command_arguments(settings.alert_command)
-    try:
-        key = signing.signing_key(settings, create=False)
-    except (ChurnError, OSError):
-        key = None  # an unusable key file: whoever uses it says so
-    values.append(key.decode("utf-8") if key else "")
-    values += [os.environ.get(name, "") for name in AWS_SECRET_VARIABLES]
-    roots = app_roots if app_roots is not None else (APP_ROOT, Path.cwd())
-    files = dict.fromkeys(path for root in roots for path in secrets_files(Path(root)))
-    for path in files:
-        values += _auth_secrets(path)
-    return [v for v in dict.fromkeys(values) if v and v.strip() not in ("/", "")]
-
-
-def _command_arguments(command: str) -> list[str]:
-    """The alert command's arguments that may be a token on their own (an error may quote one alone)."""
-    try:
-        words = shlex.split(command)
-    except ValueError:
-        return []
-    return [w for w in words[1:] if len(w) >= 8 and not w.startswith("-")]
-
-
-def _auth_secrets(path: Path) -> list[str]:
-    """The OIDC secrets of a secrets.toml's [auth] section (and its per-provider sub-sections)."""
-    try:
-        auth = tomllib.loads(path.read_text(encoding="utf-8")).get("auth", {})
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return []
-    if not isinstance(auth, dict):
-        return []
-    sections = [auth, *(v for v in auth.values() if isinstance(v, dict))]
-    return [v for section in sections for k, v in section.items() if k in AUTH_SECRET_KEYS and isinstance(v, str)]
-
-
-def redacted(text: str, settings: Settings) -> str:
-    """`text` with every credential of `settings` (see secret_values) and anything that looks like one hidden."""
-    return redact(text, secret_values(settings))
 
 
 class _Redacting(logging.Filter):

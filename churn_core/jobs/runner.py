@@ -6,8 +6,21 @@ What keeps the product whole when a run fails or is killed:
   that stops anywhere leaves the previous model and score set in service;
 - job_runs gets a start row before and an outcome row after every run and step; runs whose process died
   are closed as 'interrupted' by the next run (and read that way before then);
-- a step that fails with a transient warehouse error is retried with backoff; any other failure ends the
-  run, is recorded with its reason, sent to the alert hooks, and raised as JobFailed (exit status 1).
+- a step that fails with a TransientError is retried with backoff; any other failure ends the run, is
+  recorded with its reason, sent to the alert hooks, and raised as JobFailed (exit status 1).
+
+Who retries what: each layer retries one kind of failure on its own time scale, and only failures the
+code that knows marked transient (churn_core.errors.TransientError), never guessed from message words:
+- the AWS layer (churn_core.warehouse) retries one API call that was throttled or met a passing server
+  error, within seconds, and raises a TransientError when that did not pass;
+- this runner retries a step, and its own job_runs writes, that raised a TransientError (that, or a
+  warehouse file another process holds for a moment), settings.job_retries times, waiting a backoff that
+  doubles from settings.job_retry_backoff_seconds; any other error fails the run at once;
+- Airflow (airflow/churn_dag.py) retries a whole failed run 10 minutes later, for what no step retry
+  mends (a lost worker, an outage longer than the step backoff). `churn scheduler` does not retry a run:
+  the next cron fire runs the job again.
+So a call throttled throughout is tried at most AWS attempts x (job_retries + 1) times per Airflow try,
+at growing intervals, and an error that cannot pass (a bad query, access denied) ends the run at once.
 """
 
 from __future__ import annotations
@@ -16,41 +29,28 @@ import datetime as dt
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from churn_core.errors import ChurnError
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from churn_core.errors import ChurnError, TransientError
 from churn_core.jobs import history
-from churn_core.jobs.alerts import alert_payload, send_alert
+from churn_core.jobs.alerts import Alert, send_alert
 from churn_core.jobs.history import RUN, RunRecord, utc_now
 from churn_core.jobs.locks import jobs_lock
-from churn_core.jobs.logs import LOGGER_NAME, configure_job_logging, redact, redacted, secret_values
+from churn_core.jobs.logs import LOGGER_NAME, configure_job_logging
+from churn_core.jobs.stop import STOP, Stopped
+from churn_core.secrets import redact, secret_values
 from churn_core.settings import Settings
-from churn_core.warehouse import Warehouse, WarehouseError, open_warehouse
+from churn_core.warehouse import Warehouse, open_warehouse
 
 log = logging.getLogger(LOGGER_NAME)
 
-# Messages of warehouse errors worth retrying: lock waits, throttling, a service briefly unavailable.
-_TRANSIENT_HINTS: tuple[str, ...] = (
-    "could not set lock",
-    "cannot open the warehouse",
-    "conflicting lock",
-    "throttl",
-    "rate exceeded",
-    "slow down",
-    "slowdown",
-    "too many requests",
-    "toomanyrequests",
-    "service unavailable",
-    "serviceunavailable",
-    "temporarily unavailable",
-    "internalerror",
-    "timed out",
-)
 # The job lock is polled at least this long, so a reader probing it cannot make a run fail to start.
 MIN_LOCK_WAIT_SECONDS = 1.0
+Sleep = Callable[[float], None]
 
 
 class JobFailed(ChurnError):
@@ -59,45 +59,6 @@ class JobFailed(ChurnError):
     def __init__(self, message: str, result: JobResult) -> None:
         super().__init__(message)
         self.result = result
-
-
-class Stopped(BaseException):
-    """Raised in the main thread by a SIGTERM handler to abandon the running step (see StopSignal)."""
-
-
-class StopSignal:
-    """Turns SIGTERM into a clean stop: raise at once while a step runs (its writes are atomic, so
-    abandoning it is safe), otherwise only note the request and stop at the next step boundary, so the
-    history and lock bookkeeping are never cut short."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self.reason = ""
-        self._interruptible = False
-
-    def request(self, reason: str) -> bool:
-        """Note a stop; True when the caller (a signal handler) should raise Stopped now."""
-        self.requested, self.reason = True, reason
-        return self._interruptible
-
-    def check(self) -> None:
-        if self.requested:
-            raise Stopped(self.reason)
-
-    @contextmanager
-    def interruptible(self) -> Iterator[None]:
-        self.check()
-        self._interruptible = True
-        try:
-            yield
-        finally:
-            self._interruptible = False
-
-    def reset(self) -> None:
-        self.requested, self.reason, self._interruptible = False, "", False
-
-
-STOP = StopSignal()
 
 
 @dataclass
@@ -158,17 +119,37 @@ def new_run_id(job: str) -> str:
     return f"{job}-{utc_now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
-def is_transient(exc: BaseException) -> bool:
-    """Errors worth retrying: marked `transient` by the adapter, lock waits, throttling, network blips."""
-    marked = getattr(exc, "transient", None)
-    if marked is not None:
-        return bool(marked)
-    if isinstance(exc, ConnectionError | TimeoutError):
-        return True
-    if isinstance(exc, WarehouseError):
-        text = str(exc).lower()
-        return any(hint in text for hint in _TRANSIENT_HINTS)
-    return False
+def _retry_policy(
+    settings: Settings, fields: dict[str, Any], secrets: list[str], sleep: Sleep = time.sleep
+) -> Retrying:
+    """The runner's one retry policy: a TransientError, and nothing else, is tried again settings.job_retries
+    times, `sleep`ing a backoff that doubles from settings.job_retry_backoff_seconds; each retry is logged."""
+
+    def warn(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.warning(
+            "transient error, retrying in %.1fs",
+            state.upcoming_sleep,
+            extra={**fields, "attempt": state.attempt_number, "error": redact(_message(exc), secrets) if exc else None},
+        )
+
+    return Retrying(
+        retry=retry_if_exception_type(TransientError),
+        stop=stop_after_attempt(settings.job_retries + 1),
+        wait=wait_exponential(multiplier=settings.job_retry_backoff_seconds),
+        sleep=sleep,
+        before_sleep=warn,
+        reraise=True,
+    )
+
+
+@dataclass(frozen=True)
+class _Ending:
+    """How a run ended: its status, and for a run that did not succeed the step it stopped at and why."""
+
+    status: str = "succeeded"
+    step: str | None = None
+    error: str | None = None
 
 
 def execute_job(
@@ -179,246 +160,197 @@ def execute_job(
     as_of: dt.date | None = None,
     launched_by: str = "manual",
     lock_wait_seconds: float = 0.0,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Sleep = time.sleep,
 ) -> JobResult:
     """Run `steps` as job `job` now; return the result, or raise JobFailed (recorded and alerted),
     LockBusy (another job runs; nothing recorded) or Stopped (SIGTERM; recorded as interrupted)."""
     configure_job_logging(settings)
     secrets = secret_values(settings)
     run_id = new_run_id(job)
-    fields = {"job": job, "run_id": run_id}
+    retry = _retry_policy(settings, {"job": job, "run_id": run_id}, secrets, sleep)
     lock = jobs_lock(settings)
     with STOP.interruptible():  # a stop while waiting for another job ends the wait
-        lock.acquire(
-            max(lock_wait_seconds, MIN_LOCK_WAIT_SECONDS),
-            {"job": job, "run_id": run_id, "started_at": utc_now().isoformat()},
-        )
+        wait = max(lock_wait_seconds, MIN_LOCK_WAIT_SECONDS)
+        lock.acquire(wait, job=job, run_id=run_id, started_at=utc_now().isoformat())
     with lock:
-        warehouse = open_warehouse(settings)
-        started = utc_now()
-        head = RunRecord(run_id, job, RUN, launched_by, started, "running")
-        results: list[StepResult] = []
-        failure: tuple[str, str, str] | None = None  # (status, step, error)
-        try:
-            _retrying(lambda: _close_interrupted(warehouse, settings), settings, sleep, fields)
-            _retrying(lambda: history.record(warehouse, head), settings, sleep, fields)
-            log.info("run started (%s)", launched_by, extra={**fields, "status": "running"})
-            context = JobContext(job, run_id, settings, warehouse, as_of)
-            for name, function in steps:
-                STOP.check()
-                step_result = _run_step(context, name, function, launched_by, sleep, secrets)
-                results.append(step_result)
-                if step_result.status != "succeeded":
-                    failure = (step_result.status, name, step_result.error or "")
-                    break
-        except Stopped as exc:
-            failure = ("interrupted", "", f"stopped: {exc}")
-        except Exception as exc:  # history could not be written: still report and alert
-            failure = ("failed", "", redact(_message(exc), secrets))
-        ended = utc_now()
-        outcome = _run_outcome(results)
-        status, failed_step, error = failure or ("succeeded", None, None)
-        result = JobResult(job, run_id, status, started, ended, tuple(results), error, failed_step)
-        try:
-            _retrying(
-                lambda: history.record(
-                    warehouse,
-                    replace(
-                        head,
-                        status=status,
-                        ended_at=ended,
-                        rows_in=outcome.rows_in,
-                        rows_out=outcome.rows_out,
-                        model_version=result.model_version,
-                        bytes_scanned=_total_bytes(results),
-                        error=error,
-                        detail=outcome.detail,
-                        attempts=None,
-                    ),
-                ),
-                settings,
-                sleep,
-                fields,
-            )
-        except Exception as exc:
-            log.error("could not record the end of the run: %s", redact(_message(exc), secrets), extra=fields)
-    seconds = (ended - started).total_seconds()
-    level = logging.INFO if status == "succeeded" else logging.ERROR
-    log.log(
-        level,
-        "run %s",
-        status,
-        extra={
-            **fields,
-            "status": status,
-            "duration_s": round(seconds, 3),
-            "rows_in": outcome.rows_in,
-            "rows_out": outcome.rows_out,
-            "model_version": result.model_version,
-            "error": error,
-        },
-    )
-    if status == "failed":
-        send_alert(
-            settings,
-            alert_payload(
-                settings,
-                job,
-                run_id,
-                status,
-                error,
-                step=failed_step or None,
-                started_at=started.isoformat() + "Z",
-                ended_at=ended.isoformat() + "Z",
-            ),
+        context = JobContext(job, run_id, settings, open_warehouse(settings), as_of)
+        head = RunRecord(run_id, job, RUN, launched_by, utc_now(), "running")
+        results, ending = _run_steps(context, steps, head, retry, secrets, sleep)
+        result = JobResult(
+            job, run_id, ending.status, head.started_at, utc_now(), tuple(results), ending.error, ending.step
         )
-    if status == "interrupted":
-        raise Stopped(error or "stopped")
-    if status == "failed":
-        where = f" at step {failed_step}" if failed_step else ""
-        raise JobFailed(
-            f"{job} run {run_id} failed{where}: {error}. The previous model and scores are still in service.", result
-        )
+        _record_end(context.warehouse, head, result, retry, secrets)
+    _log_end(result)
+    if result.status != "succeeded":
+        _report_failure(settings, result)
     return result
 
 
+def _report_failure(settings: Settings, result: JobResult) -> None:
+    """Alert a failed run, then raise: JobFailed for a failure, Stopped for a run stopped by a signal."""
+    if result.status == "interrupted":
+        raise Stopped(result.error or "stopped")
+    started_at, ended_at = result.started_at.isoformat() + "Z", result.ended_at.isoformat() + "Z"
+    alert = Alert.of(
+        settings,
+        result.job,
+        result.run_id,
+        result.status,
+        result.error,
+        step=result.failed_step,
+        started_at=started_at,
+        ended_at=ended_at,
+    )
+    send_alert(settings, alert)
+    where = f" at step {result.failed_step}" if result.failed_step else ""
+    raise JobFailed(
+        f"{result.job} run {result.run_id} failed{where}: {result.error}. "
+        "The previous model and scores are still in service.",
+        result,
+    )
+
+
+def _run_steps(
+    context: JobContext, steps: Steps, head: RunRecord, retry: Retrying, secrets: list[str], sleep: Sleep
+) -> tuple[list[StepResult], _Ending]:
+    """Close runs left open by dead processes, record the run's start, then run the steps in order until
+    one does not succeed; the results of the steps that ran, and how the run ended."""
+    results: list[StepResult] = []
+    try:
+        _close_interrupted(context.warehouse, context.settings, retry)
+        retry(history.record, context.warehouse, head)
+        fields = {"job": head.job, "run_id": head.run_id, "status": "running"}
+        log.info("run started (%s)", head.launched_by, extra=fields)
+        for name, function in steps:
+            STOP.check()
+            results.append(_run_step(context, name, function, head.launched_by, secrets, sleep))
+            if results[-1].status != "succeeded":
+                return results, _Ending(results[-1].status, name, results[-1].error or "")
+    except Stopped as exc:
+        return results, _Ending("interrupted", None, f"stopped: {exc}")
+    except Exception as exc:  # history could not be written: still report and alert
+        return results, _Ending("failed", None, redact(_message(exc), secrets))
+    return results, _Ending()
+
+
+def _record_end(warehouse: Warehouse, head: RunRecord, result: JobResult, retry: Retrying, secrets: list[str]) -> None:
+    """Append the run's outcome row; a failure to do so is logged, never raised (the run has ended)."""
+    outcome = _run_outcome(list(result.steps))
+    end = replace(
+        head,
+        status=result.status,
+        ended_at=result.ended_at,
+        rows_in=outcome.rows_in,
+        rows_out=outcome.rows_out,
+        model_version=result.model_version,
+        bytes_scanned=_total_bytes(list(result.steps)),
+        error=result.error,
+        detail=outcome.detail,
+    )
+    try:
+        retry(history.record, warehouse, end)
+    except Exception as exc:
+        fields = {"job": head.job, "run_id": head.run_id}
+        log.error("could not record the end of the run: %s", redact(_message(exc), secrets), extra=fields)
+
+
+def _log_end(result: JobResult) -> None:
+    outcome = _run_outcome(list(result.steps))
+    log.log(
+        logging.INFO if result.status == "succeeded" else logging.ERROR,
+        "run %s",
+        result.status,
+        extra={
+            "job": result.job,
+            "run_id": result.run_id,
+            "status": result.status,
+            "duration_s": round((result.ended_at - result.started_at).total_seconds(), 3),
+            "rows_in": outcome.rows_in,
+            "rows_out": outcome.rows_out,
+            "model_version": result.model_version,
+            "error": result.error,
+        },
+    )
+
+
 def _run_step(
-    context: JobContext,
-    name: str,
-    function: StepFunction,
-    launched_by: str,
-    sleep: Callable[[float], None],
-    secrets: list[str],
+    context: JobContext, name: str, function: StepFunction, launched_by: str, secrets: list[str], sleep: Sleep
 ) -> StepResult:
-    settings, warehouse = context.settings, context.warehouse
+    """One step: its start row, its attempts (a TransientError is retried), its outcome row and log line."""
+    warehouse = context.warehouse
     fields = {"job": context.job, "run_id": context.run_id, "step": name}
+    retry = _retry_policy(context.settings, fields, secrets, sleep)
     head = RunRecord(context.run_id, context.job, name, launched_by, utc_now(), "running")
-    _retrying(lambda: history.record(warehouse, head), settings, sleep, fields)
+    retry(history.record, warehouse, head)
     log.info("step started", extra={**fields, "status": "running"})
     bytes_before = _bytes_scanned(warehouse)
     started = time.monotonic()
-    attempts, status, error = 0, "failed", None
-    outcome = StepOutcome()
+    attempts = 0
+
+    def attempt() -> StepOutcome:
+        nonlocal attempts
+        attempts += 1
+        with STOP.interruptible():
+            return function(context) or StepOutcome()
+
+    def interruptible_sleep(seconds: float) -> None:
+        with STOP.interruptible():
+            sleep(seconds)
+
     try:
-        while True:
-            attempts += 1
-            try:
-                with STOP.interruptible():
-                    outcome = function(context) or StepOutcome()
-                status = "succeeded"
-                break
-            except Exception as exc:
-                error = redact(_message(exc), secrets)
-                if not is_transient(exc) or attempts > settings.job_retries:
-                    break
-                delay = settings.job_retry_backoff_seconds * 2 ** (attempts - 1)
-                log.warning(
-                    "transient error, retrying in %.1fs", delay, extra={**fields, "attempt": attempts, "error": error}
-                )
-                with STOP.interruptible():
-                    sleep(delay)
+        outcome, status, error = retry.copy(sleep=interruptible_sleep)(attempt), "succeeded", None
     except Stopped as exc:
-        status, error = "interrupted", f"stopped: {exc}"
-    seconds = time.monotonic() - started
+        outcome, status, error = StepOutcome(), "interrupted", f"stopped: {exc}"
+    except Exception as exc:
+        outcome, status, error = StepOutcome(), "failed", redact(_message(exc), secrets)
     scanned = _bytes_scanned(warehouse)
     scanned = scanned - bytes_before if scanned is not None and bytes_before is not None else None
-    _retrying(
-        lambda: history.record(
-            warehouse,
-            replace(
-                head,
-                status=status,
-                ended_at=utc_now(),
-                attempts=attempts,
-                rows_in=outcome.rows_in,
-                rows_out=outcome.rows_out,
-                model_version=outcome.model_version,
-                bytes_scanned=scanned,
-                error=error if status != "succeeded" else None,
-                detail=outcome.detail,
-            ),
-        ),
-        settings,
-        sleep,
-        fields,
+    result = StepResult(name, status, time.monotonic() - started, attempts, outcome, error, scanned)
+    end = replace(
+        head,
+        status=status,
+        ended_at=utc_now(),
+        attempts=attempts,
+        rows_in=outcome.rows_in,
+        rows_out=outcome.rows_out,
+        model_version=outcome.model_version,
+        bytes_scanned=scanned,
+        error=error,
+        detail=outcome.detail,
     )
-    level = logging.INFO if status == "succeeded" else logging.ERROR
+    retry(history.record, warehouse, end)
+    _log_step(result, fields)
+    return result
+
+
+def _log_step(result: StepResult, fields: dict[str, Any]) -> None:
+    outcome = result.outcome
     log.log(
-        level,
+        logging.INFO if result.status == "succeeded" else logging.ERROR,
         "step %s%s",
-        status,
+        result.status,
         f": {outcome.detail}" if outcome.detail else "",
         extra={
             **fields,
-            "status": status,
-            "attempt": attempts,
-            "duration_s": round(seconds, 3),
+            "status": result.status,
+            "attempt": result.attempts,
+            "duration_s": round(result.seconds, 3),
             "rows_in": outcome.rows_in,
             "rows_out": outcome.rows_out,
             "model_version": outcome.model_version,
-            "bytes_scanned": scanned,
-            "error": error if status != "succeeded" else None,
+            "bytes_scanned": result.bytes_scanned,
+            "error": result.error,
         },
     )
-    return StepResult(name, status, seconds, attempts, outcome, error if status != "succeeded" else None, scanned)
 
 
-def _close_interrupted(warehouse: Warehouse, settings: Settings) -> None:
-    """Record 'interrupted' for runs and steps whose process died before recording an end, and alert.
-
-    Called with the job lock held, so no other run is in progress: every open run is dead.
-    """
-    open_runs = history.open_runs(warehouse)
-    if open_runs.empty:
-        return
-    now = utc_now()
-    error = "interrupted: the process ended before recording an outcome (killed, crashed or the machine stopped)"
-    history.record(
-        warehouse,
-        *[
-            RunRecord(
-                str(r.run_id),
-                str(r.job),
-                str(r.step),
-                str(r.launched_by),
-                r.started_at.to_pydatetime() if hasattr(r.started_at, "to_pydatetime") else r.started_at,
-                "interrupted",
-                ended_at=now,
-                error=error,
-            )
-            for r in open_runs.itertuples(index=False)
-        ],
-    )
-    for r in open_runs[open_runs["step"] == RUN].itertuples(index=False):
-        log.error(
-            "run found interrupted", extra={"job": r.job, "run_id": r.run_id, "status": "interrupted", "error": error}
-        )
-        send_alert(
-            settings,
-            alert_payload(
-                settings, str(r.job), str(r.run_id), "interrupted", error, started_at=f"{r.started_at.isoformat()}Z"
-            ),
-        )
-
-
-def _retrying(
-    work: Callable[[], Any], settings: Settings, sleep: Callable[[float], None], fields: dict[str, Any]
-) -> Any:
-    """`work()`, retried like a step when it fails with a transient error (history writes, bookkeeping)."""
-    for attempt in range(1, settings.job_retries + 2):
-        try:
-            return work()
-        except Exception as exc:
-            if not is_transient(exc) or attempt > settings.job_retries:
-                raise
-            delay = settings.job_retry_backoff_seconds * 2 ** (attempt - 1)
-            log.warning(
-                "transient error, retrying in %.1fs",
-                delay,
-                extra={**fields, "attempt": attempt, "error": redacted(_message(exc), settings)},
-            )
-            sleep(delay)
-    raise AssertionError("unreachable")
+def _close_interrupted(warehouse: Warehouse, settings: Settings, retry: Retrying) -> None:
+    """Close the runs whose process died before recording an end (see history.close_interrupted); alert each."""
+    for run in retry(history.close_interrupted, warehouse):
+        fields = {"job": run.job, "run_id": run.run_id, "status": run.status, "error": run.error}
+        log.error("run found interrupted", extra=fields)
+        started_at = f"{run.started_at.isoformat()}Z"
+        send_alert(settings, Alert.of(settings, run.job, run.run_id, run.status, run.error, started_at=started_at))
 
 
 def _run_outcome(results: list[StepResult]) -> StepOutcome:

@@ -23,51 +23,26 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from apscheduler.executors.debug import DebugExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 
 from churn_core.jobs.locks import LockBusy, scheduler_lock
 from churn_core.jobs.logs import LOGGER_NAME, configure_job_logging
-from churn_core.jobs.runner import STOP, JobFailed, Stopped
-from churn_core.settings import Settings, SettingsError
+from churn_core.jobs.runner import JobFailed
+from churn_core.jobs.schedule import JOB_CRONS, cron_trigger
+from churn_core.jobs.steps import run_job
+from churn_core.jobs.stop import STOP, Stopped
+from churn_core.settings import Settings
 
 STATE_FILE = "scheduler_state.json"
-JOB_CRONS: dict[str, str] = {"weekly": "train_cron", "daily": "score_cron"}  # job -> setting, weekly first
 # A job that already covers another: a missed weekly run scores too, so it stands in for a missed daily.
 COVERS: dict[str, tuple[str, ...]] = {"weekly": ("daily",)}
 
 log = logging.getLogger(LOGGER_NAME)
 JobRunner = Callable[[str, Settings, str], Any]
-
-
-def cron_trigger(settings: Settings, job: str) -> CronTrigger:
-    """The job's CronTrigger from its crontab setting (5 fields, or 6 with seconds first), in
-    settings.timezone; SettingsError when either is invalid."""
-    setting = JOB_CRONS[job]
-    try:
-        zone = ZoneInfo(settings.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise SettingsError(
-            f"setting 'timezone': {settings.timezone!r} is not a time zone name such as UTC or Europe/Berlin"
-        ) from None
-    expression = str(getattr(settings, setting)).strip()
-    try:
-        fields = expression.split()
-        if len(fields) == 6:  # a leading seconds field, as in Quartz/APScheduler (handy for tests)
-            second, minute, hour, day, month, day_of_week = fields
-            return CronTrigger(
-                second=second, minute=minute, hour=hour, day=day, month=month, day_of_week=day_of_week, timezone=zone
-            )
-        return CronTrigger.from_crontab(expression, timezone=zone)
-    except ValueError as exc:
-        raise SettingsError(
-            f"setting {setting!r}: {getattr(settings, setting)!r} is not a crontab "
-            f"expression ({exc}); e.g. '0 6 * * *' for 06:00 every day"
-        ) from None
 
 
 # --- last fire times ----------------------------------------------------------------------------------
@@ -144,8 +119,6 @@ class _StoppableScheduler(BlockingScheduler):
 
 
 def _run_job(job: str, settings: Settings, launched_by: str) -> Any:
-    from churn_core.jobs.steps import run_job
-
     return run_job(job, settings, launched_by=launched_by, lock_wait_seconds=settings.misfire_grace_seconds)
 
 
@@ -223,7 +196,7 @@ class ChurnScheduler:
         """Run until SIGTERM/SIGINT; return the exit status (0 on a clean stop)."""
         configure_job_logging(self.settings)
         lock = scheduler_lock(self.settings)
-        lock.acquire(0.0, {"started_at": self.clock().isoformat()})
+        lock.acquire(0.0, started_at=self.clock().isoformat())
         STOP.reset()
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
         log.info("scheduler started for %s (time zone %s)", self.settings.home, self.settings.timezone)

@@ -1,79 +1,35 @@
-"""Jobs: the pipeline steps wired together. Each step is a plain function of churn_core taking settings."""
+"""The scheduled jobs: daily (etl -> score) and weekly (etl -> train -> evaluate -> promote -> score).
+
+Each step is a plain function of a JobContext (settings, warehouse, as-of date, scratch state) that returns
+what it read and wrote for the history; churn_core.jobs.runner runs them under the job lock with job_runs
+history, retries, logs and alerts. Every step writes atomically and deletes nothing before the new thing
+is complete, so a run that stops anywhere leaves the previous model and score set in service.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from typing import Any, TypeVar
 
+from churn_core.data.etl import run_etl
 from churn_core.errors import ChurnError
 from churn_core.jobs.runner import JobContext, JobResult, StepFunction, StepOutcome, execute_job
+from churn_core.model.registry import Registry, RegistryError
+from churn_core.model.train import train_candidate
+from churn_core.scoring.score import score_evaluators
 from churn_core.settings import Settings
-from churn_core.warehouse import open_warehouse
-
-T = TypeVar("T")
-Step = Callable[[str, Callable[[], T]], T]
-
-
-def _plain_step(label: str, work: Callable[[], T]) -> T:
-    return work()
-
-
-DEMO_TUNING_SECONDS = 10.0  # the demo's hyper-parameter search budget (settings.tuning_budget_seconds caps it)
-
-
-def run_demo(settings: Settings, step: Step = _plain_step) -> dict[str, Any]:
-    """Generate demo data, load it through validation, build the modelling tables, train a model (profile
-    tuned, short search), make it the champion and score every evaluator in trial."""
-    from churn_core.data import synthetic
-    from churn_core.data.etl import run_etl
-    from churn_core.data.ingest import load_raw
-    from churn_core.model.registry import Registry
-    from churn_core.model.train import train_candidate
-    from churn_core.scoring.score import score_evaluators
-
-    warehouse = open_warehouse(settings)
-    tables = step(
-        f"Generating {settings.demo_evaluators:,} demo evaluators",
-        lambda: synthetic.generate(settings.demo_evaluators, days=settings.demo_days, seed=settings.demo_seed),
-    )
-    truth = tables.pop("demo_truth")
-    rows = step("Validating and loading raw tables", lambda: load_raw(warehouse, tables, {"demo_truth": truth}))
-    rows.update(step("Building modelling tables (SQL)", lambda: run_etl(warehouse, settings)))
-    quick = settings.with_overrides(tuning_budget_seconds=min(settings.tuning_budget_seconds, DEMO_TUNING_SECONDS))
-    model = step("Training the model (profile tuned, short search)", lambda: train_candidate(warehouse, quick, "tuned"))
-    registry = Registry(settings)
-    # the demo data were just regenerated: its model replaces any earlier demo champion
-    step(f"Promoting {model.version} to champion", lambda: registry.promote(model.version, force=True))
-    summary = step(
-        "Scoring every evaluator in trial", lambda: score_evaluators(warehouse, settings, registry.load("champion"))
-    )
-    rows["evaluator_scores"] = summary.rows
-    return rows
-
-
-# --- scheduled jobs: daily (etl -> score) and weekly (etl -> train -> evaluate -> promote -> score) -------
-# Each step is a plain function of a JobContext (settings, warehouse, as-of date, scratch state) that
-# returns what it read and wrote for the history; churn_core.jobs.runner runs them under the job lock with
-# job_runs history, retries, logs and alerts. Every step writes atomically and deletes nothing before the
-# new thing is complete, so a run that stops anywhere leaves the previous model and score set in service.
 
 
 def etl_step(context: JobContext) -> StepOutcome:
     """Rebuild the modelling tables from the raw tables (each swapped in atomically)."""
-    from churn_core.data.etl import run_etl
-
     rows = run_etl(context.warehouse, context.settings, context.as_of)
     return StepOutcome(rows_in=context.warehouse.count("evaluators"), rows_out=sum(rows.values()))
 
 
 def train_step(context: JobContext) -> StepOutcome:
     """Train a candidate model and register it as a new version (the champion is untouched)."""
-    from churn_core.model.train import train_candidate
-
     candidate = train_candidate(context.warehouse, context.settings)
     context.state["candidate"] = candidate.version
-    context.state["dataset"] = str(candidate.card.get("dataset") or "evaluators")
+    context.state["dataset"] = candidate.card.dataset
     return StepOutcome(
         rows_in=candidate.rows, model_version=candidate.version, detail=f"registered candidate {candidate.version}"
     )
@@ -81,8 +37,6 @@ def train_step(context: JobContext) -> StepOutcome:
 
 def evaluate_step(context: JobContext) -> StepOutcome:
     """Compare the candidate with the champion on the candidate's held-out rows (writes nothing)."""
-    from churn_core.model.registry import Registry
-
     comparison = Registry(context.settings, context.state["dataset"]).compare(context.state["candidate"])
     context.state["comparison"] = comparison
     return StepOutcome(rows_in=comparison.rows, model_version=comparison.candidate, detail=comparison.reason)
@@ -91,8 +45,6 @@ def evaluate_step(context: JobContext) -> StepOutcome:
 def promote_step(context: JobContext) -> StepOutcome:
     """Make the candidate the champion unless it is worse by more than settings.promotion_tolerance (one
     atomic alias write). A refused promotion is not a failure: the champion stays and scores."""
-    from churn_core.model.registry import Registry, RegistryError
-
     registry = Registry(context.settings, context.state["dataset"])
     candidate = context.state["candidate"]
     comparison = context.state.get("comparison")
@@ -101,7 +53,7 @@ def promote_step(context: JobContext) -> StepOutcome:
             raise RegistryError(f"not promoted: {comparison.reason}", refused=True)
         registry.promote(candidate)
     except RegistryError as exc:
-        if not getattr(exc, "refused", False):
+        if not exc.refused:
             raise
         champion = registry.champion_version()
         return StepOutcome(model_version=champion, detail=f"kept champion {champion}: {exc}")
@@ -110,9 +62,6 @@ def promote_step(context: JobContext) -> StepOutcome:
 
 def score_step(context: JobContext) -> StepOutcome:
     """Score every evaluator with the champion and write the score set (one atomic write per as-of date)."""
-    from churn_core.model.registry import Registry
-    from churn_core.scoring.score import score_evaluators
-
     model = Registry(context.settings).load("champion")
     summary = score_evaluators(context.warehouse, context.settings, model, context.as_of)
     detail = "; ".join((f"scored {summary.rows:,} evaluators as of {summary.as_of}", *summary.notes))
@@ -145,13 +94,3 @@ def run_job(
     return execute_job(
         job, JOBS[job], settings, as_of=as_of, launched_by=launched_by, lock_wait_seconds=lock_wait_seconds
     )
-
-
-def run_daily(settings: Settings, **options: Any) -> JobResult:
-    """The daily job: etl -> score."""
-    return run_job("daily", settings, **options)
-
-
-def run_weekly(settings: Settings, **options: Any) -> JobResult:
-    """The weekly job: etl -> train -> evaluate -> promote if not worse -> score."""
-    return run_job("weekly", settings, **options)

@@ -184,11 +184,3 @@ class ModelCard(_Json):
         out = super().to_dict()
         extra = out.pop("extra")
         return {**out, **extra}
-
-    # Transitional: item access by JSON key, for callers not yet switched to attributes (churn_core/cli/
-    # models.py, churn_core/jobs/steps.py). Remove once they read attributes.
-    def __getitem__(self, key: str) -> Any:
-        return self.to_dict()[key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.to_dict().get(key, default)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -127,8 +127,6 @@ class Registry:
     def register(self, model: Trained) -> str:
         """Store a trained model as a new version and return its name (not champion); sets model.card."""
         card = model.card
-        if not isinstance(card, ModelCard):  # transitional: a dict card, as tests/.../test_registry_s3.py passes
-            card = ModelCard.from_dict(card)
         holdout = io.BytesIO()
         model.holdout.to_parquet(holdout, index=False)
         booster = bytes(model.booster.save_raw("ubj"))
@@ -164,10 +162,6 @@ class Registry:
         """The card of a version (or of the champion), checked against the version's manifest."""
         return files.card(self.storage, self._resolve(version))
 
-    def card(self, version: str) -> dict[str, Any]:
-        """Transitional, for churn_core/cli/models.py: `model_card(version).to_dict()`."""
-        return self.model_card(version).to_dict()
-
     def load(self, version: str = "champion") -> LoadedModel:
         """A verified version (or the champion) with its booster, pipeline and calibrator."""
         version = self._resolve(version)
@@ -191,14 +185,6 @@ class Registry:
     def listing(self) -> list[ListedVersion]:
         """Every version with its card, oldest first; damaged ones say why."""
         return files.listing(self.storage)
-
-    def list(self) -> list[dict[str, Any]]:
-        """Transitional, for churn_core/cli/models.py: `listing()` as dicts (the card's keys, `status`, `champion`)."""
-        return [
-            {**(item.card.to_dict() if item.card else {"version": item.version}), "status": item.status}
-            | {"champion": item.champion}
-            for item in self.listing()
-        ]
 
     # promotion
 

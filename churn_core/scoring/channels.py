@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xgboost as xgb
 
+from churn_core.intervals import Z95
 from churn_core.schema import CHANNELS, FEATURES
 from churn_core.scoring.targeting import channel_costs, default_save_rates, save_rates
 from churn_core.settings import Settings
@@ -51,7 +52,6 @@ EFFECT_COLUMNS: tuple[str, ...] = (
     "estimated",
     "recommended",
 )
-Z_95 = 1.959964
 PREDICT_THREADS = 2  # uplift models predicted at once, one thread each
 # Count touches sent but not delivered too: the treatment is the campaign (see the module doc).
 COUNT_UNDELIVERED = True
@@ -237,7 +237,7 @@ def estimate_channel_effects(history: pd.DataFrame, model: UpliftModel, settings
             yy = y[group]
             psi = m1 - m0 + t * (yy - m1) / e - (1.0 - t) * (yy - m0) / (1.0 - e)
             uplift = float(psi.mean())
-            half = Z_95 * float(psi.std(ddof=1)) / np.sqrt(len(psi))
+            half = Z95 * float(psi.std(ddof=1)) / np.sqrt(len(psi))
             low, high = uplift - half, uplift + half
         rows.append(
             (

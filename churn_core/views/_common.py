@@ -10,35 +10,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from churn_core.schema import FEATURE_TEXT, feature_text
 from churn_core.warehouse import load_sql
 
-FEATURE_LABELS: dict[str, str] = {
-    "number_of_projects": "projects created",
-    "number_of_issues": "issues created",
-    "number_of_invites": "invitations sent",
-    "w1_active_users": "people active so far",
-    "w1_agg_active_users": "user-days of activity",
-    "w1_max_active_users": "most people active on one day",
-    "watchers_added": "watchers added",
-    "issues_updated": "issue updates",
-    "issues_commented": "issue comments",
-    "issues_assigned": "issues assigned",
-    "at_mentions": "@-mentions",
-    "issues_viewed": "issue views",
-    "issues_completed": "issues completed",
-    "mobile_usage": "mobile sessions",
-    "sprint_started": "sprints started",
-    "sprint_finished": "sprints finished",
-    "as_of_day": "days of usage seen",
-    "team_size": "seats declared",
-    "expected_annual_value": "expected annual value",
-    "active_user_share": "share of seats active",
-    "user_days_per_day": "active users a day on average",
-    "issues_per_user": "issues per active user",
-    "updates_per_issue": "updates per issue",
-    "company_size_band": "company size",
-    "acquisition_source": "acquisition source",
-}
+FEATURE_LABELS: dict[str, str] = {name: text.label for name, text in FEATURE_TEXT.items()}
 SHAP_COLUMN = re.compile(r"^shap_([a-z][a-z0-9_]*)$")
 UPLIFT_COLUMN = re.compile(r"^uplift_([a-z][a-z0-9_]*)$")
 
@@ -88,4 +63,4 @@ def as_record(row: pd.Series) -> dict[str, Any]:
 
 def feature_label(feature: str) -> str:
     """A model feature in words for marketers."""
-    return FEATURE_LABELS.get(feature, feature.replace("_", " "))
+    return feature_text(feature).label

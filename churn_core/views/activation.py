@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import pandas as pd
 
-from churn_core.views.intervals import add_rate, difference_interval
+from churn_core.intervals import add_rate, difference_interval
 from churn_core.warehouse import Warehouse
 
 SEGMENT_DIMENSIONS: dict[str, str] = {
@@ -19,17 +20,27 @@ SEGMENT_DIMENSIONS: dict[str, str] = {
 }
 
 
-def week1_activation(warehouse: Warehouse, as_of: dt.date) -> dict[str, float | None]:
+@dataclass(frozen=True)
+class Week1Activation:
+    """Week-1 activation of the trials that finished week 1 in the 7 days to the score date and the 7 days
+    before: the rate (None without trials) and the number of trials."""
+
+    this_week: float | None = None
+    last_week: float | None = None
+    this_week_n: int = 0
+    last_week_n: int = 0
+
+
+def week1_activation(warehouse: Warehouse, as_of: dt.date) -> Week1Activation:
     """Week-1 activation of the trials that finished week 1 this week and last week (rate and count)."""
-    out: dict[str, float | None] = {"this_week": None, "last_week": None, "this_week_n": 0, "last_week_n": 0}
     if not warehouse.table_exists("activation_daily"):
-        return out
-    df = warehouse.run("week1_activation_kpi", {"as_of": as_of})
-    for _, row in df.iterrows():
+        return Week1Activation()
+    weeks: dict[str, float | int | None] = {}
+    for _, row in warehouse.run("week1_activation_kpi", {"as_of": as_of}).iterrows():
         n = int(row["evaluators"])
-        out[f"{row['week']}_n"] = n
-        out[str(row["week"])] = float(row["activated"]) / n if n else None
-    return out
+        weeks[f"{row['week']}_n"] = n
+        weeks[str(row["week"])] = float(row["activated"]) / n if n else None
+    return Week1Activation(**weeks)
 
 
 def activation_curves(warehouse: Warehouse) -> pd.DataFrame:

@@ -7,7 +7,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from churn_core.views.intervals import add_rate, difference_interval
+from churn_core.intervals import add_rate, difference_interval
 from churn_core.warehouse import Warehouse
 
 CONTROL_ARM = "no contact (control)"

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from dataclasses import dataclass
 
 import pandas as pd
 
 from churn_core.jobs import history
 from churn_core.settings import Settings
-from churn_core.views._common import as_record
+from churn_core.views._common import as_date, as_record
 from churn_core.warehouse import Warehouse
 
 
@@ -54,12 +54,21 @@ def realised_performance(warehouse: Warehouse) -> pd.DataFrame:
     return df
 
 
-def freshness(warehouse: Warehouse) -> dict[str, Any]:
-    """The last day of telemetry and when the raw data was last checked (None where unknown)."""
-    tables = set(warehouse.tables())
-    if not {"daily_usage", "data_quality", "evaluators"} <= tables:
-        return {"last_usage_date": None, "quality_checked_at": None, "evaluators": 0}
-    return as_record(warehouse.run("data_freshness").iloc[0])
+@dataclass(frozen=True)
+class DataFreshness:
+    """The last day of telemetry, when the raw data was last checked (None where unknown), how many evaluators."""
+
+    last_usage_date: dt.date | None = None
+    quality_checked_at: dt.datetime | None = None
+    evaluators: int = 0
+
+
+def freshness(warehouse: Warehouse) -> DataFreshness:
+    """How fresh the raw data is (nothing known before it is loaded and checked)."""
+    if not {"daily_usage", "data_quality", "evaluators"} <= set(warehouse.tables()):
+        return DataFreshness()
+    row = as_record(warehouse.run("data_freshness").iloc[0])
+    return DataFreshness(as_date(row["last_usage_date"]), row["quality_checked_at"], int(row["evaluators"] or 0))
 
 
 def data_quality(warehouse: Warehouse) -> pd.DataFrame:

@@ -209,21 +209,33 @@ def at_risk_page(
     page_size: int = 50,
 ) -> pd.DataFrame:
     """One page of the scored evaluators matching `filters`, sorted; paging happens in the warehouse."""
-    where, params = filter_conditions(filters)
-    params.update(
-        as_of=as_of,
-        sort=sort if sort in SORTS else "risk",
-        offset=max(0, int(page)) * page_size,
-        limit=int(page_size),
-    )
-    return warehouse.query(render_sql("at_risk_page", filters=where), params)
+    offset = max(0, int(page)) * page_size
+    return _at_risk_list(warehouse, as_of, filters, sort, TABLE_COLUMNS[1:], offset, page_size)
 
 
-def at_risk_summary(warehouse: Warehouse, as_of: dt.date, filters: Filters = Filters()) -> dict[str, float]:
+@dataclass(frozen=True)
+class AtRiskSummary:
+    """How many evaluators of a score set match the filters, and what they are worth."""
+
+    evaluators: int = 0
+    high_risk: int = 0
+    value_at_risk: float = 0.0
+    worth_saving: int = 0
+    might_swing: int = 0
+
+
+def at_risk_summary(warehouse: Warehouse, as_of: dt.date, filters: Filters = Filters()) -> AtRiskSummary:
     """Count, high-risk count, value at risk, worth saving and might swing of the matching evaluators."""
     where, params = filter_conditions(filters)
-    df = warehouse.query(render_sql("at_risk_summary", filters=where), {**params, "as_of": as_of})
-    return {k: float(v) if v is not None and v == v else 0.0 for k, v in df.iloc[0].items()}
+    row = warehouse.query(render_sql("at_risk_summary", filters=where), {**params, "as_of": as_of}).iloc[0]
+    number = {k: float(v) if v is not None and v == v else 0.0 for k, v in row.items()}
+    return AtRiskSummary(
+        evaluators=int(number["evaluators"]),
+        high_risk=int(number["high_risk"]),
+        value_at_risk=number["value_at_risk"],
+        worth_saving=int(number["worth_saving"]),
+        might_swing=int(number["might_swing"]),
+    )
 
 
 def at_risk_export(
@@ -232,7 +244,21 @@ def at_risk_export(
     """The filtered, sorted list without paging, at most `limit` rows, with the chosen columns."""
     allowed = set(export_columns(warehouse))
     chosen = [c for c in dict.fromkeys(columns) if c in allowed and c != "instance"]
+    return _at_risk_list(warehouse, as_of, filters, sort, chosen, 0, limit)
+
+
+def _at_risk_list(
+    warehouse: Warehouse,
+    as_of: dt.date,
+    filters: Filters,
+    sort: str,
+    columns: Iterable[str],
+    offset: int,
+    limit: int,
+) -> pd.DataFrame:
+    """Instance and `columns` (table columns, never user text) of the matching evaluators, sorted, from
+    `offset` on, at most `limit` rows."""
     where, params = filter_conditions(filters)
-    params.update(as_of=as_of, sort=sort if sort in SORTS else "risk", limit=int(limit))
-    sql = render_sql("at_risk_export", columns="".join(f", {c}" for c in chosen), filters=where)
+    params.update(as_of=as_of, sort=sort if sort in SORTS else "risk", offset=int(offset), limit=int(limit))
+    sql = render_sql("at_risk_list", columns="".join(f", {c}" for c in columns), filters=where)
     return warehouse.query(sql, params)

@@ -35,6 +35,6 @@ def open_warehouse(settings: Settings, *, read_only: bool = False) -> Warehouse:
         from churn_core.warehouse.athena import AthenaWarehouse
 
         return AthenaWarehouse(settings, read_only=read_only)
-    from churn_core.warehouse.duckdb import DuckDBWarehouse
+    from churn_core.warehouse.duckdb import DuckDBWarehouse  # likewise, an Athena user never loads duckdb
 
     return DuckDBWarehouse(settings.warehouse_path, read_only=read_only)

@@ -96,6 +96,23 @@ def threshold_chart(
         ),
         secondary_y=True,
     )
+    _mark_cut_off(fig, threshold, capacity)
+    fig.update_xaxes(title="cut-off (churn probability)", range=[0, 1])
+    fig.update_yaxes(title="metric (validation)", range=[0, 1.02], secondary_y=False)
+    fig.update_yaxes(
+        title="evaluators flagged now",
+        secondary_y=True,
+        rangemode="tozero",
+        showgrid=False,
+        tickmode="auto",
+        nticks=6,
+        tickformat=",d",
+    )
+    return layout(fig, "Threshold explorer", height=380)
+
+
+def _mark_cut_off(fig: go.Figure, threshold: float, capacity: int | None) -> None:
+    """The cut-off as a vertical line and, in capacity mode, the capacity as a horizontal one."""
     fig.add_vline(
         x=threshold,
         line=dict(color=HIGHLIGHT, width=2),
@@ -111,18 +128,6 @@ def threshold_chart(
             secondary_y=True,
             annotation_text=f"capacity {capacity:,}",
         )
-    fig.update_xaxes(title="cut-off (churn probability)", range=[0, 1])
-    fig.update_yaxes(title="metric (validation)", range=[0, 1.02], secondary_y=False)
-    fig.update_yaxes(
-        title="evaluators flagged now",
-        secondary_y=True,
-        rangemode="tozero",
-        showgrid=False,
-        tickmode="auto",
-        nticks=6,
-        tickformat=",d",
-    )
-    return layout(fig, "Threshold explorer", height=380)
 
 
 def drift_chart(drift: pd.DataFrame, watch: float = 0.1, alert: float = 0.25) -> go.Figure:

@@ -73,7 +73,7 @@ def log(message: str) -> None:
 
 def build_demo(home: Path, evaluators: int) -> dict[str, float]:
     """`churn demo`: generate, load, build, train the champion and score -- the real pipeline."""
-    from churn_core.jobs.steps import run_demo
+    from churn_core.jobs.demo import run_demo
     from churn_core.settings import load_settings
 
     started = time.perf_counter()

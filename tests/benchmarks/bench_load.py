@@ -69,7 +69,7 @@ def top_instances(home: Path, n: int) -> tuple[list[int], int]:
     warehouse = open_warehouse(load_settings(env={"CHURN_HOME": str(home)}), read_only=True)
     as_of = views.score_sets(warehouse)[0].as_of
     rows = views.at_risk_page(warehouse, as_of, views.Filters(), "risk", 0, n)
-    return rows["instance"].astype(int).tolist(), int(views.at_risk_summary(warehouse, as_of)["evaluators"])
+    return rows["instance"].astype(int).tolist(), views.at_risk_summary(warehouse, as_of).evaluators
 
 
 def main() -> None:

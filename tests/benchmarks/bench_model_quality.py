@@ -26,7 +26,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import xgboost as xgb  # noqa: E402
 
-from churn_core.jobs.steps import run_demo  # noqa: E402
+from churn_core.jobs.demo import run_demo  # noqa: E402
 from churn_core.model import tuning  # noqa: E402
 from churn_core.model.datasets import load_dataset, load_spec  # noqa: E402
 from churn_core.model.fit import make_pipeline  # noqa: E402

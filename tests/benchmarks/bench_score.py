@@ -36,7 +36,7 @@ import pandas as pd  # noqa: E402
 from churn_core.data import synthetic  # noqa: E402
 from churn_core.data.etl import run_etl  # noqa: E402
 from churn_core.data.ingest import load_raw  # noqa: E402
-from churn_core.jobs.steps import DEMO_TUNING_SECONDS  # noqa: E402
+from churn_core.jobs.demo import DEMO_TUNING_SECONDS  # noqa: E402
 from churn_core.model.registry import Registry, RegistryError  # noqa: E402
 from churn_core.model.train import train_candidate  # noqa: E402
 from churn_core.schema import CHANNELS  # noqa: E402

@@ -5,6 +5,7 @@ that quote them; no sentinel may appear in any output, log file, job history row
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sys
 import threading
@@ -16,13 +17,19 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from churn_core import signing
+from churn_core.access.roles import auth_configured
+from churn_core.cli import app
 from churn_core.errors import ChurnError
 from churn_core.jobs import steps as jobs
-from churn_core.jobs.logs import LOG_FILE, redact, secret_values
+from churn_core.jobs.logs import LOG_FILE
 from churn_core.jobs.runner import StepOutcome
+from churn_core.model.registry import Registry
+from churn_core.secrets import redact, secret_values
 from churn_core.settings import Settings, load_settings
 from churn_core.warehouse import open_warehouse
-from tests.churn_core.jobs.test_alerts import _Hook
+from tests.churn_core.jobs.test_alerts import SECRET, _Hook
+from tests.conftest import make_settings
 
 AWS_KEY_ID = "AKIASENTINELKEYID123"
 SENTINELS: dict[str, str] = {
@@ -73,7 +80,7 @@ def webhook() -> Iterator[type[_Hook]]:
 def planted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, webhook: Any) -> Settings:
     """Every sentinel planted: AWS variables, CHURN_* settings, and a secrets.toml in the working directory
     (the app root Streamlit reads) and in a private HOME; returns the settings the CLI will load."""
-    for key in [k for k in __import__("os").environ if k.startswith(("CHURN_", "AWS_"))]:
+    for key in [k for k in os.environ if k.startswith(("CHURN_", "AWS_"))]:
         monkeypatch.delenv(key)
     home, app = tmp_path / "user", tmp_path / "app"
     for root in (home, app):
@@ -105,8 +112,6 @@ def planted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, webhook: Any) -> Se
 
 
 def churn(*args: str) -> Any:
-    from churn_core.cli import app
-
     return CliRunner().invoke(app, list(args))
 
 
@@ -119,13 +124,31 @@ def test_every_planted_credential_is_known_as_a_secret(planted: Settings) -> Non
 
 
 def test_the_key_file_is_a_secret_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from churn_core import signing
-    from tests.conftest import make_settings
-
     settings = make_settings(tmp_path / "home")
     key = signing.signing_key(settings).decode()
     assert key in secret_values(settings, app_roots=())
     assert key not in redact(f"key {key}", secret_values(settings, app_roots=()))
+
+
+def test_redact_hides_credentials() -> None:
+    text = (
+        f"GET https://bob:{SECRET}@host/x?api_key={SECRET}&ok=1 Authorization: Bearer {SECRET} "
+        f"AKIAABCDEFGHIJKLMNOP password: {SECRET}"
+    )
+    cleaned = redact(text)
+    assert SECRET not in cleaned and "AKIAABCDEFGHIJKLMNOP" not in cleaned
+    assert "ok=1" in cleaned and "host/x" in cleaned
+
+
+def test_sign_in_and_redaction_read_the_same_secrets_files(planted: Settings, tmp_path: Path) -> None:
+    app_root = tmp_path / "app"
+    assert auth_configured(app_root)
+    known = secret_values(planted, app_roots=(app_root,))
+    assert SENTINELS["client_secret"] in known and SENTINELS["provider client_secret"] in known
+    (app_root / ".streamlit" / "secrets.toml").write_bytes(b"[auth]\nclient_secret = '\xff'\n")  # not UTF-8
+    assert auth_configured(app_root)  # still: the provider in ~/.streamlit/secrets.toml
+    known = secret_values(planted, app_roots=(app_root,))
+    assert SENTINELS["client_secret"] not in known and SENTINELS["provider client_secret"] in known
 
 
 def test_churn_settings_masks_every_credential(planted: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -160,8 +183,6 @@ def test_churn_score_against_an_unreachable_athena_says_so_without_credentials(
 def test_cli_errors_quoting_credentials_are_redacted(
     planted: Settings, monkeypatch: pytest.MonkeyPatch, error: type[Exception]
 ) -> None:
-    from churn_core.model.registry import Registry
-
     def load(self: Any, version: str = "champion") -> Any:
         raise error(quoting_everything())
 

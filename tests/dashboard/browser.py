@@ -21,6 +21,9 @@ import urllib.request
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
+from playwright.async_api import async_playwright
+from playwright.sync_api import sync_playwright
+
 from dashboard.serve import READY
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -98,8 +101,6 @@ def streamlit_server(
 @contextlib.contextmanager
 def chromium() -> Iterator[object]:
     """A headless Chromium (Debian's) under Playwright, with HOME in a temporary directory."""
-    from playwright.sync_api import sync_playwright
-
     with tempfile.TemporaryDirectory() as home, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, env={**os.environ, "HOME": home})
         try:
@@ -135,8 +136,6 @@ FAILED = '[data-testid="stException"], [data-testid="stAlertContentError"]'  # a
 @contextlib.asynccontextmanager
 async def async_chromium() -> AsyncIterator[object]:
     """`chromium()` for Playwright's async API."""
-    from playwright.async_api import async_playwright
-
     with tempfile.TemporaryDirectory() as home:
         async with async_playwright() as p:
             browser = await p.chromium.launch(

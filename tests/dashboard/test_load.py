@@ -14,6 +14,7 @@ import pytest
 
 from churn_core import views
 from churn_core.warehouse import open_warehouse
+from tests.conftest import SCORE_DATES
 from tests.dashboard.browser import (
     CHROMIUM,
     INSTALL_HINT,
@@ -24,7 +25,6 @@ from tests.dashboard.browser import (
     streamlit_server,
     summary_line,
 )
-from tests.dashboard.conftest import SCORE_DATES
 
 pytestmark = [
     pytest.mark.browser,
@@ -39,7 +39,7 @@ TIMEOUT = 300.0  # seconds per wait: 20 sessions on 2 shared cores can take minu
 def test_concurrent_sessions_render_at_risk_and_a_profile(scored_home, record_property):
     warehouse = open_warehouse(scored_home, read_only=True)
     instances = views.at_risk_page(warehouse, SCORE_DATES[-1], views.Filters(), "risk", 0, SESSIONS)["instance"]
-    total = int(views.at_risk_summary(warehouse, SCORE_DATES[-1], views.Filters())["evaluators"])
+    total = views.at_risk_summary(warehouse, SCORE_DATES[-1], views.Filters()).evaluators
     assert len(instances) == SESSIONS
     with streamlit_server(ROOT / "dashboard" / "app.py", {"CHURN_HOME": str(scored_home.home)}) as (url, pid):
         started = process_cpu_s(pid)

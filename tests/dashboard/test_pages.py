@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from churn_core import views
+from churn_core.scoring import integrity
 from churn_core.settings import Settings
 from churn_core.warehouse import open_warehouse
-from tests.dashboard.conftest import APP, HOSTILE_PRODUCT, SCORE_DATES
+from dashboard import data
+from tests.conftest import HOSTILE_PRODUCT, SCORE_DATES, make_settings
 
+APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 PAGES = ("at_risk", "profile", "channels", "activation", "drivers", "model_health")
 GENERIC_ERROR = "Something went wrong"
 
@@ -124,11 +129,6 @@ def test_change_column_shows_once_there_is_a_previous_score(monkeypatch, scored_
 
 def test_prepare_fills_what_the_home_page_reads(monkeypatch, scored_home):
     """dashboard/serve.py prepares the home page while the server starts: its first visitor runs no query."""
-    import streamlit as st
-
-    from churn_core.scoring import integrity
-    from dashboard import data
-
     for key in [k for k in os.environ if k.startswith("CHURN_")]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("CHURN_HOME", str(scored_home.home))
@@ -148,7 +148,7 @@ def test_prepare_fills_what_the_home_page_reads(monkeypatch, scored_home):
 
 def test_filters_change_the_table_and_the_url(monkeypatch, scored_home):
     at = run_page(monkeypatch, scored_home)
-    everyone = int(views.at_risk_summary(open_warehouse(scored_home, read_only=True), SCORE_DATES[-1])["evaluators"])
+    everyone = views.at_risk_summary(open_warehouse(scored_home, read_only=True), SCORE_DATES[-1]).evaluators
     at.button_group(key="f_tiers").set_value(["low"]).run()
     assert_clean(at)
     rows = table(at)
@@ -231,7 +231,7 @@ def test_profile_shows_the_selected_evaluators_drivers(monkeypatch, scored_home)
     score = views.evaluator_profile(open_warehouse(scored_home, read_only=True), instance, SCORE_DATES[-1]).current
     assert {m.label: m.value for m in at.metric}["Churn risk"] == f"{score['churn_probability']:.0%}"
     text = " ".join(m.value for m in at.markdown)
-    assert views.top_drivers(score)[0]["reason"] in text
+    assert views.top_drivers(score)[0].reason in text
     assert len(at.get("plotly_chart")) >= 7
 
 
@@ -256,8 +256,6 @@ def test_profile_of_an_evaluator_not_in_the_set(monkeypatch, scored_home):
 
 
 def test_a_broken_warehouse_gives_a_readable_message(monkeypatch, tmp_path):
-    from tests.conftest import make_settings
-
     settings = make_settings(tmp_path)
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     settings.warehouse_path.write_bytes(b"this is not a duckdb file" * 100)
@@ -280,14 +278,64 @@ def test_what_if_changes_the_risk(monkeypatch, scored_home):
     assert "Risk with these numbers" not in {m.label for m in at.metric}
     at.toggle(key="whatif_on").set_value(True).run()
     before = {m.label: m.value for m in at.metric}["Risk with these numbers"]
-    inputs = [n for n in at.number_input if n.key and n.key.startswith(f"whatif_{instance}_")]
-    assert inputs
+    assert before == {m.label: m.value for m in at.metric}["Churn risk"]  # nothing changed: the scored risk
+    usage = [f"whatif_{instance}_{f}" for f in ("w1_active_users", "number_of_issues", "issues_viewed")]
+    inputs = [n for n in at.number_input if n.key in usage]
+    assert len(inputs) == 3
     for box in inputs:
-        box.set_value(int(box.value) * 20 + 40)
+        box.set_value(int(box.value or 0) * 20 + 40)
     at.run()
     assert_clean(at)
     after = {m.label: m.value for m in at.metric}["Risk with these numbers"]
     assert after != before
+
+
+def page_text(at: AppTest) -> str:
+    """Every word a page shows: text, metrics, widget labels and choices, and its charts' specs."""
+    parts = [e.value for e in (*at.title, *at.subheader, *at.markdown, *at.caption, *at.info, *at.warning)]
+    parts += [f"{m.label} {m.value} {m.proto.help}" for m in at.metric]
+    parts += [f"{w.label} {w.proto.help}" for w in (*at.number_input, *at.selectbox, *at.toggle)]
+    parts += [" ".join(map(str, box.options)) for box in at.selectbox]
+    parts += [chart.proto.spec for chart in at.get("plotly_chart")]
+    return "\n".join(parts)
+
+
+def test_the_profile_speaks_in_risk_points_and_words_never_log_odds(monkeypatch, tuned_home):
+    instance = top_instance(tuned_home)
+    at = run_page(monkeypatch, tuned_home, "profile", {"instance": str(instance)})
+    at.toggle(key="whatif_on").set_value(True).run()
+    assert_clean(at)
+    text = page_text(at)
+    assert "log-odds" not in text.lower() and "SHAP" not in text
+    assert " pts" in text and "What drives this risk" in text
+    # reasons go under the way they push, each saying so
+    blocks = {b.split("\n")[0]: b.split("\n")[1:] for b in (m.value for m in at.markdown) if b.startswith("**")}
+    assert blocks["**What raises the risk**"]
+    assert all(line.startswith("- Raises risk: ") for line in blocks["**What raises the risk**"])
+    assert all(line.startswith("- Lowers risk: ") for line in blocks.get("**Working in their favour**", []))
+    # the what-if offers every input, categories in words
+    model = views.load_model(tuned_home)
+    keys = {w.key for w in (*at.number_input, *at.selectbox) if w.key and w.key.startswith("whatif_")}
+    assert keys == {f"whatif_{instance}_{c}" for c in model.pipeline.input_columns_}
+    edition = at.selectbox(key=f"whatif_{instance}_edition")
+    assert edition.label == "Edition" and set(edition.options) == {"enterprise", "premium", "standard", "no data"}
+    source = at.selectbox(key=f"whatif_{instance}_acquisition_source")
+    assert all(not option.isdigit() and "_" not in option for option in source.options)
+    edition.set_value(next(o for o in model.pipeline.categories_["edition"] if o != edition.value)).run()
+    assert_clean(at)
+    assert "Risk with these numbers" in {m.label for m in at.metric}
+
+
+def test_the_drivers_page_draws_every_features_dependence(monkeypatch, tuned_home):
+    at = run_page(monkeypatch, tuned_home, "drivers")
+    assert_clean(at)
+    features = at.selectbox(key="dep_feature").options
+    assert "active users a day on average" in features and "edition" in features
+    for feature in (features[0], "active users a day on average", "edition", "seats declared"):
+        at.selectbox(key="dep_feature").select_index(features.index(feature)).run()
+        assert_clean(at)
+        specs = " ".join(chart.proto.spec for chart in at.get("plotly_chart"))
+        assert "No values of" not in specs and "No sampled scores" not in specs, feature
 
 
 def test_stale_scores_raise_a_banner_on_every_page(monkeypatch, scored_home):

@@ -7,9 +7,11 @@ import shutil
 
 import pytest
 
+from churn_core.scoring import integrity
 from churn_core.settings import Settings
 from churn_core.warehouse import open_warehouse
-from tests.dashboard.conftest import SCORE_DATES
+from dashboard import data
+from tests.conftest import SCORE_DATES
 from tests.dashboard.test_pages import GENERIC_ERROR, assert_clean, run_page
 
 NEWEST = SCORE_DATES[-1]
@@ -62,13 +64,9 @@ def test_an_unsigned_set_says_so(monkeypatch, tampered) -> None:
 
 
 def test_the_check_is_cached_per_set(monkeypatch, scored_home) -> None:
-    from churn_core.scoring import integrity
-
     calls = []
     real = integrity.check_score_set
     monkeypatch.setattr(integrity, "check_score_set", lambda *a: calls.append(a[2]) or real(*a))
-    from dashboard import data
-
     data.score_set_problem.clear()
     for _ in range(2):
         assert data.score_set_problem(scored_home, NEWEST, None) is None

@@ -13,18 +13,19 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from churn_core import views
-from churn_core.access import actions, audit
+from churn_core.access import audit
 from churn_core.access.roles import User
 from churn_core.warehouse import QueryError, open_warehouse
 from churn_core.warehouse.duckdb import DuckDBWarehouse
+from dashboard import auth, data
 from tests.churn_core.test_secrets import (  # noqa: F401 (fixtures)
     assert_no_sentinel,
     planted,
     quoting_everything,
     webhook,
 )
-from tests.dashboard.conftest import APP, SCORE_DATES
-from tests.dashboard.test_pages import GENERIC_ERROR
+from tests.conftest import SCORE_DATES
+from tests.dashboard.test_pages import APP, GENERIC_ERROR
 
 ANALYST = User("ann@example.com", role="analyst")
 
@@ -32,8 +33,6 @@ ANALYST = User("ann@example.com", role="analyst")
 @pytest.fixture()
 def signed_in(planted, monkeypatch):  # noqa: F811
     """The planted secrets.toml configures sign-in: the app sees a signed-in admin."""
-    from dashboard import auth
-
     monkeypatch.setattr(auth, "current_user", lambda settings: User("root@example.com", role="admin"))
     return planted
 
@@ -69,12 +68,13 @@ def test_an_unexpected_error_is_logged_redacted(signed_in, monkeypatch, caplog) 
 
 def test_an_export_and_its_audit_entry_hold_no_credential(planted, scored_home, tmp_path) -> None:  # noqa: F811
     shutil.copytree(scored_home.home, tmp_path / "home")
-    warehouse = open_warehouse(scored_home.with_overrides(home=tmp_path / "home"))
-    columns = views.export_columns(warehouse)
+    settings = scored_home.with_overrides(home=tmp_path / "home")
+    warehouse = open_warehouse(settings)
+    columns = tuple(views.export_columns(warehouse))
     admin = User("root@example.com", role="admin")
     before = len(audit.audit_entries(warehouse, admin))  # the session's warehouse may hold earlier tests' exports
     for kind in ("csv", "xlsx"):
-        payload = actions.export_evaluators(warehouse, ANALYST, SCORE_DATES[-1], views.Filters(), "risk", columns, kind)
+        payload = data.export_file(settings, ANALYST, SCORE_DATES[-1], views.Filters(), "risk", columns, kind)()
         assert payload
         if kind == "csv":
             text = payload.decode("utf-8-sig")

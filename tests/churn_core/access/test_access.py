@@ -5,7 +5,17 @@ from __future__ import annotations
 import pytest
 
 from churn_core.access import audit
-from churn_core.access.roles import AccessDenied, User, open_mode_user, require, signed_in_user
+from churn_core.access.roles import (
+    AccessDenied,
+    SignIn,
+    User,
+    auth_configured,
+    check_exposure,
+    open_mode_user,
+    require,
+    sign_in,
+    signed_in_user,
+)
 from churn_core.warehouse import open_warehouse
 from tests.conftest import make_settings
 
@@ -64,16 +74,37 @@ def test_audit_log_records_and_is_for_admins_only(settings) -> None:
 
 
 def test_dashboard_beyond_loopback_needs_sign_in(tmp_path, monkeypatch) -> None:
-    from churn_core.access.roles import auth_configured, check_exposure
-
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     check_exposure("127.0.0.1", tmp_path)
     with pytest.raises(AccessDenied, match="refusing to listen on 0.0.0.0"):
         check_exposure("0.0.0.0", tmp_path)
-    (tmp_path / ".streamlit").mkdir()
-    (tmp_path / ".streamlit" / "secrets.toml").write_text(
+    secrets = tmp_path / ".streamlit" / "secrets.toml"
+    secrets.parent.mkdir()
+    secrets.write_text('[auth]\nredirect_uri = "http://h/oauth2callback"\ncookie_secret = "x"\n')
+    assert not auth_configured(tmp_path)  # a section without a provider: sign-in could not work
+    with pytest.raises(AccessDenied):
+        check_exposure("0.0.0.0", tmp_path)
+    secrets.write_text(
         '[auth]\nredirect_uri = "http://h/oauth2callback"\ncookie_secret = "x"\nclient_id = "c"\n'
         'client_secret = "s"\nserver_metadata_url = "http://idp/.well-known/openid-configuration"\n'
     )
     assert auth_configured(tmp_path)
     check_exposure("0.0.0.0", tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("auth", "state"),
+    [
+        (None, SignIn.OFF),
+        ({}, SignIn.INCOMPLETE),
+        ({"cookie_secret": "x", "redirect_uri": "http://h/oauth2callback"}, SignIn.INCOMPLETE),
+        ("not a section", SignIn.INCOMPLETE),
+        ({"server_metadata_url": "http://idp/.well-known/openid-configuration"}, SignIn.READY),
+        ({"cookie_secret": "x", "google": {"client_id": "c"}}, SignIn.READY),
+    ],
+)
+def test_what_an_auth_section_configures(auth, state) -> None:
+    """The dashboard asks for sign-in whenever an [auth] section exists; `churn dashboard` leaves 127.0.0.1 only
+    for a provider st.login can use."""
+    assert sign_in(auth) is state
+    assert state.required == (auth is not None)

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from churn_core.data.synthetic import DEFAULT_END_DATE, TABLE_NAMES, TRIAL_DAYS, generate, write_demo
+from churn_core.data.ingest import load_raw
+from churn_core.data.synthetic import DEFAULT_END_DATE, TABLE_NAMES, TRIAL_DAYS, generate
 from churn_core.schema import ALL_TABLES, CHANNELS, USAGE_COUNTS
 from churn_core.warehouse.duckdb import DuckDBWarehouse
 
@@ -62,7 +63,8 @@ def test_columns_and_types_match_the_schema(small, tmp_path):
             if not column.nullable:
                 assert frame[column.name].notna().all(), (name, column.name)
     warehouse = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
-    write_demo(warehouse, small)
+    raw = {name: frame for name, frame in small.items() if name != "demo_truth"}
+    load_raw(warehouse, raw, {"demo_truth": small["demo_truth"]})  # as `churn demo` loads them
     for name in TABLE_NAMES:
         described = warehouse.query(f"DESCRIBE {name}")
         assert list(zip(described["column_name"], described["column_type"], strict=True)) == [

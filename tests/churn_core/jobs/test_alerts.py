@@ -3,6 +3,7 @@ secret in the alert or the logs."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import sys
@@ -14,9 +15,12 @@ from typing import Any
 
 import pytest
 
-from churn_core.jobs.alerts import alert_payload, send_alert
-from churn_core.jobs.logs import LOG_FILE, configure_job_logging, redact
+from churn_core.jobs import history
+from churn_core.jobs.alerts import Alert, send_alert
+from churn_core.jobs.history import RunRecord, utc_now
+from churn_core.jobs.logs import LOG_FILE, configure_job_logging
 from churn_core.jobs.runner import JobFailed, StepOutcome, execute_job
+from churn_core.warehouse import open_warehouse
 from tests.conftest import make_settings
 
 SECRET = "s3cr3t-T0KEN-value"
@@ -66,7 +70,9 @@ def test_a_failed_run_posts_json_to_the_webhook_without_secrets(tmp_path: Path, 
     assert sent["type"] == "application/json"
     assert sent["path"] == f"/hooks/{SECRET}?token={SECRET}"
     body = sent["body"]
+    assert list(body) == ["job", "run_id", "status", "error", "host", "step", "started_at", "ended_at"]
     assert body["job"] == "daily" and body["status"] == "failed" and body["step"] == "score"
+    assert body["started_at"].endswith("Z") and body["started_at"] <= body["ended_at"]
     assert body["run_id"] == failed.value.result.run_id
     assert "could not reach" in body["error"]
     assert SECRET not in json.dumps(body)
@@ -79,6 +85,21 @@ def test_a_successful_run_sends_no_alert(tmp_path: Path, webhook: Any) -> None:
     settings = make_settings(tmp_path / "home", alert_webhook_url=webhook.url)
     execute_job("daily", [("etl", lambda c: StepOutcome())], settings)
     assert webhook.received == []
+
+
+def test_a_run_whose_process_died_is_alerted_by_the_next_run(tmp_path: Path, webhook: Any) -> None:
+    settings = make_settings(tmp_path / "home", alert_webhook_url=webhook.url)
+    started = utc_now().replace(microsecond=0) - dt.timedelta(minutes=5)
+    history.record(open_warehouse(settings), RunRecord("weekly-dead", "weekly", "run", "scheduler", started, "running"))
+    execute_job("daily", [("etl", lambda c: StepOutcome())], settings)
+    [sent] = webhook.received
+    assert {k: sent["body"][k] for k in ("job", "run_id", "status", "started_at")} == {
+        "job": "weekly",
+        "run_id": "weekly-dead",
+        "status": "interrupted",
+        "started_at": f"{started.isoformat()}Z",
+    }
+    assert "the process ended before recording an outcome" in sent["body"]["error"]
 
 
 def test_the_alert_command_gets_the_json_on_stdin(tmp_path: Path) -> None:
@@ -101,7 +122,7 @@ def test_an_undeliverable_alert_is_logged_not_raised(tmp_path: Path, webhook: An
         alert_command=f"{sys.executable} -c 'import sys; sys.exit(3)' {SECRET}",
     )
     configure_job_logging(settings, stderr=False)
-    failed = send_alert(settings, alert_payload(settings, "daily", "r1", "failed", "boom"))
+    failed = send_alert(settings, Alert.of(settings, "daily", "r1", "failed", "boom"))
     assert failed == ["webhook", "command"]
     log = (settings.log_dir / LOG_FILE).read_text()
     assert "alert webhook to http://127.0.0.1" in log and "alert command failed: exit status 3" in log
@@ -116,13 +137,3 @@ def test_library_warnings_reach_the_job_log_redacted(tmp_path: Path) -> None:
     log = (settings.log_dir / LOG_FILE).read_text()
     assert "WARNING retrying ***" in log and SECRET not in log
     assert "bytes scanned" not in log
-
-
-def test_redact_hides_credentials() -> None:
-    text = (
-        f"GET https://bob:{SECRET}@host/x?api_key={SECRET}&ok=1 Authorization: Bearer {SECRET} "
-        f"AKIAABCDEFGHIJKLMNOP password: {SECRET}"
-    )
-    cleaned = redact(text)
-    assert SECRET not in cleaned and "AKIAABCDEFGHIJKLMNOP" not in cleaned
-    assert "ok=1" in cleaned and "host/x" in cleaned

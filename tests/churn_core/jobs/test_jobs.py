@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import multiprocessing
 import os
 import random
 import re
@@ -14,16 +15,25 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
-from churn_core.errors import ChurnError
+from churn_core.cli import app
+from churn_core.errors import ChurnError, TransientError
 from churn_core.jobs import history
-from churn_core.jobs.history import RunRecord, freshness, job_history, job_steps, utc_now
+from churn_core.jobs.demo import run_demo
+from churn_core.jobs.history import RunRecord, freshness, job_history, utc_now
 from churn_core.jobs.locks import LockBusy, jobs_lock
 from churn_core.jobs.logs import LOG_FILE
-from churn_core.jobs.runner import JobFailed, StepOutcome, execute_job, is_transient
+from churn_core.jobs.runner import JobFailed, JobResult, StepOutcome, execute_job
+from churn_core.jobs.steps import run_job
+from churn_core.model.registry import Registry
 from churn_core.settings import Settings
-from churn_core.warehouse import QueryError, WarehouseError, open_warehouse
+from churn_core.warehouse import QueryError, Warehouse, WarehouseError, open_warehouse
 from tests.conftest import make_settings
+
+
+class Locked(WarehouseError, TransientError):
+    """What a warehouse adapter raises for a lock another process holds for a moment."""
 
 
 @pytest.fixture()
@@ -42,6 +52,15 @@ def _raise(exc: Exception) -> Any:
     return step
 
 
+def _step_rows(warehouse: Warehouse, run_id: str) -> pd.DataFrame:
+    """The outcome rows job_runs holds for the steps of a run, in the order they ran (`churn sql` shows them)."""
+    return warehouse.query(
+        "SELECT step, status, attempts, rows_out, model_version, detail FROM job_runs "
+        "WHERE run_id = :run_id AND step <> 'run' AND status <> 'running' ORDER BY started_at, step",
+        {"run_id": run_id},
+    )
+
+
 def test_a_run_records_each_step_and_its_outcome(settings: Settings) -> None:
     result = execute_job(
         "daily",
@@ -58,10 +77,15 @@ def test_a_run_records_each_step_and_its_outcome(settings: Settings) -> None:
     assert run.status == "succeeded"
     assert (run.rows_in, run.rows_out, run.model_version) == (100, 90, "v3")
     assert run.ended_at >= run.started_at and run.duration_seconds >= 0
-    steps = job_steps(warehouse, result.run_id, settings)
-    assert list(steps.columns) == list(history.STEP_COLUMNS)
-    assert steps["step"].tolist() == ["etl", "score"] and set(steps["status"]) == {"succeeded"}
-    assert steps["rows_out"].tolist() == [400, 90] and steps["attempts"].tolist() == [1, 1]
+    assert [(s.step, s.status, s.outcome.rows_out, s.attempts) for s in result.steps] == [
+        ("etl", "succeeded", 400, 1),
+        ("score", "succeeded", 90, 1),
+    ]
+    steps = _step_rows(warehouse, result.run_id)
+    assert steps[["step", "status", "rows_out", "attempts"]].values.tolist() == [
+        ["etl", "succeeded", 400, 1],
+        ["score", "succeeded", 90, 1],
+    ]
     # append-only: a start row and an outcome row for the run and each step
     assert open_warehouse(settings).count("job_runs") == 6
 
@@ -82,15 +106,12 @@ def test_a_failed_step_ends_the_run_records_why_and_runs_nothing_after(settings:
     warehouse = open_warehouse(settings)
     run = job_history(warehouse, 1, settings).iloc[0]
     assert run.status == "failed" and run.error == "no training rows"
-    steps = job_steps(warehouse, run.run_id, settings)
+    steps = _step_rows(warehouse, run.run_id)
     assert steps[["step", "status"]].values.tolist() == [["etl", "succeeded"], ["train", "failed"]]
 
 
-def test_transient_warehouse_errors_are_retried_with_backoff(settings: Settings) -> None:
-    failures = [
-        WarehouseError("cannot open the warehouse x.duckdb: Could not set lock on file"),
-        type("Throttled", (QueryError,), {"transient": True})("ThrottlingException: Rate exceeded"),
-    ]
+def test_transient_errors_are_retried_with_backoff_and_nothing_else(settings: Settings) -> None:
+    failures = [Locked("warehouse x.duckdb is locked by another process"), TransientError("ThrottlingException")]
     waits: list[float] = []
 
     def flaky(context: Any) -> StepOutcome:
@@ -100,29 +121,45 @@ def test_transient_warehouse_errors_are_retried_with_backoff(settings: Settings)
 
     result = execute_job("daily", [("score", flaky)], settings, sleep=waits.append)
     assert result.steps[0].attempts == 3 and waits == [0.5, 1.0]
-    # A permanent error is not retried; a transient one that persists fails after job_retries retries.
-    with pytest.raises(JobFailed):
-        execute_job("daily", [("score", _raise(QueryError("Table x does not exist")))], settings, sleep=waits.append)
-    assert waits == [0.5, 1.0]
-    with pytest.raises(JobFailed, match="Could not set lock"):
-        execute_job(
-            "daily", [("score", _raise(WarehouseError("Could not set lock on file")))], settings, sleep=waits.append
-        )
+    assert _step_rows(open_warehouse(settings), result.run_id)["attempts"].tolist() == [3]
+    # Errors not marked transient are not retried, whatever their message says.
+    for permanent in (
+        QueryError("Table x does not exist"),
+        WarehouseError("Could not set lock on file: throttled, service unavailable"),
+        TimeoutError("timed out"),
+        ConnectionResetError(),
+    ):
+        with pytest.raises(JobFailed):
+            execute_job("daily", [("score", _raise(permanent))], settings, sleep=waits.append)
+        assert waits == [0.5, 1.0]
+    # A transient error that persists fails the run after job_retries retries.
+    with pytest.raises(JobFailed, match="locked by another process") as failed:
+        execute_job("daily", [("score", _raise(Locked("locked by another process")))], settings, sleep=waits.append)
     assert waits == [0.5, 1.0, 0.5, 1.0]
-    steps = job_steps(open_warehouse(settings), job_history(open_warehouse(settings), 1).run_id[0])
-    assert steps["attempts"].tolist() == [3]
+    assert failed.value.result.steps[0].attempts == 3
+    log = (settings.log_dir / LOG_FILE).read_text()
+    assert log.count("transient error, retrying in") == 4
 
 
-def test_what_counts_as_transient() -> None:
-    assert is_transient(WarehouseError("cannot open the warehouse: Could not set lock on file"))
-    assert is_transient(TimeoutError()) and is_transient(ConnectionResetError())
-    assert not is_transient(QueryError("Binder Error: column x not found"))
-    assert not is_transient(ValueError("Could not set lock"))
-    assert is_transient(type("E", (Exception,), {"transient": True})())
+def test_the_runs_own_history_writes_are_retried_when_transient(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record, failures = history.record, [Locked("locked"), Locked("locked")]
+
+    def flaky_record(warehouse: Warehouse, *records: RunRecord) -> None:
+        if failures:
+            raise failures.pop(0)
+        record(warehouse, *records)
+
+    monkeypatch.setattr(history, "record", flaky_record)
+    waits: list[float] = []
+    result = execute_job("daily", [("etl", _step(1, 1))], settings, sleep=waits.append)
+    assert result.status == "succeeded" and waits == [0.5, 1.0]
+    assert job_history(open_warehouse(settings), 1, settings).status.tolist() == ["succeeded"]
 
 
 def test_only_one_job_runs_at_a_time(settings: Settings) -> None:
-    holder = jobs_lock(settings).acquire(0, {"job": "weekly", "run_id": "weekly-1"})
+    holder = jobs_lock(settings).acquire(0, job="weekly", run_id="weekly-1")
     try:
         with pytest.raises(LockBusy, match="another job is running .*weekly-1"):
             execute_job("daily", [("etl", _step())], settings)
@@ -142,7 +179,7 @@ def test_a_run_whose_process_died_reads_interrupted_and_the_next_run_closes_it(s
     )
     assert job_history(warehouse, 5, settings).status.tolist() == ["interrupted"]
     # While a live process holds the job lock for that run, it reads as running.
-    holder = jobs_lock(settings).acquire(0, {"job": "weekly", "run_id": "weekly-dead"})
+    holder = jobs_lock(settings).acquire(0, job="weekly", run_id="weekly-dead")
     try:
         assert job_history(warehouse, 5, settings).status.tolist() == ["running"]
     finally:
@@ -154,7 +191,7 @@ def test_a_run_whose_process_died_reads_interrupted_and_the_next_run_closes_it(s
     assert runs.set_index("run_id").status.to_dict() == {"weekly-dead": "interrupted", runs.run_id[0]: "succeeded"}
     dead = runs.set_index("run_id").loc["weekly-dead"]
     assert "interrupted" in dead.error and pd.notna(dead.ended_at)
-    assert job_steps(warehouse, "weekly-dead").status.tolist() == ["interrupted"]
+    assert _step_rows(warehouse, "weekly-dead")[["step", "status"]].values.tolist() == [["train", "interrupted"]]
     assert history.open_runs(warehouse).empty
 
 
@@ -203,21 +240,16 @@ KILLS = 8
 
 
 @pytest.fixture(scope="module")
-def weekly_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, float]:
-    """Demo data for 1,500 evaluators and one complete weekly run (champion and score set); its duration."""
-    from churn_core.jobs.steps import run_demo, run_job
-
+def weekly_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, JobResult]:
+    """Demo data for 1,500 evaluators and one complete weekly run (champion and score set)."""
     settings = make_settings(tmp_path_factory.mktemp("weekly") / "home", **FAST)
     run_demo(settings)
-    result = run_job("weekly", settings)
-    return settings, (result.ended_at - result.started_at).total_seconds()
+    return settings, run_job("weekly", settings)
 
 
 def _assert_whole(settings: Settings) -> str:
     """The champion loads (complete, checksums verified) and every kept score set is complete and single;
     return the champion's version."""
-    from churn_core.model.registry import Registry
-
     registry = Registry(settings)
     champion = registry.load("champion").version
     warehouse = open_warehouse(settings)
@@ -237,32 +269,29 @@ def _assert_whole(settings: Settings) -> str:
     return champion
 
 
-def test_the_weekly_job_trains_promotes_and_scores(weekly_home: tuple[Settings, float]) -> None:
-    settings, _ = weekly_home
+def test_the_weekly_job_trains_promotes_and_scores(weekly_home: tuple[Settings, JobResult]) -> None:
+    settings, result = weekly_home
     warehouse = open_warehouse(settings)
     run = job_history(warehouse, 1, settings).iloc[0]
-    assert (run.job, run.status) == ("weekly", "succeeded")
-    steps = job_steps(warehouse, run.run_id, settings)
-    assert steps["step"].tolist() == ["etl", "train", "evaluate", "promote", "score"]
-    assert set(steps["status"]) == {"succeeded"}
-    by_step = steps.set_index("step")
-    candidate, promote = by_step.loc["train", "model_version"], by_step.loc["promote"]
+    assert (run.run_id, run.job, run.status) == (result.run_id, "weekly", "succeeded")
+    assert [s.step for s in result.steps] == ["etl", "train", "evaluate", "promote", "score"]
+    assert {s.status for s in result.steps} == {"succeeded"}
+    by_step = {s.step: s.outcome for s in result.steps}
+    candidate, promote = by_step["train"].model_version, by_step["promote"]
     assert promote.detail == f"promoted {candidate} to champion" or promote.detail.startswith("kept champion")
     assert _assert_whole(settings) == promote.model_version == run.model_version
+    recorded = _step_rows(warehouse, result.run_id).set_index("step")
+    assert recorded.loc["promote", "detail"] == promote.detail
     assert not freshness(warehouse, settings).stale
 
 
 def _cli(home: Path, *args: str) -> Any:
     """`churn ARGS` in this process (as a user runs it, with CHURN_* from the environment)."""
-    from typer.testing import CliRunner
-
-    from churn_core.cli import app
-
     env = {f"CHURN_{k.upper()}": str(v) for k, v in FAST.items()}
     return CliRunner().invoke(app, list(args), env={**env, "CHURN_HOME": str(home)}, catch_exceptions=False)
 
 
-def test_churn_run_daily_and_churn_jobs(weekly_home: tuple[Settings, float]) -> None:
+def test_churn_run_daily_and_churn_jobs(weekly_home: tuple[Settings, JobResult]) -> None:
     settings, _ = weekly_home
     result = _cli(settings.home, "run", "daily")
     assert result.exit_code == 0, result.stderr
@@ -284,8 +313,6 @@ def test_a_failing_run_exits_1_with_one_line(tmp_path: Path) -> None:
 
 def _run_weekly(settings: Settings) -> None:
     """A weekly run in a child process (the target the kill test starts)."""
-    from churn_core.jobs.steps import run_job
-
     run_job("weekly", settings)
 
 
@@ -293,8 +320,6 @@ def _run_weekly(settings: Settings) -> None:
 def processes() -> Any:
     """Child processes forked from a server that has imported the job modules once, so that each run
     starts in milliseconds instead of re-importing pandas, xgboost and DuckDB."""
-    import multiprocessing
-
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(
         [
@@ -324,9 +349,10 @@ def _started_run(log: Path, offset: int, process: Any) -> str:
 
 
 def test_kill_9_anywhere_in_weekly_runs_leaves_the_champion_and_scores_whole(
-    weekly_home: tuple[Settings, float], processes: Any
+    weekly_home: tuple[Settings, JobResult], processes: Any
 ) -> None:
-    settings, seconds = weekly_home
+    settings, first = weekly_home
+    seconds = (first.ended_at - first.started_at).total_seconds()
     seed = int(os.environ.get("CHURN_CHAOS_SEED", time.time_ns() % 100_000))
     rng = random.Random(seed)
     log = settings.log_dir / LOG_FILE

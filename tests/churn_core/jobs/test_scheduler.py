@@ -15,7 +15,8 @@ import pytest
 
 from churn_core.jobs.history import job_history, next_runs
 from churn_core.jobs.locks import JOBS_LOCK, SCHEDULER_LOCK, lock_holder
-from churn_core.jobs.scheduler import ChurnScheduler, cron_trigger, mark_fired, missed_jobs, read_state
+from churn_core.jobs.schedule import cron_trigger
+from churn_core.jobs.scheduler import ChurnScheduler, mark_fired, missed_jobs, read_state
 from churn_core.settings import SettingsError
 from churn_core.warehouse import open_warehouse
 from tests.conftest import make_settings

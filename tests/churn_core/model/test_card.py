@@ -44,14 +44,6 @@ def test_a_stored_card_reads_into_sections_and_writes_back_the_same_keys() -> No
     assert ModelCard.from_dict(written) == card
 
 
-def test_item_access_by_json_key_for_callers_not_yet_on_attributes() -> None:
-    card = ModelCard.from_dict(STORED)
-    assert card["training"]["rows"] == 1200 and card.get("explainer") == {"kind": "tree"}
-    assert card.get("absent", "x") == "x"
-    with pytest.raises(KeyError):
-        card["absent"]
-
-
 def _registry(root: Path, card: dict[str, object]) -> None:
     """A registry of one version holding only its card, written as the registry writes it."""
     version = str(card["version"])

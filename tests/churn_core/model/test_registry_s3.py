@@ -15,6 +15,7 @@ import pytest
 import xgboost as xgb
 
 from churn_core.model.calibration import Calibrator
+from churn_core.model.card import DataSummary, ModelCard
 from churn_core.model.features import FeaturePipeline
 from churn_core.model.registry import Registry, RegistryError
 from churn_core.model.registry_storage import S3Storage
@@ -37,12 +38,12 @@ def tiny_model(seed: int = 0) -> SimpleNamespace:
         num_boost_round=5,
     )
     calibrator = Calibrator("platt").fit(booster.predict(xgb.DMatrix(x), output_margin=True), churned.to_numpy())
-    card = {
-        "threshold": 0.5,
-        "pipeline": pipeline.to_dict(),
-        "calibrator": calibrator.to_dict(),
-        "training": {"rows": 300},
-    }
+    card = ModelCard(
+        threshold=0.5,
+        pipeline=pipeline.to_dict(),
+        calibrator=calibrator.to_dict(),
+        training=DataSummary(rows=300),
+    )
     return SimpleNamespace(booster=booster, card=card, holdout=df.assign(__churned=churned))
 
 
@@ -69,7 +70,7 @@ def test_athena_backend_keeps_the_registry_on_s3_with_the_local_layout(aws) -> N
     x = model.holdout[["a", "b"]]
     assert np.allclose(loaded.predict_margin(x), model.booster.predict(xgb.DMatrix(x), output_margin=True))
     assert registry.holdout("v0001")["__churned"].tolist() == model.holdout["__churned"].tolist()
-    assert [c["status"] for c in registry.list()] == ["ok"]
+    assert [v.status for v in registry.listing()] == ["ok"]
 
 
 def test_a_changed_object_fails_its_checksum(aws) -> None:

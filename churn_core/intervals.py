@@ -1,4 +1,4 @@
-"""Confidence intervals of rates: Wilson for one proportion, Newcombe for the difference of two."""
+"""Confidence intervals: the one z of every 95% interval shown, Wilson for a proportion, Newcombe for a difference."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-Z95 = 1.959963984540054
+Z95 = 1.959963984540054  # the standard normal's 97.5% quantile: two-sided 95% intervals
 
 
 def wilson_interval(successes: Any, n: Any, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:

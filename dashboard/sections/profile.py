@@ -8,10 +8,11 @@ import pandas as pd
 import streamlit as st
 
 from churn_core import views
+from churn_core.schema import NO_DATA
 from churn_core.settings import Settings
 from dashboard import charts, data, ui
 
-WHAT_IF_FEATURES = 6  # the strongest drivers offered in the what-if
+WHAT_IF_COLUMNS = 4  # what-if inputs side by side
 
 
 def facts(profile: views.Profile) -> None:
@@ -33,6 +34,7 @@ def _seats(n: Any) -> str:
 
 
 def tiles(score: dict[str, Any], settings: Settings) -> None:
+    """Risk and its change, tier and day, segment, and the best channel with its uplift."""
     cols = st.columns(4)
     change = score.get("probability_change")
     previous = score.get("previous_as_of_date")
@@ -64,17 +66,27 @@ def tiles(score: dict[str, Any], settings: Settings) -> None:
     )
 
 
-def reasons(score: dict[str, Any], drivers: pd.DataFrame) -> None:
-    """The scoring job's sentences (top_drivers) when present, else the strongest SHAP drivers in words."""
-    st.markdown("**The reasons, in words**")
-    items = views.top_drivers(score)
-    lines = [str(i.get("reason")) for i in items if i.get("reason")]
+def reasons(score: dict[str, Any], explained: views.Explanation) -> None:
+    """The scoring job's sentences (top_drivers), those that raise the risk apart from those working in the
+    evaluator's favour, each with the points it adds or takes away on the waterfall."""
+    waterfall = explained.drivers.set_index("feature")
+    lines = [(d.reason, d.feature) for d in views.top_drivers(score) if d.reason and d.feature in waterfall.index]
+    if not lines:  # a score without sentences: the strongest drivers, in the waterfall's words
+        lines = list(zip(waterfall["reason"].head(4), waterfall.index[:4], strict=True))
+    for heading, sign in (("What raises the risk", 1), ("Working in their favour", -1)):
+        shown = [
+            f"- {text} (**{ui.points(waterfall.at[f, 'points'])}**)"
+            for text, f in lines
+            if waterfall.at[f, "shap"] * sign > 0
+        ]
+        if shown:
+            st.markdown(f"**{heading}**\n" + "\n".join(shown))
     if not lines:
-        lines = drivers.head(3)["reason"].tolist()
-    st.markdown("\n".join(f"- {line}" for line in lines) or "No drivers recorded.")
+        st.markdown("No drivers recorded.")
 
 
 def touches_table(touches: pd.DataFrame) -> None:
+    """Every touch sent, in a closed panel: when, which channel and content, and what became of it."""
     if touches.empty:
         return
     flags = {
@@ -96,8 +108,8 @@ def touches_table(touches: pd.DataFrame) -> None:
         )
 
 
-def what_if(settings: Settings, score: dict[str, Any], features: dict[str, Any]) -> None:
-    """Change a few feature values and see the champion's new risk and drivers."""
+def what_if(settings: Settings, score: dict[str, Any], explained: views.Explanation) -> None:
+    """Change any input of the model and see its new risk and drivers; with nothing changed, the scored risk."""
     st.subheader("What if…")
     if not st.toggle(
         "Change this evaluator's numbers and see the model's new risk",
@@ -115,46 +127,77 @@ def what_if(settings: Settings, score: dict[str, Any], features: dict[str, Any])
             f"This score came from model {version}, which is no longer in the registry; the what-if "
             f"uses the champion {model.version}, so its starting risk may differ."
         )
-    drivers = views.shap_drivers(score, features)
-    offered = [f for f in drivers["feature"] if f in features][:WHAT_IF_FEATURES]
-    if not offered:
-        st.info("No feature values recorded for this evaluator's score.")
-        return
-    st.caption("Change the evaluator's week-1 numbers to see how the model's risk and reasons would move.")
-    cols = st.columns(len(offered))
-    changed: dict[str, float | None] = {}
-    for col, feature in zip(cols, offered, strict=True):
-        current = features.get(feature)
-        value = col.number_input(
-            views.feature_label(feature).capitalize(),
-            min_value=0,
-            step=1,
-            value=int(current) if current is not None else 0,
-            key=f"whatif_{score.get('instance')}_{feature}",
+    inputs = {**explained.inputs, **_changed(score, explained.inputs, views.what_if_inputs(model.pipeline))}
+    derived = views.derived_features(model.pipeline)
+    if derived:
+        st.caption(
+            "Follow from these: "
+            + "; ".join(
+                f"{views.feature_label(f)} ({' ÷ '.join(views.feature_label(c) for c in parts)})"
+                for f, parts in derived.items()
+            )
+            + f". An empty box is {NO_DATA}: the model treats it as unknown, which is not the same as 0."
         )
-        changed[feature] = float(value)
-    inputs = {k: views.plain_value(v) for k, v in {**features, **changed}.items()}
-    context = {k: views.plain_value(score.get(k)) for k in views.WHAT_IF_CONTEXT if k in score}
-    result = data.what_if(settings, version, tuple(sorted(inputs.items())), tuple(sorted(context.items())))
-    if result is None:
-        return
-    before = float(score.get("churn_probability") or 0.0)
+    plain = tuple(sorted((k, views.plain_value(v)) for k, v in inputs.items()))
+    result = data.what_if(settings, version, plain)
+    if result is not None:
+        _what_if_result(result, float(score.get("churn_probability") or 0.0))
+
+
+def _changed(score: dict[str, Any], start: dict[str, Any], inputs: list[views.WhatIfInput]) -> dict[str, Any]:
+    """Every input as the user set it: usage counts, then facts about the evaluator, starting at the score's."""
+    changed: dict[str, Any] = {}
+    for heading, group in (
+        ("Usage so far", [i for i in inputs if i.usage]),
+        ("About the evaluator", [i for i in inputs if not i.usage]),
+    ):
+        if not group:
+            continue
+        st.markdown(f"**{heading}**")
+        for row in range(0, len(group), WHAT_IF_COLUMNS):
+            cells = group[row : row + WHAT_IF_COLUMNS]
+            for col, item in zip(st.columns(WHAT_IF_COLUMNS), cells, strict=False):
+                key = f"whatif_{score.get('instance')}_{item.column}"
+                changed[item.column] = _input(col, item, views.plain_value(start.get(item.column)), key)
+    return changed
+
+
+def _input(col: Any, item: views.WhatIfInput, value: Any, key: str) -> Any:
+    """One what-if widget: a category in words, or a number that may be left empty (no data)."""
+    label = item.label.capitalize()
+    if item.options:
+        options = [*item.options, None]
+        index = options.index(value) if value in options else len(item.options)
+        return col.selectbox(label, options, index=index, format_func=item.option_text, key=key)
+    whole = item.step == 1
+    number = None if value is None else int(round(float(value))) if whole else float(value)
+    return col.number_input(
+        label,
+        min_value=int(item.minimum) if whole else float(item.minimum),
+        max_value=None if item.maximum is None else int(item.maximum),
+        step=1 if whole else float(item.step),
+        format=None if whole else "%.0f",
+        value=number,
+        placeholder=NO_DATA,
+        key=key,
+    )
+
+
+def _what_if_result(result: views.WhatIf, before: float) -> None:
     left, right = st.columns([1, 3])
+    moved = abs(result.probability - before) >= 0.0005  # unchanged: no "+0.0 pts" arrow
     left.metric(
         "Risk with these numbers",
         ui.percent(result.probability),
-        ui.points(result.probability - before),
+        ui.points(result.probability - before) if moved else None,
         delta_color="inverse",
         border=True,
-        delta_description="vs scored",
+        delta_description="vs scored" if moved else "as scored",
     )
     with right:
         ui.chart(
             charts.shap_waterfall_chart(
-                result.drivers,
-                result.base,
-                title="Drivers with these numbers",
-                probability=result.probability,
+                result.drivers, result.base_risk, result.probability, title="Drivers with these numbers"
             ),
             key="whatif_waterfall",
         )

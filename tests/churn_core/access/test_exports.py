@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from openpyxl import load_workbook
 
 from churn_core.access.exports import (
     FORMULA_PREFIXES,
@@ -79,8 +80,6 @@ def test_csv_round_trip_keeps_numbers_and_neutralises_text():
 
 
 def test_excel_cells_are_text_not_formulas():
-    from openpyxl import load_workbook
-
     df = frame()
     df.loc[1, "product"] = "\x01=1+1"  # a control character Excel cannot store hides a formula
     book = load_workbook(io.BytesIO(to_excel_bytes(df)))

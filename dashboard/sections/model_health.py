@@ -11,18 +11,38 @@ import streamlit as st
 
 from churn_core import views
 from churn_core.access.roles import User
+from churn_core.model.card import ModelCard
 from churn_core.settings import Settings
 from churn_core.views import ScoreSet
 from dashboard import charts, data, ui
 
 
-def champion(settings: Settings, card: dict[str, Any] | None, score_set: ScoreSet) -> None:
+def champion(settings: Settings, card: ModelCard | None, score_set: ScoreSet) -> None:
+    """The card of the model that scored the set: what it is, its validation metrics, curves and breakdowns."""
     if card is None:
         st.info(
             "No model card in the registry for this model: train the champion with `churn train`. The score "
             "set's own figures (threshold explorer, drift, realised performance) are in the other tabs."
         )
         return
+    _card_header(settings, card, score_set)
+    _metric_tiles(views.card_metrics(card))
+    left, right = st.columns(2)
+    with left:
+        ui.chart(charts.confusion_matrix_chart(views.card_confusion(card)))
+    with right:
+        _titled_table("Classification report (validation)", views.card_report(card))
+    _curves(card)
+    lift = views.card_lift(card)
+    ui.chart(charts.lift_chart(lift.get("decile", []), lift.get("lift", [])))
+    left, right = st.columns(2)
+    with left:
+        _titled_table("By cohort week (validation)", views.card_cohorts(card))
+    with right:
+        _titled_table("By day of trial (validation)", views.card_by_day(card))
+
+
+def _card_header(settings: Settings, card: dict[str, Any], score_set: ScoreSet) -> None:
     summary = views.card_summary(card)
     current = data.champion_version(settings)
     threshold = f" · threshold **{summary['threshold']:.2f}**" if summary["threshold"] is not None else ""
@@ -37,113 +57,59 @@ def champion(settings: Settings, card: dict[str, Any] | None, score_set: ScoreSe
             f"The {score_set.as_of:%d %b} score set was made by {summary['version']}; a newer champion "
             f"{current} scores the next set."
         )
-    metrics = views.card_metrics(card)
+
+
+def _metric_tiles(metrics: dict[str, float]) -> None:
     items = list(metrics.items())
     for start in range(0, len(items), 4):
-        cols = st.columns(4)
-        for col, (name, value) in zip(cols, items[start : start + 4], strict=False):
+        for col, (name, value) in zip(st.columns(4), items[start : start + 4], strict=False):
             col.metric(name, f"{value:.3f}", border=True)
     if items:
         st.caption("Validation metrics on later cohorts the model never saw, at the decision threshold.")
-    left, right = st.columns(2)
-    with left:
-        ui.chart(charts.confusion_matrix_chart(views.card_confusion(card)))
-    with right:
-        report = views.card_report(card)
-        st.markdown("**Classification report (validation)**")
-        if report.empty:
-            st.caption("Not in the card.")
-        else:
-            st.dataframe(report, hide_index=True)
+
+
+def _titled_table(title: str, frame: pd.DataFrame) -> None:
+    st.markdown(f"**{title}**")
+    if frame.empty:
+        st.caption("Not in the card.")
+    else:
+        st.dataframe(frame, hide_index=True)
+
+
+def _curves(card: dict[str, Any]) -> None:
+    """ROC and cumulative gains on the left, precision-recall and calibration on the right."""
     curves = views.card_curves(card)
+
+    def draw(name: str, title: str, x_title: str, y_title: str, **guide: Any) -> None:
+        curve = curves.get(name, pd.DataFrame())
+        ui.chart(charts.curve_chart(curve.get("x", []), curve.get("y", []), title, x_title, y_title, **guide))
+
     left, right = st.columns(2)
     with left:
-        roc = curves.get("roc", pd.DataFrame())
-        ui.chart(
-            charts.curve_chart(
-                roc.get("x", []),
-                roc.get("y", []),
-                "ROC curve",
-                "false positive rate",
-                "true positive rate",
-                diagonal="chance",
-            )
-        )
-        gains = curves.get("gains", pd.DataFrame())
-        ui.chart(
-            charts.curve_chart(
-                gains.get("x", []),
-                gains.get("y", []),
-                "Cumulative gains",
-                "share of evaluators contacted (riskiest first)",
-                "share of churners found",
-                diagonal="random order",
-            )
+        draw("roc", "ROC curve", "false positive rate", "true positive rate", diagonal="chance")
+        draw(
+            "gains",
+            "Cumulative gains",
+            "share of evaluators contacted (riskiest first)",
+            "share of churners found",
+            diagonal="random order",
         )
     with right:
-        pr = curves.get("pr", pd.DataFrame())
-        ui.chart(
-            charts.curve_chart(
-                pr.get("x", []),
-                pr.get("y", []),
-                "Precision-recall curve",
-                "recall",
-                "precision",
-                baseline=views.card_churn_rate(card),
-            )
+        draw("pr", "Precision-recall curve", "recall", "precision", baseline=views.card_churn_rate(card))
+        draw(
+            "calibration",
+            "Calibration",
+            "predicted churn probability",
+            "observed churn rate",
+            diagonal="perfect calibration",
         )
-        calibration = curves.get("calibration", pd.DataFrame())
-        ui.chart(
-            charts.curve_chart(
-                calibration.get("x", []),
-                calibration.get("y", []),
-                "Calibration",
-                "predicted churn probability",
-                "observed churn rate",
-                diagonal="perfect calibration",
-            )
-        )
-    lift = views.card_lift(card)
-    ui.chart(charts.lift_chart(lift.get("decile", []), lift.get("lift", [])))
-    left, right = st.columns(2)
-    for column, title, frame in (
-        (left, "By cohort week (validation)", views.card_cohorts(card)),
-        (right, "By day of trial (validation)", views.card_by_day(card)),
-    ):
-        with column:
-            st.markdown(f"**{title}**")
-            if frame.empty:
-                st.caption("Not in the card.")
-            else:
-                st.dataframe(frame, hide_index=True)
 
 
-def threshold_explorer(settings: Settings, score_set: ScoreSet, card: dict[str, Any] | None) -> None:
+def threshold_explorer(settings: Settings, score_set: ScoreSet, card: ModelCard | None) -> None:
+    """A cut-off, set by hand or from the team's capacity: whom it flags now and how it did in validation."""
     flagged = data.flagged_by_threshold(settings, score_set.as_of)
     table = views.card_threshold_table(card)
-    default = views.card_summary(card)["threshold"] if card else None
-    capacity_mode = st.toggle(
-        "Capacity mode: set the cut-off from how many evaluators the team can contact", key="capacity_mode"
-    )
-    if capacity_mode:
-        capacity = st.number_input(
-            "Evaluators the team can contact",
-            min_value=1,
-            step=50,
-            value=int(settings.capacity_per_week),
-            key="capacity",
-        )
-        cut = views.capacity_threshold(flagged, int(capacity))
-    else:
-        capacity = None
-        cut = st.slider(
-            "Cut-off (churn probability)",
-            0.0,
-            1.0,
-            float(default if default is not None else 0.5),
-            step=0.01,
-            key="cutoff",
-        )
+    cut, capacity = _cut_off(settings, flagged, views.card_summary(card)["threshold"] if card else None)
     now = flagged[flagged["threshold"] >= cut - 1e-9].iloc[0] if len(flagged) else None
     cols = st.columns(4)
     cols[0].metric("Cut-off", f"{cut:.2f}", border=True)
@@ -167,7 +133,32 @@ def threshold_explorer(settings: Settings, score_set: ScoreSet, card: dict[str, 
         st.caption("The validation metrics per cut-off come from the model card; none was found.")
 
 
+def _cut_off(settings: Settings, flagged: pd.DataFrame, default: float | None) -> tuple[float, int | None]:
+    """The cut-off and, in capacity mode, the capacity it comes from (else the slider's cut-off and None)."""
+    if not st.toggle(
+        "Capacity mode: set the cut-off from how many evaluators the team can contact", key="capacity_mode"
+    ):
+        cut = st.slider(
+            "Cut-off (churn probability)",
+            0.0,
+            1.0,
+            float(default if default is not None else 0.5),
+            step=0.01,
+            key="cutoff",
+        )
+        return cut, None
+    capacity = st.number_input(
+        "Evaluators the team can contact",
+        min_value=1,
+        step=50,
+        value=int(settings.capacity_per_week),
+        key="capacity",
+    )
+    return views.capacity_threshold(flagged, int(capacity)), capacity
+
+
 def drift(settings: Settings, score_set: ScoreSet) -> None:
+    """Each feature's drift (PSI) in the set against the training data, with an alert above 0.25."""
     history = data.drift_history(settings)
     latest = history[pd.to_datetime(history["as_of_date"]).dt.date == score_set.as_of] if len(history) else history
     ui.chart(charts.drift_chart(latest))
@@ -184,41 +175,25 @@ def drift(settings: Settings, score_set: ScoreSet) -> None:
 
 
 def realised(settings: Settings) -> None:
+    """Past score sets against the outcomes known since."""
     performance = data.realised_performance(settings)
     ui.chart(charts.realised_chart(performance))
     if not performance.empty:
-        percent = st.column_config.NumberColumn
-        st.dataframe(
-            performance[
-                [
-                    "as_of_date",
-                    "model_version",
-                    "resolved",
-                    "churn_rate",
-                    "mean_predicted",
-                    "auc",
-                    "precision",
-                    "recall",
-                    "f1",
-                    "accuracy",
-                    "brier",
-                ]
-            ],
-            hide_index=True,
-            column_config={
-                "as_of_date": st.column_config.DateColumn("Score set"),
-                "model_version": st.column_config.TextColumn("Model"),
-                "resolved": percent("Outcomes known", format="localized"),
-                "churn_rate": percent("Churned", format="percent"),
-                "mean_predicted": percent("Predicted", format="percent"),
-                "auc": percent("AUC", format="%.3f"),
-                "brier": percent("Brier", format="%.3f"),
-                "precision": percent("Precision", format="%.3f"),
-                "recall": percent("Recall", format="%.3f"),
-                "f1": percent("F1", format="%.3f"),
-                "accuracy": percent("Accuracy", format="%.3f"),
-            },
-        )
+        number = st.column_config.NumberColumn
+        columns = {
+            "as_of_date": st.column_config.DateColumn("Score set"),
+            "model_version": st.column_config.TextColumn("Model"),
+            "resolved": number("Outcomes known", format="localized"),
+            "churn_rate": number("Churned", format="percent"),
+            "mean_predicted": number("Predicted", format="percent"),
+            "auc": number("AUC", format="%.3f"),
+            "precision": number("Precision", format="%.3f"),
+            "recall": number("Recall", format="%.3f"),
+            "f1": number("F1", format="%.3f"),
+            "accuracy": number("Accuracy", format="%.3f"),
+            "brier": number("Brier", format="%.3f"),
+        }
+        st.dataframe(performance[list(columns)], hide_index=True, column_config=columns)
     st.caption(
         "Each past score set joined to the outcomes known since (evaluators.retained), in the warehouse; "
         "sets whose evaluators are still in trial appear once their outcomes arrive."
@@ -226,18 +201,18 @@ def realised(settings: Settings) -> None:
 
 
 def freshness(settings: Settings, score_set: ScoreSet) -> None:
+    """How old the telemetry, the score set and the quality check are; the quality report; the jobs."""
     info = data.freshness(settings)
     created = score_set.created_at
-    last = info.get("last_usage_date")
     cols = st.columns(3)
-    cols[0].metric("Telemetry up to", ui.date_text(last), border=True)
+    cols[0].metric("Telemetry up to", ui.date_text(info.last_usage_date), border=True)
     cols[1].metric(
         "Score set",
         ui.date_text(score_set.as_of),
         border=True,
         delta_description=f"written {ui.date_text(created)}" if created is not None else None,
     )
-    cols[2].metric("Raw data checked", ui.date_text(info.get("quality_checked_at")), border=True)
+    cols[2].metric("Raw data checked", ui.date_text(info.quality_checked_at), border=True)
     if created is not None and not pd.isna(created):
         age = (dt.datetime.now() - pd.Timestamp(created).to_pydatetime()).total_seconds() / 3600
         if age > settings.freshness_hours:
@@ -245,21 +220,28 @@ def freshness(settings: Settings, score_set: ScoreSet) -> None:
                 f"The newest score set was written {age:,.0f} hours ago (more than settings "
                 f"freshness_hours = {settings.freshness_hours:g}). Check the scheduled jobs below."
             )
-    quality = data.data_quality(settings)
+    _quality_report(data.data_quality(settings))
+    _jobs(settings)
+
+
+def _quality_report(quality: pd.DataFrame) -> None:
     with st.expander("Data-quality report of the raw tables", expanded=False):
         if quality.empty:
             st.caption("No data-quality report yet (it is written when raw data is loaded).")
-        else:
-            number = st.column_config.NumberColumn
-            st.dataframe(
-                quality,
-                hide_index=True,
-                column_config={
-                    "missing_rate": number("Missing", format="percent"),
-                    "nonzero_rate": number("Non-zero", format="percent"),
-                    "row_count": number("Rows", format="localized"),
-                },
-            )
+            return
+        number = st.column_config.NumberColumn
+        st.dataframe(
+            quality,
+            hide_index=True,
+            column_config={
+                "missing_rate": number("Missing", format="percent"),
+                "nonzero_rate": number("Non-zero", format="percent"),
+                "row_count": number("Rows", format="localized"),
+            },
+        )
+
+
+def _jobs(settings: Settings) -> None:
     st.markdown("**Next scheduled runs**")
     st.dataframe(data.next_runs(settings), hide_index=True)
     jobs = data.job_history(settings)

@@ -7,11 +7,13 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from churn_core import views
+from churn_core.scoring.explain import TreeExplainer
 from churn_core.views import Filters
 from churn_core.warehouse import open_warehouse
-from tests.dashboard.conftest import HOSTILE_PRODUCT, SCORE_DATES
+from tests.conftest import HOSTILE_PRODUCT, SCORE_DATES
 
 AS_OF = SCORE_DATES[-1]
 
@@ -98,9 +100,11 @@ def test_page_and_summary_match_pandas(wh, scores, filters):
     if filters.search:
         expected = expected[expected["instance"].astype(str).str.startswith(filters.search)]
     summary = views.at_risk_summary(wh, AS_OF, filters)
-    assert summary["evaluators"] == len(expected)
-    assert summary["high_risk"] == (expected["risk_tier"] == "high").sum()
-    assert summary["value_at_risk"] == pytest.approx(expected["value_at_risk"].sum())
+    assert summary.evaluators == len(expected) and isinstance(summary.evaluators, int)
+    assert summary.high_risk == (expected["risk_tier"] == "high").sum()
+    assert summary.worth_saving == (expected["worth_saving"] == 1).sum()
+    assert summary.might_swing == (expected["might_swing"] == 1).sum()
+    assert summary.value_at_risk == pytest.approx(expected["value_at_risk"].sum())
     page = views.at_risk_page(wh, AS_OF, filters, "risk", 0, 20)
     top = expected.sort_values(["churn_probability", "instance"], ascending=[False, True]).head(20)
     assert page["instance"].tolist() == top["instance"].tolist()
@@ -144,47 +148,51 @@ def test_week1_activation(wh):
     truth = wh.query("SELECT eval_start_date, activated FROM activation_daily WHERE day_index = 7")
     start = pd.to_datetime(truth["eval_start_date"]).dt.date
     this = truth[(start > AS_OF - dt.timedelta(days=14)) & (start <= AS_OF - dt.timedelta(days=7))]
-    assert kpi["this_week_n"] == len(this)
-    assert kpi["this_week"] == pytest.approx(this["activated"].mean())
+    assert kpi.this_week_n == len(this)
+    assert kpi.this_week == pytest.approx(this["activated"].mean())
 
 
-def test_profile_and_drivers_add_up(wh, scores):
+def test_profile_and_drivers_add_up(wh, scores, scored_home):
     instance = int(scores.sort_values("churn_probability").iloc[-1]["instance"])
     profile = views.evaluator_profile(wh, instance, AS_OF)
     assert profile.facts["instance"] == instance and profile.current["instance"] == instance
     assert profile.previous is not None and profile.previous["as_of_date"] < profile.current["as_of_date"]
     assert len(profile.history) >= 2
-    drivers = views.shap_drivers(profile.current, profile.features)
+    card = views.model_card(scored_home, profile.current["model_version"])
+    explained = views.explain_score(profile.current, profile.features, card)
+    drivers = explained.drivers
     assert drivers["shap"].abs().is_monotonic_decreasing
     assert profile.current["shap_base"] + drivers["shap"].sum() == pytest.approx(
         profile.current["churn_margin"], abs=1e-3
     )
-    assert set(drivers["value"].dropna()) <= set(profile.features.values()) | set(profile.current.values())
-    changes = views.shap_changes(profile.current, profile.previous)
+    assert explained.risk == pytest.approx(profile.current["churn_probability"], abs=1e-5)
+    assert {f: explained.values[f] for f in drivers["feature"]} == {
+        f: None if profile.features[f] is None else float(profile.features[f]) for f in drivers["feature"]
+    }  # the seed's model: its inputs are the snapshot's counts (and the day)
+    changes = views.shap_changes(profile.current, profile.previous, card)
     assert len(changes) == len(drivers) and changes["change"].abs().is_monotonic_decreasing
+    moved = profile.current["churn_probability"] - profile.previous["churn_probability"]
+    assert changes["change"].sum() == pytest.approx(moved, abs=1e-4)  # the points explain the risk's move
     uplifts = views.channel_uplifts(profile.current)
     assert uplifts["uplift"].is_monotonic_decreasing and len(uplifts) == 5
+
+
+def test_top_drivers_are_read_from_the_scoring_jobs_json(scores):
+    row = scores.iloc[0]
+    drivers = views.top_drivers(row)
+    assert drivers and all(isinstance(d, views.Driver) and d.reason for d in drivers)
+    assert drivers[0].reason == row["top_reason"] or drivers[-1].reason == row["top_reason"]
+    junk = '[{"feature": "x", "shap": "high"}, 3, {"reason": "r", "shap": -0.5}]'
+    assert views.top_drivers({"top_drivers": junk}) == [
+        views.Driver("x", None, None, ""),
+        views.Driver("", None, -0.5, "r"),
+    ]
+    assert views.top_drivers({"top_drivers": "not json"}) == [] == views.top_drivers({})
 
 
 def test_profile_of_an_unknown_instance(wh):
     profile = views.evaluator_profile(wh, 10**11, AS_OF)
     assert profile.facts is None and profile.current is None
-
-
-def test_wilson_interval_known_values():
-    low, high = views.wilson_interval([0, 5, 10], [10, 10, 10])
-    assert low[0] == 0 and high[0] == pytest.approx(0.2775, abs=1e-4)
-    assert low[1] == pytest.approx(0.2366, abs=1e-4) and high[1] == pytest.approx(0.7634, abs=1e-4)
-    assert high[2] == pytest.approx(1)
-    low, high = views.wilson_interval([0], [0])
-    assert np.isnan(low[0]) and np.isnan(high[0])
-
-
-def test_difference_interval_contains_the_difference_and_is_wider_for_small_samples():
-    low, high = views.difference_interval(30, 100, 20, 100)
-    assert low < 0.1 < high
-    small = views.difference_interval(3, 10, 2, 10)
-    assert small[1] - small[0] > high - low
 
 
 def test_activation_views_match_activation_daily(wh):
@@ -246,8 +254,6 @@ def test_threshold_counts(wh, scores):
 
 
 def test_realised_performance_matches_sklearn(wh):
-    from sklearn.metrics import roc_auc_score
-
     perf = views.realised_performance(wh).set_index("as_of_date")
     joined = wh.query(
         "SELECT s.as_of_date, s.churn_probability, s.predicted_churn, e.retained FROM evaluator_scores s "
@@ -267,48 +273,46 @@ def test_feature_by_outcome_and_freshness(wh, scored_home):
     raw = wh.query("SELECT avg(w1_active_users) AS m FROM instances_modeling WHERE retained = 1").iloc[0, 0]
     assert by.set_index("feature").loc["w1_active_users", "retained_mean"] == pytest.approx(raw)
     fresh = views.freshness(wh)
-    assert pd.Timestamp(fresh["last_usage_date"]).date() == AS_OF
+    assert fresh.last_usage_date == AS_OF and fresh.evaluators == len(wh.query("SELECT instance FROM evaluators"))
     assert len(views.data_quality(wh)) > 10
     assert views.job_history(wh, scored_home) is None or "job" in views.job_history(wh, scored_home).columns
 
 
 def test_render_sql_refuses_unknown_markers():
     with pytest.raises(ValueError):
-        views.render_sql("at_risk_page", columns=", x")
+        views.render_sql("at_risk_summary", columns=", x")
 
 
 def test_what_if_reproduces_the_score_and_moves_with_the_features(wh, scores, scored_home, model_version):
-    from churn_core.scoring.explain import TreeExplainer
-
     model = views.load_model(scored_home, model_version)
     assert model is not None and model.version == model_version
     explainer = TreeExplainer(model.booster)
     for _, row in scores.sort_values("churn_probability").iloc[[0, len(scores) // 2, -1]].iterrows():
         profile = views.evaluator_profile(wh, int(row["instance"]), AS_OF)
-        context = {k: profile.current.get(k) for k in views.WHAT_IF_CONTEXT}
-        same = views.what_if(model, profile.features, context)
-        assert same.probability == pytest.approx(profile.current["churn_probability"], abs=1e-6)
-        x = model.transform(pd.DataFrame([{**context, **profile.features}]))
+        inputs = views.explain_score(profile.current, profile.features, model.card).inputs
+        same = views.what_if(model, inputs)
+        assert same.probability == pytest.approx(profile.current["churn_probability"], abs=1e-5)
+        x = model.transform(pd.DataFrame([inputs]))
         assert np.allclose(views.shap_row(model, x), explainer.shap_values(x), atol=1e-4)
-        assert same.base + same.drivers["shap"].sum() == pytest.approx(same.margin, abs=1e-3)
+        assert same.base_risk + same.drivers["points"].sum() == pytest.approx(same.probability, abs=1e-9)
         busier = {
-            **profile.features,
+            **inputs,
             **{
-                f: 50 * (profile.features[f] or 0) + 50
+                f: 50 * (inputs[f] or 0) + 50
                 for f in ("w1_active_users", "number_of_issues", "issues_viewed", "issues_updated")
             },
         }
-        moved = views.what_if(model, busier, context)
+        moved = views.what_if(model, busier)
         assert moved.probability != pytest.approx(same.probability, abs=1e-9)
-    assert views.what_if(None, {}, {}) is None
+    assert views.what_if(None, {}) is None
 
 
 def test_model_card_accessors_read_the_real_card(scored_home, model_version):
     card = views.model_card(scored_home, model_version)
-    assert card["version"] == model_version
-    assert views.model_card(scored_home, "v9999")["version"] == model_version  # falls back to the champion
+    assert card.version == model_version
+    assert views.model_card(scored_home, "v9999").version == model_version  # falls back to the champion
     summary = views.card_summary(card)
-    assert summary["threshold"] == pytest.approx(card["threshold"]) and summary["profile"] == "seed"
+    assert summary["threshold"] == pytest.approx(card.threshold) and summary["profile"] == "seed"
     assert {"ROC AUC", "Precision", "Recall", "F1", "F2", "Accuracy"} <= set(views.card_metrics(card))
     assert len(views.card_confusion(card)) == 2
     assert {"retained", "churned"} <= set(views.card_report(card)["class"])

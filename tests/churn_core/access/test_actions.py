@@ -5,11 +5,15 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import json
 import shutil
 
+import pandas as pd
 import pytest
 
+from churn_core import views
 from churn_core.access import actions, audit
+from churn_core.access.exports import EXPORT_ROW_CAP
 from churn_core.access.roles import AccessDenied, User
 from churn_core.model.registry import Registry
 from churn_core.views import Filters
@@ -25,19 +29,32 @@ def home(scored_home, tmp_path):
     return dataclasses.replace(scored_home, home=tmp_path / "home")
 
 
-def test_export_needs_the_export_role_and_is_audited(home) -> None:
+def test_export_needs_the_export_role_reads_nothing_before_and_is_audited(home) -> None:
     warehouse = open_warehouse(home)
     as_of = warehouse.query("SELECT max(as_of_date) AS d FROM evaluator_scores").iloc[0, 0].date()
     view = Filters(tiers=("high",))
+    read = []
+
+    def rows() -> pd.DataFrame:
+        read.append(view)
+        return views.at_risk_export(warehouse, as_of, view, "risk", ["product"], EXPORT_ROW_CAP)
+
+    detail = {"as_of": as_of, "sort": "risk", "filters": view.described()}
     with pytest.raises(AccessDenied, match="may not export"):
-        actions.export_evaluators(warehouse, MARKETER, as_of, view, "risk", ["product"], "csv")
-    assert not warehouse.table_exists("audit_log")
-    payload = actions.export_evaluators(warehouse, ANALYST, as_of, view, "risk", ["product"], "csv")
-    rows = list(csv.DictReader(io.StringIO(payload.decode("utf-8-sig"))))
-    assert rows and all(r["product"][:1] not in "=+-@" for r in rows)
+        actions.export_rows(warehouse, MARKETER, rows, "csv", detail)
+    assert not read and not warehouse.table_exists("audit_log")
+    payload = actions.export_rows(warehouse, ANALYST, rows, "csv", detail)
+    exported = list(csv.DictReader(io.StringIO(payload.decode("utf-8-sig"))))
+    assert exported and all(r["product"][:1] not in "=+-@" for r in exported)
     entry = audit.audit_entries(warehouse, ADMIN).iloc[0]
-    assert (entry["user_email"], entry["action"], entry["row_count"]) == (ANALYST.email, "export", len(rows))
-    assert '"tiers": ["high"]' in entry["detail"] or "high" in entry["detail"]
+    assert (entry["user_email"], entry["action"], entry["row_count"]) == (ANALYST.email, "export", len(exported))
+    assert json.loads(entry["detail"]) == {
+        "as_of": str(as_of),
+        "columns": ["instance", "product"],
+        "filters": {"tier": ["high"]},
+        "format": "csv",
+        "sort": "risk",
+    }
 
 
 def test_promotion_is_for_admins_and_is_audited(home) -> None:

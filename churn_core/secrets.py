@@ -1,0 +1,107 @@
+"""Every credential the product can hold, and the one way to keep them out of what it writes out.
+
+The CLI, the dashboard, the job logs, job history and alerts all pass text that might quote a credential (an
+exception naming a webhook URL with its token, say) through `redact` with `secret_values`, or through
+`redacted`. The sign-in secrets live in Streamlit's secrets.toml, found and read here for churn_core.access.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import tomllib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from churn_core import signing
+from churn_core.errors import ChurnError
+from churn_core.settings import Settings
+
+# Credentials that can reach the product without being a setting: boto3's environment variables, and the
+# OIDC secrets Streamlit reads from secrets.toml.
+AWS_SECRET_VARIABLES: tuple[str, ...] = (
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_ACCESS_KEY_ID",
+)
+AUTH_SECRET_KEYS: frozenset[str] = frozenset({"client_secret", "cookie_secret"})
+APP_ROOT = Path(__file__).resolve().parents[1]  # where `churn dashboard` runs the app (its .streamlit/)
+
+_SECRET_PATTERNS: tuple[re.Pattern[str], ...] = (
+    re.compile(
+        r"(?i)\b((?:aws_)?(?:secret|token|password|passwd|api[_-]?key|access[_-]?key|signature|sig)"
+        r"[\w-]*\s*[=:]\s*)[^\s&'\",;]+"
+    ),
+    re.compile(r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)"),  # user:password@ in URLs
+    re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),  # AWS access key ids
+    re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+"),
+)
+
+
+def secrets_files(app_root: Path) -> list[Path]:
+    """Where Streamlit looks for secrets.toml: the user's ~/.streamlit, then the app's .streamlit (wins)."""
+    return [Path.home() / ".streamlit" / "secrets.toml", app_root / ".streamlit" / "secrets.toml"]
+
+
+def auth_section(path: Path) -> dict[str, Any]:
+    """The [auth] section of a secrets.toml (st.login's OIDC settings); empty when absent or unreadable."""
+    try:
+        auth = tomllib.loads(path.read_text(encoding="utf-8")).get("auth", {})
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}
+    return auth if isinstance(auth, dict) else {}
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` with known secret values and anything that looks like a credential replaced by ***."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + "***", text)
+    return text
+
+
+def secret_values(settings: Settings, app_roots: Iterable[Path] | None = None) -> list[str]:
+    """Every credential the product can hold, never to be written out: the alert hooks (their URL or command
+    may embed a token), the signing key, AWS credentials in the environment, and the sign-in secrets of
+    .streamlit/secrets.toml (in ~, the app's folder and the working directory, or `app_roots`)."""
+    values = [settings.alert_webhook_url, settings.alert_command, settings.signing_key]
+    # A webhook's path (Slack, Teams) is itself the secret; keep only scheme and host visible.
+    if "://" in settings.alert_webhook_url:
+        scheme_host = "/".join(settings.alert_webhook_url.split("/", 3)[:3])
+        values.append(settings.alert_webhook_url[len(scheme_host) :])
+    values += _command_arguments(settings.alert_command)
+    try:
+        key = signing.signing_key(settings, create=False)
+    except (ChurnError, OSError):
+        key = None  # an unusable key file: whoever uses it says so
+    values.append(key.decode("utf-8") if key else "")
+    values += [os.environ.get(name, "") for name in AWS_SECRET_VARIABLES]
+    roots = app_roots if app_roots is not None else (APP_ROOT, Path.cwd())
+    for path in dict.fromkeys(path for root in roots for path in secrets_files(Path(root))):
+        values += _auth_secrets(auth_section(path))
+    return [v for v in dict.fromkeys(values) if v and v.strip() not in ("/", "")]
+
+
+def redacted(text: str, settings: Settings) -> str:
+    """`text` with every credential of `settings` (see secret_values) and anything that looks like one hidden."""
+    return redact(text, secret_values(settings))
+
+
+def _command_arguments(command: str) -> list[str]:
+    """The alert command's arguments that may be a token on their own (an error may quote one alone)."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return []
+    return [w for w in words[1:] if len(w) >= 8 and not w.startswith("-")]
+
+
+def _auth_secrets(auth: dict[str, Any]) -> list[str]:
+    """The OIDC secrets of an [auth] section and its per-provider sub-sections."""
+    sections = [auth, *(v for v in auth.values() if isinstance(v, dict))]
+    return [v for section in sections for k, v in section.items() if k in AUTH_SECRET_KEYS and isinstance(v, str)]

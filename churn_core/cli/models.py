@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -50,12 +49,6 @@ def _registry(settings: Settings, dataset: str = "evaluators") -> Registry:
     from churn_core.model.registry import Registry  # loads XGBoost: see the module docstring
 
     return Registry(settings, dataset)
-
-
-def _quiet_threads() -> None:
-    """OpenMP threads that sleep instead of spin when they wait: far faster on a busy, shared machine.
-    Only effective before XGBoost is first loaded, which the model commands do lazily."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def _spec_data(data: Path | None, spec: Path | None) -> Dataset | None:
@@ -110,10 +103,11 @@ def train(
     force: Annotated[bool, typer.Option(help="Make the new model champion even if it is worse.")] = False,
     data: Annotated[Path | None, typer.Option(help="Train on this customer table (.csv/.parquet) ...")] = None,
     spec: Annotated[Path | None, typer.Option(help="... described by this dataset spec (.toml).")] = None,
-    budget: Annotated[float | None, typer.Option(help="Search time in seconds (default: setting).")] = None,
+    budget: Annotated[
+        float | None, typer.Option(help="Most seconds the search may take (default: setting; it usually stops sooner).")
+    ] = None,
 ) -> None:
     """Train a churn model, register it, and make it champion unless it is worse than the current one."""
-    _quiet_threads()
     from churn_core.model.registry import RegistryError  # loads XGBoost: see the module docstring
     from churn_core.model.train import train_candidate
 
@@ -148,11 +142,13 @@ def evaluate(
     spec: Annotated[Path, typer.Option(help="Dataset spec (.toml) of the table.")],
     cv: Annotated[str, typer.Option(help="Folds x repeats of repeated stratified k-fold CV.")] = "5x3",
     profile: Annotated[Profile, typer.Option(help="Pipeline to evaluate.")] = Profile.tuned,
-    budget: Annotated[float | None, typer.Option(help="Search seconds per training fold.")] = None,
+    budget: Annotated[
+        float | None,
+        typer.Option(help="Most search seconds per training fold (it stops sooner when it stops improving)."),
+    ] = None,
     format: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = ListFormat.table,
 ) -> None:
     """Cross-validate the whole pipeline on a customer table (the search runs inside each training fold)."""
-    _quiet_threads()
     from churn_core.model.train import cross_validate  # loads XGBoost: see the module docstring
 
     try:

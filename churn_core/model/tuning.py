@@ -353,8 +353,8 @@ def search(
         if since >= settings.tuning_patience:
             stopped_by = "no gain"
             break
-        elapsed = time.monotonic() - started
-        if i > 0 and elapsed + np.mean([t.seconds for t in trials]) > budget:
+        # a trial the clock cuts off is wasted: start one only if twice the longest so far still fits
+        if i > 0 and time.monotonic() - started + 2 * max(t.seconds for t in trials) > budget:
             stopped_by = "time budget"
             break
         trial, oof = run_trial(folds, params, early, settings, None if i == 0 else started + budget)

@@ -92,6 +92,13 @@ class TreeExplainer:
         return self.booster.predict(data, pred_contribs=True)
 
 
+def compile_kernels(kernel_cache: Path) -> None:
+    """Compile the kernels into `kernel_cache` (or load them from it) without explaining anything, so that
+    a caller can pay a machine's first compilation while it does other work (`churn demo` does)."""
+    treeshap_kernels.cache_in(kernel_cache)
+    treeshap.explain(*treeshap.build([], 1), np.zeros((1, 1), np.float32))
+
+
 def _unsupported(learner: dict[str, Any]) -> str:
     """Why the kernels cannot explain this model, or '' when they can."""
     booster = learner["gradient_booster"]

@@ -29,7 +29,7 @@ class ScoringPass:
     categories: dict[str, list[str]]  # the model pipeline's categories, to put categorical drivers in words
     frame: pd.DataFrame  # the evaluators to score (scoring_instances.sql)
     x: pd.DataFrame  # the model's inputs, one column per feature in the model's order
-    shap: np.ndarray  # (rows, features + 1), the last column the base value
+    shap: np.ndarray | None  # (rows, features + 1), the last column the base value; None until explained
     margin: np.ndarray
     probability: np.ndarray
     reached: np.ndarray  # (rows, channels) bool: a touch on the channel reached the evaluator

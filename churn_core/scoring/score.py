@@ -8,9 +8,9 @@ readers see the previous set until the new one is complete, re-running a date re
 only the newest settings.score_history_sets sets are kept. The set's score_sets row carries its signed
 fingerprint (churn_core.scoring.integrity), so a set edited in the warehouse afterwards is refused by its readers.
 
-A million evaluators are scored in bounded memory (score_in_batches): the model's inputs and SHAP values are
-computed a batch at a time, the set's rows are built a batch at a time and kept only as compressed Arrow,
-and the warehouse reads them back a batch at a time as it writes them.
+A million evaluators are scored in bounded memory: the model's inputs are made a batch at a time
+(model_outputs), the SHAP values and the set's rows too (score_in_batches), the rows kept only as compressed
+Arrow, which the warehouse reads back a batch at a time as it writes them.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from churn_core.model.card import DataSummary, ModelCard
 from churn_core.schema import CHANNELS
 from churn_core.scoring import channels, columns, integrity, monitor, reasons, targeting
 from churn_core.scoring.explain import TreeExplainer
-from churn_core.scoring.rows import ScoringPass, decide, effect_rows, risk_ranks, score_rows
+from churn_core.scoring.rows import Decisions, ScoringPass, decide, effect_rows, risk_ranks, score_rows
 from churn_core.settings import Settings
 from churn_core.warehouse import Warehouse
 
@@ -85,11 +85,10 @@ class ScoreSummary:
 
 
 @dataclass(frozen=True)
-class Explained:
+class Outputs:
     """Every evaluator's model inputs and outputs, aligned with the frame of evaluators to score."""
 
     x: pd.DataFrame  # the model's inputs (float32, NaN where missing), one column per feature
-    shap: np.ndarray  # (rows, features + 1), the last column the base value
     margin: np.ndarray
     probability: np.ndarray
 
@@ -218,65 +217,76 @@ def predict(
     return np.asarray(margin, np.float64), np.asarray(prob, np.float64)
 
 
-def explain_in_batches(model: ScoringModel, frame: pd.DataFrame, settings: Settings) -> Explained:
-    """Every evaluator's model inputs, exact SHAP values and churn probability, BATCH_ROWS at a time.
-
-    churn_core.scoring.explain, whose kernels are compiled once per machine (kept under CHURN_HOME), so
-    even a few rows take the fast path. The margin is the sum of the SHAP values (exact TreeSHAP adds up
-    to it), which saves predicting twice."""
-    explainer = TreeExplainer(model.booster, settings.kernel_cache_dir)
+def model_outputs(model: ScoringModel, frame: pd.DataFrame) -> Outputs:
+    """Every evaluator's model inputs (made BATCH_ROWS at a time), raw margin and churn probability."""
     features = model_features(model)
     x = np.empty((len(frame), len(features)), np.float32)  # as the feature pipeline makes them
-    shap = np.empty((len(frame), len(features) + 1))
     for rows in _batches(len(frame)):
-        inputs = model_inputs(model, frame.iloc[rows])
-        x[rows] = inputs.to_numpy(np.float32, na_value=np.nan)
-        shap[rows] = explainer.shap_values(inputs)
-    margin, prob = predict(model, frame, pd.DataFrame(x, columns=features, copy=False), shap)
-    return Explained(pd.DataFrame(x, columns=features, copy=False), shap, margin, prob)
+        x[rows] = model_inputs(model, frame.iloc[rows]).to_numpy(np.float32, na_value=np.nan)
+    inputs = pd.DataFrame(x, columns=features, copy=False)
+    margin, prob = predict(model, frame, inputs)
+    return Outputs(inputs, margin, prob)
 
 
-def score_in_batches(settings: Settings, run: ScoringPass, uplift_model: channels.UpliftModel) -> ScoredSet:
-    """The set's rows, built BATCH_ROWS at a time (decisions, drivers in words, columns) and kept as one
-    zstd-compressed Arrow stream, with the fingerprint, the summary's columns and the targeting of them
-    all. The fingerprint is counts and sums (churn_core.scoring.integrity), so the batches' add up to the
-    set's; the risk rank is over the whole set."""
+def score_in_batches(
+    settings: Settings, run: ScoringPass, uplift_model: channels.UpliftModel, explainer: TreeExplainer
+) -> ScoredSet:
+    """The set's rows, built BATCH_ROWS at a time (exact SHAP values, drivers in words, columns) and kept as
+    one zstd-compressed Arrow stream, with their fingerprint and the summary's columns. Decisions and the
+    risk rank weigh every evaluator against the others, so they are made for the whole set first. The
+    fingerprint is counts and sums (churn_core.scoring.integrity), so the batches' add up to the set's.
+
+    The explainer's kernels are compiled once per machine (kept under CHURN_HOME), so even a few rows take
+    the fast path."""
+    decisions = decide(settings, run, uplift_model)
     rank = risk_ranks(run.probability, run.frame["instance"].to_numpy(np.int64))
     sink, writer, schema = pa.BufferOutputStream(), None, None
     fingerprint: Counter[str] = Counter()
-    totals, chosen, shap_columns = [], [], []
+    totals, shap_columns = [], []
     for rows in _batches(len(run.frame)):
         part = _part(run, rows)
-        decisions = decide(settings, part, uplift_model)
-        scores = score_rows(settings, part, decisions)
+        part = dataclasses.replace(part, shap=explainer.shap_values(part.x))
+        scores = score_rows(settings, part, _decided(decisions, rows))
         scores["risk_rank"] = rank[rows]
         shap_columns = integrity.shap_columns(scores.columns)
         fingerprint.update(integrity.fingerprint(scores, run.model_version, shap_columns))
         totals.append(scores[list(SUMMARY_COLUMNS)])
-        chosen.append(decisions.chosen)
         batch = pa.RecordBatch.from_pandas(scores, schema=schema, preserve_index=False)
         if writer is None:
             schema = batch.schema  # the first batch's types for all (a column NULL in a batch keeps its type)
             writer = pa.ipc.new_stream(sink, schema, options=pa.ipc.IpcWriteOptions(compression="zstd"))
         writer.write_batch(batch)
     writer.close()
-    targets = targeting.Targets(
-        *(np.concatenate([getattr(c, f.name) for c in chosen]) for f in dataclasses.fields(targeting.Targets))
+    return ScoredSet(
+        sink.getvalue(), dict(fingerprint), shap_columns, pd.concat(totals, ignore_index=True), decisions.chosen
     )
-    return ScoredSet(sink.getvalue(), dict(fingerprint), shap_columns, pd.concat(totals, ignore_index=True), targets)
 
 
 def _batches(n: int) -> Iterator[slice]:
     return (slice(start, min(start + BATCH_ROWS, n)) for start in range(0, n, BATCH_ROWS))
 
 
+def _decided(decisions: Decisions, rows: slice) -> Decisions:
+    """The decisions of rows `rows` (targeting.Targets holds only arrays aligned with the rows)."""
+    chosen = decisions.chosen
+    return dataclasses.replace(
+        decisions,
+        predicted=decisions.predicted[rows],
+        previous=decisions.previous.iloc[rows].reset_index(drop=True),
+        change=decisions.change[rows],
+        uplift=decisions.uplift[rows],
+        chosen=dataclasses.replace(
+            chosen, **{f.name: getattr(chosen, f.name)[rows] for f in dataclasses.fields(chosen)}
+        ),
+    )
+
+
 def _part(run: ScoringPass, rows: slice) -> ScoringPass:
-    """The rows `rows` of a pass (every per-row field; `previous` is aligned with `frame`)."""
+    """The rows `rows` of a pass not yet explained (every per-row field; `previous` is aligned with `frame`)."""
     return dataclasses.replace(
         run,
         frame=run.frame.iloc[rows].reset_index(drop=True),
         x=run.x.iloc[rows].reset_index(drop=True),
-        shap=run.shap[rows],
         margin=run.margin[rows],
         probability=run.probability[rows],
         reached=run.reached[rows],
@@ -357,7 +367,11 @@ def _score_set(
     uplift_model = step("Fitting channel uplift models", lambda: channels.fit_uplift(history, settings))
     reference = step("Checking drift", lambda: drift_reference(warehouse, model, run.features))
     drift = _drift(reference, run)
-    scored = step("Targeting, channels and drivers", lambda: score_in_batches(settings, run, uplift_model))
+    explainer = TreeExplainer(model.booster, settings.kernel_cache_dir)
+    scored = step(
+        "Explaining every score (exact SHAP), targeting, drivers",
+        lambda: score_in_batches(settings, run, uplift_model, explainer),
+    )
     return scored, drift, effect_rows(settings, as_of, uplift_model, history, scored.chosen), note
 
 
@@ -369,7 +383,7 @@ def _scoring_pass(
     frame = step("Reading evaluators to score", lambda: warehouse.run("scoring_instances", {"as_of": as_of}))
     if frame.empty:
         raise ScoringError(f"instances_w1 has no evaluators for {as_of}; the previous score set is still served")
-    explained = step("Explaining every score (exact SHAP)", lambda: explain_in_batches(model, frame, settings))
+    outputs = step("Preparing the model's features, predicting churn", lambda: model_outputs(model, frame))
     reached, (previous, note), medians, history = step(
         "Reading touches, previous scores and cohorts",
         lambda: (
@@ -385,10 +399,10 @@ def _scoring_pass(
         threshold=float(model.threshold),
         categories=dict(getattr(model.pipeline, "categories_", {}) or {}),
         frame=frame,
-        x=explained.x,
-        shap=explained.shap,
-        margin=explained.margin,
-        probability=explained.probability,
+        x=outputs.x,
+        shap=None,
+        margin=outputs.margin,
+        probability=outputs.probability,
         reached=reached,
         previous=frame[["instance"]].merge(previous, on="instance", how="left"),
         medians=medians,

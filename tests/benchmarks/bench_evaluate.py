@@ -37,7 +37,8 @@ from churn_core.model.train import cross_validate  # noqa: E402
 from churn_core.settings import load_settings  # noqa: E402
 from tests.benchmarks.baselines import baseline_aucs  # noqa: E402
 
-SHARED = ROOT.parent / "shared" / "data" / "real"
+# the project's shared data sit next to the main checkout (../shared), which a worktree is further below
+SHARED = next((p / "shared" / "data" / "real" for p in ROOT.parents if (p / "shared").is_dir()), ROOT / "absent")
 HERE = Path(__file__).resolve().parent / "data"
 TELCO_TARGET_SECONDS = 180.0
 

@@ -18,14 +18,14 @@ import pytest
 from typer.testing import CliRunner
 
 from churn_core import signing
-from churn_core.access.roles import auth_configured
+from churn_core.access.roles import SignIn, sign_in
 from churn_core.cli import app
 from churn_core.errors import ChurnError
 from churn_core.jobs import steps as jobs
 from churn_core.jobs.logs import LOG_FILE
 from churn_core.jobs.runner import StepOutcome
 from churn_core.model.registry import Registry
-from churn_core.secrets import redact, secret_values
+from churn_core.secrets import redact, secret_values, secrets_files
 from churn_core.settings import Settings, load_settings
 from churn_core.warehouse import open_warehouse
 from tests.churn_core.jobs.test_alerts import SECRET, _Hook
@@ -142,11 +142,12 @@ def test_redact_hides_credentials() -> None:
 
 def test_sign_in_and_redaction_read_the_same_secrets_files(planted: Settings, tmp_path: Path) -> None:
     app_root = tmp_path / "app"
-    assert auth_configured(app_root)
+    assert sign_in(secrets_files(app_root)).mode is SignIn.READY
     known = secret_values(planted, app_roots=(app_root,))
     assert SENTINELS["client_secret"] in known and SENTINELS["provider client_secret"] in known
     (app_root / ".streamlit" / "secrets.toml").write_bytes(b"[auth]\nclient_secret = '\xff'\n")  # not UTF-8
-    assert auth_configured(app_root)  # still: the provider in ~/.streamlit/secrets.toml
+    state = sign_in(secrets_files(app_root))  # fails closed, and says which file, without its content
+    assert state.mode is SignIn.MISCONFIGURED and "not UTF-8" in state.problem and "app/.streamlit" in state.problem
     known = secret_values(planted, app_roots=(app_root,))
     assert SENTINELS["client_secret"] not in known and SENTINELS["provider client_secret"] in known
 

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
+from rich.text import Text
 
 from churn_core.errors import ChurnError
 from churn_core.secrets import redact, secret_values
@@ -124,7 +125,10 @@ def print_frame(df: pd.DataFrame, fmt: OutputFormat) -> None:
     elif fmt is OutputFormat.json:
         sys.stdout.write(df.to_json(orient="records", date_format="iso") + "\n")
     else:
-        table = RichTable(*map(str, df.columns))
+        # data is text, never Rich markup: `[/]` in a value would crash the table and `[link=...]` render
+        table = RichTable()
+        for column in df.columns:
+            table.add_column(Text(str(column)))
         for row in df.itertuples(index=False):
-            table.add_row(*("" if pd.isna(v) else str(v) for v in row))
+            table.add_row(*(Text("" if pd.isna(v) else str(v)) for v in row))
         Console().print(table)

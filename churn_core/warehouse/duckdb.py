@@ -28,11 +28,20 @@ from churn_core.warehouse.base import (
     Warehouse,
     WarehouseError,
     _ident,
+    check_read_only,
     load_sql,
 )
 
 LOCK_WAIT_SECONDS = 30.0
 LOCK_POLL_SECONDS = 0.05
+# The connection user-typed SQL (`churn sql`) runs on: no file, URL or extension beyond the warehouse itself
+# (the database file is opened before the switch), and no statement can turn that back on.
+SANDBOX: dict[str, Any] = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "lock_configuration": True,
+}
 
 
 @lru_cache(maxsize=512)
@@ -74,7 +83,7 @@ class DuckDBWarehouse(Warehouse):
         finally:
             con.close()
 
-    def _open(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    def _open(self, *, read_only: bool, config: dict[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
         """Open the file, waiting up to LOCK_WAIT_SECONDS while another process holds its lock."""
         waiting = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(_Locked),
@@ -83,7 +92,7 @@ class DuckDBWarehouse(Warehouse):
             reraise=True,
         )
         try:
-            return waiting(_connect, self.path, read_only)
+            return waiting(_connect, self.path, read_only, config)
         except _Locked as exc:
             raise TransientWarehouseError(
                 f"cannot open the warehouse {self.path}: another process holds it ({exc}); waited "
@@ -97,6 +106,23 @@ class DuckDBWarehouse(Warehouse):
                 return con.execute(text, _bind(text, params)).df()
             except duckdb.Error as exc:
                 raise QueryError(_explain(exc)) from None
+
+    def read_only_query(self, sql: str, params: Params | None = None) -> pd.DataFrame:
+        """A user-typed query: checked (one SELECT over tables, no table functions), then run sandboxed."""
+        check_read_only(sql)
+        return self.sandboxed_query(to_duckdb(sql), params)
+
+    def sandboxed_query(self, text: str, params: Params | None = None) -> pd.DataFrame:
+        """DuckDB SQL on a read-only connection of its own that cannot reach files, URLs or extensions (SANDBOX)."""
+        if not self.path.exists():
+            raise WarehouseError(f"no warehouse at {self.path}: run `churn demo` or `churn ingest DIR` first")
+        con = self._open(read_only=True, config=SANDBOX)
+        try:
+            return con.execute(text, _bind(text, params)).df()
+        except duckdb.Error as exc:
+            raise QueryError(_explain(exc)) from None
+        finally:
+            con.close()
 
     def execute(self, sql: str, params: Params | None = None) -> None:
         text = to_duckdb(sql)
@@ -222,9 +248,9 @@ class _Locked(Exception):
     """Another process holds the database file's lock."""
 
 
-def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+def _connect(path: Path, read_only: bool, config: dict[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
     try:
-        return duckdb.connect(str(path), read_only=read_only)
+        return duckdb.connect(str(path), read_only=read_only, config=config or {})
     except duckdb.IOException as exc:
         # DuckDB gives no error code for a file another process has locked: the message is the only sign,
         # and this is the one place that reads it.

@@ -34,11 +34,18 @@ USERS = {
 }
 
 
-def _put_user(issuer: str, email: str, groups: list[str], **claims: object) -> None:
-    claims = {"email": email, "email_verified": True, "name": email.split("@")[0].title(), "groups": groups, **claims}
+def _put_user(issuer: str, sub: str, groups: list[str], claims: dict[str, object] | None = None) -> None:
+    """The provider's user `sub`, by default with `sub` as its verified e-mail address."""
+    claims = {
+        "email": sub,
+        "email_verified": True,
+        "name": sub.split("@")[0].title(),
+        "groups": groups,
+        **(claims or {}),
+    }
     body = json.dumps(claims).encode()
     request = urllib.request.Request(
-        f"{issuer}/users/{urllib.parse.quote(email)}",
+        f"{issuer}/users/{urllib.parse.quote(sub)}",
         data=body,
         method="PUT",
         headers={"Content-Type": "application/json"},
@@ -62,7 +69,7 @@ def app(scored_home):
         for email, spec in USERS.items():
             _put_user(issuer, email, spec["groups"])
         for sub, claims in IMPOSTORS.items():  # subjects that claim the admin's address unverified
-            _put_user(issuer, sub, [], **claims)
+            _put_user(issuer, sub, [], claims)
         port = free_port()
         secrets = Path(home) / ".streamlit" / "secrets.toml"
         secrets.parent.mkdir()

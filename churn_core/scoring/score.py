@@ -6,7 +6,7 @@ put into a risk tier and a targeting segment, and given a next-best channel. The
 side tables -- score_drift, channel_effects and score_sets -- in one transaction keyed by as_of_date:
 readers see the previous set until the new one is complete, re-running a date replaces its set, and
 only the newest settings.score_history_sets sets are kept. The set's score_sets row carries its signed
-fingerprint (churn_core.scoring.integrity), so a set edited in the warehouse afterwards is refused by its readers.
+digests (churn_core.scoring.integrity), so a set edited in the warehouse afterwards is refused by its readers.
 """
 
 from __future__ import annotations
@@ -251,20 +251,17 @@ def score_evaluators(
     reference = step("Checking drift", lambda: drift_reference(warehouse, model, run.features))
     drift = _drift(reference, run)
     summary = _summary(scores, drift, model.version, as_of, time.monotonic() - started, (note,) if note else ())
-    sets = _score_set_row(summary, model.threshold, integrity.seal(settings, scores, as_of, model.version))
+    frames = {
+        "evaluator_scores": scores,
+        "score_drift": drift,
+        "channel_effects": effects,
+        "score_sets": _score_set_row(summary, model.threshold),
+    }
+    seal = step("Signing the score set", lambda: integrity.seal(settings, frames, model.version))
+    frames["score_sets"] = frames["score_sets"].assign(**{k: pd.Series([v], dtype="str") for k, v in seal.items()})
     step(
         "Writing the score set",
-        lambda: warehouse.write_partitions(
-            {
-                "evaluator_scores": scores,
-                "score_drift": drift,
-                "channel_effects": effects,
-                "score_sets": sets,
-            },
-            "as_of_date",
-            as_of,
-            keep=settings.score_history_sets,
-        ),
+        lambda: warehouse.write_partitions(frames, "as_of_date", as_of, keep=settings.score_history_sets),
     )
     return summary
 
@@ -347,13 +344,14 @@ def _summary(
     )
 
 
-def _score_set_row(summary: ScoreSummary, threshold: float, seal: dict[str, str]) -> pd.DataFrame:
-    """The score_sets row the dashboard lists sets from: the set's manifest, with its signed fingerprint."""
+def _score_set_row(summary: ScoreSummary, threshold: float) -> pd.DataFrame:
+    """The score_sets row the dashboard lists sets from: the set's manifest (its signature is added to it).
+    created_at is kept to the millisecond, the precision every engine reads back exactly."""
     row = {
         "as_of_date": columns.same_date(summary.as_of, 1),
         "model_version": pd.Series([summary.model_version], dtype="str"),
         "rows": np.asarray([summary.rows], np.int32),
-        "created_at": pd.Series([pd.Timestamp.now(tz="UTC").tz_localize(None)], dtype="datetime64[us]"),
+        "created_at": pd.Series([pd.Timestamp.now(tz="UTC").tz_localize(None).floor("ms")], dtype="datetime64[us]"),
         "threshold": [float(threshold)],
         "high_risk": np.asarray([summary.high_risk], np.int32),
         "medium_risk": np.asarray([summary.medium_risk], np.int32),
@@ -364,7 +362,6 @@ def _score_set_row(summary: ScoreSummary, threshold: float, seal: dict[str, str]
         "value_at_risk": [summary.value_at_risk],
         "drift_alerts": np.asarray([summary.drift_alerts], np.int32),
         "seconds": [summary.seconds],
-        **{name: pd.Series([value], dtype="str") for name, value in seal.items()},
     }
     return pd.DataFrame(row)
 

@@ -97,6 +97,7 @@ class Warehouse(ABC):
     """Run named Athena-dialect SQL with bound parameters; write tables so readers never see half a table."""
 
     backend: str = ""
+    schema: str = "main"  # where information_schema lists the warehouse's tables
 
     @property
     def bytes_scanned(self) -> int:

@@ -48,10 +48,37 @@ SANDBOX: dict[str, Any] = {
 def to_duckdb(sql: str) -> str:
     """Transpile Athena (Trino) SQL to DuckDB; `:name` placeholders become `$name`."""
     try:
-        statements = sqlglot.transpile(sql, read="trino", write="duckdb")
+        statements = [s.transform(_trino_only) for s in sqlglot.parse(sql, read="trino") if s is not None]
     except sqlglot.errors.ParseError as exc:
         raise QueryError(f"not valid Athena SQL: {str(exc).splitlines()[0]}") from None
-    return ";\n".join(statements)
+    return ";\n".join(s.sql(dialect="duckdb") for s in statements)
+
+
+def _trino_only(node: sqlglot.exp.Expression) -> sqlglot.exp.Expression:
+    """Trino functions DuckDB lacks, in DuckDB terms: to_ieee754_64(x), the big-endian IEEE bits of a double as
+    VARBINARY, is DuckDB's BIT cast of the double taken as a BLOB (the same eight bytes)."""
+    if isinstance(node, sqlglot.exp.Anonymous) and node.name.lower() == "to_ieee754_64":
+        value = sqlglot.exp.cast(node.expressions[0], "DOUBLE")
+        return sqlglot.exp.cast(sqlglot.exp.cast(value, "BIT"), "BLOB")
+    return node
+
+
+def query_frames(sql: str, frames: dict[str, pd.DataFrame], params: Params | None = None) -> pd.DataFrame:
+    """Athena SQL over DataFrames as tables, in a private in-memory DuckDB (e.g. a score set's digests before
+    it is written: the same SQL that checks it in the warehouse later)."""
+    text = to_duckdb(sql)
+    with duckdb.connect(config=SANDBOX) as con:
+        for name, df in frames.items():
+            con.register(_ident(name), pa.Table.from_pandas(df, preserve_index=False))
+        try:
+            return con.execute(text, _bind(text, params)).df()
+        except duckdb.Error as exc:
+            raise QueryError(_explain(exc)) from None
+
+
+def frame_columns(df: pd.DataFrame) -> dict[str, str]:
+    """A frame's column types as Arrow names them when it is written (name -> type name)."""
+    return {str(f.name): str(f.type) for f in pa.Schema.from_pandas(df, preserve_index=False)}
 
 
 def _bind(sql: str, params: Params | None) -> dict[str, Any]:

@@ -36,7 +36,7 @@ _SECRET_PATTERNS: tuple[re.Pattern[str], ...] = (
         r"(?i)\b((?:aws_)?(?:secret|token|password|passwd|api[_-]?key|access[_-]?key|signature|sig)"
         r"[\w-]*\s*[=:]\s*)[^\s&'\",;]+"
     ),
-    re.compile(r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)"),  # user:password@ in URLs
+    re.compile(r"(?<=://)[^/\s@]+(?=@)"),  # userinfo in URLs: user:password@, or a token alone (TOKEN@)
     re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),  # AWS access key ids
     re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+"),
 )
@@ -127,6 +127,8 @@ def secret_values(settings: Settings, app_roots: Iterable[Path] | None = None) -
     if "://" in settings.alert_webhook_url:
         scheme_host = "/".join(settings.alert_webhook_url.split("/", 3)[:3])
         values.append(settings.alert_webhook_url[len(scheme_host) :])
+        userinfo = scheme_host.split("://", 1)[1].rpartition("@")[0]  # a token may stand there alone
+        values += [userinfo, *userinfo.split(":")]
     values += _command_arguments(settings.alert_command)
     try:
         key = signing.signing_key(settings, create=False)

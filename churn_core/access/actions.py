@@ -6,6 +6,8 @@ calls them.
 
 from __future__ import annotations
 
+import getpass
+import socket
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -37,12 +39,29 @@ def export_rows(
 
 
 def promote_model(
-    settings: Settings, warehouse: Warehouse, user: User, version: str, force: bool = False
+    settings: Settings,
+    warehouse: Warehouse,
+    user: User,
+    version: str,
+    force: bool = False,
+    dataset: str = "evaluators",
 ) -> Comparison:
     """Make `version` the champion (admins only), under the registry's not-worse rule unless forced; audited."""
     from churn_core.model.registry import Registry  # loads XGBoost: only when promoting
 
     require(user, "promote")
-    comparison = Registry(settings).promote(version, force=force)
-    audit.record(warehouse, user, "promote", {"version": version, "force": force, "previous": comparison.champion}, 1)
+    comparison = Registry(settings, dataset).promote(version, force=force)
+    record_promotion(warehouse, user, comparison, force)
     return comparison
+
+
+def record_promotion(warehouse: Warehouse, user: User, comparison: Comparison, force: bool) -> None:
+    """The audit entry of a promotion, wherever it came from (dashboard, CLI, `churn train`, the weekly job)."""
+    detail = {"version": comparison.candidate, "force": force, "previous": comparison.champion}
+    audit.record(warehouse, user, "promote", detail, 1)
+
+
+def operator(source: str) -> User:
+    """Who acts outside the dashboard (a `churn` command, a scheduled job): the machine's account, which may
+    do everything the files allow, so the admin role."""
+    return User(email=f"{getpass.getuser()}@{socket.gethostname()}", name=source, role="admin")

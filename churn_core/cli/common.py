@@ -23,6 +23,8 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from churn_core.errors import ChurnError
+from churn_core.jobs.history import utc_now
+from churn_core.jobs.locks import FileLock, jobs_lock
 from churn_core.secrets import redact, secret_values
 from churn_core.settings import Settings, SettingsError, load_settings
 
@@ -44,6 +46,17 @@ AsOf = Annotated[
 
 def settings() -> Settings:
     return load_settings()
+
+
+@contextmanager
+def writing(command: str, current: Settings) -> Iterator[FileLock]:
+    """Hold the job lock while a command writes (score, train, ingest, etl, demo, models promote): one lock
+    for everything that writes, so no command runs while a job half-builds the tables, nor two at once."""
+    lock = jobs_lock(current).acquire(1.0, job=f"churn {command}", started_at=utc_now().isoformat())
+    try:
+        yield lock
+    finally:
+        lock.release()
 
 
 @contextmanager

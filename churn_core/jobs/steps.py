@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from churn_core.access.actions import operator, record_promotion
 from churn_core.data.etl import run_etl
 from churn_core.errors import ChurnError
 from churn_core.jobs.runner import JobContext, JobResult, StepFunction, StepOutcome, execute_job
@@ -51,7 +52,7 @@ def promote_step(context: JobContext) -> StepOutcome:
     try:
         if comparison is not None and not comparison.allowed:
             raise RegistryError(f"not promoted: {comparison.reason}", refused=True)
-        registry.promote(candidate)
+        record_promotion(context.warehouse, operator(f"{context.job} job"), registry.promote(candidate), False)
     except RegistryError as exc:
         if not exc.refused:
             raise

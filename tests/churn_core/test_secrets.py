@@ -219,3 +219,12 @@ def test_a_failed_job_leaks_nothing_to_output_log_history_or_alerts(
     listed = churn("jobs", "--format", "json")
     assert listed.exit_code == 0 and "could not reach" in listed.output
     assert_no_sentinel(listed.output, "churn jobs")
+
+
+def test_a_token_as_url_userinfo_is_hidden(tmp_path: Path) -> None:
+    """Also fixed: `http://TOKEN@host/...` (userinfo without a password) was printed in failure messages."""
+    token = "sentinelUserinfoToken42"
+    assert token not in redact(f"POST http://{token}@127.0.0.1:9/hook failed")
+    settings = make_settings(tmp_path, alert_webhook_url=f"http://{token}@127.0.0.1:9/hook")
+    assert any(token in value for value in secret_values(settings, app_roots=()))
+    assert token not in redact(f"could not reach {token}", secret_values(settings, app_roots=()))

@@ -133,7 +133,7 @@ def digest_sql(columns: Mapping[str, Mapping[str, str]]) -> str:
     for table, types in columns.items():
         names = sorted(c for c in types if c not in SKIPPED)
         cells = ",\n            ".join(cell(c, kind(types[c])) for c in names) or "'-'"
-        part = template.replace("/*table*/", _ident(table)).replace("/*cells*/", cells)
+        part = template.replace("score_set_table", _ident(table)).replace("'-' /*cells*/", cells)
         parts.append(f"SELECT * FROM (\n{part}\n) AS {table}_digest")
     return "\nUNION ALL\n".join(parts)
 

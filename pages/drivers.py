@@ -11,13 +11,14 @@ settings = data.settings()
 score_set = ui.header("Drivers", settings)
 
 importance = data.shap_importance(settings, score_set.as_of)
-sample = data.shap_sample(settings, score_set.as_of, 1500, score_set.scored)
+sample = data.shap_sample(settings, score_set.as_of, 1500, score_set.scored, score_set.model_version)
+categories = views.feature_categories(views.model_pipeline(data.model_card(settings, score_set.model_version)))
 features = importance["feature"].tolist()
 left, right = st.columns([2, 3])
 with left:
     ui.chart(charts.shap_importance_chart(importance))
 with right:
-    ui.chart(charts.beeswarm_chart(sample, features[:12], FEATURE_LABELS))
+    ui.chart(charts.beeswarm_chart(sample, features[:12], FEATURE_LABELS, categories))
 st.caption(
     f"Mean |SHAP| over all {score_set.scored:,} evaluators of the set, computed in the warehouse; the "
     f"summary plot shows a fixed sample of {len(sample):,}."
@@ -33,7 +34,7 @@ colour = b.selectbox(
     format_func=lambda f: "nothing" if f is None else views.feature_label(f),
 )
 if feature:
-    ui.chart(charts.dependence_chart(sample, feature, colour, FEATURE_LABELS))
+    ui.chart(charts.dependence_chart(sample, feature, colour, FEATURE_LABELS, categories))
 
 st.subheader("Stayers vs churners, feature by feature")
 by_outcome = data.feature_by_outcome(settings)

@@ -26,22 +26,25 @@ if score is None:
         else ui.NO_SCORES
     )
 else:
-    profile.tiles(score, settings)
-    drivers = views.shap_drivers(score, evaluator.features)
+    profile.tiles(score, settings, score_set.threshold)
+    card = data.model_card(settings, str(score.get("model_version")))
+    explained = views.explain_score(score, evaluator.features, card)
     left, right = st.columns([3, 2])
     with left:
-        ui.chart(
-            charts.shap_waterfall_chart(drivers, float(score["shap_base"]), probability=score["churn_probability"])
-        )
+        ui.chart(charts.shap_waterfall_chart(explained.drivers, explained.base_risk, explained.risk))
     with right:
-        profile.reasons(score, drivers)
-        ui.chart(charts.risk_history_chart(evaluator.history, settings.risk_tier_high, settings.risk_tier_medium))
+        profile.reasons(score, explained)
+        ui.chart(charts.risk_history_chart(evaluator.history, *profile.tier_edges(settings, score_set.threshold)))
     left, right = st.columns(2)
     with left:
-        ui.chart(charts.shap_change_chart(views.shap_changes(score, evaluator.previous)))
+        ui.chart(charts.shap_change_chart(views.shap_changes(score, evaluator.previous, card)))
     with right:
         ui.chart(charts.channel_uplift_chart(views.channel_uplifts(score), score.get("recommended_channel")))
-    ui.chart(charts.feature_vs_cohorts_chart(evaluator.features, data.feature_by_outcome(settings)))
+    day = int(score.get("as_of_day") or 7)
+    comparison = views.cohort_comparison(
+        data.cohort_medians(settings, day), explained.values, day, score.get("team_size")
+    )
+    ui.chart(charts.feature_vs_cohorts_chart(comparison))
 
 left, right = st.columns(2)
 with left:
@@ -53,4 +56,4 @@ with right:
 profile.touches_table(touches)
 
 if score is not None:
-    profile.what_if(settings, score, evaluator.features)
+    profile.what_if(settings, score, explained)

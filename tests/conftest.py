@@ -5,6 +5,7 @@ it: the small demo is loaded (every 15th evaluator's product renamed to a spread
 modelling tables are built as of 28 days before the data ends, the `seed` profile is trained and promoted,
 and that set is scored; then the tables are rebuilt and scored for the day before the end and for the end.
 So there are three score sets, and the oldest one has outcomes known since (realised performance).
+`tuned_home` is built the same way with the demo's `tuned` profile (derived features and categories).
 
 The fixtures import the pipeline when they build (XGBoost and scikit-learn take a second to import): tests
 that need no warehouse start without it.
@@ -86,6 +87,13 @@ def build_scored_home(home: Path, tables: dict[str, pd.DataFrame], profile: str 
 def scored_home(tmp_path_factory: pytest.TempPathFactory, small_tables: dict[str, pd.DataFrame]) -> Settings:
     """A small warehouse with three score sets from the trained champion; treat it as read-only."""
     return build_scored_home(tmp_path_factory.mktemp("scored_home"), small_tables)
+
+
+@pytest.fixture(scope="session")
+def tuned_home(tmp_path_factory: pytest.TempPathFactory, small_tables: dict[str, pd.DataFrame]) -> Settings:
+    """The same, scored by the `tuned` profile (the demo's): derived features (ratios of counts), seats,
+    value and categories are model inputs too. Treat it as read-only."""
+    return build_scored_home(tmp_path_factory.mktemp("tuned_home"), small_tables, "tuned")
 
 
 @pytest.fixture(scope="session")

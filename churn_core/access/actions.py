@@ -11,8 +11,6 @@ import socket
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from churn_core.access import audit, exports
 from churn_core.access.roles import User, require
 from churn_core.settings import Settings
@@ -21,20 +19,29 @@ from churn_core.warehouse import Warehouse
 if TYPE_CHECKING:
     from churn_core.model.registry import Comparison
 
+# What exporting each audience needs: a contact list, or the measurement holdout on its own (labelled "do not contact")
+EXPORT_PERMISSIONS: dict[str, str] = {"contact": "export", "holdout": "export_holdout"}
+
 
 def export_rows(
     warehouse: Warehouse,
     user: User,
-    rows: Callable[[], pd.DataFrame],
+    rows: Callable[[], exports.Export],
     kind: str,
     detail: Mapping[str, Any],
+    options: exports.ExportOptions | None = None,
+    audience: str = "contact",
 ) -> bytes:
-    """The frame `rows()` reads as CSV or Excel (formula-safe), for roles allowed to export; read only after
-    the check, and audited with `detail` (what was exported: date, sort, filters), the format and the columns."""
-    require(user, "export")
-    frame = rows()
-    payload = exports.to_excel_bytes(frame) if kind == "xlsx" else exports.to_csv_bytes(frame)
-    audit.record(warehouse, user, "export", {"format": kind, **detail, "columns": list(frame.columns)}, len(frame))
+    """The list `rows()` reads as CSV or Excel (formula-safe, laid out per `options`), for roles allowed to
+    export its `audience` (EXPORT_PERMISSIONS); read only after the check, and audited with `detail` (what was
+    exported: date, sort, filters), the audience, the format and the columns."""
+    require(user, EXPORT_PERMISSIONS[audience])
+    export = rows()
+    options = options or exports.ExportOptions()
+    payload = exports.to_excel_bytes(export, options) if kind == "xlsx" else exports.to_csv_bytes(export, options)
+    columns = list(export.rows.columns)
+    entry = {"format": kind, **detail, "audience": audience, "columns": columns}
+    audit.record(warehouse, user, "export", entry, len(export.rows))
     return payload
 
 

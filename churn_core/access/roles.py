@@ -1,11 +1,12 @@
 """Who may do what: roles from settings, permissions per role, checks the dashboard and the functions share.
 
-Roles map to permissions: marketer (browse), manager (browse, activation), analyst (browse, export),
-admin (everything: also model promotion and the audit log). A user's role comes from the settings
-`role_<name>` lists -- verified e-mail addresses, `group:<name>` for groups the identity provider sends,
-`sub:<subject>` for its subject identifiers -- and only from claims the provider vouches for (`Identity`);
-the strongest role wins. Without a sign-in provider the dashboard runs open on loopback only, for one
-person on their own machine, with `open_mode_role`; a sign-in configuration that cannot work serves nothing.
+Roles map to permissions: marketer (browse), manager (browse, activation), analyst (browse, export, and
+export_holdout: the measurement holdout as its own, labelled list), admin (everything: also model promotion
+and the audit log). A user's role comes from the settings `role_<name>` lists -- verified e-mail addresses,
+`group:<name>` for groups the identity provider sends, `sub:<subject>` for its subject identifiers -- and only
+from claims the provider vouches for (`Identity`); the strongest role wins. Without a sign-in provider the
+dashboard runs open on loopback only, for one person on their own machine, with `open_mode_role`; a sign-in
+configuration that cannot work serves nothing.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ ROLES: tuple[str, ...] = ("marketer", "manager", "analyst", "admin")  # weakest 
 PERMISSIONS: dict[str, frozenset[str]] = {
     "marketer": frozenset({"browse"}),
     "manager": frozenset({"browse", "activation"}),
-    "analyst": frozenset({"browse", "export"}),
-    "admin": frozenset({"browse", "activation", "export", "promote", "audit"}),
+    "analyst": frozenset({"browse", "export", "export_holdout"}),
+    "admin": frozenset({"browse", "activation", "export", "export_holdout", "promote", "audit"}),
 }
 AUTH_KEYS: tuple[str, ...] = ("redirect_uri", "cookie_secret")  # what st.login needs in [auth] itself
 PROVIDER_KEYS: tuple[str, ...] = ("client_id", "client_secret", "server_metadata_url")  # ... and of its provider

@@ -1,9 +1,12 @@
-"""`churn dashboard`: serve the Streamlit app from the folder that holds it (and its .streamlit/)."""
+"""`churn dashboard`: serve the Streamlit app from the folder that holds it (and its .streamlit/).
+
+The command becomes the server (exec): stopping it (Ctrl-C, SIGTERM from systemd or a test) stops the server
+itself, never leaving a child serving on the port.
+"""
 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from typing import Annotated
 
@@ -36,4 +39,7 @@ def dashboard(
         "false",
     ]
     env = {**os.environ, "CHURN_HOME": str(settings().home.resolve())}
-    raise typer.Exit(subprocess.call(command, cwd=APP_ROOT, env=env))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.chdir(APP_ROOT)
+    os.execve(sys.executable, command, env)

@@ -89,9 +89,10 @@ def score(
         summary = score_evaluators(open_warehouse(s), s, model, as_of.date() if as_of else None, step)
     console.print(
         f"Scored {summary.rows:,} evaluators as of {summary.as_of} with model {summary.model_version}: "
-        f"{summary.high_risk:,} high risk, {summary.worth_saving:,} worth saving, "
-        f"{summary.might_swing:,} might swing, value at risk {summary.value_at_risk:,.0f}; "
-        f"drift alerts: {summary.drift_alerts}."
+        f"{summary.predicted_churn:,} predicted to leave ({summary.high_risk:,} high risk), "
+        f"{summary.worth_saving:,} in today's contact plan, {summary.might_swing:,} might swing, "
+        f"{summary.held_out:,} held out to measure what contact achieves, value at risk "
+        f"{summary.value_at_risk:,.0f}; drift alerts: {summary.drift_alerts}."
     )
     for note in summary.notes:
         console.print(f"[yellow]warning:[/] {escape(note)}", highlight=False, soft_wrap=True)

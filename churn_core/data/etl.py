@@ -1,4 +1,6 @@
-"""Build the modelling tables from the raw tables with the SQL in churn_core/sql/, in dependency order."""
+"""Build the modelling tables from the raw tables with the SQL in churn_core/sql/, in dependency order, after
+giving every new arrival its holdout assignment (churn_core.data.holdout), which the tables carry as
+control_group."""
 
 from __future__ import annotations
 
@@ -7,6 +9,8 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from churn_core.data.holdout import TABLE as HOLDOUT_TABLE
+from churn_core.data.holdout import assign_holdout
 from churn_core.settings import Settings
 from churn_core.warehouse import Warehouse, WarehouseError
 
@@ -45,9 +49,11 @@ def run_etl(
     as_of: dt.date | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, int]:
-    """Build every modelling table as of `as_of` (default: the last day of telemetry); rows per table.
+    """Assign the holdout to new arrivals, then build every modelling table as of `as_of` (default: the last
+    day of telemetry); rows per table (holdout_assignments: how many were assigned by this run).
 
-    Each table is swapped in atomically, and re-running with the same date rebuilds identical tables.
+    Each table is swapped in atomically, and re-running with the same date rebuilds identical tables (the
+    holdout assignments never change once made).
     """
     missing = [t for t in RAW_REQUIRED if not warehouse.table_exists(t)]
     if missing:
@@ -63,7 +69,9 @@ def run_etl(
             "empty tables)"
         )
     params = etl_params(settings, as_of)
-    rows: dict[str, int] = {}
+    if progress:
+        progress(HOLDOUT_TABLE)
+    rows: dict[str, int] = {HOLDOUT_TABLE: assign_holdout(warehouse, settings, as_of)}
     for table in ETL_TABLES:
         if progress:
             progress(table)

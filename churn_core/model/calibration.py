@@ -11,8 +11,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from sklearn.isotonic import isotonic_regression
-from sklearn.linear_model import LogisticRegression
 
 from churn_core.model.features import ModelError
 
@@ -51,6 +49,9 @@ class Calibrator:
         positives = int(y.sum())
         if positives == 0 or positives == len(y):
             raise ModelError("calibration needs both churned and retained rows in the held-out data")
+        # Imported here: applying a stored calibrator (the dashboard's profile) needs no scikit-learn (~1 s).
+        from sklearn.linear_model import LogisticRegression
+
         lr = LogisticRegression(C=1e6, max_iter=1000).fit(margin.reshape(-1, 1), y)
         self.a_ = max(float(lr.coef_[0, 0]), 1e-3)
         self.b_ = float(lr.intercept_[0])
@@ -125,6 +126,8 @@ def _better_method(margin: np.ndarray, y: np.ndarray) -> str:
 
 def _centred_isotonic(margin: np.ndarray, y: np.ndarray) -> tuple[list[float], list[float]]:
     """Isotonic regression of y on margin, each constant block reduced to (mean margin, its rate)."""
+    from sklearn.isotonic import isotonic_regression  # here, as in Calibrator.fit: only fitting needs it
+
     values, inverse, counts = np.unique(margin, return_inverse=True, return_counts=True)
     rate = np.bincount(inverse, weights=y) / counts
     fitted = isotonic_regression(rate, sample_weight=counts.astype(np.float64), increasing=True)

@@ -1,6 +1,6 @@
 """Score-set integrity: every set is digested and signed when it is written, and checked before it is used.
 
-A score set is the rows of one as_of_date in evaluator_scores, score_drift and channel_effects, and its
+A score set is the rows of one as_of_date in evaluator_scores, score_drift, channel_effects and content_effects, and its
 score_sets row (the manifest). Each table's rows are digested by queries/score_set_integrity.sql: every row
 becomes one canonical text of all its columns -- every column the table has, read from the table itself, so
 shap_*, uplift_* and any column added later are in it; NULL cells are left out, so a column added for later
@@ -42,7 +42,7 @@ from churn_core.warehouse import Warehouse, load_sql
 from churn_core.warehouse.base import _ident
 
 FINGERPRINT_VERSION = 2  # 1: counts and sums (refused)
-SET_TABLES: tuple[str, ...] = ("evaluator_scores", "score_drift", "channel_effects", "score_sets")
+SET_TABLES: tuple[str, ...] = ("evaluator_scores", "score_drift", "channel_effects", "content_effects", "score_sets")
 # Not digested: the set's key (bound into the signed message instead; Athena may store it as a partition
 # string) and the manifest's own signature fields.
 SKIPPED: frozenset[str] = frozenset({"as_of_date", "fingerprint", "signature"})

@@ -1,18 +1,21 @@
 """Drivers in words: each evaluator's strongest SHAP drivers as sentences a marketer understands.
 
-A driver pushing towards churn is compared with retained evaluators of the same team size and day of
-trial ("2 distinct active users by day 5; retained teams of 4-6 seats had 5"); the strongest driver
-protecting the evaluator is compared with churned ones ("14 issues completed by day 7; churned teams of
-4-6 seats had 3"). The typical values are medians over the training snapshots (resolved evaluators'
-features on each day 1..7, in SQL), fetched once per scoring run.
+Every sentence says which way it pushes. A driver pushing towards churn is compared with retained
+evaluators of the same team size and day of trial ("Raises risk: 2 distinct active users by day 5;
+retained teams of 4-6 seats had 5"); the strongest driver protecting the evaluator is compared with
+churned ones ("Lowers risk: 14 issues completed by day 5; churned teams of 4-6 seats had 3"). The typical
+values are medians over the training snapshots (resolved evaluators' features on each day 1..7, in SQL),
+fetched once per scoring run. A value the model did not get is written as such ("no data on issue
+views"), never as 0: the model routes a missing value its own way (churn_core.schema.NO_DATA).
 
 Everything is vectorised: every sentence is a template fixed by (feature, direction, team-size band,
-day, zero/one/many) with the cohort median already written in, plus the evaluator's own value; the
-templates are built once (a few thousand strings) and joined with the values by Arrow string kernels.
+day, zero/one/many/missing) with the cohort median already written in, plus the evaluator's own value;
+the templates are built once (a few thousand strings) and joined with the values by Arrow string kernels.
 """
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from churn_core.schema import FEATURES, feature_text
+from churn_core.schema import FEATURES, NO_DATA, feature_text
 from churn_core.warehouse import Warehouse
 
 TEAM_SIZE_BANDS: tuple[int, ...] = (
@@ -40,6 +43,8 @@ CHUNK_ROWS = 131_072  # rows per Arrow batch: bounds the temporaries, and batche
 THREADS = 2
 
 KINDS: tuple[str, ...] = ("count", "ratio", "share", "money", "category")
+DIRECTIONS: tuple[str, ...] = ("Raises risk: ", "Lowers risk: ")  # how each sentence starts, by direction
+ZERO, ONE, MANY, MISSING = range(4)  # the sentence variants of a value
 
 
 # the features cohort_medians.sql has typical values of
@@ -59,11 +64,12 @@ def team_size_band(team_size: np.ndarray | pd.Series) -> np.ndarray:
     return np.searchsorted(np.asarray(TEAM_SIZE_BANDS, float), sizes, side="left").astype(np.int64)
 
 
-def cohort_medians(warehouse: Warehouse) -> pd.DataFrame:
-    """Median of every feature for retained and churned training evaluators per team-size band and day."""
+def cohort_medians(warehouse: Warehouse, as_of_day: int = 0) -> pd.DataFrame:
+    """Median of every feature for retained and churned training evaluators per team-size band and day
+    (of day `as_of_day` only, unless 0)."""
     if not (warehouse.table_exists("feature_snapshots") and warehouse.table_exists("instances_modeling")):
         return pd.DataFrame(columns=["team_size_band", "as_of_day", "retained", "evaluators", *FEATURES])
-    return warehouse.run("cohort_medians", band_params())
+    return warehouse.run("cohort_medians", {**band_params(), "as_of_day": int(as_of_day)})
 
 
 def median_cube(medians: pd.DataFrame, features: list[str], prefix: str = "") -> np.ndarray:
@@ -116,21 +122,30 @@ def _templates(features: list[str], medians: pd.DataFrame) -> tuple[pa.Array, pa
                         f"; {word} teams of {label} had {_typical_text(median, w.kind)}" if np.isfinite(median) else ""
                     )
                     when = f" by day {d}" if w.by_day else ""
-                    for variant, noun in enumerate((w.many, w.one, w.many)):  # zero, one, many
+                    for variant, noun in enumerate((w.many, w.one, w.many, "")):  # ZERO, ONE, MANY, MISSING
                         text = tail
-                        if variant == 0 and median == 0 and share > 0:  # "had 0" says nothing: give the share
+                        if variant == ZERO and median == 0 and share > 0:  # "had 0" says nothing: the share
                             text = f"; {share:.0%} of {word} teams of {label} had at least one"
-                        zero = variant == 0 and w.kind == "count"
-                        prefixes.append("no" if zero else w.before)
+                        before = "no" if variant == ZERO and w.kind == "count" else w.before
+                        if variant == MISSING:
+                            before, noun = f"{NO_DATA} on ", w.label
+                        prefixes.append(DIRECTIONS[direction] + before)
                         suffixes.append(f"{noun}{when}{text}")
     return pa.array(prefixes, pa.string()), pa.array(suffixes, pa.string())
 
 
 def _template_id(
-    feature: np.ndarray, direction: int, band: np.ndarray, day: np.ndarray, value: np.ndarray
+    feature: np.ndarray, direction: int, band: np.ndarray, day: np.ndarray, variant: np.ndarray
 ) -> np.ndarray:
-    variant = np.where(~(np.abs(value) > 0), 0, np.where(value == 1, 1, 2))
-    return (((feature * 2 + direction) * len(BAND_LABELS) + band) * DAYS + day) * 3 + variant
+    return (((feature * 2 + direction) * len(BAND_LABELS) + band) * DAYS + day) * 4 + variant
+
+
+def _variant(kind: np.ndarray, shown: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    """ZERO ("no issues", counts only), ONE (the singular noun), MANY or MISSING per value."""
+    count, ratio = KINDS.index("count"), KINDS.index("ratio")
+    zero = (kind == count) & ~(np.abs(shown) > 0)
+    one = ((kind == count) | (kind == ratio)) & (shown == 1)
+    return np.where(missing, MISSING, np.where(zero, ZERO, np.where(one, ONE, MANY)))
 
 
 def explain(
@@ -149,8 +164,8 @@ def explain(
     as the model sees them (counts as counted, NaN when not reported; a categorical feature as its code
     into `categories[feature]`). The drivers are the TOP_CHURN_DRIVERS largest positive SHAP values,
     then the most negative one; top_reason is the strongest driver in the direction of the prediction
-    (else the other one). Each driver in the JSON has feature, value, shap (its sign says which way it
-    pushes) and reason.
+    (else the other one). Each driver in the JSON has feature, value (null when the model had none), shap
+    (its sign says which way it pushes) and reason (which starts by saying so).
     """
     n, k = shap.shape
     if k == 0:
@@ -192,14 +207,18 @@ class _Labels:
             flat += [str(c) for c in categories.get(f, [])]
         self.offset = np.asarray(offset, np.int64)
         self.size = np.asarray([len(categories.get(f, [])) for f in features], np.int64)
-        self.raw = pa.array(flat, pa.string())
-        self.shown = pa.array([c.replace("_", " ") for c in flat], pa.string())  # paid_search -> paid search
+        shown = [c.replace("_", " ") for c in flat]  # paid_search -> paid search
+        self.shown = pa.array(shown, pa.string())
+        # labels come from the data: inside the JSON their quotes and backslashes must be escaped
+        self.shown_json = pa.array([json.dumps(c, ensure_ascii=False)[1:-1] for c in shown], pa.string())
+        self.raw_json = pa.array([json.dumps(c, ensure_ascii=False) for c in flat], pa.string())
 
-    def text(self, feature: np.ndarray, codes: np.ndarray) -> tuple[pa.Array, pa.Array]:
-        """(label as written in a sentence, label as stored) of each code."""
+    def text(self, feature: np.ndarray, codes: np.ndarray) -> tuple[pa.Array, pa.Array, pa.Array]:
+        """Each code's label as written in a sentence, the same inside a JSON string, and as the JSON
+        stores it (a quoted string)."""
         valid = np.isfinite(codes) & (codes >= 0) & (codes < self.size[feature])
         index = pa.array(np.where(valid, self.offset[feature] + np.nan_to_num(codes).astype(np.int64), 0))
-        return pc.take(self.shown, index), pc.take(self.raw, index)
+        return pc.take(self.shown, index), pc.take(self.shown_json, index), pc.take(self.raw_json, index)
 
 
 def _cast(values: np.ndarray) -> pa.Array:
@@ -253,15 +272,19 @@ def _explain_rows(
         # ... and as the JSON stores it (the model's value, or the category's label in quotes)
         other = (kind != count) & (kind != category)
         exact = _patch(number, other, lambda m, v0=v0: _cast(np.round(v0[m], 3)))
+        number_json = number
         if (kind == category).any():
-            cat = kind == category
-            shown_label, raw_label = labels.text(feature[cat], v[cat])
-            number = pc.replace_with_mask(number, pa.array(cat), shown_label)
-            exact = pc.replace_with_mask(exact, pa.array(cat), pc.binary_join_element_wise('"', raw_label, '"', ""))
-        zero = (kind == count) & ~(np.abs(shown) > 0)
-        tid = pa.array(_template_id(feature, direction, band, day, np.where(kind == count, shown, 2.0)))
-        sentence = pc.binary_join_element_wise(
-            pc.take(prefix, tid), pc.if_else(pa.array(zero), "", number), pc.take(suffix, tid), ""
+            cat = pa.array(kind == category)
+            shown_label, shown_json, raw_json = labels.text(feature[kind == category], v[kind == category])
+            number, number_json = (pc.replace_with_mask(number, cat, label) for label in (shown_label, shown_json))
+            exact = pc.replace_with_mask(exact, cat, raw_json)
+        variant = _variant(kind, shown, missing)
+        tid = pa.array(_template_id(feature, direction, band, day, variant))
+        no_number = pa.array((variant == ZERO) | (variant == MISSING))
+        head, tail = pc.take(prefix, tid), pc.take(suffix, tid)
+        sentence, sentence_json = (
+            pc.binary_join_element_wise(head, pc.if_else(no_number, "", text), tail, "")
+            for text in (number, number_json)
         )
         valid = s > 0 if direction == 0 else s < 0
         # churn drivers are valid in order, so a comma goes before every one but the first; the protecting
@@ -274,7 +297,7 @@ def _explain_rows(
             ',"shap":',
             _cast(np.round(s, 3)),
             ',"reason":"',
-            sentence,
+            sentence_json,
             '"}',
             "",
         )

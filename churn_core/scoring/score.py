@@ -3,7 +3,7 @@
 Every evaluator in instances_w1 (unresolved, on its current day of trial) is scored by the champion model
 through the model's stored feature pipeline (nothing is re-fitted), explained with exact SHAP values,
 put into a risk tier and a targeting segment, and given a next-best channel. The set is written with its
-side tables -- score_drift, channel_effects and score_sets -- in one transaction keyed by as_of_date:
+side tables -- score_drift, channel_effects, content_effects and score_sets -- in one transaction keyed by as_of_date:
 readers see the previous set until the new one is complete, re-running a date replaces its set, and
 only the newest settings.score_history_sets sets are kept. The set's score_sets row carries its signed
 digests (churn_core.scoring.integrity), so a set edited in the warehouse afterwards is refused by its readers.
@@ -24,7 +24,7 @@ import xgboost as xgb
 from churn_core.errors import ChurnError
 from churn_core.model.card import DataSummary, ModelCard
 from churn_core.schema import CHANNELS
-from churn_core.scoring import channels, columns, integrity, monitor, reasons
+from churn_core.scoring import channels, columns, content, integrity, monitor, reasons
 from churn_core.scoring.explain import TreeExplainer
 from churn_core.scoring.rows import ScoringPass, decide, effect_rows, score_rows
 from churn_core.settings import Settings
@@ -34,7 +34,7 @@ T = TypeVar("T")
 Step = Callable[[str, Callable[[], T]], T]
 FAST_SHAP_MIN_ROWS = 50_000
 REFERENCE_SAMPLE = 100_000  # training snapshot rows the drift reference is built from, at most
-SCORE_TABLES: tuple[str, ...] = ("evaluator_scores", "score_drift", "channel_effects", "score_sets")
+SCORE_TABLES: tuple[str, ...] = ("evaluator_scores", "score_drift", "channel_effects", "content_effects", "score_sets")
 
 
 class ScoringError(ChurnError):
@@ -68,12 +68,13 @@ class ScoreSummary:
     medium_risk: int
     low_risk: int
     predicted_churn: int
-    worth_saving: int
+    worth_saving: int  # in today's contact plan
     might_swing: int
     value_at_risk: float
     drift_alerts: int
     seconds: float
     notes: tuple[str, ...] = ()  # warnings for the user, e.g. a previous set ignored as tampered
+    held_out: int = 0  # in the measurement holdout: never contacted
 
 
 def _plain_step(label: str, work: Callable[[], T]) -> T:
@@ -248,6 +249,9 @@ def score_evaluators(
         )
 
     scores, effects = step("Targeting and channels", target)
+    content_effects = step(
+        "Estimating content effects", lambda: content.content_effect_rows(warehouse, as_of, history, uplift_model)
+    )
     reference = step("Checking drift", lambda: drift_reference(warehouse, model, run.features))
     drift = _drift(reference, run)
     summary = _summary(scores, drift, model.version, as_of, time.monotonic() - started, (note,) if note else ())
@@ -255,6 +259,7 @@ def score_evaluators(
         "evaluator_scores": scores,
         "score_drift": drift,
         "channel_effects": effects,
+        "content_effects": content_effects,
         "score_sets": _score_set_row(summary, model.threshold),
     }
     seal = step("Signing the score set", lambda: integrity.seal(settings, frames, model.version))
@@ -341,6 +346,7 @@ def _summary(
         drift_alerts=int((drift["status"] == "alert").sum()),
         seconds=round(seconds, 3),
         notes=notes,
+        held_out=int(scores["control_group"].sum()),
     )
 
 

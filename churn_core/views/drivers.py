@@ -5,14 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+import numpy as np
 import pandas as pd
 
-from churn_core.schema import FEATURE_SNAPSHOTS, FEATURES, feature_text
+from churn_core.model.features import FeaturePipeline
+from churn_core.schema import EVALUATOR_SCORES, FEATURE_SNAPSHOTS, FEATURES, feature_text
 from churn_core.views._common import feature_label, render_sql
 from churn_core.views.scores import score_columns
 from churn_core.warehouse import Warehouse
 
 HASH_MODULUS = 1_000_003  # shap_sample.sql's deterministic hash of the instance id
+SNAPSHOT_COLUMNS = frozenset(FEATURE_SNAPSHOTS.names) - {"instance"}  # shap_sample.sql's f
+SCORE_COLUMNS = frozenset(EVALUATOR_SCORES.names)  # shap_sample.sql's s
 
 
 def shap_importance(warehouse: Warehouse, as_of: dt.date) -> pd.DataFrame:
@@ -33,20 +37,57 @@ def shap_importance(warehouse: Warehouse, as_of: dt.date) -> pd.DataFrame:
     return df.sort_values("mean_abs_shap", ascending=False).reset_index(drop=True)
 
 
-def shap_sample(warehouse: Warehouse, as_of: dt.date, limit: int = 1500, scored: int = 0) -> pd.DataFrame:
+def shap_sample(
+    warehouse: Warehouse, as_of: dt.date, limit: int = 1500, scored: int = 0, pipeline: FeaturePipeline | None = None
+) -> pd.DataFrame:
     """A deterministic sample of scored evaluators with `shap_<f>` and `value_<f>` columns per feature.
 
-    With the set's size `scored`, a hash of the instance keeps about three times `limit` rows before
-    sorting, so a set of a million rows is never sorted whole."""
+    `value_<f>` is the value the SHAP value explains: with the model's stored `pipeline`, every feature's
+    (derived ones and category codes included) recomputed from the snapshot and the score's facts exactly
+    as scoring computed it; without it, the features stored in feature_snapshots only. With the set's size
+    `scored`, a hash of the instance keeps about three times `limit` rows before sorting, so a set of a
+    million rows is never sorted whole."""
     features, _ = score_columns(warehouse)
     columns = "".join(f",\n    s.shap_{f}" for f in features)
-    snapshot = set(FEATURE_SNAPSHOTS.names) - {"instance"}
-    columns += "".join(f",\n    f.{f} AS value_{f}" for f in features if f in snapshot)
+    inputs = _pipeline_inputs(pipeline)
+    if inputs is None:
+        columns += "".join(f",\n    f.{f} AS value_{f}" for f in features if f in SNAPSHOT_COLUMNS)
+    else:
+        columns += "".join(f",\n    {table}.{c} AS input_{c}" for c, table in inputs.items())
     cutoff = HASH_MODULUS if scored <= 3 * limit else math.ceil(HASH_MODULUS * 3 * limit / scored)
-    return warehouse.query(
+    sample = warehouse.query(
         render_sql("shap_sample", columns=columns),
         {"as_of": as_of, "limit": int(limit), "cutoff": int(cutoff)},
     )
+    if inputs is None or pipeline is None:
+        return sample
+    raw = sample[[f"input_{c}" for c in inputs]].rename(columns=lambda c: c.removeprefix("input_"))
+    x = pipeline.transform(raw)
+    values = {f"value_{f}": x[f].to_numpy(np.float64) for f in features if f in x.columns}
+    return sample.drop(columns=[f"input_{c}" for c in inputs]).assign(**values)
+
+
+def _pipeline_inputs(pipeline: FeaturePipeline | None) -> dict[str, str] | None:
+    """Each raw column the pipeline reads and the table alias of shap_sample.sql it comes from (f: the
+    snapshot, s: the score), or None when one of them is in neither."""
+    if pipeline is None:
+        return None
+    inputs = {}
+    for column in pipeline.input_columns_:
+        if column in SNAPSHOT_COLUMNS and column != "as_of_day":
+            inputs[column] = "f"
+        elif column in SCORE_COLUMNS:
+            inputs[column] = "s"
+        else:
+            return None
+    return inputs
+
+
+def feature_categories(pipeline: FeaturePipeline | None) -> dict[str, list[str]]:
+    """The labels of each categorical feature's codes (the `value_<f>` of shap_sample), in words."""
+    if pipeline is None:
+        return {}
+    return {f: [c.replace("_", " ") for c in levels] for f, levels in pipeline.categories_.items()}
 
 
 def feature_by_outcome(warehouse: Warehouse) -> pd.DataFrame:

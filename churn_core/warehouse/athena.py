@@ -7,12 +7,15 @@ clear errors. Retries: botocore retries the API calls (churn_core/warehouse/aws.
 itself ended as FAILED and marked retryable is run again here, with backoff; nothing else is.
 
 Writes (churn_core/warehouse/athena_writes.py) upload to a new S3 location and then switch the Glue table or
-partition to it. `build_table` runs the ETL inside Athena: CTAS into a new location under a temporary name,
-then the same switch, so raw rows never travel to the client.
+partition to it. `build_table` (churn_core/warehouse/athena_builds.py) runs the ETL inside Athena: the rows
+are written to a new location under a temporary name, then the same switch, so they never travel to the client.
 
-Cost: read queries ask Athena to reuse a recent identical result (settings `athena_result_reuse_minutes`);
-every write bumps a data-version marker that read queries carry in a trailing comment, so a reused result is
-never older than the data. Bytes scanned are logged per query and summed per process (`bytes_scanned`).
+Cost: read queries ask Athena to reuse a recent identical result (settings `athena_result_reuse_minutes`).
+Each write bumps the data version of the tables it wrote (churn_core/warehouse/s3_objects.py), and a read query
+carries the versions of the tables it reads in a trailing comment: a reused result is never older than its
+data, and a write to an unrelated table (an audit row, a job-history row) does not change the query's text.
+Athena reuses nothing for a query whose result configuration overrides the workgroup's (README). Bytes scanned
+are logged per query and summed per process (`bytes_scanned`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ import logging
 import re
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NoReturn
 
@@ -35,9 +37,9 @@ from pyathena.pandas.cursor import PandasCursor
 from pyathena.util import RetryConfig
 
 from churn_core.settings import Settings
-from churn_core.warehouse.athena_sql import bind, describe_sql, to_pyformat
+from churn_core.warehouse.athena_builds import AthenaBuilds
+from churn_core.warehouse.athena_sql import bind, describe_sql, tables_in, to_pyformat
 from churn_core.warehouse.athena_types import typed_result
-from churn_core.warehouse.athena_writes import AthenaWrites, TableSwitch
 from churn_core.warehouse.aws import CREDENTIALS_HINT, AwsClients, client_config, split_s3
 from churn_core.warehouse.base import (
     Params,
@@ -46,10 +48,9 @@ from churn_core.warehouse.base import (
     Warehouse,
     WarehouseError,
     _ident,
-    load_sql,
 )
-from churn_core.warehouse.glue import TMP, GlueCatalog, columns_of, table_input
-from churn_core.warehouse.s3_objects import S3Objects, new_version
+from churn_core.warehouse.glue import TMP, GlueCatalog
+from churn_core.warehouse.s3_objects import S3Objects
 
 log = logging.getLogger("churn_core.warehouse.athena")
 
@@ -113,7 +114,7 @@ def _give_up(state: tenacity.RetryCallState) -> NoReturn:
     )
 
 
-class AthenaWarehouse(AthenaWrites, Warehouse):
+class AthenaWarehouse(AthenaBuilds, Warehouse):
     backend = "athena"
     # Bytes Athena scanned for this process's queries (what Athena bills), over every instance.
     bytes_scanned_total: ClassVar[int] = 0
@@ -187,18 +188,32 @@ class AthenaWarehouse(AthenaWrites, Warehouse):
         label = describe_sql(sql)
         self._writable(label)
         self._retrying()(self._run, sql, params, label, read=False).close()
-        self._bump_data_version()
+        written = tables_in(sql)
+        self._bump_versions(written if written is not None else (self.objects.table_versions() or {}))
 
     def _run(self, sql: str, params: Params | None, label: str, *, read: bool) -> Any:
         """Run one statement once; a DataFrame for reads, the finished pyathena cursor otherwise."""
         text, names = to_pyformat(sql)
         values = bind(names, params, label)
-        reuse = read and self.settings.athena_result_reuse_minutes > 0
-        if reuse:
-            # Athena reuses a result only for identical text: the data version makes any write a new text.
-            text = f"{text}\n-- churn data version {self.objects.data_version()}"
+        versioned = self._versioned(text, sql) if read and self.settings.athena_result_reuse_minutes > 0 else None
+        reuse = versioned is not None
+        text = versioned or text
         cursor = self._execute(text, values, label, read=read, reuse=reuse)
         return self._result(cursor, label) if read else cursor
+
+    def _versioned(self, text: str, sql: str) -> str | None:
+        """`text` with the data versions of the tables `sql` reads, for a reusable query (Athena reuses a result
+        only for identical text, so a write to one of them makes a new text); None: not reusable."""
+        tables = tables_in(sql)
+        if tables is None:
+            return None  # what it reads is unknown, so no version could guard a reused result
+        if not tables:
+            return text
+        versions = self.objects.table_versions()
+        if versions is None:  # unreadable: reuse results for a minute at most
+            versions = dict.fromkeys(tables, f"t{int(time.time() // 60)}")
+        stamps = " ".join(f"{table}={versions.get(table, '0')}" for table in sorted(tables))
+        return f"{text}\n-- churn data versions: {stamps}"
 
     def _execute(self, text: str, values: dict[str, Any], label: str, *, read: bool, reuse: bool) -> Any:
         """Start the statement and poll it to its end, stopping it past the timeout; failures as clear errors."""
@@ -289,41 +304,3 @@ class AthenaWarehouse(AthenaWrites, Warehouse):
             " (reused result)" if execution.reused_previous_result else "",
             _human(total),
         )
-
-    # --- ETL inside Athena ------------------------------------------------------------------------
-
-    def build_table(self, name: str, params: Params | None = None) -> int:
-        self._writable(f"building {name}")
-        self.catalog.ensure_database()
-        label = f"table {name} (churn_core/sql/{name}.sql)"
-        return self._retrying()(self._build, name, load_sql(name), params, label)
-
-    def _build(self, name: str, select: str, params: Params | None, label: str) -> int:
-        """CTAS into a new location under a temporary name, then switch `name` to that location."""
-        version = new_version()
-        folder = self.objects.key(_ident(name), version)
-        temp = f"{name}{TMP}{uuid.uuid4().hex[:8]}"
-        ctas = (
-            f'CREATE TABLE "{self.database}"."{temp}"\n'
-            f"WITH (format = 'PARQUET', write_compression = 'SNAPPY', external_location = "
-            f"'{self.objects.url(folder)}')\nAS\n{select}"
-        )
-        try:
-            cursor = self._run(ctas, params, label, read=False)
-            rows = cursor.rowcount if isinstance(cursor.rowcount, int) else -1
-            cursor.close()
-            built = self.catalog.get_table(temp)
-            if built is None:
-                raise QueryError(f"{label}: Athena reported success but created no table {temp}")
-            definition = table_input(name, columns_of(built), self.objects.url(folder), version)
-            self._switch_all([TableSwitch(name, definition, self.catalog.get_table(name))])
-        except WarehouseError:
-            self.catalog.drop_table(temp)
-            self.objects.delete_folder(folder)
-            raise
-        self.catalog.drop_table(temp)
-        self._bump_data_version()
-        self.objects.prune_versions(self.objects.key(name), version)
-        if rows < 0:  # Athena reports the rows a CTAS wrote; count them when it did not
-            rows = int(self.query(f'SELECT count(*) AS n FROM "{name}"').iloc[0, 0])
-        return rows

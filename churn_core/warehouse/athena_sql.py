@@ -1,7 +1,8 @@
 """SQL text for Athena: `:name` placeholders as pyathena's pyformat, values as SQL literals, statements named.
 
 Placeholders are found with sqlglot's Trino tokenizer, so text in string literals and comments is left alone;
-pyathena renders the bound values as SQL literals. Errors name a statement by the .sql file it came from.
+pyathena renders the bound values as SQL literals. Errors name a statement by the .sql file it came from, and
+`tables_in` says which tables a statement names (whose data versions decide whether a result may be reused).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import sqlglot
+from sqlglot import exp
 from sqlglot.dialects.trino import Trino
 from sqlglot.tokens import TokenType
 
@@ -52,6 +54,21 @@ def to_pyformat(sql: str) -> tuple[str, tuple[str, ...]]:
             last = word.end + 1
     pieces.append(sql[last:].replace("%", "%%"))
     return "".join(pieces), tuple(dict.fromkeys(names))
+
+
+@lru_cache(maxsize=1024)
+def tables_in(sql: str) -> frozenset[str] | None:
+    """The tables a statement names, its CTEs left out (lower case); None when sqlglot cannot tell (a statement
+    it does not parse, or keeps as an opaque command)."""
+    try:
+        trees = [t for t in sqlglot.parse(sql, read="trino") if t is not None]
+    except sqlglot.errors.SqlglotError:
+        return None
+    if not trees or any(isinstance(t, exp.Command) for t in trees):
+        return None
+    ctes = {cte.alias_or_name.lower() for tree in trees for cte in tree.find_all(exp.CTE)}
+    named = {table.name.lower() for tree in trees for table in tree.find_all(exp.Table) if table.name}
+    return frozenset(named - ctes)
 
 
 def bind(names: Sequence[str], params: Params | None, label: str) -> dict[str, Any]:

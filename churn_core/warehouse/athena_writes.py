@@ -8,7 +8,7 @@ back the tables or partitions already switched, so readers see the old or the ne
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -92,8 +92,9 @@ class AthenaWrites:
         if self.read_only:
             raise WarehouseError(f"{what}: this warehouse handle is read-only")
 
-    def _bump_data_version(self) -> None:
-        self.objects.bump_data_version(self.settings.athena_result_reuse_minutes)
+    def _bump_versions(self, tables: Iterable[str]) -> None:
+        """New data versions for the tables written (read queries on others keep their text, and reuse)."""
+        self.objects.bump_versions(tables, self.settings.athena_result_reuse_minutes)
 
     def _stage_all(
         self, frames: Mapping[str, pd.DataFrame], stage: Callable[[str, pd.DataFrame], Staged]
@@ -130,7 +131,7 @@ class AthenaWrites:
         version = new_version()
         switches = self._stage_all(frames, lambda name, df: self._stage_table(name, df, version))
         self._switch_all(switches)
-        self._bump_data_version()
+        self._bump_versions(frames)
         for switch in switches:
             self.objects.prune_versions(self.objects.key(switch.name), version)
 
@@ -157,7 +158,7 @@ class AthenaWrites:
         version = new_version()
         plans = self._stage_all(frames, lambda name, df: self._stage_partition(name, df, column, value, version))
         self._switch_all(plans)
-        self._bump_data_version()
+        self._bump_versions(frames)
         for plan in plans:
             self.objects.prune_versions(plan.folder, version)
             if keep is not None:
@@ -227,7 +228,7 @@ class AthenaWrites:
             except WarehouseError:
                 self.objects.delete(keys)
                 raise
-        self._bump_data_version()
+        self._bump_versions([name])
         files = self.objects.keys_under(folder)
         if len(files) > self.compact_after:
             self._compact(name, columns, folder, files)
@@ -245,7 +246,7 @@ class AthenaWrites:
         self._switch_all([TableSwitch(name, definition, self.catalog.get_table(name), tuple(keys))])
         for key in sorted(set(self.objects.keys_under(folder)) - set(files)):
             self.objects.copy(key, f"{new_folder}/{key.rsplit('/', 1)[1]}", f"carrying an append to {name} over")
-        self._bump_data_version()
+        self._bump_versions([name])
         self.objects.prune_versions(self.objects.key(name), version)
         log.info("compacted %s: %d files into one", name, len(files))
 

@@ -101,12 +101,19 @@ class GlueCatalog:
     # --- tables -----------------------------------------------------------------------------------
 
     def tables(self) -> list[str]:
+        return sorted(t["Name"] for t in self._all_tables() if TMP not in t["Name"])
+
+    def temporary_tables(self, name: str) -> list[Definition]:
+        """The temporary tables of builds of `name` (`<name>__tmp_<id>`) that are still registered."""
+        return [t for t in self._all_tables() if t["Name"].startswith(f"{name}{TMP}")]
+
+    def _all_tables(self) -> list[Definition]:
         what = f"listing the tables of Glue database {self.database}"
         try:
             pages = list(self.aws.pages("glue", "get_tables", what, DatabaseName=self.database))
         except NotFound:
             return []
-        return sorted(t["Name"] for page in pages for t in page.get("TableList", []) if TMP not in t["Name"])
+        return [t for page in pages for t in page.get("TableList", [])]
 
     def get_table(self, name: str) -> Definition | None:
         try:

@@ -1,9 +1,14 @@
-"""The Athena warehouse's objects on S3: one folder per version of a table or partition, and a data-version mark.
+"""The Athena warehouse's objects on S3: one folder per version of a table or partition, and data versions.
 
 Every write uploads to a new folder (`<prefix>/<table>/v=<time>-<id>/`, or `<prefix>/<table>/<column>=<value>/
 v=.../` for a partition) before the Glue catalogue is switched to it, so readers never see half a table. The
-folder of the version before is kept for queries still reading it; older ones are deleted. A marker object that
-every write replaces gives read queries a data version, so a reused Athena result is never older than the data.
+folder of the version before is kept for queries still reading it; older ones are deleted.
+
+Data versions: each table has a marker object (`<prefix>/_churn/versions/<table>`) that every write of that
+table replaces, and only that table's. A read query carries the versions of the tables it reads, so a reused
+Athena result is never older than its data, and a write to one table (an audit row) leaves the text of queries
+on the others, and so their reuse, alone. One listing reads every marker; a marker is written whole, so two
+writers of different tables never race.
 """
 
 from __future__ import annotations
@@ -11,19 +16,20 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
-import time
 import uuid
+from collections.abc import Iterable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from churn_core.warehouse.athena_types import parquet_bytes
-from churn_core.warehouse.aws import AwsClients, NotFound
+from churn_core.warehouse.aws import AwsClients
 from churn_core.warehouse.base import WarehouseError
 
 log = logging.getLogger("churn_core.warehouse.athena")
 
 VERSIONS_KEPT = 2  # the current version of a table or partition, and the one before
+VERSIONS = ("_churn", "versions")  # the folder of the data-version markers, one per table
 
 
 def new_version() -> str:
@@ -100,31 +106,32 @@ class S3Objects:
             if current not in old:
                 self.delete_folder(old)
 
-    def data_version(self) -> str:
-        """Changes whenever churn writes: the ETag of a marker object every write replaces."""
+    def table_versions(self) -> dict[str, str] | None:
+        """{table: version} of every table churn has written (the ETags of their markers, one listing);
+        None when S3 cannot be read."""
+        folder = self.key(*VERSIONS) + "/"
         try:
-            head = self.aws.call(
-                "s3",
-                "head_object",
-                "reading the data version",
-                Bucket=self.bucket,
-                Key=self.key("_churn", "data_version"),
+            pages = self.aws.pages(
+                "s3", "list_objects_v2", "reading the tables' data versions", Bucket=self.bucket, Prefix=folder
             )
-            return str(head.get("ETag", "")).strip('"')[:12] or "0"
-        except NotFound:
-            return "0"  # nothing written through churn yet
-        except WarehouseError:  # unreadable: reuse results for a minute at most
-            return f"t{int(time.time() // 60)}"
-
-    def bump_data_version(self, reuse_minutes: int) -> None:
-        try:
-            self.aws.call(
-                "s3",
-                "put_object",
-                "recording the data version",
-                Bucket=self.bucket,
-                Key=self.key("_churn", "data_version"),
-                Body=uuid.uuid4().hex.encode(),
-            )
+            return {
+                o["Key"][len(folder) :]: o["ETag"].strip('"')[:12] for page in pages for o in page.get("Contents", [])
+            }
         except WarehouseError as exc:
-            log.warning("%s (reused query results may be stale for up to %d minutes)", exc, reuse_minutes)
+            log.warning("%s", exc)
+            return None
+
+    def bump_versions(self, tables: Iterable[str], reuse_minutes: int) -> None:
+        """A new data version for each of `tables` (and no other)."""
+        for table in sorted(set(tables)):
+            try:
+                self.aws.call(
+                    "s3",
+                    "put_object",
+                    f"recording a new data version of {table}",
+                    Bucket=self.bucket,
+                    Key=self.key(*VERSIONS, table),
+                    Body=uuid.uuid4().hex.encode(),
+                )
+            except WarehouseError as exc:
+                log.warning("%s (reused query results may be stale for up to %d minutes)", exc, reuse_minutes)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -10,6 +9,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from churn_core.schema import NO_DATA, channel_label
+from churn_core.views import CohortComparison
 from dashboard.charts.theme import (
     CONTROL,
     HIGHLIGHT,
@@ -59,64 +60,50 @@ def risk_history_chart(history: pd.DataFrame, high: float, medium: float) -> go.
 
 
 def shap_waterfall_chart(
-    drivers: pd.DataFrame,
-    base: float,
-    top_n: int = 10,
-    title: str | None = None,
-    probability: float | None = None,
+    drivers: pd.DataFrame, base_risk: float, risk: float, top_n: int = 10, title: str | None = None
 ) -> go.Figure:
-    """Why this risk: from the model's average (base) through each driver to this evaluator's score.
-
-    Values are log-odds of churn (SHAP); the last bar is labelled with the evaluator's calibrated risk
-    (`probability`), the number shown everywhere else, rather than the raw sigmoid of the margin.
-    """
+    """Why this risk: from the average evaluator's risk through each driver's push (probability points,
+    churn_core.views.explanation) to this evaluator's, which is `risk`, the number shown everywhere else."""
     if drivers.empty:
         return empty_chart("No drivers for this score")
     top = drivers.head(top_n)
     rest = drivers.iloc[top_n:]
-    labels = [f"{r.label} = {_fmt(r.value)}" for r in top.itertuples()]
-    values = top["shap"].tolist()
+    labels = [f"{r.label} = {r.value_text}" if r.value_text else r.label for r in top.itertuples()]
+    values = (top["points"] * 100).tolist()
     if len(rest):
         labels.append(f"{len(rest)} other features")
-        values.append(float(rest["shap"].sum()))
-    total = base + float(drivers["shap"].sum())
+        values.append(float(rest["points"].sum()) * 100)
+    start = base_risk * 100
     fig = go.Figure(
         go.Waterfall(
             orientation="h",
-            y=["average evaluator", *labels, "this evaluator"][::-1],
-            x=[base, *values, total][::-1],
-            measure=["absolute", *["relative"] * len(values), "total"][::-1],
+            y=["average evaluator", *labels, "this evaluator"],
+            x=[start, *values, risk * 100],
+            measure=["absolute", *["relative"] * len(values), "total"],
             increasing=dict(marker=dict(color=RAISES)),
             decreasing=dict(marker=dict(color=LOWERS)),
             totals=dict(marker=dict(color=NEUTRAL)),
             connector=dict(line=dict(color="#BBBBBB", width=1)),
-            text=[
-                "",
-                *[f"{v:+.2f}" for v in values],
-                f"{probability:.0%} risk" if probability is not None else f"{total:+.2f}",
-            ][::-1],
+            text=[f"{base_risk:.0%}", *[f"{v:+.1f} pts" for v in values], f"{risk:.0%} risk"],
             textposition="outside",
             cliponaxis=False,
-            hovertemplate="%{y}: %{x:+.3f} log-odds<extra></extra>",
+            hovertemplate="%{y}: %{text}<extra></extra>",
         )
     )
-    running = np.cumsum([base, *values])
-    low, high = float(min(0.0, running.min(), total)), float(max(0.0, running.max(), total))
-    pad = 0.15 * (high - low or 1.0)
-    fig.update_xaxes(title="log-odds of churn (right = more likely to leave)", range=[low - pad, high + pad])
+    running = np.cumsum([start, *values])
+    low, high = float(min(running.min(), risk * 100)), float(max(running.max(), risk * 100))
+    pad = 0.2 * (high - low or 10.0)
+    fig.update_xaxes(
+        title="churn risk (each bar: points it adds or takes away)",
+        ticksuffix="%",
+        range=[max(0.0, low - pad), min(100.0, high + pad)],
+    )
+    fig.update_yaxes(autorange="reversed")  # top to bottom, in the order the running total is summed
     return layout(fig, title or "What drives this risk", height=120 + 28 * (len(values) + 2), showlegend=False)
 
 
-def _fmt(value: Any) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "missing"
-    if isinstance(value, int | float | np.integer | np.floating):
-        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
-    return str(value)
-
-
 def shap_change_chart(changes: pd.DataFrame, top_n: int = 8) -> go.Figure:
-    """What changed since the previous score: each feature's change in SHAP (log-odds)."""
+    """What changed since the previous score: each driver's push now minus then, in probability points."""
     if changes.empty:
         return empty_chart("No previous score to compare with")
     if float(changes["change"].abs().max()) < 1e-6:
@@ -124,35 +111,39 @@ def shap_change_chart(changes: pd.DataFrame, top_n: int = 8) -> go.Figure:
     top = changes.head(top_n).iloc[::-1]
     fig = go.Figure(
         go.Bar(
-            x=top["change"],
+            x=top["change"] * 100,
             y=top["label"],
             orientation="h",
             marker_color=[RAISES if c > 0 else LOWERS for c in top["change"]],
-            hovertemplate="%{y}: %{x:+.3f} log-odds<extra></extra>",
+            hovertemplate="%{y}: %{x:+.1f} points<extra></extra>",
         )
     )
-    fig.update_xaxes(title="change in contribution (right = now pushes risk up)", zeroline=True)
+    fig.update_xaxes(title="change in risk points (right = now pushes risk up)", zeroline=True)
     return layout(fig, "What changed since the previous score", height=120 + 26 * len(top), showlegend=False)
 
 
-def feature_vs_cohorts_chart(features: Mapping[str, Any], by_outcome: pd.DataFrame) -> go.Figure:
-    """This evaluator's feature values against the medians of retained and churned evaluators (log scale)."""
-    if by_outcome.empty:
+def feature_vs_cohorts_chart(comparison: CohortComparison) -> go.Figure:
+    """This evaluator's values against the medians of retained and churned evaluators of its team size on
+    the same day of trial (log scale): the numbers its reasons quote."""
+    table = comparison.table
+    if table.empty or table[["retained", "churned"]].isna().all().all():
         return empty_chart("No resolved evaluators to compare with")
-    rows = by_outcome.iloc[::-1]
-    mine = [features.get(f) for f in rows["feature"]]
-    mine = [float(v) if v is not None else np.nan for v in mine]
+    rows = table.iloc[::-1]
+    names = [
+        f"{label} ({text})" if text == NO_DATA else label
+        for label, text in zip(rows["label"], rows["value_text"], strict=True)
+    ]
     fig = go.Figure()
     for name, values, colour, symbol in (
-        ("retained (median)", rows["retained_median"], LOWERS, "diamond"),
-        ("churned (median)", rows["churned_median"], RAISES, "square"),
-        ("this evaluator", mine, NEUTRAL, "circle"),
+        ("retained (median)", rows["retained"], LOWERS, "diamond"),
+        ("churned (median)", rows["churned"], RAISES, "square"),
+        ("this evaluator", rows["value"], NEUTRAL, "circle"),
     ):
         v = np.asarray(values, float)
         fig.add_trace(
             go.Scatter(
                 x=np.log1p(v),
-                y=rows["label"],
+                y=names,
                 mode="markers",
                 name=name,
                 marker=dict(
@@ -162,12 +153,14 @@ def feature_vs_cohorts_chart(features: Mapping[str, Any], by_outcome: pd.DataFra
                     line=dict(width=1, color="white"),
                 ),
                 customdata=v,
-                hovertemplate="%{y}: %{customdata:,.0f}<extra>" + name + "</extra>",
+                hovertemplate="%{y}: %{customdata:,.2~f}<extra>" + name + "</extra>",
             )
         )
-    tickvals, ticktext = log_ticks([*mine, *rows["retained_median"].tolist(), *rows["churned_median"].tolist()])
+    known = [*rows["value"].tolist(), *rows["retained"].tolist(), *rows["churned"].tolist()]
+    tickvals, ticktext = log_ticks([v for v in known if np.isfinite(v)])
     fig.update_xaxes(tickvals=tickvals, ticktext=ticktext, title="value (log scale)")
-    return layout(fig, "Against retained and churned evaluators", height=140 + 24 * len(rows))
+    title = f"Against retained and churned teams of {comparison.band} on day {comparison.day}"
+    return layout(fig, title, height=140 + 24 * len(rows))
 
 
 def daily_activity_chart(activity: pd.DataFrame) -> go.Figure:
@@ -239,7 +232,7 @@ def touches_chart(touches: pd.DataFrame, start: Any = None, scored: Any = None, 
             fig.add_trace(
                 go.Scatter(
                     x=pd.to_datetime(part["sent_at"]),
-                    y=part["channel"],
+                    y=part["channel"].map(channel_label),
                     mode="markers",
                     name=label,
                     marker=dict(symbol=symbol, size=13, color=colour),
@@ -267,7 +260,7 @@ def channel_uplift_chart(uplifts: pd.DataFrame, recommended: str | None) -> go.F
     fig = go.Figure(
         go.Bar(
             x=percent(df["uplift"]),
-            y=df["channel"],
+            y=df["channel"].map(channel_label),
             orientation="h",
             marker_color=[HIGHLIGHT if c == recommended else MUTED for c in df["channel"]],
             text=[f"{u:+.1%}" for u in df["uplift"]],

@@ -79,5 +79,7 @@ def interval_bars(value: Any, low: Any, high: Any, colour: str = NEUTRAL, **styl
 def log_ticks(values: Sequence[float]) -> tuple[list[float], list[str]]:
     """Tick positions and labels for an axis drawn as log1p(value), up to a little past the largest value."""
     top = max([1.0, *[v for v in values if v is not None and np.isfinite(v)]])
-    ticks = [t for t in (0, 1, 3, 10, 30, 100, 300, 1000, 3000, 10000, 30000) if t <= top * 1.5]
+    ticks = [
+        t for t in (0, 1, 3, 10, 30, 100, 300, 1000, 3000, 10**4, 3 * 10**4, 10**5, 3 * 10**5, 10**6) if t <= top * 1.5
+    ]
     return [float(np.log1p(t)) for t in ticks], [f"{t:,}" for t in ticks]

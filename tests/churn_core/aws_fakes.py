@@ -3,7 +3,8 @@
 moto serves S3, Glue and Athena over HTTP on 127.0.0.1; it runs no SQL but returns query results the test
 seeds. The proxy in front of it records every request and can answer chosen ones itself (throttling, access
 denied, a dropped connection) or change moto's answer (a FAILED query, bytes scanned), so the adapter is
-tested through its real clients, retries and error handling. Both boto3 and pyathena reach the proxy through
+tested through its real clients, retries and error handling. `FakeEngine` plays Athena's part for the
+statements that write tables (CTAS, INSERT INTO). Both boto3 and pyathena reach the proxy through
 the standard AWS_ENDPOINT_URL variable.
 """
 
@@ -11,10 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 import http.client
+import io
 import json
+import re
 import urllib.request
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from http.server import BaseHTTPRequestHandler
 from importlib.metadata import version
 from pathlib import Path
@@ -22,6 +27,8 @@ from typing import Any
 
 import boto3
 import botocore
+import pyarrow as pa
+import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
 
 from churn_core.warehouse.athena import AthenaWarehouse
@@ -173,6 +180,102 @@ def first(n: int, operation: str, answer: Answer | str) -> Rule:
     return rule
 
 
+ROWS = pa.table({"instance": pa.array([1, 2], pa.int32()), "retained": pa.array([1, 0], pa.int32())})
+_CTAS = re.compile(r'CREATE TABLE "(\w+)"\."(\w+)"\nWITH \(([^)]*)\)\nAS\n')
+_INSERT = re.compile(r'INSERT INTO "(\w+)"\."(\w+)"\n')
+# What the fake says when a CTAS names a location in a workgroup that enforces its own (AWS: "Athena issues
+# an error and fails a query that specifies an external_location in this case").
+ENFORCED_REFUSAL = "external_location may not be specified: the workgroup enforces its query results location"
+
+
+@dataclass
+class FakeEngine:
+    """Athena's part for CTAS and INSERT INTO (moto runs no SQL), from the statements as they reach the proxy.
+
+    A CTAS writes a Parquet file of ROWS and registers the table it creates (under the workgroup's location when
+    it names none; no file WITH NO DATA); an INSERT INTO writes a file where its table points; in a workgroup
+    that enforces its result location a CTAS naming an external_location fails, as AWS documents."""
+
+    aws: AwsFake
+    fail: str = ""  # end every CTAS FAILED with this reason (after leaving a partial file behind)
+    enforced_location: str = ""  # the workgroup's enforced result location
+    deferred: bool = False  # statements take effect only on finish(): Athena runs on after the client left
+    created: list[str] = field(default_factory=list)
+    pending: list[Callable[[], None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.aws.proxy.on_request.append(self._on_request)
+        self.aws.proxy.rewrites.append(self._outcome)
+
+    def finish(self) -> None:
+        for action in self.pending:
+            action()
+        self.pending.clear()
+
+    def _on_request(self, request: Request) -> None:
+        if not request.target.endswith(".StartQueryExecution"):
+            return
+        sql = request.json["QueryString"]
+        if ctas := _CTAS.match(sql):
+            action = partial(self._ctas, *ctas.groups(), sql.rstrip().endswith("WITH NO DATA"))
+        elif insert := _INSERT.match(sql):
+            action = partial(self._insert, *insert.groups())
+        else:
+            return
+        if self.deferred:
+            self.pending.append(action)
+        else:
+            action()
+
+    def _ctas(self, database: str, table: str, properties: str, no_data: bool) -> None:
+        named = re.search(r"external_location = '([^']+)'", properties)
+        if named and self.enforced_location:
+            return  # refused (see _outcome)
+        location = named.group(1) if named else f"{self.enforced_location}tables/{uuid.uuid4()}/"
+        if not no_data:
+            self._write(location)
+        if self.fail:
+            return
+        storage = {
+            "Location": location,
+            "Columns": [{"Name": "instance", "Type": "int"}, {"Name": "retained", "Type": "int"}],
+        }
+        self.aws.client("glue").create_table(
+            DatabaseName=database,
+            TableInput={"Name": table, "TableType": "EXTERNAL_TABLE", "StorageDescriptor": storage},
+        )
+        self.created.append(table)
+
+    def _insert(self, database: str, table: str) -> None:
+        self._write(
+            self.aws.client("glue").get_table(DatabaseName=database, Name=table)["Table"]["StorageDescriptor"][
+                "Location"
+            ]
+        )
+
+    def _write(self, location: str) -> None:
+        bucket, key = location[5:].split("/", 1)
+        body = io.BytesIO()
+        pq.write_table(ROWS, body)
+        name = f"{key}20261126_060000_{uuid.uuid4().hex[:5]}_x"
+        self.aws.client("s3").put_object(Bucket=bucket, Key=name, Body=body.getvalue())
+
+    def _outcome(self, request: Request, data: dict[str, Any]) -> dict[str, Any]:
+        """A CTAS ends FAILED where `fail` says so, or where it names a location the workgroup enforces."""
+        if not request.target.endswith(".GetQueryExecution"):
+            return data
+        query = data["QueryExecution"]["Query"]
+        reason = ""
+        if query.startswith("CREATE TABLE"):
+            if self.fail:
+                reason = self.fail
+            elif self.enforced_location and "external_location" in query:
+                reason = ENFORCED_REFUSAL
+        if reason:
+            data["QueryExecution"]["Status"].update(State="FAILED", StateChangeReason=reason)
+        return data
+
+
 _CLIENTS: dict[tuple[str, str], Any] = {}
 
 
@@ -263,6 +366,27 @@ class AwsFake:
         ids = [r.json.get("QueryExecutionId") for r in self.proxy.calls("GetQueryExecution")]
         seen = list(dict.fromkeys(i for i in ids if i))
         return [athena.get_query_execution(QueryExecutionId=i)["QueryExecution"] for i in seen]
+
+
+def glue_table(aws: AwsFake, name: str) -> dict[str, Any]:
+    return aws.client("glue").get_table(DatabaseName="churn", Name=name)["Table"]
+
+
+def read_location(aws: AwsFake, location: str) -> pa.Table:
+    """Every Parquet file directly under an s3:// location, as Athena would read it."""
+    bucket, prefix = location[5:].split("/", 1)
+    s3 = aws.client("s3")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])]
+    assert keys, f"nothing at {location}"
+    return pa.concat_tables(
+        [pq.read_table(io.BytesIO(s3.get_object(Bucket=bucket, Key=k)["Body"].read())) for k in sorted(keys)],
+        promote_options="default",
+    )
+
+
+def keys_under(aws: AwsFake, prefix: str) -> list[str]:
+    pages = aws.client("s3").get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
+    return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
 
 
 def _text(value: Any) -> str:

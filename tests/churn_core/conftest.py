@@ -16,6 +16,7 @@ from http.server import ThreadingHTTPServer
 import pytest
 from botocore.retries.standard import ExponentialBackoff
 
+from churn_core.warehouse import athena_builds
 from churn_core.warehouse.athena import AthenaWarehouse
 from tests.churn_core.aws_fakes import BUCKET, REGION, AwsFake, Proxy, handler, protocol_mismatch
 
@@ -79,6 +80,7 @@ def aws(aws_session: AwsFake, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsFa
     aws_session.proxy.clear()
     aws_session.client("s3").create_bucket(Bucket=BUCKET)
     monkeypatch.setattr(AthenaWarehouse, "bytes_scanned_total", 0)
+    monkeypatch.setattr(athena_builds, "_ENFORCED", {})  # read once per process: once per fresh moto here
     yield aws_session
     aws_session.proxy.clear()
     aws_session.moto_api("/moto-api/state-manager/unset-transition", {"model_name": "athena::execution"})

@@ -3,9 +3,11 @@
 -- Grain: one row per (team_size_band, as_of_day, retained), plus one per (as_of_day, retained) over every
 -- band (team_size_band NULL) for bands with too few evaluators. Inputs: feature_snapshots (day d features of
 -- every evaluator), instances_modeling (resolved evaluators: the training labels and team size).
--- Parameters: :band_1 .. :band_5, the largest team size of the first five bands (the sixth is the rest).
+-- Parameters: :band_1 .. :band_5, the largest team size of the first five bands (the sixth is the rest);
+-- :as_of_day, one day of trial only (the profile's; a fraction of the memory), or 0 for every day.
 -- The tuned model's ratios (churn_core.model.features.EVALUATOR_RATIOS) get medians too, over the rows where they
--- are defined. A missing feature counts as 0 (nothing reported). nonzero_<feature>: the share with a value above 0.
+-- are defined. A missing feature counts as 0 (nothing reported). nonzero_<feature>: the share with a value above 0,
+-- averaged over doubles (1e0): Trino types 1.0 as decimal(2,1) and its avg keeps one decimal place.
 WITH labelled AS (
     SELECT
         s.*,
@@ -22,6 +24,7 @@ WITH labelled AS (
     FROM feature_snapshots AS s
     JOIN instances_modeling AS m
         ON m.instance = s.instance
+    WHERE :as_of_day = 0 OR s.as_of_day = :as_of_day
 )
 SELECT
     s.team_size_band,
@@ -48,22 +51,22 @@ SELECT
     approx_percentile(coalesce(s.mobile_usage, 0), 0.5) AS mobile_usage,
     approx_percentile(coalesce(s.sprint_started, 0), 0.5) AS sprint_started,
     approx_percentile(coalesce(s.sprint_finished, 0), 0.5) AS sprint_finished,
-    avg(CASE WHEN s.number_of_projects > 0 THEN 1.0 ELSE 0.0 END) AS nonzero_number_of_projects,
-    avg(CASE WHEN s.number_of_issues > 0 THEN 1.0 ELSE 0.0 END) AS nonzero_number_of_issues,
-    avg(CASE WHEN s.number_of_invites > 0 THEN 1.0 ELSE 0.0 END) AS nonzero_number_of_invites,
-    avg(CASE WHEN s.w1_active_users > 0 THEN 1.0 ELSE 0.0 END) AS nonzero_w1_active_users,
-    avg(CASE WHEN s.w1_agg_active_users > 0 THEN 1.0 ELSE 0.0 END) AS nonzero_w1_agg_active_users,
-    avg(CASE WHEN s.w1_max_active_users > 0 THEN 1.0 ELSE 0.0 END) AS nonzero_w1_max_active_users,
-    avg(CASE WHEN s.watchers_added > 0 THEN 1.0 ELSE 0.0 END) AS nonzero_watchers_added,
-    avg(CASE WHEN s.issues_updated > 0 THEN 1.0 ELSE 0.0 END) AS nonzero_issues_updated,
-    avg(CASE WHEN s.issues_commented > 0 THEN 1.0 ELSE 0.0 END) AS nonzero_issues_commented,
-    avg(CASE WHEN s.issues_assigned > 0 THEN 1.0 ELSE 0.0 END) AS nonzero_issues_assigned,
-    avg(CASE WHEN s.at_mentions > 0 THEN 1.0 ELSE 0.0 END) AS nonzero_at_mentions,
-    avg(CASE WHEN s.issues_viewed > 0 THEN 1.0 ELSE 0.0 END) AS nonzero_issues_viewed,
-    avg(CASE WHEN s.issues_completed > 0 THEN 1.0 ELSE 0.0 END) AS nonzero_issues_completed,
-    avg(CASE WHEN s.mobile_usage > 0 THEN 1.0 ELSE 0.0 END) AS nonzero_mobile_usage,
-    avg(CASE WHEN s.sprint_started > 0 THEN 1.0 ELSE 0.0 END) AS nonzero_sprint_started,
-    avg(CASE WHEN s.sprint_finished > 0 THEN 1.0 ELSE 0.0 END) AS nonzero_sprint_finished
+    avg(CASE WHEN s.number_of_projects > 0 THEN 1e0 ELSE 0e0 END) AS nonzero_number_of_projects,
+    avg(CASE WHEN s.number_of_issues > 0 THEN 1e0 ELSE 0e0 END) AS nonzero_number_of_issues,
+    avg(CASE WHEN s.number_of_invites > 0 THEN 1e0 ELSE 0e0 END) AS nonzero_number_of_invites,
+    avg(CASE WHEN s.w1_active_users > 0 THEN 1e0 ELSE 0e0 END) AS nonzero_w1_active_users,
+    avg(CASE WHEN s.w1_agg_active_users > 0 THEN 1e0 ELSE 0e0 END) AS nonzero_w1_agg_active_users,
+    avg(CASE WHEN s.w1_max_active_users > 0 THEN 1e0 ELSE 0e0 END) AS nonzero_w1_max_active_users,
+    avg(CASE WHEN s.watchers_added > 0 THEN 1e0 ELSE 0e0 END) AS nonzero_watchers_added,
+    avg(CASE WHEN s.issues_updated > 0 THEN 1e0 ELSE 0e0 END) AS nonzero_issues_updated,
+    avg(CASE WHEN s.issues_commented > 0 THEN 1e0 ELSE 0e0 END) AS nonzero_issues_commented,
+    avg(CASE WHEN s.issues_assigned > 0 THEN 1e0 ELSE 0e0 END) AS nonzero_issues_assigned,
+    avg(CASE WHEN s.at_mentions > 0 THEN 1e0 ELSE 0e0 END) AS nonzero_at_mentions,
+    avg(CASE WHEN s.issues_viewed > 0 THEN 1e0 ELSE 0e0 END) AS nonzero_issues_viewed,
+    avg(CASE WHEN s.issues_completed > 0 THEN 1e0 ELSE 0e0 END) AS nonzero_issues_completed,
+    avg(CASE WHEN s.mobile_usage > 0 THEN 1e0 ELSE 0e0 END) AS nonzero_mobile_usage,
+    avg(CASE WHEN s.sprint_started > 0 THEN 1e0 ELSE 0e0 END) AS nonzero_sprint_started,
+    avg(CASE WHEN s.sprint_finished > 0 THEN 1e0 ELSE 0e0 END) AS nonzero_sprint_finished
 FROM labelled AS s
 GROUP BY GROUPING SETS ((s.team_size_band, s.as_of_day, s.retained), (s.as_of_day, s.retained))
 ORDER BY s.team_size_band, s.as_of_day, s.retained

@@ -18,7 +18,7 @@ ranked AS (
     SELECT
         *,
         rank() OVER (PARTITION BY as_of_date ORDER BY p)
-            + (count(*) OVER (PARTITION BY as_of_date, p) - 1) / 2.0 AS r
+            + (count(*) OVER (PARTITION BY as_of_date, p) - 1) / 2e0 AS r
     FROM scored
 )
 SELECT
@@ -32,7 +32,7 @@ SELECT
     count_if(predicted = 0 AND churned = 1) AS fn,
     count_if(predicted = 0 AND churned = 0) AS tn,
     avg((p - churned) * (p - churned)) AS brier,
-    (sum(CASE WHEN churned = 1 THEN r ELSE 0 END) - sum(churned) * (sum(churned) + 1) / 2.0)
+    (sum(CASE WHEN churned = 1 THEN r ELSE 0 END) - sum(churned) * (sum(churned) + 1) / 2e0)
         / nullif(CAST(sum(churned) AS DOUBLE) * (count(*) - sum(churned)), 0) AS auc
 FROM ranked
 GROUP BY as_of_date

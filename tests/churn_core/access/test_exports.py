@@ -1,4 +1,5 @@
-"""churn_core.access.exports: formula neutralising, CSV and Excel bytes, file names."""
+"""churn_core.access.exports: formula neutralising, files a spreadsheet or CRM accepts (headers, rounding,
+formats, description), file names."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from openpyxl import load_workbook
 from churn_core.access.exports import (
     FORMULA_PREFIXES,
     INVISIBLE,
+    ColumnFormat,
+    Export,
+    ExportOptions,
     export_file_name,
     neutralise_cell,
     neutralise_frame,
@@ -71,26 +75,101 @@ def test_neutralise_frame_touches_text_columns_only():
     assert pd.api.types.is_datetime64_any_dtype(out["as_of_date"])
 
 
-def test_csv_round_trip_keeps_numbers_and_neutralises_text():
-    data = to_csv_bytes(frame())
+FORMATS = {
+    "instance": ColumnFormat("Instance", "id"),
+    "product": ColumnFormat("Product"),
+    "probability_change": ColumnFormat("Change in risk", "points"),
+    "segment": ColumnFormat("Segment"),
+    "as_of_date": ColumnFormat("Score date", "date"),
+    "churn_probability": ColumnFormat("Churn risk", "percent"),
+    "expected_value": ColumnFormat("Value of contact", "money"),
+    "control_group": ColumnFormat("Holdout (do not contact)", "yesno"),
+    "recommended_channel": ColumnFormat("Recommended channel", "channel"),
+    "previous_probability": ColumnFormat("Previous churn risk", "percent"),
+}
+ABOUT = (("Score date", "2026-11-26"), ("Filters", f"product: {HOSTILE[0]}"), ("Note", "=cmd|' /C calc'!A0"))
+
+
+def export() -> Export:
+    rows = frame().assign(
+        churn_probability=[0.893987592260933, 0.25, 0.0512],
+        expected_value=[1234.5678, -0.456, np.nan],
+        control_group=[0, 1, 0],
+        recommended_channel=["in_app", None, "phone"],
+        previous_probability=np.nan,  # no previous score set: an empty column
+    )
+    return Export(rows, FORMATS, ABOUT)
+
+
+def test_csv_for_people_has_headers_with_units_rounded_values_and_no_empty_column():
+    data = to_csv_bytes(export())
     assert data.startswith(b"\xef\xbb\xbf")
-    back = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig")
-    assert back["product"].iloc[0] == "'" + HOSTILE[0]
-    assert back["probability_change"].iloc[0] == -0.25
-    assert len(back) == 3
+    back = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert list(back.columns) == [
+        "Instance",
+        "Product",
+        "Change in risk (pts)",
+        "Segment",
+        "Score date",
+        "Churn risk (%)",
+        "Value of contact ($)",
+        "Holdout (do not contact)",
+        "Recommended channel",
+    ]
+    assert back["Churn risk (%)"].tolist() == ["89.4", "25.0", "5.1"]
+    assert back["Change in risk (pts)"].tolist() == ["-25.0", "10.0", ""]
+    assert back["Value of contact ($)"].tolist() == ["1234.57", "-0.46", ""]
+    assert back["Holdout (do not contact)"].tolist() == ["no", "yes", "no"]
+    assert back["Recommended channel"].tolist() == ["in-app", "", "phone"]
+    assert back["Score date"].tolist() == ["2026-11-26"] * 3
+    assert back["Product"].iloc[0] == "'" + HOSTILE[0] and back["Segment"].tolist() == ["'-risky", "ok", "'@me"]
 
 
-def test_excel_cells_are_text_not_formulas():
-    df = frame()
-    df.loc[1, "product"] = "\x01=1+1"  # a control character Excel cannot store hides a formula
+def test_csv_for_imports_keeps_names_and_plain_values_and_may_describe_itself():
+    text = to_csv_bytes(export(), ExportOptions(machine=True, comments=True)).decode("utf-8-sig")
+    comments = text.splitlines()[: len(ABOUT)]
+    # one field per line: the comma inside the filter value does not start a cell of its own
+    assert comments == [
+        "# Score date: 2026-11-26",
+        '"# Filters: product: =HYPERLINK(""http://evil.example"",""x"")"',
+        "# Note: '=cmd|' /C calc'!A0",
+    ]
+    back = pd.read_csv(io.StringIO(text), comment=None, skiprows=len(comments))
+    assert list(back.columns) == list(export().rows.columns)  # stable columns, the empty one included
+    assert back["churn_probability"].tolist() == [0.894, 0.25, 0.0512]
+    assert back["control_group"].tolist() == [0, 1, 0] and back["recommended_channel"].iloc[0] == "in_app"
+    assert not any(line.startswith("#") for line in to_csv_bytes(export()).decode("utf-8-sig").splitlines())
+
+
+def test_excel_has_a_frozen_filtered_header_number_formats_and_a_description_sheet():
+    df = export()
+    df.rows.loc[1, "product"] = "\x01=1+1"  # a control character Excel cannot store hides a formula
     book = load_workbook(io.BytesIO(to_excel_bytes(df)))
-    sheet = book.active
-    assert [c.value for c in sheet[1]] == list(df.columns)
-    cells = [sheet.cell(row=r, column=2) for r in (2, 3)]
-    assert [c.value for c in cells] == ["'" + HOSTILE[0], "'=1+1"]
-    assert all(c.data_type == "s" for c in cells)
-    assert sheet.cell(row=2, column=3).value == -0.25
+    sheet, about = book["evaluators"], book["About this export"]
+    headers = [c.value for c in sheet[1]]
+    assert headers[:3] == ["Instance", "Product", "Change in risk"] and "Previous churn risk" not in headers
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == f"A1:I{len(df.rows) + 1}"
+    column = {h: i + 1 for i, h in enumerate(headers)}
+    risk = sheet.cell(row=2, column=column["Churn risk"])
+    assert (risk.value, risk.number_format) == (0.894, "0.0%")
+    change = sheet.cell(row=2, column=column["Change in risk"])
+    assert change.value == -25.0 and "pts" in change.number_format
+    money = sheet.cell(row=2, column=column["Value of contact"])
+    assert money.value == 1234.57 and "$" in money.number_format
+    assert sheet.cell(row=2, column=column["Score date"]).number_format == "yyyy-mm-dd"
+    products = [sheet.cell(row=r, column=2) for r in (2, 3)]
+    assert [c.value for c in products] == ["'" + HOSTILE[0], "'=1+1"] and all(c.data_type == "s" for c in products)
     assert sheet.cell(row=4, column=2).value is None
+    lines = {row[0].value: row[1].value for row in about.iter_rows()}
+    assert lines["Score date"] == "2026-11-26" and lines["Filters"] == f"product: {HOSTILE[0]}"
+    assert lines["Note"] == "'=cmd|' /C calc'!A0"  # a description cell is neutralised like any other
+    assert lines["Left out (no value in any row)"] == "Previous churn risk"
+
+
+def test_excel_for_imports_keeps_every_column_with_plain_values():
+    sheet = load_workbook(io.BytesIO(to_excel_bytes(export(), ExportOptions(machine=True))))["evaluators"]
+    assert [c.value for c in sheet[1]] == list(export().rows.columns)
+    assert sheet.cell(row=2, column=list(export().rows.columns).index("churn_probability") + 1).value == 0.894
 
 
 def test_file_names_carry_date_and_filters_and_are_safe():

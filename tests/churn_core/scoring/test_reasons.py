@@ -61,10 +61,10 @@ def test_sentences_compare_with_the_cohort_of_the_same_size_and_day() -> None:
         "feature": "w1_active_users",
         "value": 2,
         "shap": 0.8,
-        "reason": "2 distinct active users by day 5; retained teams of 4-6 seats had 5",
+        "reason": "Raises risk: 2 distinct active users by day 5; retained teams of 4-6 seats had 5",
     }
-    assert first[1]["reason"] == "no sprints started by day 5; retained teams of 4-6 seats had 1"
-    assert first[2]["reason"] == "14 issues completed by day 5; churned teams of 4-6 seats had 3"
+    assert first[1]["reason"] == "Raises risk: no sprints started by day 5; retained teams of 4-6 seats had 1"
+    assert first[2]["reason"] == "Lowers risk: 14 issues completed by day 5; churned teams of 4-6 seats had 3"
     assert out.top_reason[0].as_py() == first[0]["reason"]  # predicted to churn: the strongest churn driver
     # team of 9 = band 7-12 has too few evaluators: medians over every team size; no churn driver at all
     second = json.loads(out.top_drivers[1].as_py())
@@ -73,7 +73,7 @@ def test_sentences_compare_with_the_cohort_of_the_same_size_and_day() -> None:
             "feature": "issues_completed",
             "value": 0,
             "shap": -0.4,
-            "reason": "no issues completed by day 5; churned teams of 7-12 seats had 2",
+            "reason": "Lowers risk: no issues completed by day 5; churned teams of 7-12 seats had 2",
         }
     ]
     assert out.top_reason[1].as_py() == second[0]["reason"]
@@ -85,11 +85,73 @@ def test_singular_missing_and_zero_median_wording() -> None:
     medians = MEDIANS.assign(sprint_started=0)  # "had 0" says nothing: the share that had one instead
     out = reasons.explain(shap, values, FEATURES3, np.array([4, 4]), np.array([5, 5]), np.array([1, 1]), medians)
     first = json.loads(out.top_drivers[0].as_py())
-    assert first[0]["reason"] == "no sprints started by day 5; 60% of retained teams of 4-6 seats had at least one"
-    assert first[1]["reason"] == "1 distinct active user by day 5; retained teams of 4-6 seats had 5"
+    assert first[0]["reason"] == (
+        "Raises risk: no sprints started by day 5; 60% of retained teams of 4-6 seats had at least one"
+    )
+    assert first[1]["reason"] == "Raises risk: 1 distinct active user by day 5; retained teams of 4-6 seats had 5"
     assert len(first) == 2  # a zero SHAP value neither pushes nor protects
     missing = json.loads(out.top_drivers[1].as_py())[0]
-    assert missing["value"] is None and missing["reason"].startswith("no distinct active users by day 5")
+    assert missing["value"] is None  # not reported is not 0: the model routes it its own way
+    assert (
+        missing["reason"] == "Raises risk: no data on people active so far by day 5; retained teams of 4-6 seats had 5"
+    )
+
+
+def test_every_reason_says_which_way_it_pushes() -> None:
+    rng = np.random.default_rng(3)
+    shap = rng.normal(size=(500, len(FEATURES3)))
+    values = rng.poisson(2.0, size=shap.shape).astype(float)
+    out = reasons.explain(
+        shap, values, FEATURES3, rng.integers(1, 30, 500), rng.integers(1, 8, 500), shap.sum(axis=1) > 0, MEDIANS
+    )
+    rows = [json.loads(row) for row in out.top_drivers.to_pylist()]
+    drivers = [d for row in rows for d in row]
+    # (the JSON keeps three decimals: a tiny push may read 0.0 there, either way)
+    assert all(d["shap"] >= 0 if d["reason"].startswith("Raises risk: ") else d["shap"] <= 0 for d in drivers)
+    assert all(d["reason"].startswith(("Raises risk: ", "Lowers risk: ")) for d in drivers)
+    assert {d["reason"][:12] for d in drivers} == {"Raises risk:", "Lowers risk:"}
+    for predicted, row, top in zip(shap.sum(axis=1) > 0, rows, out.top_reason.to_pylist(), strict=True):
+        wanted = "Raises risk: " if predicted else "Lowers risk: "
+        if any(d["reason"].startswith(wanted) for d in row):  # the headline goes the way of the prediction
+            assert top.startswith(wanted)
+
+
+def test_a_missing_value_is_no_data_not_zero() -> None:
+    features = ["updates_per_issue", "edition", "number_of_issues", "user_days_per_day"]
+    shap = np.array([[0.6, 0.4, 0.2, -0.3], [0.5, -0.4, 0.3, 0.1]])
+    values = np.array([[np.nan, np.nan, 0.0, 1.0], [0.0, 1.0, np.nan, 1.5]])
+    out = reasons.explain(
+        shap,
+        values,
+        features,
+        np.array([5, 5]),
+        np.array([3, 3]),
+        np.array([1, 1]),
+        MEDIANS.iloc[:0],
+        {"edition": ["enterprise", "premium"]},
+    )
+    first, second = (json.loads(row) for row in out.top_drivers.to_pylist())
+    assert [(d["value"], d["reason"]) for d in first] == [
+        (None, "Raises risk: no data on updates per issue by day 3"),
+        (None, "Raises risk: no data on edition"),
+        (0, "Raises risk: no issues created by day 3"),  # a reported 0 is a 0
+        (1.0, "Lowers risk: 1 active user a day on average by day 3"),
+    ]
+    assert [d["reason"] for d in second] == [
+        "Raises risk: 0 updates per issue by day 3",
+        "Raises risk: no data on issues created by day 3",
+        "Raises risk: 1.5 active users a day on average by day 3",
+        "Lowers risk: the premium edition",
+    ]
+
+
+def test_category_labels_with_quotes_keep_the_json_valid() -> None:
+    hostile = '=HYPERLINK("http://evil.example/","click \\ me")'
+    shap, codes, categories = np.array([[0.5]]), np.array([[0.0]]), {"product": [hostile]}
+    out = reasons.explain(shap, codes, ["product"], [5], [3], [1], MEDIANS.iloc[:0], categories)
+    (driver,) = json.loads(out.top_drivers[0].as_py())
+    assert driver["value"] == hostile and driver["reason"] == f"Raises risk: the {hostile} product"
+    assert out.top_reason[0].as_py() == driver["reason"]  # the sentence itself is not escaped
 
 
 def test_without_cohorts_the_sentence_has_no_comparison() -> None:
@@ -102,7 +164,7 @@ def test_without_cohorts_the_sentence_has_no_comparison() -> None:
         np.array([1]),
         MEDIANS.iloc[:0],
     )
-    assert out.top_reason[0].as_py() == "3 distinct active users by day 2"
+    assert out.top_reason[0].as_py() == "Raises risk: 3 distinct active users by day 2"
 
 
 def test_many_rows_are_explained_without_a_python_loop_per_row() -> None:
@@ -167,10 +229,10 @@ def test_derived_and_categorical_features_read_naturally() -> None:
     )
     got = json.loads(out.top_drivers[0].as_py())
     assert [d["reason"] for d in got] == [
-        "the enterprise edition",
-        "25% of the seats active by day 3",
-        "1.5 issues per active user by day 3",
-        "mystery x: 0.12",
+        "Raises risk: the enterprise edition",
+        "Raises risk: 25% of the seats active by day 3",
+        "Raises risk: 1.5 issues per active user by day 3",
+        "Lowers risk: mystery x: 0.12",
     ]
     assert got[0]["value"] == "enterprise" and got[1]["value"] == 0.25
     with_cohorts = reasons.explain(
@@ -182,7 +244,7 @@ def test_derived_and_categorical_features_read_naturally() -> None:
         np.array([1]),
         MEDIANS.assign(as_of_day=3),
     )
-    assert with_cohorts.top_reason[0].as_py() == "day 3 of the trial"  # the day is no feature to compare
+    assert with_cohorts.top_reason[0].as_py() == "Raises risk: day 3 of the trial"  # the day is no feature to compare
     one = reasons.explain(
         np.array([[0.0, 0.0, 0.0, 0.7, 0.5, 0.0]]),
         values,
@@ -194,8 +256,8 @@ def test_derived_and_categorical_features_read_naturally() -> None:
         {"edition": ["premium", "standard", "enterprise"]},
     )
     assert [d["reason"] for d in json.loads(one.top_drivers[0].as_py())] == [
-        "expected annual value 5151",
-        "day 3 of the trial",
+        "Raises risk: expected annual value 5151",
+        "Raises risk: day 3 of the trial",
     ]
 
 
@@ -214,7 +276,9 @@ def test_ratio_features_are_compared_with_their_cohort_too(etl_home) -> None:
         np.array([1]),
         medians,
     )
-    assert out.top_reason[0].as_py() == f"20% of the seats active by day 7; retained teams of 4-6 seats had {share:.0%}"
+    assert out.top_reason[0].as_py() == (
+        f"Raises risk: 20% of the seats active by day 7; retained teams of 4-6 seats had {share:.0%}"
+    )
     source = reasons.explain(
         np.array([[0.5]]),
         np.array([[1.0]]),
@@ -225,5 +289,5 @@ def test_ratio_features_are_compared_with_their_cohort_too(etl_home) -> None:
         medians,
         {"acquisition_source": ["organic", "paid_search"]},
     )
-    assert source.top_reason[0].as_py() == "came through paid search"
+    assert source.top_reason[0].as_py() == "Raises risk: came through paid search"
     assert json.loads(source.top_drivers[0].as_py())[0]["value"] == "paid_search"

@@ -18,6 +18,7 @@ import pytest
 import sqlglot
 from pyathena.formatter import DefaultParameterFormatter
 
+from churn_core import views
 from churn_core.data.etl import ETL_TABLES
 from churn_core.errors import TransientError
 from churn_core.warehouse import (
@@ -29,7 +30,7 @@ from churn_core.warehouse import (
     sql_names,
 )
 from churn_core.warehouse.athena import AthenaWarehouse
-from churn_core.warehouse.athena_sql import describe_sql, to_pyformat
+from churn_core.warehouse.athena_sql import describe_sql, tables_in, to_pyformat
 from tests.churn_core.aws_fakes import KILL, MAX_ATTEMPTS, first, json_error, protocol_mismatch
 from tests.conftest import make_settings
 
@@ -51,7 +52,7 @@ def warehouse(aws) -> AthenaWarehouse:
 
 
 def _statement(query: dict[str, Any]) -> str:
-    return query["Query"].split("\n-- churn data version")[0].strip()
+    return query["Query"].split("\n-- churn data versions:")[0].strip()
 
 
 # --- SQL text --------------------------------------------------------------------------------------
@@ -110,7 +111,7 @@ def test_named_query_reaches_athena_with_bound_literals_and_result_reuse(aws, wa
     [query] = aws.queries()
     expected = load_sql("queries/risk_histogram").replace("= :as_of", "= DATE '2026-11-26'").strip()
     assert _statement(query) == expected
-    assert re.search(r"\n-- churn data version \w+$", query["Query"])
+    assert query["Query"].endswith("\n-- churn data versions: evaluator_scores=0")  # never written by churn
     assert query["QueryExecutionContext"]["Database"] == "churn"
     assert query["WorkGroup"] == "primary"
     assert query["ResultConfiguration"]["OutputLocation"].startswith("s3://churn-data/athena-results/")
@@ -121,22 +122,25 @@ def test_named_query_reaches_athena_with_bound_literals_and_result_reuse(aws, wa
     assert "ExecutionParameters" not in start.json
 
 
-def test_text_parameters_are_quoted_and_escaped(aws, warehouse) -> None:
-    aws.seed(([("n", "bigint")], [[0]]))
-    warehouse.query(
+def test_text_parameters_are_escaped_as_trino_reads_them_in_comment_led_sql(aws, warehouse) -> None:
+    """Every churn .sql file starts with a `-- name:` comment. pyathena up to 3.35.3 chose its escaper by the
+    statement's first word and used Hive's backslash escaper for anything not starting with SELECT or WITH, so
+    in our files a quote in a value ended the literal (`'O\\'Brien'`) and the rest ran as SQL."""
+    region = "O'Brien\\' OR 1 = 1; DROP TABLE evaluators; --"
+    sql = (
+        "-- evaluators_in_region: how many evaluators a region has (led by a comment, as our .sql files are)\n"
         "SELECT count(*) AS n FROM evaluators WHERE region = :region AND team_size > :seats "
-        "AND resolved_date < :when AND retained IS :nothing",
-        {
-            "region": "O'Brien'; DROP TABLE evaluators; --",
-            "seats": 5,
-            "when": pd.Timestamp("2026-11-26 06:30:00"),
-            "nothing": None,
-        },
+        "AND resolved_date < :when AND retained IS :nothing"
     )
-    assert _statement(aws.queries()[0]) == (
-        "SELECT count(*) AS n FROM evaluators WHERE region = 'O''Brien''; DROP TABLE evaluators; --' "
-        "AND team_size > 5 AND resolved_date < TIMESTAMP '2026-11-26 06:30:00.000' AND retained IS null"
-    )
+    aws.seed(([("n", "bigint")], [[0]]))
+    warehouse.query(sql, {"region": region, "seats": 5, "when": pd.Timestamp("2026-11-26 06:30:00"), "nothing": None})
+    statement = _statement(aws.queries()[0])
+    assert statement == sql.replace(":region", "'O''Brien\\'' OR 1 = 1; DROP TABLE evaluators; --'").replace(
+        ":seats", "5"
+    ).replace(":when", "TIMESTAMP '2026-11-26 06:30:00.000'").replace(":nothing", "null")
+    [parsed] = sqlglot.parse(statement, read="trino")  # one statement, whose region literal is the value
+    [compared] = [eq for eq in parsed.find_all(sqlglot.exp.EQ) if eq.this.name == "region"]
+    assert compared.expression.this == region and not list(parsed.find_all(sqlglot.exp.Or))
 
 
 def test_a_missing_parameter_is_refused_before_athena(aws, warehouse) -> None:
@@ -430,17 +434,41 @@ def test_duckdb_scans_nothing_billable(tmp_path) -> None:
     assert open_warehouse(make_settings(tmp_path)).bytes_scanned == 0
 
 
-def test_result_reuse_never_outlives_a_write(aws, warehouse) -> None:
-    aws.seed(([("one", "integer")], [[1]]), ([("one", "integer")], [[1]]), ([("one", "integer")], [[1]]))
-    warehouse.query("SELECT 1 AS one")
-    warehouse.query("SELECT 1 AS one")
-    warehouse.write_table(
-        "content",
-        pd.DataFrame({"content_id": ["c1"], "title": ["t"], "channel": ["email"], "topic": ["onboarding"]}),
+def test_result_reuse_survives_writes_to_other_tables_but_never_outlives_its_own(aws, warehouse) -> None:
+    """Athena reuses a result only for identical text; the at-risk query carries the data version of the one
+    table it reads, so an audit row leaves its text (and reuse) alone and a new score set changes it."""
+    day = dt.date(2026, 11, 26)
+    for _ in range(3):
+        aws.seed(([("instance", "integer")], [[1]]))
+    views.at_risk_page(warehouse, day, views.Filters())
+    warehouse.append("audit_log", pd.DataFrame({"action": ["export"], "row_count": pd.array([3], dtype="Int32")}))
+    views.at_risk_page(warehouse, day, views.Filters())
+    scores = pd.DataFrame({"instance": pd.array([1], dtype="Int32"), "churn_probability": [0.4]})
+    warehouse.write_partition("evaluator_scores", scores, "as_of_date", day)
+    views.at_risk_page(warehouse, day, views.Filters())
+    starts = [r.json for r in aws.proxy.calls("StartQueryExecution")]
+    texts = [start["QueryString"] for start in starts]
+    assert texts[0] == texts[1] != texts[2]
+    assert texts[0].endswith("\n-- churn data versions: evaluator_scores=0")
+    assert re.search(r"\n-- churn data versions: evaluator_scores=[0-9a-f]{12}$", texts[2])
+    assert all(start["ResultReuseConfiguration"]["ResultReuseByAgeConfiguration"]["Enabled"] for start in starts)
+
+
+def test_a_query_carries_the_versions_of_the_tables_it_reads_not_of_its_ctes() -> None:
+    sql = (
+        "WITH base AS (SELECT * FROM evaluator_scores WHERE as_of_date = :as_of) "
+        "SELECT b.instance FROM base AS b JOIN Evaluators AS e ON e.instance = b.instance"
     )
-    warehouse.query("SELECT 1 AS one")
-    texts = [q["Query"] for q in aws.queries()]
-    assert texts[0] == texts[1] != texts[2]  # same data, same text (reusable); a write changes the text
+    assert tables_in(sql) == {"evaluator_scores", "evaluators"}
+    assert tables_in("SELECT 1 AS one") == frozenset()  # nothing a write could make stale
+    assert tables_in("SHOW TABLES") is None  # unknown: not reused
+
+
+def test_a_query_whose_tables_are_unknown_is_not_reused(aws, warehouse) -> None:
+    aws.seed(([("tab_name", "varchar")], [["evaluators"]]))
+    warehouse.query("SHOW TABLES")
+    [start] = aws.proxy.calls("StartQueryExecution")
+    assert start.json["QueryString"] == "SHOW TABLES" and "ResultReuseConfiguration" not in start.json
 
 
 def test_reuse_can_be_switched_off(aws, monkeypatch) -> None:

@@ -2,28 +2,33 @@
 
 Tables are Parquet on S3 registered in Glue; every write uploads to a new location and then switches the
 Glue table or partition to it, so a write that dies half-way leaves readers on the previous complete data.
-moto runs no SQL, so for CTAS a small hook in the proxy plays Athena's part: it writes the Parquet file and
-registers the temporary table the statement would have created.
+The ETL inside Athena (build_table) is in test_athena_builds.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
 import re
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
-import sqlglot
 
-from churn_core.data.etl import ETL_TABLES, etl_params, run_etl
 from churn_core.errors import TransientError
-from churn_core.warehouse import QueryError, WarehouseError, load_sql
+from churn_core.warehouse import WarehouseError
 from churn_core.warehouse.athena import AthenaWarehouse
-from tests.churn_core.aws_fakes import BUCKET, KILL, MAX_ATTEMPTS, AwsFake, Request, json_error
+from tests.churn_core.aws_fakes import (
+    BUCKET,
+    KILL,
+    MAX_ATTEMPTS,
+    AwsFake,
+    Request,
+    glue_table,
+    json_error,
+    keys_under,
+    read_location,
+)
 
 D1, D2, D3 = dt.date(2026, 11, 24), dt.date(2026, 11, 25), dt.date(2026, 11, 26)
 
@@ -66,27 +71,6 @@ def scores(as_of: dt.date, n: int = 4, **extra: Any) -> pd.DataFrame:
             **extra,
         }
     )
-
-
-def glue_table(aws: AwsFake, name: str) -> dict[str, Any]:
-    return aws.client("glue").get_table(DatabaseName="churn", Name=name)["Table"]
-
-
-def read_location(aws: AwsFake, location: str) -> pa.Table:
-    """Every Parquet file directly under an s3:// location, as Athena would read it."""
-    bucket, prefix = location[5:].split("/", 1)
-    s3 = aws.client("s3")
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])]
-    assert keys, f"nothing at {location}"
-    return pa.concat_tables(
-        [pq.read_table(io.BytesIO(s3.get_object(Bucket=bucket, Key=k)["Body"].read())) for k in sorted(keys)],
-        promote_options="default",
-    )
-
-
-def keys_under(aws: AwsFake, prefix: str) -> list[str]:
-    pages = aws.client("s3").get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
-    return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
 
 
 # --- whole tables ----------------------------------------------------------------------------------
@@ -275,125 +259,6 @@ def test_append_adds_parquet_objects_next_to_the_old_ones(aws, warehouse) -> Non
     data = read_location(aws, location)
     assert sorted(data.column("job").to_pylist()) == ["etl", "score", "train"]
     assert data.schema.field("started_at").type == pa.timestamp("ms")
-
-
-# --- CTAS ------------------------------------------------------------------------------------------
-
-
-def athena_engine(aws: AwsFake, fail: str = "") -> list[str]:
-    """Play Athena's part for CTAS: write a Parquet file at the external location and register the table.
-
-    With `fail`, the statement instead ends FAILED with that reason (after leaving a partial file behind)."""
-    created: list[str] = []
-
-    def on_request(request: Request) -> None:
-        if not request.target.endswith(".StartQueryExecution"):
-            return
-        match = re.match(
-            r'CREATE TABLE "(\w+)"\."(\w+)"\nWITH \(.*external_location = \'(s3://[^\']+)\'\)',
-            request.json["QueryString"],
-        )
-        if not match:
-            return
-        database, table, location = match.groups()
-        bucket, key = location[5:].split("/", 1)
-        body = io.BytesIO()
-        pq.write_table(
-            pa.table({"instance": pa.array([1, 2], pa.int32()), "retained": pa.array([1, 0], pa.int32())}),
-            body,
-        )
-        aws.client("s3").put_object(Bucket=bucket, Key=f"{key}20261126_060000_00001_x", Body=body.getvalue())
-        if fail:
-            return
-        aws.client("glue").create_table(
-            DatabaseName=database,
-            TableInput={
-                "Name": table,
-                "TableType": "EXTERNAL_TABLE",
-                "StorageDescriptor": {
-                    "Location": location,
-                    "Columns": [{"Name": "instance", "Type": "int"}, {"Name": "retained", "Type": "int"}],
-                },
-            },
-        )
-        created.append(table)
-
-    aws.proxy.on_request.append(on_request)
-    if fail:
-        aws.proxy.rewrites.append(lambda r, d: _failed(d, fail) if r.target.endswith(".GetQueryExecution") else d)
-    return created
-
-
-def _failed(data: dict[str, Any], reason: str) -> dict[str, Any]:
-    if data["QueryExecution"]["Query"].startswith("CREATE TABLE"):
-        data["QueryExecution"]["Status"].update(State="FAILED", StateChangeReason=reason)
-    return data
-
-
-def test_build_table_runs_the_sql_inside_athena_as_ctas_then_switches(aws, warehouse) -> None:
-    warehouse.write_table("instances_modeling", pd.DataFrame({"instance": [9]}))
-    created = athena_engine(aws)
-    aws.seed(([("rows", "bigint")], []), ([("n", "bigint")], [[2]]))
-    params = {"as_of": D3, "min_active_users": 2, "min_sprints": 1}
-    assert warehouse.build_table("instances_modeling", params) == 2
-    # only the CTAS and a count run: the rows never travel to the client
-    ctas, count = [r.json["QueryString"] for r in aws.proxy.calls("StartQueryExecution")]
-    [temp] = created
-    location = glue_table(aws, "instances_modeling")["StorageDescriptor"]["Location"]
-    assert re.fullmatch(r"s3://churn-data/warehouse/instances_modeling/v=[^/]+/", location)
-    select = "\n".join(
-        line if line.startswith("--") else line.replace(":as_of", "DATE '2026-11-26'")
-        for line in load_sql("instances_modeling").strip().splitlines()
-    )
-    assert ctas == (
-        f"CREATE TABLE \"churn\".\"{temp}\"\nWITH (format = 'PARQUET', write_compression = 'SNAPPY', "
-        f"external_location = '{location}')\nAS\n{select}"
-    )
-    assert sqlglot.parse_one(ctas, read="trino") is not None
-    assert count.startswith('SELECT count(*) AS n FROM "instances_modeling"')
-    assert warehouse.tables() == ["instances_modeling"]  # the temporary table is gone
-    assert [c["Name"] for c in glue_table(aws, "instances_modeling")["StorageDescriptor"]["Columns"]] == [
-        "instance",
-        "retained",
-    ]
-
-
-def test_a_failed_ctas_keeps_the_previous_table_and_cleans_up(aws, warehouse) -> None:
-    warehouse.write_table("instances_w1", pd.DataFrame({"instance": pd.array([9], dtype="Int32")}))
-    before = glue_table(aws, "instances_w1")["StorageDescriptor"]["Location"]
-    athena_engine(aws, fail="COLUMN_NOT_FOUND: line 12:5: Column 's.nope' cannot be resolved")
-    with pytest.raises(QueryError, match=r"instances_w1.*rejected by Athena.*churn_core/sql/instances_w1.sql"):
-        warehouse.build_table("instances_w1", {"as_of": D3})
-    assert glue_table(aws, "instances_w1")["StorageDescriptor"]["Location"] == before
-    assert warehouse.tables() == ["instances_w1"]
-    assert [
-        k for k in keys_under(aws, "warehouse/instances_w1/") if not k.startswith(before[len("s3://churn-data/") :])
-    ] == []
-    assert read_location(aws, before).column("instance").to_pylist() == [9]
-
-
-@pytest.mark.slow
-def test_churn_etl_runs_unchanged_on_athena(aws, warehouse) -> None:
-    warehouse.write_tables(
-        {
-            "evaluators": evaluators(),
-            "daily_usage": pd.DataFrame(
-                {
-                    "instance": pd.array([1], dtype="Int32"),
-                    "usage_date": [D1],
-                    "day_index": pd.array([0], dtype="Int32"),
-                }
-            ),
-        }
-    )
-    created = athena_engine(aws)
-    for _ in ETL_TABLES:
-        aws.seed(([("rows", "bigint")], []), ([("n", "bigint")], [[2]]))
-    rows = run_etl(warehouse, aws.settings(), D3)
-    assert rows == dict.fromkeys(ETL_TABLES, 2)
-    assert [t.split("__tmp_")[0] for t in created] == list(ETL_TABLES)
-    assert set(warehouse.tables()) == {"evaluators", "daily_usage", *ETL_TABLES}
-    assert etl_params(aws.settings(), D3)["as_of"] == D3
 
 
 def test_many_appends_are_compacted_into_one_file(aws, warehouse, monkeypatch) -> None:

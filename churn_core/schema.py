@@ -12,6 +12,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 CHANNELS: tuple[str, ...] = ("email", "phone", "chat", "push", "in_app")
+# How each channel is written for people (pages, charts, exports); the stored value stays the code above.
+CHANNEL_LABELS: dict[str, str] = {
+    "email": "email",
+    "phone": "phone",
+    "chat": "chat",
+    "push": "push",
+    "in_app": "in-app",
+}
+
+
+def channel_label(channel: str) -> str:
+    """A stored channel value as people read it ("in_app" -> "in-app"); other text is returned as it is."""
+    return CHANNEL_LABELS.get(channel, channel)
 
 
 @dataclass(frozen=True)
@@ -80,7 +93,13 @@ EVALUATORS = Table(
         Column("region", "VARCHAR", "sales region"),
         Column("acquisition_source", "VARCHAR", "how the evaluator found us"),
         Column("expected_annual_value", "DOUBLE", "annual contract value if it converts", min=0, max=1e9),
-        Column("control_group", "INTEGER", "1 = held out of marketing touches on purpose", allowed=(0, 1)),
+        Column(
+            "control_group",
+            "INTEGER",
+            "1 = held out of marketing touches on purpose, as the source recorded it (the product's own holdout "
+            "is holdout_assignments; on demo data the two agree)",
+            allowed=(0, 1),
+        ),
         Column("retained", "INTEGER", "outcome: 1 bought, 0 left; NULL while unresolved", True, allowed=(0, 1)),
         Column("resolved_date", "DATE", "date the outcome became known; NULL while unresolved", True),
     ),
@@ -285,7 +304,9 @@ SEGMENT_COLUMNS: tuple[Column, ...] = (
     Column("region", "VARCHAR", "sales region"),
     Column("acquisition_source", "VARCHAR", "acquisition source"),
     Column("expected_annual_value", "DOUBLE", "annual contract value if it converts"),
-    Column("control_group", "INTEGER", "1 = held out of marketing touches"),
+    Column(
+        "control_group", "INTEGER", "1 = in the measurement holdout (holdout_assignments.held_out): never contacted"
+    ),
 )
 
 
@@ -353,10 +374,41 @@ ACTIVATION_DAILY = Table(
     ),
 )
 
+HOLDOUT_ASSIGNMENTS = Table(
+    "holdout_assignments",
+    grain="one row per evaluator, written once when its trial is first seen and never changed (append-only)",
+    source="churn etl (churn_core.data.holdout): blocked randomisation within product x cohort week",
+    key=("instance",),
+    doc="The measurement holdout: held-out evaluators are never in a contact plan, a recommended action or a "
+    "contact export, so that what contact achieves can be measured against them.",
+    columns=(
+        Column("instance", "INTEGER", "site instance id"),
+        Column("stratum", "VARCHAR", "product and Monday of the trial's first week, e.g. Boards|2026-11-23"),
+        Column("position", "INTEGER", "arrival order within the stratum (eval_start_date, then instance), from 0"),
+        Column(
+            "block", "INTEGER", "randomisation block: position // block size (the block size follows holdout_share)"
+        ),
+        Column("held_out", "INTEGER", "1 = in the holdout: never contacted", allowed=(0, 1)),
+        Column(
+            "origin",
+            "VARCHAR",
+            "random (drawn by the product) or recorded (outcome already known when first seen: the source's "
+            "control_group)",
+            allowed=("random", "recorded"),
+        ),
+        Column("assigned_date", "DATE", "as-of date of the `churn etl` run that assigned it"),
+    ),
+)
+
 MODEL_TABLES: dict[str, Table] = {
     t.name: t for t in (FEATURE_SNAPSHOTS, INSTANCES_MODELING, INSTANCES_W1, ACTIVATION_DAILY)
 }
-ALL_TABLES: dict[str, Table] = {**RAW_TABLES, "demo_truth": DEMO_TRUTH, **MODEL_TABLES}
+ALL_TABLES: dict[str, Table] = {
+    **RAW_TABLES,
+    "demo_truth": DEMO_TRUTH,
+    HOLDOUT_ASSIGNMENTS.name: HOLDOUT_ASSIGNMENTS,
+    **MODEL_TABLES,
+}
 
 # --- written by the scoring job (`churn score`) -------------------------------------------------------
 RISK_TIERS: tuple[str, ...] = ("high", "medium", "low")
@@ -381,10 +433,16 @@ EVALUATOR_SCORES = Table(
         Column(
             "risk_tier",
             "VARCHAR",
-            "high / medium / low, from settings risk_tier_high / risk_tier_medium",
+            "low = below the model's threshold (not flagged); medium = flagged; high = flagged and at least "
+            "settings risk_tier_high",
             allowed=RISK_TIERS,
         ),
-        Column("predicted_churn", "INTEGER", "1 when churn_probability >= the model's threshold", allowed=(0, 1)),
+        Column(
+            "predicted_churn",
+            "INTEGER",
+            "1 = flagged (predicted to leave): churn_probability >= the model's threshold",
+            allowed=(0, 1),
+        ),
         Column("risk_rank", "INTEGER", "1 = highest churn probability in the set"),
         Column("top_reason", "VARCHAR", "the strongest driver as a sentence for marketers"),
         Column("top_drivers", "VARCHAR", "JSON list of the top drivers: feature, value, shap, reason"),
@@ -396,18 +454,40 @@ EVALUATOR_SCORES = Table(
         Column("region", "VARCHAR", "sales region"),
         Column("acquisition_source", "VARCHAR", "acquisition source"),
         Column("expected_annual_value", "DOUBLE", "annual contract value if it converts"),
-        Column("control_group", "INTEGER", "1 = held out of marketing touches"),
+        Column("control_group", "INTEGER", '1 = in the measurement holdout: never contacted (segment "held out")'),
         Column("channels_reached", "VARCHAR", "comma-separated channels whose touches were delivered so far", True),
         Column("activated", "INTEGER", "1 when the activation rule holds on the evaluator's current day"),
         Column("value_at_risk", "DOUBLE", "churn_probability x expected_annual_value"),
-        Column("recommended_channel", "VARCHAR", "channel with the highest expected uplift net of cost", True),
+        Column(
+            "recommended_channel",
+            "VARCHAR",
+            "the plan's channel when in today's plan, else the channel whose contact is worth most when that "
+            "pays; NULL when none pays and for the holdout",
+            True,
+        ),
         Column("channel_uplift", "DOUBLE", "estimated retention uplift of the recommended channel", True),
-        Column("expected_value", "DOUBLE", "expected value of acting: risk x value x save rate - channel cost"),
-        Column("worth_saving", "INTEGER", "1 = at risk and expected_value of acting > 0", allowed=(0, 1)),
+        Column(
+            "expected_value",
+            "DOUBLE",
+            "expected incremental retained value of contacting through the recommended (else the most valuable) "
+            "channel: risk x value x save rate - channel cost; NULL for the holdout",
+            True,
+        ),
+        Column("worth_saving", "INTEGER", "1 = in today's contact plan (churn_core.scoring.plan)", allowed=(0, 1)),
+        Column(
+            "plan_rank",
+            "INTEGER",
+            "position in today's list for the recommended channel, 1 = contact first; NULL when not in the plan",
+            True,
+        ),
         Column(
             "might_swing", "INTEGER", "1 = predicted to retain but near the threshold or rising risk", allowed=(0, 1)
         ),
-        Column("segment", "VARCHAR", "worth saving / might swing / at risk, low value / on track"),
+        Column(
+            "segment",
+            "VARCHAR",
+            "in today's plan / next in line / no contact pays / might swing / on track / held out",
+        ),
         Column("previous_as_of_date", "DATE", "as_of_date of this evaluator's previous score", True),
         Column("previous_probability", "DOUBLE", "churn_probability in the previous score", True),
         Column("probability_change", "DOUBLE", "churn_probability - previous_probability", True),

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from churn_core.schema import CHANNELS
+
 Backend = Literal["duckdb", "athena"]
 # Settings that hold credentials: never printed (`churn settings` masks them) and redacted from logs and errors.
 SECRET_SETTINGS: frozenset[str] = frozenset({"alert_webhook_url", "alert_command", "signing_key"})
@@ -52,6 +54,8 @@ class Settings:
     # `activation_min_sprints` sprints.
     activation_min_active_users: int = 2
     activation_min_sprints: int = 1
+    # the week-1 activation rate managers aim for, drawn on the Activation page (0 = no target line)
+    activation_target: float = 0.0
     # --- modelling ---------------------------------------------------------------------------------
     sparse_min_nonzero_rate: float = 0.01
     tuning_budget_seconds: float = 120.0
@@ -93,6 +97,20 @@ class Settings:
     uplift_trees: int = 40
     uplift_min_group: int = 200
     freshness_hours: float = 36.0
+    # telemetry is late when its last day is more than this many days before today: a banner on every page,
+    # and the daily job alerts
+    stale_after_days: int = 2
+    # --- the measurement holdout (churn_core.data.holdout): this share of evaluators is never contacted, so
+    # what contact achieves can be measured; assigned once per evaluator, stratified by product x cohort week
+    # with a hash keyed by holdout_salt (changing either moves only evaluators not assigned yet)
+    holdout_share: float = 0.10
+    holdout_salt: str = "churn-holdout"
+    # --- today's contact plan (churn_core.scoring.plan): contacts each channel can make a day; 0 = no limit
+    capacity_email: int = 0
+    capacity_phone: int = 50
+    capacity_chat: int = 200
+    capacity_push: int = 0
+    capacity_in_app: int = 0
     # --- scheduling and alerts ---------------------------------------------------------------------
     train_cron: str = "0 2 * * mon"
     score_cron: str = "0 6 * * *"
@@ -142,6 +160,10 @@ class Settings:
 
     def channel_cost(self, channel: str) -> float:
         return float(getattr(self, f"channel_cost_{channel}"))
+
+    def channel_capacity(self, channel: str) -> int:
+        """Contacts the channel can make a day (settings capacity_<channel>); 0 means no limit."""
+        return int(getattr(self, f"capacity_{channel}"))
 
     def with_overrides(self, **values: Any) -> Settings:
         return dataclasses.replace(self, **values)
@@ -216,8 +238,19 @@ def _check(s: Settings) -> None:
         raise SettingsError("risk tiers need 0 < risk_tier_medium < risk_tier_high < 1")
     if s.demo_evaluators < 1 or s.demo_days < 1:
         raise SettingsError("demo_evaluators and demo_days must be positive")
+    if not 0 <= s.activation_target < 1:
+        raise SettingsError("activation_target is a share: 0 (no target) up to below 1, e.g. 0.12 for 12%")
+    if s.stale_after_days < 0:
+        raise SettingsError("stale_after_days must not be negative")
     if s.athena_max_attempts < 1 or s.athena_retry_base_seconds < 0:
         raise SettingsError("athena_max_attempts must be at least 1 and athena_retry_base_seconds not negative")
+    if not 0 < s.holdout_share < 1:
+        raise SettingsError(f"holdout_share must be between 0 and 1 (a share of evaluators), not {s.holdout_share}")
+    if not s.holdout_salt.strip():
+        raise SettingsError("holdout_salt must not be empty: it keys the holdout's random assignment")
+    negative = [f"capacity_{c}" for c in CHANNELS if s.channel_capacity(c) < 0]
+    if negative:
+        raise SettingsError(f"{', '.join(negative)} must be 0 (no limit) or a positive number of contacts a day")
     if s.signing_key and len(s.signing_key.strip()) < MIN_SIGNING_KEY_CHARS:  # never quote the value
         raise SettingsError(f"signing_key (CHURN_SIGNING_KEY) must be at least {MIN_SIGNING_KEY_CHARS} characters")
 

@@ -22,11 +22,20 @@ import streamlit as st
 from churn_core import views
 from churn_core.access import actions, audit, exports
 from churn_core.access.roles import User
+from churn_core.data.freshness import TelemetryFreshness, local_today, telemetry_freshness
 from churn_core.jobs import history
 from churn_core.model.card import ModelCard
 from churn_core.scoring import integrity
 from churn_core.settings import Settings, SettingsError, load_settings
-from churn_core.views import AtRiskSummary, DataFreshness, FilterOptions, Filters, Profile, ScoreSet, Week1Activation
+from churn_core.views import (
+    ActivationHeadline,
+    AtRiskSummary,
+    DataFreshness,
+    FilterOptions,
+    Filters,
+    Profile,
+    ScoreSet,
+)
 from churn_core.warehouse import Warehouse, open_warehouse
 
 
@@ -165,24 +174,34 @@ def at_risk_summary(settings: Settings, as_of: dt.date, filters: Filters) -> AtR
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
-def week1_activation(settings: Settings, as_of: dt.date) -> Week1Activation:
-    return views.week1_activation(warehouse(settings), as_of)
+def plan_by_channel(settings: Settings, as_of: dt.date, filters: Filters) -> dict[str, int]:
+    return views.plan_by_channel(warehouse(settings), as_of, filters)
 
 
 def export_file(
-    settings: Settings, user: User, as_of: dt.date, filters: Filters, sort: str, columns: tuple[str, ...], kind: str
+    settings: Settings,
+    user: User,
+    score_set: ScoreSet,
+    filters: Filters,
+    sort: str,
+    columns: tuple[str, ...],
+    kind: str,
+    audience: str = "contact",
+    options: exports.ExportOptions | None = None,
 ) -> Callable[[], bytes]:
     """A callable that builds the export when the user clicks download (not cached: runs on demand, is audited,
-    and is refused to roles without the export permission)."""
+    and is refused to roles not allowed to export the audience)."""
 
     def build() -> bytes:  # runs on its own thread when the button is clicked
         store = _warehouse(settings)
         return actions.export_rows(
             store,
             user,
-            lambda: views.at_risk_export(store, as_of, filters, sort, columns, exports.EXPORT_ROW_CAP),
+            lambda: views.at_risk_file(store, score_set, filters, sort, columns, exports.EXPORT_ROW_CAP, audience),
             kind,
-            {"as_of": as_of, "sort": sort, "filters": filters.described()},
+            {"as_of": score_set.as_of, "sort": sort, "filters": filters.described()},
+            options,
+            audience,
         )
 
     return build
@@ -238,13 +257,20 @@ def activation_curves(settings: Settings) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
-def activation_curves_by_segment(settings: Settings, dimension: str, since: dt.date) -> pd.DataFrame:
-    return views.activation_curves_by_segment(warehouse(settings), dimension, since)
+def activation_by_segment(settings: Settings, dimension: str, since: dt.date) -> pd.DataFrame:
+    return views.activation_by_segment(warehouse(settings), dimension, since)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def activation_trend(settings: Settings) -> pd.DataFrame:
     return views.activation_trend(warehouse(settings))
+
+
+def activation_headline(settings: Settings) -> ActivationHeadline:
+    """The week-1 activation headline the home tile and the Activation page both show (from the cached trend)."""
+    if "activation_daily" not in tables(settings):
+        return ActivationHeadline()
+    return views.activation_headline(activation_trend(settings))
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
@@ -263,8 +289,13 @@ def channel_uplift(settings: Settings, as_of: dt.date) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
-def content_lift(settings: Settings, min_resolved: int, conservative: bool) -> pd.DataFrame:
-    return views.content_lift(warehouse(settings), min_resolved, conservative)
+def content_effects(settings: Settings, as_of: dt.date, min_sent: int = 0, conservative: bool = False) -> pd.DataFrame:
+    return views.content_effects(warehouse(settings), as_of, min_sent, conservative)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
+def content_lift(settings: Settings) -> pd.DataFrame:
+    return views.content_lift(warehouse(settings))
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
@@ -277,6 +308,11 @@ def shap_sample(settings: Settings, as_of: dt.date, limit: int, scored: int, mod
     """The sample with every feature's value, recomputed through the pipeline of the model that scored."""
     pipeline = views.model_pipeline(model_card(settings, model_version))
     return views.shap_sample(warehouse(settings), as_of, limit, scored, pipeline)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
+def flagged_at(settings: Settings, as_of: dt.date, cutoff: float) -> views.Flagged:
+    return views.flagged_at(warehouse(settings), as_of, cutoff)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
@@ -332,6 +368,12 @@ def freshness_banner(settings: Settings) -> history.Freshness:
 
 
 @st.cache_data(ttl=SETS_TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
+def telemetry(settings: Settings, today: dt.date) -> TelemetryFreshness:
+    """How far telemetry lags behind `today` (the banner on every page when it is late)."""
+    return telemetry_freshness(warehouse(settings), settings, today)
+
+
+@st.cache_data(ttl=SETS_TTL, show_spinner=False, max_entries=MAX, hash_funcs=HASH_FUNCS)
 def next_runs(settings: Settings) -> pd.DataFrame:
     return history.next_runs(settings, 3)
 
@@ -365,12 +407,14 @@ def prepare(settings: Settings) -> None:
             return
         sets = score_sets(settings)
         freshness_banner(settings)
+        telemetry(settings, local_today(settings))
         for rank, score_set in enumerate(sets[:2]):
             if score_set_problem(settings, score_set.as_of, score_set.created_at):
                 continue
             at_risk_summary(settings, score_set.as_of, Filters())
             if rank == 0:  # the list itself
                 filter_options(settings, score_set.as_of)
-                at_risk_page(settings, score_set.as_of, Filters(), "risk", 0)
-        if sets:
-            week1_activation(settings, sets[0].as_of)
+                at_risk_page(settings, score_set.as_of, Filters(), views.DEFAULT_SORT, 0)
+                plan_by_channel(settings, score_set.as_of, Filters())
+        if sets and "activation_daily" in tables(settings):
+            activation_trend(settings)

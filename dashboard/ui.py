@@ -9,14 +9,16 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import streamlit as st
 
+from churn_core.data.freshness import local_today
 from churn_core.errors import ChurnError
 from churn_core.secrets import redacted
 from churn_core.settings import Settings
-from churn_core.views import ScoreSet
+from churn_core.views import ActivationHeadline, ScoreSet
 from dashboard import data
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
+    from streamlit.delta_generator import DeltaGenerator
 
 PRODUCT = "Churn Prediction Unleashed"
 CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
@@ -73,6 +75,10 @@ def header(title: str, settings: Settings, needs_scores: bool = True, needs: tup
             raise ChurnError(problem)
         st.error(problem, icon=":material/gpp_bad:")
         score_set = None
+    if "daily_usage" in tables:
+        late = data.telemetry(settings, local_today(settings))
+        if late.stale:
+            st.warning(late.message, icon=":material/sensors_off:")
     if score_set is not None:
         fresh = data.freshness_banner(settings)
         if fresh.stale:
@@ -135,6 +141,29 @@ def date_text(value: Any) -> str:
     return str(value)
 
 
+def activation_tile(place: DeltaGenerator, headline: ActivationHeadline, settings: Settings) -> None:
+    """The week-1 activation headline as a tile, the same on the home page and the Activation page."""
+    compared = (
+        f"{headline.week:%d %b} vs {headline.previous_week:%d %b}" if headline.week and headline.previous_week else None
+    )
+    counted = (
+        f"{headline.activated:,} of {headline.evaluators:,} trials that started in the week of {headline.week:%d %b} "
+        "(the last week whose trials have all reached day 7) were activated by day 7"
+        if headline.week
+        else "No cohort week has had all its trials reach day 7 yet"
+    )
+    place.metric(
+        "Week-1 activation",
+        percent(headline.rate, 1),
+        points(headline.change),
+        border=True,
+        delta_description=compared,
+        help=f"{counted}; the change is on the week before. Rule: at least {settings.activation_min_active_users} "
+        f"active users and {settings.activation_min_sprints} sprint started.",
+    )
+
+
 def last_data_day(settings: Settings) -> dt.date:
     """The last day telemetry covers (today when unknown)."""
-    return data.freshness(settings).last_usage_date or dt.date.today()
+    today = local_today(settings)
+    return data.telemetry(settings, today).last_day or today

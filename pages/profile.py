@@ -26,7 +26,7 @@ if score is None:
         else ui.NO_SCORES
     )
 else:
-    profile.tiles(score, settings)
+    profile.tiles(score, settings, score_set.threshold)
     card = data.model_card(settings, str(score.get("model_version")))
     explained = views.explain_score(score, evaluator.features, card)
     left, right = st.columns([3, 2])
@@ -34,7 +34,7 @@ else:
         ui.chart(charts.shap_waterfall_chart(explained.drivers, explained.base_risk, explained.risk))
     with right:
         profile.reasons(score, explained)
-        ui.chart(charts.risk_history_chart(evaluator.history, settings.risk_tier_high, settings.risk_tier_medium))
+        ui.chart(charts.risk_history_chart(evaluator.history, *profile.tier_edges(settings, score_set.threshold)))
     left, right = st.columns(2)
     with left:
         ui.chart(charts.shap_change_chart(views.shap_changes(score, evaluator.previous, card)))

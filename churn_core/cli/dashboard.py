@@ -1,9 +1,12 @@
-"""`churn dashboard`: serve the Streamlit app from the folder that holds it (and its .streamlit/)."""
+"""`churn dashboard`: serve the Streamlit app from the folder that holds it (and its .streamlit/).
+
+The command becomes the server (exec): stopping it (Ctrl-C, SIGTERM from systemd or a test) stops the server
+itself, never leaving a child serving on the port.
+"""
 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from typing import Annotated
 
@@ -12,7 +15,7 @@ import typer
 from churn_core.access.roles import check_exposure
 from churn_core.cli.common import fail, settings
 from churn_core.errors import ChurnError
-from churn_core.secrets import APP_ROOT
+from churn_core.secrets import APP_ROOT, secrets_files
 
 
 def dashboard(
@@ -20,8 +23,8 @@ def dashboard(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8501,
 ) -> None:
     """Start the Streamlit dashboard (run `churn demo` first to have data to look at)."""
-    try:
-        check_exposure(host, APP_ROOT)
+    try:  # a quick refusal here; dashboard.serve checks again with the files and address Streamlit settles on
+        check_exposure(host, secrets_files(APP_ROOT))
     except ChurnError as exc:
         fail(exc)
     command = [
@@ -36,4 +39,7 @@ def dashboard(
         "false",
     ]
     env = {**os.environ, "CHURN_HOME": str(settings().home.resolve())}
-    raise typer.Exit(subprocess.call(command, cwd=APP_ROOT, env=env))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.chdir(APP_ROOT)
+    os.execve(sys.executable, command, env)

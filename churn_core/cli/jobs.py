@@ -50,7 +50,10 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 def run_now(
     job: Annotated[
         JobName,
-        typer.Argument(help="daily: etl -> score. weekly: etl -> train -> evaluate -> promote if not worse -> score."),
+        typer.Argument(
+            help="daily: telemetry check -> etl -> score. "
+            "weekly: etl -> train -> evaluate -> promote if not worse -> score."
+        ),
     ],
     as_of: AsOf = None,
     wait: Annotated[float, typer.Option(help="Seconds to wait if another job runs (default: fail).")] = 0.0,

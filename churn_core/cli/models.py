@@ -18,7 +18,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from churn_core.cli.common import console, guarded, progress_steps, settings
+from churn_core.access import actions
+from churn_core.cli.common import console, guarded, progress_steps, settings, writing
 from churn_core.model.card import ModelCard
 from churn_core.model.datasets import Dataset, DatasetError, load_dataset, load_spec
 from churn_core.settings import Settings
@@ -76,14 +77,15 @@ def score(
     from churn_core.scoring.score import score_evaluators  # loads XGBoost: see the module docstring
 
     s = settings()
-    model = _registry(s).load("champion")
-    with progress_steps() as step:
+    with writing("score", s), progress_steps() as step:
+        model = _registry(s).load("champion")
         summary = score_evaluators(open_warehouse(s), s, model, as_of.date() if as_of else None, step)
     console.print(
         f"Scored {summary.rows:,} evaluators as of {summary.as_of} with model {summary.model_version}: "
-        f"{summary.high_risk:,} high risk, {summary.worth_saving:,} worth saving, "
-        f"{summary.might_swing:,} might swing, value at risk {summary.value_at_risk:,.0f}; "
-        f"drift alerts: {summary.drift_alerts}."
+        f"{summary.predicted_churn:,} predicted to leave ({summary.high_risk:,} high risk), "
+        f"{summary.worth_saving:,} in today's contact plan, {summary.might_swing:,} might swing, "
+        f"{summary.held_out:,} held out to measure what contact achieves, value at risk "
+        f"{summary.value_at_risk:,.0f}; drift alerts: {summary.drift_alerts}."
     )
     for note in summary.notes:
         console.print(f"[yellow]warning:[/] {escape(note)}", highlight=False, soft_wrap=True)
@@ -115,23 +117,25 @@ def train(
     if budget is not None:
         s = s.with_overrides(tuning_budget_seconds=budget)
     dataset = _spec_data(data, spec)
-    warehouse = open_warehouse(s, read_only=True) if dataset is None else None
-    model = train_candidate(
-        warehouse,
-        s,
-        profile.value,
-        continue_training=continue_training,
-        data=dataset,
-        progress=lambda m: console.print(m),
-    )
-    registry = _registry(s, model.card.dataset)
-    try:
-        outcome = registry.promote(model.version, force=force)
-        promoted = f"{model.version} is the champion ({outcome.reason})"
-    except RegistryError as exc:
-        if not exc.refused:
-            raise
-        promoted = f"{model.version} registered, not promoted: {exc}"
+    with writing("train", s):
+        warehouse = open_warehouse(s, read_only=True) if dataset is None else None
+        model = train_candidate(
+            warehouse,
+            s,
+            profile.value,
+            continue_training=continue_training,
+            data=dataset,
+            progress=lambda m: console.print(m),
+        )
+        registry = _registry(s, model.card.dataset)
+        try:
+            outcome = registry.promote(model.version, force=force)
+            actions.record_promotion(open_warehouse(s), actions.operator("churn train"), outcome, force)
+            promoted = f"{model.version} is the champion ({outcome.reason})"
+        except RegistryError as exc:
+            if not exc.refused:
+                raise
+            promoted = f"{model.version} registered, not promoted: {exc}"
     _print_summary(model.card)
     console.print(promoted)
 
@@ -230,7 +234,10 @@ def promote_model(
     dataset: Annotated[str, typer.Option(help="Models of this dataset (spec name).")] = "evaluators",
 ) -> None:
     """Make a version the champion if it is not worse than the current one on its held-out rows."""
-    outcome = _registry(settings(), dataset).promote(version, force=force)
+    s = settings()
+    with writing("models promote", s):
+        user = actions.operator("churn models promote")
+        outcome = actions.promote_model(s, open_warehouse(s), user, version, force, dataset)
     Console().print(f"{version} is the champion: {escape(outcome.reason)}")
 
 

@@ -1,4 +1,5 @@
-"""Alerts for job runs that did not succeed: a JSON POST to a webhook and/or a command fed the JSON on stdin.
+"""Alerts for job runs that did not succeed, and for steps that succeeded with a warning (status 'warning',
+e.g. telemetry has stopped arriving): a JSON POST to a webhook and/or a command fed the JSON on stdin.
 
 Both hooks are optional settings (`alert_webhook_url`, `alert_command`). An alert that cannot be delivered
 is logged and never raised: it must not hide the failure it reports. The payload holds the job, run id,

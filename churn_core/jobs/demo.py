@@ -35,7 +35,13 @@ def run_demo(settings: Settings, step: Step = _plain_step) -> dict[str, int]:
     kernels.start()
     tables = step(
         f"Generating {settings.demo_evaluators:,} demo evaluators",
-        lambda: synthetic.generate(settings.demo_evaluators, days=settings.demo_days, seed=settings.demo_seed),
+        lambda: synthetic.generate(
+            settings.demo_evaluators,
+            days=settings.demo_days,
+            seed=settings.demo_seed,
+            holdout_share=settings.holdout_share,
+            holdout_salt=settings.holdout_salt,
+        ),
     )
     truth = tables.pop("demo_truth")
     rows = step("Validating and loading raw tables", lambda: load_raw(warehouse, tables, {"demo_truth": truth}))

@@ -39,7 +39,7 @@ from churn_core.errors import ChurnError, TransientError
 from churn_core.jobs import history
 from churn_core.jobs.alerts import Alert, send_alert
 from churn_core.jobs.history import RUN, RunRecord, utc_now
-from churn_core.jobs.locks import jobs_lock
+from churn_core.jobs.locks import LockBusy, jobs_lock
 from churn_core.jobs.logs import LOGGER_NAME, configure_job_logging
 from churn_core.jobs.stop import STOP, Stopped
 from churn_core.secrets import redact, secret_values
@@ -63,12 +63,14 @@ class JobFailed(ChurnError):
 
 @dataclass
 class StepOutcome:
-    """What a step reports for the history: rows read and written, the model involved, a note."""
+    """What a step reports for the history: rows read and written, the model involved, a note; and a warning
+    for someone to act on although the step succeeded (sent to the alert hooks with status 'warning')."""
 
     rows_in: int | None = None
     rows_out: int | None = None
     model_version: str | None = None
     detail: str | None = None
+    warning: str | None = None
 
 
 @dataclass
@@ -171,7 +173,11 @@ def execute_job(
     lock = jobs_lock(settings)
     with STOP.interruptible():  # a stop while waiting for another job ends the wait
         wait = max(lock_wait_seconds, MIN_LOCK_WAIT_SECONDS)
-        lock.acquire(wait, job=job, run_id=run_id, started_at=utc_now().isoformat())
+        try:
+            lock.acquire(wait, job=job, run_id=run_id, started_at=utc_now().isoformat())
+        except LockBusy as exc:
+            _record_refusal(settings, RunRecord(run_id, job, RUN, launched_by, utc_now(), "refused"), exc, secrets)
+            raise
     with lock:
         context = JobContext(job, run_id, settings, open_warehouse(settings), as_of)
         head = RunRecord(run_id, job, RUN, launched_by, utc_now(), "running")
@@ -181,27 +187,42 @@ def execute_job(
         )
         _record_end(context.warehouse, head, result, retry, secrets)
     _log_end(result)
+    _report_warnings(settings, result)
     if result.status != "succeeded":
         _report_failure(settings, result)
     return result
+
+
+def _record_refusal(settings: Settings, head: RunRecord, exc: LockBusy, secrets: list[str]) -> None:
+    """A run refused because another job held the lock, in job_runs (one row); logged, never raised."""
+    refused = replace(head, ended_at=head.started_at, error=redact(str(exc), secrets))
+    try:
+        history.record(open_warehouse(settings), refused)
+    except Exception as failure:  # the refusal itself is what the caller reports
+        log.error("could not record the refused run: %s", redact(_message(failure), secrets))
+    log.warning("run refused: %s", refused.error, extra={"job": head.job, "run_id": head.run_id, "status": "refused"})
+
+
+def _report_warnings(settings: Settings, result: JobResult) -> None:
+    """Alert each step that succeeded with a warning (e.g. telemetry has stopped arriving)."""
+    for step in result.steps:
+        if step.status == "succeeded" and step.outcome.warning:
+            _alert(settings, result, "warning", step.outcome.warning, step.step)
+
+
+def _alert(settings: Settings, result: JobResult, status: str, message: str | None, step: str | None) -> None:
+    started_at, ended_at = result.started_at.isoformat() + "Z", result.ended_at.isoformat() + "Z"
+    alert = Alert.of(
+        settings, result.job, result.run_id, status, message, step=step, started_at=started_at, ended_at=ended_at
+    )
+    send_alert(settings, alert)
 
 
 def _report_failure(settings: Settings, result: JobResult) -> None:
     """Alert a failed run, then raise: JobFailed for a failure, Stopped for a run stopped by a signal."""
     if result.status == "interrupted":
         raise Stopped(result.error or "stopped")
-    started_at, ended_at = result.started_at.isoformat() + "Z", result.ended_at.isoformat() + "Z"
-    alert = Alert.of(
-        settings,
-        result.job,
-        result.run_id,
-        result.status,
-        result.error,
-        step=result.failed_step,
-        started_at=started_at,
-        ended_at=ended_at,
-    )
-    send_alert(settings, alert)
+    _alert(settings, result, result.status, result.error, result.failed_step)
     where = f" at step {result.failed_step}" if result.failed_step else ""
     raise JobFailed(
         f"{result.job} run {result.run_id} failed{where}: {result.error}. "
@@ -325,6 +346,8 @@ def _run_step(
 
 def _log_step(result: StepResult, fields: dict[str, Any]) -> None:
     outcome = result.outcome
+    if outcome.warning:
+        log.warning("step warning: %s", outcome.warning, extra=fields)
     log.log(
         logging.INFO if result.status == "succeeded" else logging.ERROR,
         "step %s%s",

@@ -1,4 +1,4 @@
-"""The scheduled jobs: daily (etl -> score) and weekly (etl -> train -> evaluate -> promote -> score).
+"""The scheduled jobs: daily (telemetry -> etl -> score) and weekly (etl -> train -> evaluate -> promote -> score).
 
 Each step is a plain function of a JobContext (settings, warehouse, as-of date, scratch state) that returns
 what it read and wrote for the history; churn_core.jobs.runner runs them under the job lock with job_runs
@@ -10,13 +10,22 @@ from __future__ import annotations
 
 import datetime as dt
 
+from churn_core.access.actions import operator, record_promotion
 from churn_core.data.etl import run_etl
+from churn_core.data.freshness import telemetry_freshness
 from churn_core.errors import ChurnError
 from churn_core.jobs.runner import JobContext, JobResult, StepFunction, StepOutcome, execute_job
 from churn_core.model.registry import Registry, RegistryError
 from churn_core.model.train import train_candidate
 from churn_core.scoring.score import score_evaluators
 from churn_core.settings import Settings
+
+
+def telemetry_step(context: JobContext) -> StepOutcome:
+    """Check that telemetry still arrives; when its last day is older than settings.stale_after_days, the run
+    goes on (scores on the data there is) and the alert hooks get a warning."""
+    freshness = telemetry_freshness(context.warehouse, context.settings)
+    return StepOutcome(detail=freshness.message, warning=freshness.message if freshness.stale else None)
 
 
 def etl_step(context: JobContext) -> StepOutcome:
@@ -51,7 +60,7 @@ def promote_step(context: JobContext) -> StepOutcome:
     try:
         if comparison is not None and not comparison.allowed:
             raise RegistryError(f"not promoted: {comparison.reason}", refused=True)
-        registry.promote(candidate)
+        record_promotion(context.warehouse, operator(f"{context.job} job"), registry.promote(candidate), False)
     except RegistryError as exc:
         if not exc.refused:
             raise
@@ -69,7 +78,7 @@ def score_step(context: JobContext) -> StepOutcome:
 
 
 JOBS: dict[str, tuple[tuple[str, StepFunction], ...]] = {
-    "daily": (("etl", etl_step), ("score", score_step)),
+    "daily": (("telemetry", telemetry_step), ("etl", etl_step), ("score", score_step)),
     "weekly": (
         ("etl", etl_step),
         ("train", train_step),

@@ -48,6 +48,11 @@ def labels(names: tuple[str, ...], codes: np.ndarray, missing: np.ndarray | None
     return pd.Series(taken, dtype=pd.ArrowDtype(pa.string()))
 
 
+def counts(values: np.ndarray, missing: np.ndarray) -> pd.Series:
+    """An INTEGER column, NULL where `missing`."""
+    return pd.Series(pa.array(values.astype(np.int32), pa.int32(), mask=missing), dtype=pd.ArrowDtype(pa.int32()))
+
+
 def typed(values: pd.Series, kind: str) -> Any:
     """A column of SQL type `kind` (INTEGER, DOUBLE, else VARCHAR) from any series."""
     if kind == "INTEGER":

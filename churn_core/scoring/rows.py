@@ -1,8 +1,9 @@
 """One score set's rows: evaluator_scores and channel_effects from the model's outputs and their context.
 
-The steps, in order: decide (tier, whom to save, which channel; churn_core.scoring.targeting with the
-uplift of churn_core.scoring.channels), put the drivers into words (churn_core.scoring.reasons), then lay
-the columns out as churn_core.schema.EVALUATOR_SCORES says, followed by shap_<feature> and uplift_<channel>.
+The steps, in order: decide (tier, today's contact plan, which channel; churn_core.scoring.targeting and
+churn_core.scoring.plan with the uplift of churn_core.scoring.channels), put the drivers into words
+(churn_core.scoring.reasons), then lay the columns out as churn_core.schema.EVALUATOR_SCORES says, followed
+by shap_<feature> and uplift_<channel>.
 """
 
 from __future__ import annotations
@@ -72,7 +73,15 @@ def decide(settings: Settings, run: ScoringPass, uplift_model: channels.UpliftMo
         previous=previous,
         change=change,
         uplift=np.round(uplift, 6),  # stored to six decimals (as are the SHAP values)
-        chosen=targeting.choose_targets(run.probability, run.threshold, ev, change, settings),
+        chosen=targeting.choose_targets(
+            run.probability,
+            run.threshold,
+            ev,
+            change,
+            run.frame["control_group"].to_numpy(np.int32),
+            instance["instance"].to_numpy(),
+            settings,
+        ),
     )
 
 
@@ -114,7 +123,7 @@ def score_rows(settings: Settings, run: ScoringPass, decisions: Decisions) -> pd
         "model_version": columns.labels((run.model_version,), np.zeros(n, np.int32)),
         "churn_probability": prob,
         "churn_margin": run.margin,
-        "risk_tier": columns.labels(RISK_TIERS, targeting.risk_tier_codes(prob, settings)),
+        "risk_tier": columns.labels(RISK_TIERS, targeting.risk_tier_codes(prob, run.threshold, settings)),
         "predicted_churn": decisions.predicted,
         "risk_rank": rank,
         "top_reason": columns.text(words.top_reason),
@@ -130,6 +139,7 @@ def score_rows(settings: Settings, run: ScoringPass, decisions: Decisions) -> pd
         "channel_uplift": decisions.channel_uplift,
         "expected_value": chosen.expected_value,
         "worth_saving": chosen.worth_saving,
+        "plan_rank": columns.counts(chosen.plan_rank, missing=chosen.plan_rank == 0),
         "might_swing": chosen.might_swing,
         "segment": columns.labels(targeting.SEGMENTS, chosen.segment_code),
         "previous_as_of_date": columns.dates(decisions.previous["previous_as_of_date"]),

@@ -3,10 +3,10 @@
 Every evaluator in instances_w1 (unresolved, on its current day of trial) is scored by the champion model
 through the model's stored feature pipeline (nothing is re-fitted), explained with exact SHAP values,
 put into a risk tier and a targeting segment, and given a next-best channel. The set is written with its
-side tables -- score_drift, channel_effects and score_sets -- in one transaction keyed by as_of_date:
+side tables -- score_drift, channel_effects, content_effects and score_sets -- in one transaction keyed by as_of_date:
 readers see the previous set until the new one is complete, re-running a date replaces its set, and
 only the newest settings.score_history_sets sets are kept. The set's score_sets row carries its signed
-fingerprint (churn_core.scoring.integrity), so a set edited in the warehouse afterwards is refused by its readers.
+digests (churn_core.scoring.integrity), so a set edited in the warehouse afterwards is refused by its readers.
 
 A million evaluators are scored in bounded memory: the model's inputs are made a batch at a time
 (model_outputs), the SHAP values and the set's rows too (score_in_batches), the rows kept only as compressed
@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -31,7 +30,7 @@ import xgboost as xgb
 from churn_core.errors import ChurnError
 from churn_core.model.card import DataSummary, ModelCard
 from churn_core.schema import CHANNELS
-from churn_core.scoring import channels, columns, integrity, monitor, reasons, targeting
+from churn_core.scoring import channels, columns, content, integrity, monitor, reasons, targeting
 from churn_core.scoring.explain import TreeExplainer
 from churn_core.scoring.rows import Decisions, ScoringPass, decide, effect_rows, risk_ranks, score_rows
 from churn_core.settings import Settings
@@ -41,8 +40,8 @@ T = TypeVar("T")
 Step = Callable[[str, Callable[[], T]], T]
 REFERENCE_SAMPLE = 100_000  # training snapshot rows the drift reference is built from, at most
 BATCH_ROWS = 50_000  # evaluators explained and turned into rows at a time
-SUMMARY_COLUMNS = ("risk_tier", "predicted_churn", "worth_saving", "might_swing", "value_at_risk")
-SCORE_TABLES: tuple[str, ...] = ("evaluator_scores", "score_drift", "channel_effects", "score_sets")
+SUMMARY_COLUMNS = ("risk_tier", "predicted_churn", "worth_saving", "might_swing", "value_at_risk", "control_group")
+SCORE_TABLES: tuple[str, ...] = ("evaluator_scores", "score_drift", "channel_effects", "content_effects", "score_sets")
 
 
 class ScoringError(ChurnError):
@@ -76,12 +75,13 @@ class ScoreSummary:
     medium_risk: int
     low_risk: int
     predicted_churn: int
-    worth_saving: int
+    worth_saving: int  # in today's contact plan
     might_swing: int
     value_at_risk: float
     drift_alerts: int
     seconds: float
     notes: tuple[str, ...] = ()  # warnings for the user, e.g. a previous set ignored as tampered
+    held_out: int = 0  # in the measurement holdout: never contacted
 
 
 @dataclass(frozen=True)
@@ -98,8 +98,6 @@ class ScoredSet:
     """A score set's rows as one compressed Arrow stream, and what its manifest and side tables need."""
 
     rows: pa.Buffer  # Arrow IPC stream of record batches, zstd-compressed
-    fingerprint: dict[str, int]  # churn_core.scoring.integrity.fingerprint of all the rows
-    shap_columns: list[str]
     totals: pd.DataFrame  # SUMMARY_COLUMNS of every row
     chosen: targeting.Targets  # every row's targeting decisions
 
@@ -232,24 +230,20 @@ def score_in_batches(
     settings: Settings, run: ScoringPass, uplift_model: channels.UpliftModel, explainer: TreeExplainer
 ) -> ScoredSet:
     """The set's rows, built BATCH_ROWS at a time (exact SHAP values, drivers in words, columns) and kept as
-    one zstd-compressed Arrow stream, with their fingerprint and the summary's columns. Decisions and the
-    risk rank weigh every evaluator against the others, so they are made for the whole set first. The
-    fingerprint is counts and sums (churn_core.scoring.integrity), so the batches' add up to the set's.
+    one zstd-compressed Arrow stream, with the summary's columns. Decisions and the risk rank weigh every
+    evaluator against the others, so they are made for the whole set first.
 
     The explainer's kernels are compiled once per machine (kept under CHURN_HOME), so even a few rows take
     the fast path."""
     decisions = decide(settings, run, uplift_model)
     rank = risk_ranks(run.probability, run.frame["instance"].to_numpy(np.int64))
     sink, writer, schema = pa.BufferOutputStream(), None, None
-    fingerprint: Counter[str] = Counter()
-    totals, shap_columns = [], []
+    totals = []
     for rows in _batches(len(run.frame)):
         part = _part(run, rows)
         part = dataclasses.replace(part, shap=explainer.shap_values(part.x))
         scores = score_rows(settings, part, _decided(decisions, rows))
         scores["risk_rank"] = rank[rows]
-        shap_columns = integrity.shap_columns(scores.columns)
-        fingerprint.update(integrity.fingerprint(scores, run.model_version, shap_columns))
         totals.append(scores[list(SUMMARY_COLUMNS)])
         batch = pa.RecordBatch.from_pandas(scores, schema=schema, preserve_index=False)
         if writer is None:
@@ -257,9 +251,7 @@ def score_in_batches(
             writer = pa.ipc.new_stream(sink, schema, options=pa.ipc.IpcWriteOptions(compression="zstd"))
         writer.write_batch(batch)
     writer.close()
-    return ScoredSet(
-        sink.getvalue(), dict(fingerprint), shap_columns, pd.concat(totals, ignore_index=True), decisions.chosen
-    )
+    return ScoredSet(sink.getvalue(), pd.concat(totals, ignore_index=True), decisions.chosen)
 
 
 def _batches(n: int) -> Iterator[slice]:
@@ -337,19 +329,22 @@ def score_evaluators(
     """Score every evaluator of instances_w1 and write the score set and its side tables atomically."""
     started = time.monotonic()
     as_of = scoring_date(warehouse, as_of)
-    scored, drift, effects, note = _score_set(warehouse, settings, model, as_of, step)
-    summary = _summary(scored.totals, drift, model.version, as_of, time.monotonic() - started, (note,) if note else ())
-    seal = integrity.seal_values(settings, as_of, model.version, scored.shap_columns, scored.fingerprint)
-    sets = _score_set_row(summary, model.threshold, seal)
+    scored, tables, note = _score_set(warehouse, settings, model, as_of, step)
+    summary = _summary(
+        scored.totals, tables["score_drift"], model.version, as_of, time.monotonic() - started, (note,) if note else ()
+    )
+    manifest = _score_set_row(summary, model.threshold)
+    seal = step(
+        "Signing the score set",
+        lambda: integrity.seal(
+            settings, {"evaluator_scores": scored.reader(), **tables, "score_sets": manifest}, model.version
+        ),
+    )
+    manifest = manifest.assign(**{k: pd.Series([v], dtype="str") for k, v in seal.items()})
     step(
         "Writing the score set",
         lambda: warehouse.write_partitions(
-            {
-                "evaluator_scores": scored.reader(),
-                "score_drift": drift,
-                "channel_effects": effects,
-                "score_sets": sets,
-            },
+            {"evaluator_scores": scored.reader(), **tables, "score_sets": manifest},
             "as_of_date",
             as_of,
             keep=settings.score_history_sets,
@@ -360,9 +355,9 @@ def score_evaluators(
 
 def _score_set(
     warehouse: Warehouse, settings: Settings, model: ScoringModel, as_of: dt.date, step: Step
-) -> tuple[ScoredSet, pd.DataFrame, pd.DataFrame, str | None]:
-    """The set's rows, its drift and channel effects, and a note when the previous set was ignored. The
-    model's inputs and SHAP values are let go on return: the write needs the memory."""
+) -> tuple[ScoredSet, dict[str, pd.DataFrame], str | None]:
+    """The set's rows, its side tables (drift, channel and content effects), and a note when the previous set
+    was ignored. The model's inputs and SHAP values are let go on return: the write needs the memory."""
     run, history, note = _scoring_pass(warehouse, settings, model, as_of, step)
     uplift_model = step("Fitting channel uplift models", lambda: channels.fit_uplift(history, settings))
     reference = step("Checking drift", lambda: drift_reference(warehouse, model, run.features))
@@ -372,7 +367,15 @@ def _score_set(
         "Explaining every score (exact SHAP), targeting, drivers",
         lambda: score_in_batches(settings, run, uplift_model, explainer),
     )
-    return scored, drift, effect_rows(settings, as_of, uplift_model, history, scored.chosen), note
+    content_effects = step(
+        "Estimating content effects", lambda: content.content_effect_rows(warehouse, as_of, history, uplift_model)
+    )
+    tables = {
+        "score_drift": drift,
+        "channel_effects": effect_rows(settings, as_of, uplift_model, history, scored.chosen),
+        "content_effects": content_effects,
+    }
+    return scored, tables, note
 
 
 def _scoring_pass(
@@ -448,16 +451,18 @@ def _summary(
         drift_alerts=int((drift["status"] == "alert").sum()),
         seconds=round(seconds, 3),
         notes=notes,
+        held_out=int(scores["control_group"].sum()),
     )
 
 
-def _score_set_row(summary: ScoreSummary, threshold: float, seal: dict[str, str]) -> pd.DataFrame:
-    """The score_sets row the dashboard lists sets from: the set's manifest, with its signed fingerprint."""
+def _score_set_row(summary: ScoreSummary, threshold: float) -> pd.DataFrame:
+    """The score_sets row the dashboard lists sets from: the set's manifest (its signature is added to it).
+    created_at is kept to the millisecond, the precision every engine reads back exactly."""
     row = {
         "as_of_date": columns.same_date(summary.as_of, 1),
         "model_version": pd.Series([summary.model_version], dtype="str"),
         "rows": np.asarray([summary.rows], np.int32),
-        "created_at": pd.Series([pd.Timestamp.now(tz="UTC").tz_localize(None)], dtype="datetime64[us]"),
+        "created_at": pd.Series([pd.Timestamp.now(tz="UTC").tz_localize(None).floor("ms")], dtype="datetime64[us]"),
         "threshold": [float(threshold)],
         "high_risk": np.asarray([summary.high_risk], np.int32),
         "medium_risk": np.asarray([summary.medium_risk], np.int32),
@@ -468,7 +473,6 @@ def _score_set_row(summary: ScoreSummary, threshold: float, seal: dict[str, str]
         "value_at_risk": [summary.value_at_risk],
         "drift_alerts": np.asarray([summary.drift_alerts], np.int32),
         "seconds": [summary.seconds],
-        **{name: pd.Series([value], dtype="str") for name, value in seal.items()},
     }
     return pd.DataFrame(row)
 

@@ -1,20 +1,27 @@
-"""Whom to act on: risk tiers, the expected value of acting, "worth saving" and "might swing".
+"""Whom to act on: risk tiers, the expected value of acting, today's contact plan, "might swing", segments.
 
-The rules, all driven by settings (see churn_core/settings.py, scoring section):
+The rules, all driven by settings (see churn_core/settings.py, scoring section) and the model's cut-off:
 
-* Risk tier: "high" when churn_probability >= risk_tier_high, "medium" when >= risk_tier_medium,
-  else "low".
+* Flagged (predicted to leave): churn_probability >= the model's threshold (predicted_churn). It is the one
+  definition of "at risk": the tiers and every count of flagged evaluators use it.
+* Risk tier: "low" below the threshold (not flagged); "high" at or above the higher of the threshold and
+  risk_tier_high; "medium" in between (flagged, not high).
 * Save rate of a channel: the share of would-be churners that one campaign on it turns into buyers,
   estimated from its uplift (churn_core.scoring.channels): save rate = uplift / (1 - retention without contact).
   Where history is too thin to estimate a channel, the setting save_rate_<channel> stands in.
 * Expected value of acting through a channel = churn_probability x expected_annual_value x save rate
-  - channel_cost_<channel>. The recommended channel is the one with the highest expected value.
-* Worth saving: predicted to churn (churn_probability >= the model threshold) and the expected value of
-  acting through the recommended channel > 0.
+  - channel_cost_<channel>: the expected incremental retained value of one contact.
+* Today's plan (churn_core.scoring.plan): the most valuable evaluator-channel pairs outside the holdout,
+  within each channel's daily capacity. "Worth saving" = in today's plan. Being flagged is not required:
+  the value already weighs the risk, and below the cut-off a valuable evaluator may still be worth a call
+  (on the demo, requiring it lost a tenth of the plan's true retained revenue: tests/benchmarks/bench_plan.py).
+* Recommended channel: the plan's channel for those in it; otherwise the most valuable channel when acting
+  through it pays (value > 0); none for the holdout.
 * Might swing: predicted to retain, but within swing_margin below the threshold, or with a churn
   probability that rose by at least swing_min_rise since the evaluator's previous score.
-* Segment: "worth saving", "might swing", "at risk, low value" (predicted to churn, acting does not
-  pay) or "on track".
+* Segment: "held out" (the measurement holdout: never contacted), "in today's plan", "next in line" (flagged,
+  acting pays, but today's capacity is taken by more valuable contacts), "no contact pays" (flagged, no
+  channel's contact is worth its cost), "might swing" or "on track".
 """
 
 from __future__ import annotations
@@ -24,9 +31,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from churn_core.schema import CHANNELS
+from churn_core.scoring.plan import contact_plan
 from churn_core.settings import Settings
 
-SEGMENTS: tuple[str, ...] = ("worth saving", "might swing", "at risk, low value", "on track")
+SEGMENTS: tuple[str, ...] = (
+    "in today's plan",
+    "next in line",
+    "no contact pays",
+    "might swing",
+    "on track",
+    "held out",
+)
 MIN_CHURN_BASE = 0.05  # floor on 1 - retention without contact when turning an uplift into a save rate
 
 
@@ -34,9 +49,10 @@ MIN_CHURN_BASE = 0.05  # floor on 1 - retention without contact when turning an 
 class Targets:
     """Targeting decisions for a set of evaluators (arrays aligned with the input rows)."""
 
-    recommended: np.ndarray  # channel index per row, -1 when no channel is available
-    expected_value: np.ndarray  # of acting through the recommended channel
-    worth_saving: np.ndarray  # 0/1
+    recommended: np.ndarray  # channel index per row, -1 when none is recommended
+    expected_value: np.ndarray  # of acting through the recommended (else the most valuable) channel; NaN held out
+    worth_saving: np.ndarray  # 0/1: in today's plan
+    plan_rank: np.ndarray  # position in the plan channel's list for today, 1 = first; 0 when not in the plan
     might_swing: np.ndarray  # 0/1
     segment_code: np.ndarray  # index into SEGMENTS
 
@@ -45,10 +61,17 @@ class Targets:
         return np.asarray(SEGMENTS, dtype=object)[self.segment_code]
 
 
-def risk_tier_codes(churn_probability: np.ndarray, settings: Settings) -> np.ndarray:
-    """Index into RISK_TIERS: 0 high (>= risk_tier_high), 1 medium (>= risk_tier_medium), 2 low."""
+def risk_tier_codes(churn_probability: np.ndarray, threshold: float, settings: Settings) -> np.ndarray:
+    """Index into RISK_TIERS: 0 high (>= the threshold and risk_tier_high), 1 medium (flagged: >= the model's
+    threshold), 2 low (below it)."""
     p = np.asarray(churn_probability, float)
-    return np.select([p >= settings.risk_tier_high, p >= settings.risk_tier_medium], [0, 1], 2).astype(np.int8)
+    high = max(threshold, settings.risk_tier_high)
+    return np.select([p >= high, p >= threshold], [0, 1], 2).astype(np.int8)
+
+
+def channel_capacities(settings: Settings, channels: tuple[str, ...] = CHANNELS) -> np.ndarray:
+    """Contacts a day per channel, from settings capacity_<channel> (0 = no limit)."""
+    return np.asarray([settings.channel_capacity(c) for c in channels], np.int64)
 
 
 def channel_costs(settings: Settings, channels: tuple[str, ...] = CHANNELS) -> np.ndarray:
@@ -81,18 +104,29 @@ def choose_targets(
     threshold: float,
     ev: np.ndarray,
     probability_change: np.ndarray,
+    held_out: np.ndarray,
+    instance: np.ndarray,
     settings: Settings,
 ) -> Targets:
-    """Recommended channel, worth saving, might swing and segment for every row (rules in the module doc)."""
+    """Today's plan, recommended channel, might swing and segment for every row (rules in the module doc)."""
     p = np.asarray(churn_probability, float)
-    n = len(p)
-    has_channel = ev.shape[1] > 0 and np.isfinite(ev).any(axis=1)
-    filled = np.where(np.isfinite(ev), ev, -np.inf) if ev.shape[1] else np.full((n, 1), -np.inf)
-    best = np.where(has_channel, filled.argmax(axis=1), -1)
-    best_ev = np.where(has_channel, filled.max(axis=1), np.nan)
-    at_risk = p >= threshold
-    worth = at_risk & (np.nan_to_num(best_ev, nan=-np.inf) > 0)
+    held = np.asarray(held_out).astype(bool)
+    filled = np.where(np.isfinite(ev), ev, -np.inf)
+    best, top = filled.argmax(axis=1), filled.max(axis=1)
+    best_ev = np.where(np.isfinite(top), top, np.nan)
+    flagged = p >= threshold
+    plan = contact_plan(ev, ~held, channel_capacities(settings)[: ev.shape[1]], instance)
+    pays = ~held & (np.nan_to_num(best_ev, nan=-np.inf) > 0)
+    recommended = np.where(plan.in_plan, plan.channel, np.where(pays, best, -1))
+    value = np.where(plan.in_plan, plan.value, np.where(held, np.nan, best_ev))
     rise = np.nan_to_num(np.asarray(probability_change, float), nan=0.0)
-    swing = ~at_risk & ((p >= threshold - settings.swing_margin) | (rise >= settings.swing_min_rise))
-    code = np.select([worth, swing, at_risk], [0, 1, 2], 3).astype(np.int8)
-    return Targets(best.astype(np.int64), best_ev, worth.astype(np.int32), swing.astype(np.int32), code)
+    swing = ~held & ~flagged & ((p >= threshold - settings.swing_margin) | (rise >= settings.swing_min_rise))
+    code = np.select([held, plan.in_plan, flagged & pays, flagged, swing], [5, 0, 1, 2, 3], 4).astype(np.int8)
+    return Targets(
+        recommended.astype(np.int64),
+        value,
+        plan.in_plan.astype(np.int32),
+        plan.rank,
+        swing.astype(np.int32),
+        code,
+    )

@@ -1,6 +1,7 @@
 -- instances_modeling: the seed talk's training table, its 19 columns first in the seed's order and types.
 -- Grain: one row per evaluator whose outcome resolved on or before :as_of, with features as of day 7.
--- Inputs: evaluators, feature_snapshots (build that first). Extra columns follow the seed's 19.
+-- Inputs: evaluators, holdout_assignments (control_group is the holdout assignment), feature_snapshots (build
+-- those first). Extra columns follow the seed's 19.
 -- Parameters: :as_of (DATE).
 SELECT
     e.instance,
@@ -30,8 +31,10 @@ SELECT
     e.region,
     e.acquisition_source,
     e.expected_annual_value,
-    e.control_group
+    h.held_out AS control_group
 FROM evaluators AS e
+JOIN holdout_assignments AS h
+    ON h.instance = e.instance
 JOIN feature_snapshots AS s
     ON s.instance = e.instance
     AND s.as_of_day = 7

@@ -1,6 +1,7 @@
 -- instances_w1: the same features for evaluators whose outcome is not known at :as_of, on their current day.
 -- Grain: one row per unresolved evaluator that has reached day 1 of its trial; features from usage days
--- 0..least(day of trial, 7). Inputs: evaluators, feature_snapshots. Parameters: :as_of (DATE).
+-- 0..least(day of trial, 7); control_group is the evaluator's holdout assignment. Inputs: evaluators,
+-- holdout_assignments, feature_snapshots. Parameters: :as_of (DATE).
 SELECT
     e.instance,
     CAST(e.eval_start_date AS VARCHAR) AS eval_start_date,
@@ -29,10 +30,12 @@ SELECT
     e.region,
     e.acquisition_source,
     e.expected_annual_value,
-    e.control_group,
+    h.held_out AS control_group,
     CAST(:as_of AS DATE) AS as_of_date,
     CAST(date_diff('day', e.eval_start_date, :as_of) AS INTEGER) AS day_of_trial
 FROM evaluators AS e
+JOIN holdout_assignments AS h
+    ON h.instance = e.instance
 JOIN feature_snapshots AS s
     ON s.instance = e.instance
     AND s.as_of_day = least(date_diff('day', e.eval_start_date, :as_of), 7)

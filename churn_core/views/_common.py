@@ -64,3 +64,11 @@ def as_record(row: pd.Series) -> dict[str, Any]:
 def feature_label(feature: str) -> str:
     """A model feature in words for marketers."""
     return feature_text(feature).label
+
+
+def natural_key(value: Any) -> tuple[int, float, str]:
+    """Sort key that puts bands in their natural order: "1-10" < "11-50" < "1001-5000" < "5001+" by their leading
+    number, then text in alphabetical order."""
+    text = str(value)
+    number = re.match(r"\s*(\d+(?:\.\d+)?)", text)
+    return (0, float(number.group(1)), text) if number else (1, 0.0, text)

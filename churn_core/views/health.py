@@ -24,6 +24,20 @@ def flagged_by_threshold(histogram: pd.DataFrame) -> pd.DataFrame:
     return df.sort_values("band").reset_index(drop=True)[["threshold", "flagged", "flagged_value_at_risk"]]
 
 
+@dataclass(frozen=True)
+class Flagged:
+    """What one cut-off flags in a score set: how many evaluators, and their value at risk."""
+
+    evaluators: int
+    value_at_risk: float
+
+
+def flagged_at(warehouse: Warehouse, as_of: dt.date, cutoff: float) -> Flagged:
+    """Exactly how many evaluators `cutoff` flags (the histogram's 1% bands are for the chart only)."""
+    row = warehouse.run("flagged_at_cutoff", {"as_of": as_of, "cutoff": float(cutoff)}).iloc[0]
+    return Flagged(int(row["flagged"] or 0), float(row["value_at_risk"] or 0.0))
+
+
 def risk_histogram(warehouse: Warehouse, as_of: dt.date) -> pd.DataFrame:
     return warehouse.run("risk_histogram", {"as_of": as_of})
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import pandas as pd
@@ -16,12 +16,16 @@ from churn_core.warehouse import Warehouse
 from churn_core.warehouse.base import in_list
 
 SORTS: dict[str, str] = {
+    "plan": "today's plan in contact order",
     "risk": "highest risk first",
-    "value": "highest expected value of acting first",
-    "change": "biggest rise since the last score first",
+    "value": "most valuable contact first",
+    "change": "biggest rise in risk first",
 }
-FLAGS: dict[str, str] = {"worth_saving": "worth saving", "might_swing": "might swing"}
+DEFAULT_SORT = "plan"
+# Segment flags the list can be narrowed to: column (set to 1) -> label. control_group = the holdout.
+FLAGS: dict[str, str] = {"worth_saving": "in today's plan", "might_swing": "might swing", "control_group": "held out"}
 NOT_REACHED = "none"  # the channels filter's value for "no touch delivered yet"
+NO_CHANNEL = "none"  # the recommended-channel filter's value for "no channel recommended" (held out, not paying)
 TABLE_COLUMNS: tuple[str, ...] = (
     "instance",
     "churn_probability",
@@ -30,7 +34,9 @@ TABLE_COLUMNS: tuple[str, ...] = (
     "top_reason",
     "segment",
     "worth_saving",
+    "plan_rank",
     "might_swing",
+    "control_group",
     "recommended_channel",
     "channel_uplift",
     "expected_value",
@@ -51,7 +57,8 @@ class Filters:
     """What the at-risk list is narrowed to; empty means "all". Frozen and hashable, so it keys caches."""
 
     tiers: tuple[str, ...] = ()
-    flags: tuple[str, ...] = ()  # keys of FLAGS: worth saving and/or might swing
+    flags: tuple[str, ...] = ()  # keys of FLAGS: in today's plan, might swing, held out (any of them)
+    recommended: tuple[str, ...] = ()  # recommended channels; NO_CHANNEL for none
     cohort_weeks: tuple[dt.date, ...] = ()
     products: tuple[str, ...] = ()
     editions: tuple[str, ...] = ()
@@ -66,6 +73,7 @@ class Filters:
         out: dict[str, tuple[str, ...]] = {
             "tier": self.tiers,
             "flag": tuple(FLAGS.get(f, f) for f in self.flags),
+            "recommended": self.recommended,
             "week": tuple(str(w) for w in self.cohort_weeks),
             "product": self.products,
             "edition": self.editions,
@@ -84,6 +92,7 @@ class ScoreSet:
     model_version: str
     scored: int
     created_at: dt.datetime | None = None
+    threshold: float | None = None  # the model's cut-off: at or above it an evaluator is flagged
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,7 @@ class FilterOptions:
     regions: tuple[str, ...] = ()
     cohort_weeks: tuple[dt.date, ...] = ()
     channels: tuple[str, ...] = ()
+    recommended: tuple[str, ...] = (*CHANNELS, NO_CHANNEL)
     team_size_max: int = 1
     day_of_trial_max: int = 1
     tiers: tuple[str, ...] = RISK_TIERS
@@ -114,6 +124,11 @@ def filter_conditions(filters: Filters) -> tuple[str, dict[str, Any]]:
     flags = [f"{flag} = 1" for flag in FLAGS if flag in filters.flags]  # column names from FLAGS only
     if flags:
         parts.append(" OR ".join(flags))
+    chosen = [c for c in filters.recommended if c != NO_CHANNEL]
+    if chosen or NO_CHANNEL in filters.recommended:
+        sql, bound = in_list("recommended_channel", "f_rec", chosen) if chosen else ("FALSE", {})
+        parts.append(f"{sql} OR recommended_channel IS NULL" if NO_CHANNEL in filters.recommended else sql)
+        params.update(bound)
     one_of("cohort_week", "f_week", filters.cohort_weeks)
     one_of("product", "f_product", filters.products)
     one_of("edition", "f_edition", filters.editions)
@@ -153,6 +168,7 @@ def score_sets(warehouse: Warehouse) -> list[ScoreSet]:
                     str(r.get("model_version", "")),
                     int(r[rows]) if rows and pd.notna(r[rows]) else 0,
                     plain_value(r.get("created_at")),
+                    plain_value(r.get("threshold")),
                 )
                 for _, r in df.iterrows()
             ]
@@ -204,7 +220,7 @@ def at_risk_page(
     warehouse: Warehouse,
     as_of: dt.date,
     filters: Filters,
-    sort: str = "risk",
+    sort: str = DEFAULT_SORT,
     page: int = 0,
     page_size: int = 50,
 ) -> pd.DataFrame:
@@ -215,36 +231,50 @@ def at_risk_page(
 
 @dataclass(frozen=True)
 class AtRiskSummary:
-    """How many evaluators of a score set match the filters, and what they are worth."""
+    """How many evaluators of a score set match the filters, what they are worth, and today's plan for them."""
 
     evaluators: int = 0
+    flagged: int = 0  # predicted to leave: churn probability at or above the model's threshold
     high_risk: int = 0
     value_at_risk: float = 0.0
-    worth_saving: int = 0
+    worth_saving: int = 0  # in today's plan
+    plan_value: float = 0.0  # expected incremental retained value of today's planned contacts
     might_swing: int = 0
+    held_out: int = 0  # in the measurement holdout: never contacted
 
 
 def at_risk_summary(warehouse: Warehouse, as_of: dt.date, filters: Filters = Filters()) -> AtRiskSummary:
-    """Count, high-risk count, value at risk, worth saving and might swing of the matching evaluators."""
+    """The counts and values of AtRiskSummary over the matching evaluators."""
     where, params = filter_conditions(filters)
     row = warehouse.query(render_sql("at_risk_summary", filters=where), {**params, "as_of": as_of}).iloc[0]
     number = {k: float(v) if v is not None and v == v else 0.0 for k, v in row.items()}
     return AtRiskSummary(
-        evaluators=int(number["evaluators"]),
-        high_risk=int(number["high_risk"]),
-        value_at_risk=number["value_at_risk"],
-        worth_saving=int(number["worth_saving"]),
-        might_swing=int(number["might_swing"]),
+        **{f.name: number[f.name] if f.type == "float" else int(number[f.name]) for f in fields(AtRiskSummary)}
     )
 
 
+def plan_by_channel(warehouse: Warehouse, as_of: dt.date, filters: Filters = Filters()) -> dict[str, int]:
+    """How many of the matching evaluators are in today's plan for each channel (channels in CHANNELS order)."""
+    where, params = filter_conditions(filters)
+    df = warehouse.query(render_sql("plan_by_channel", filters=where), {**params, "as_of": as_of})
+    counts = dict(zip(df["channel"].astype(str), df["evaluators"].astype(int), strict=True))
+    return {c: counts.get(c, 0) for c in CHANNELS}
+
+
 def at_risk_export(
-    warehouse: Warehouse, as_of: dt.date, filters: Filters, sort: str, columns: Iterable[str], limit: int
+    warehouse: Warehouse,
+    as_of: dt.date,
+    filters: Filters,
+    sort: str,
+    columns: Iterable[str],
+    limit: int,
+    held_out: bool = False,
 ) -> pd.DataFrame:
-    """The filtered, sorted list without paging, at most `limit` rows, with the chosen columns."""
+    """The filtered, sorted list without paging, at most `limit` rows, with the chosen columns: the evaluators
+    one may contact, or with `held_out` the measurement holdout only (never both in one list)."""
     allowed = set(export_columns(warehouse))
     chosen = [c for c in dict.fromkeys(columns) if c in allowed and c != "instance"]
-    return _at_risk_list(warehouse, as_of, filters, sort, chosen, 0, limit)
+    return _at_risk_list(warehouse, as_of, filters, sort, chosen, 0, limit, int(held_out))
 
 
 def _at_risk_list(
@@ -255,10 +285,14 @@ def _at_risk_list(
     columns: Iterable[str],
     offset: int,
     limit: int,
+    held_out: int | None = None,
 ) -> pd.DataFrame:
     """Instance and `columns` (table columns, never user text) of the matching evaluators, sorted, from
-    `offset` on, at most `limit` rows."""
+    `offset` on, at most `limit` rows; with `held_out` 0 or 1, only the evaluators outside or inside the holdout."""
     where, params = filter_conditions(filters)
-    params.update(as_of=as_of, sort=sort if sort in SORTS else "risk", offset=int(offset), limit=int(limit))
+    if held_out is not None:
+        where += "\n    AND (control_group = :held_out)"
+        params["held_out"] = held_out
+    params.update(as_of=as_of, sort=sort if sort in SORTS else DEFAULT_SORT, offset=int(offset), limit=int(limit))
     sql = render_sql("at_risk_list", columns="".join(f", {c}" for c in columns), filters=where)
     return warehouse.query(sql, params)

@@ -9,8 +9,9 @@ from dashboard.charts.activation import (
     activation_segments_chart,
     activation_trend_chart,
     early_actions_chart,
+    segment_trend_chart,
 )
-from dashboard.charts.channels import channel_effects_chart, channel_rates_chart, content_lift_chart
+from dashboard.charts.channels import channel_effects_chart, channel_rates_chart, content_effects_chart
 from dashboard.charts.drivers import (
     beeswarm_chart,
     correlation_chart,
@@ -73,7 +74,7 @@ __all__ = [
     "channel_rates_chart",
     "channel_uplift_chart",
     "confusion_matrix_chart",
-    "content_lift_chart",
+    "content_effects_chart",
     "correlation_chart",
     "curve_chart",
     "daily_activity_chart",
@@ -86,6 +87,7 @@ __all__ = [
     "pca_chart",
     "realised_chart",
     "risk_history_chart",
+    "segment_trend_chart",
     "shap_change_chart",
     "shap_importance_chart",
     "shap_waterfall_chart",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -14,6 +12,7 @@ from dashboard.charts.theme import (
     HIGHLIGHT,
     LOWERS,
     MUTED,
+    NEUTRAL,
     SEQUENCE,
     empty_chart,
     interval_bars,
@@ -22,26 +21,35 @@ from dashboard.charts.theme import (
 )
 
 
-def activation_curves_chart(curves: pd.DataFrame, highlight: dt.date | None = None, weeks: int = 8) -> go.Figure:
-    """Cumulative % activated by day 0..7, one line per cohort week; the current week stands out."""
+def activation_curves_chart(curves: pd.DataFrame, weeks: int = 8) -> go.Figure:
+    """Cumulative % activated by day 0..7, one line per cohort week: the headline week (the last complete one)
+    stands out; weeks still in progress are dashed and say how many of their 14 days have passed."""
     if curves.empty:
         return empty_chart("No activation data yet")
-    recent = sorted(pd.to_datetime(curves["cohort_week"]).dt.date.unique())[-weeks:]
-    highlight = highlight or recent[-1]
+    recent = sorted(curves["cohort_week"].unique())[-weeks:]
+    done = sorted(curves.loc[curves["complete"], "cohort_week"].unique())
+    headline = done[-1] if done else None
     fig = go.Figure()
     for i, week in enumerate(recent):
-        part = curves[pd.to_datetime(curves["cohort_week"]).dt.date == week]
-        current = week == highlight
+        part = curves[curves["cohort_week"] == week]
+        complete = bool(part["complete"].iloc[0])
         shade = 0.35 + 0.5 * i / max(1, len(recent) - 1)
+        if not complete:
+            name = f"week of {week:%d %b} (partial: {int(part['days_so_far'].iloc[0])} days so far)"
+            line = dict(color=CONTROL, width=2, dash="dash")
+        elif week == headline:
+            name, line = f"week of {week:%d %b} (last complete)", dict(color=HIGHLIGHT, width=4)
+        else:
+            name, line = f"week of {week:%d %b}", dict(color=f"rgba(0,114,178,{shade:.2f})", width=2)
         fig.add_trace(
             go.Scatter(
                 x=part["day_index"],
                 y=percent(part["rate"]),
                 mode="lines+markers",
-                name=f"week of {week:%d %b}" + (" (current)" if current else ""),
-                line=dict(color=HIGHLIGHT if current else f"rgba(0,114,178,{shade:.2f})", width=4 if current else 2),
+                name=name,
+                line=line,
                 customdata=part["evaluators"],
-                hovertemplate="day %{x}: %{y:.1f}% of %{customdata:,} trials<extra></extra>",
+                hovertemplate="day %{x}: %{y:.1f}% of %{customdata:,} trials<extra>" + name + "</extra>",
             )
         )
     fig.update_xaxes(title="day of trial", dtick=1, range=[-0.2, 7.2])
@@ -50,52 +58,105 @@ def activation_curves_chart(curves: pd.DataFrame, highlight: dt.date | None = No
 
 
 def activation_segments_chart(curves: pd.DataFrame, dimension_label: str) -> go.Figure:
-    """Cumulative % activated by day 0..7, one line per segment value."""
+    """Cumulative % activated by day 0..7, one line per segment value (in the frame's order of segments)."""
     if curves.empty:
         return empty_chart("No activation data yet")
     fig = go.Figure()
-    for i, (segment, part) in enumerate(curves.groupby("segment", sort=True)):
-        control = "control" in str(segment)
+    for i, (segment, part) in enumerate(curves.groupby("segment", sort=True, observed=True)):
         fig.add_trace(
             go.Scatter(
                 x=part["day_index"],
                 y=percent(part["rate"]),
                 mode="lines+markers",
                 name=str(segment),
-                line=dict(
-                    color=CONTROL if control else SEQUENCE[i % len(SEQUENCE)],
-                    width=2,
-                    dash="dash" if control else "solid",
-                ),
+                line=_segment_line(i, segment),
                 customdata=part["evaluators"],
                 hovertemplate=f"{segment}, day %{{x}}: %{{y:.1f}}% of %{{customdata:,}}<extra></extra>",
             )
         )
     fig.update_xaxes(title="day of trial", dtick=1)
     fig.update_yaxes(title="activated", ticksuffix="%", rangemode="tozero")
-    return layout(fig, f"Week-1 activation by {dimension_label}", height=380)
+    return layout(fig, f"Week-1 activation curves by {dimension_label}", height=400, legend_below=True)
 
 
-def activation_trend_chart(trend: pd.DataFrame) -> go.Figure:
-    """Week-1 activation rate per cohort week with 95% intervals; incomplete weeks drawn lighter."""
+def _segment_line(i: int, segment: object) -> dict[str, object]:
+    """The i-th segment's line; the no-contact control group's is grey and dashed."""
+    control = "control" in str(segment)
+    return dict(color=CONTROL if control else SEQUENCE[i % len(SEQUENCE)], width=2, dash="dash" if control else "solid")
+
+
+def segment_trend_chart(trend: pd.DataFrame, dimension_label: str, target: float | None = None) -> go.Figure:
+    """Week-1 activation per complete cohort week, one line per segment value, with the target if one is set;
+    weeks with too few trials in a segment (`enough` false) are left out: too noisy to read."""
+    trend = trend[trend["enough"]]
+    if trend.empty:
+        return empty_chart("No complete cohort week in this period yet")
+    fig = go.Figure()
+    for i, (segment, part) in enumerate(trend.groupby("segment", sort=True, observed=True)):
+        fig.add_trace(
+            go.Scatter(
+                x=pd.to_datetime(part["cohort_week"]),
+                y=percent(part["rate"]),
+                mode="lines+markers",
+                name=str(segment),
+                line=_segment_line(i, segment),
+                customdata=np.column_stack([part["evaluators"], percent(part["change"].fillna(0))]),
+                hovertemplate=f"{segment}, week of %{{x|%d %b}}: %{{y:.1f}}% of %{{customdata[0]:,}} "
+                "(%{customdata[1]:+.1f} points on the week before)<extra></extra>",
+            )
+        )
+    _target_line(fig, target)
+    fig.update_xaxes(title="cohort week (complete weeks only)", dtick=7 * 24 * 3600 * 1000, tickformat="%d %b")
+    fig.update_yaxes(title="activated by day 7", ticksuffix="%", rangemode="tozero")
+    return layout(fig, f"Week-1 activation by {dimension_label}, week by week", height=400, legend_below=True)
+
+
+def activation_trend_chart(trend: pd.DataFrame, target: float | None = None) -> go.Figure:
+    """Week-1 activation rate per cohort week with 95% intervals: the headline week (the last complete one)
+    stands out, weeks in progress are hatched and labelled partial (their rate so far is not compared)."""
     if trend.empty:
         return empty_chart("No cohort has reached day 7 yet")
     weeks = pd.to_datetime(trend["cohort_week"])
     complete = trend["complete"].astype(bool)
+    headline = trend.loc[complete, "cohort_week"].max() if complete.any() else None
+    colours = [
+        HIGHLIGHT if w == headline else LOWERS if c else MUTED
+        for w, c in zip(trend["cohort_week"], complete, strict=True)
+    ]
+    notes = [_week_note(*row) for row in zip(complete, trend["change"], trend["days_so_far"], strict=True)]
     fig = go.Figure(
         go.Bar(
             x=weeks,
             y=percent(trend["rate"]),
-            marker_color=[LOWERS if c else MUTED for c in complete],
+            marker=dict(color=colours, pattern=dict(shape=["" if c else "/" for c in complete])),
             error_y=interval_bars(trend["rate"], trend["rate_low"], trend["rate_high"], thickness=1),
-            customdata=np.column_stack([trend["evaluators"], percent(trend["change"].fillna(0))]),
-            hovertemplate="week of %{x|%d %b}: %{y:.1f}% of %{customdata[0]:,} "
-            "(%{customdata[1]:+.1f} points on the week before)<extra></extra>",
+            text=["" if c else "partial" for c in complete],
+            textposition="inside",
+            customdata=np.column_stack([trend["evaluators"], notes]),
+            hovertemplate="week of %{x|%d %b}: %{y:.1f}% of %{customdata[0]:,} (%{customdata[1]})<extra></extra>",
         )
     )
+    _target_line(fig, target)
     fig.update_yaxes(title="activated by day 7", ticksuffix="%", rangemode="tozero")
     fig.update_xaxes(title="cohort week (trial start)")
     return layout(fig, "Week-1 activation rate by cohort week", height=440, showlegend=False)
+
+
+def _week_note(complete: bool, change: float, days_so_far: int) -> str:
+    if not complete:
+        return f"partial: {days_so_far} of 14 days so far, not compared"
+    return "the first complete week" if change != change else f"{change * 100:+.1f} points on the week before"
+
+
+def _target_line(fig: go.Figure, target: float | None) -> None:
+    if target:
+        fig.add_hline(
+            y=target * 100,
+            line=dict(color=NEUTRAL, dash="dot", width=2),
+            annotation_text=f"target {target:.1%}",
+            annotation_position="top right",
+            annotation_bgcolor="rgba(255,255,255,0.85)",
+        )
 
 
 def early_actions_chart(actions: pd.DataFrame) -> go.Figure:

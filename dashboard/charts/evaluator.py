@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from churn_core.schema import NO_DATA
+from churn_core.schema import NO_DATA, channel_label
 from churn_core.views import CohortComparison
 from dashboard.charts.theme import (
     CONTROL,
@@ -232,7 +232,7 @@ def touches_chart(touches: pd.DataFrame, start: Any = None, scored: Any = None, 
             fig.add_trace(
                 go.Scatter(
                     x=pd.to_datetime(part["sent_at"]),
-                    y=part["channel"],
+                    y=part["channel"].map(channel_label),
                     mode="markers",
                     name=label,
                     marker=dict(symbol=symbol, size=13, color=colour),
@@ -260,7 +260,7 @@ def channel_uplift_chart(uplifts: pd.DataFrame, recommended: str | None) -> go.F
     fig = go.Figure(
         go.Bar(
             x=percent(df["uplift"]),
-            y=df["channel"],
+            y=df["channel"].map(channel_label),
             orientation="h",
             marker_color=[HIGHLIGHT if c == recommended else MUTED for c in df["channel"]],
             text=[f"{u:+.1%}" for u in df["uplift"]],

@@ -109,18 +109,26 @@ def threshold_explorer(settings: Settings, score_set: ScoreSet, card: ModelCard 
     """A cut-off, set by hand or from the team's capacity: whom it flags now and how it did in validation."""
     flagged = data.flagged_by_threshold(settings, score_set.as_of)
     table = views.card_threshold_table(card)
-    cut, capacity = _cut_off(settings, flagged, views.card_summary(card)["threshold"] if card else None)
-    now = flagged[flagged["threshold"] >= cut - 1e-9].iloc[0] if len(flagged) else None
+    model_cut = score_set.threshold if score_set.threshold is not None else views.card_summary(card)["threshold"]
+    cut, capacity = _cut_off(settings, flagged, model_cut)
+    now = data.flagged_at(settings, score_set.as_of, cut)
     cols = st.columns(4)
-    cols[0].metric("Cut-off", f"{cut:.2f}", border=True)
-    if now is not None:
-        cols[1].metric(
-            "Flagged now",
-            f"{int(now['flagged']):,}",
-            border=True,
-            help=f"Evaluators of the {score_set.as_of:%d %b} set at or above the cut-off",
+    cols[0].metric("Cut-off", f"{cut:.3f}" if cut == model_cut else f"{cut:.2f}", border=True)
+    cols[1].metric(
+        "Flagged at this cut-off",
+        f"{now.evaluators:,}",
+        border=True,
+        help=f"Evaluators of the {score_set.as_of:%d %b} set at or above the cut-off. At the model's own cut-off"
+        f"{f' ({model_cut:.3f})' if model_cut is not None else ''} these are the evaluators predicted to leave, "
+        "the figure of that name on the at-risk page; the risk tiers use the same cut-off.",
+    )
+    cols[2].metric("Their value at risk", ui.money(now.value_at_risk), border=True)
+    if model_cut is not None:
+        at_model = data.flagged_at(settings, score_set.as_of, model_cut).evaluators
+        st.caption(
+            f"At the model's cut-off ({model_cut:.3f}): **{at_model:,} predicted to leave**, the figure of that name "
+            "on the at-risk page; the risk tiers use the same cut-off (low below it, medium and high from it)."
         )
-        cols[2].metric("Their value at risk", ui.money(float(now["flagged_value_at_risk"])), border=True)
     at_cut = views.metrics_at(table, cut)
     if at_cut:
         cols[3].metric(
@@ -144,6 +152,7 @@ def _cut_off(settings: Settings, flagged: pd.DataFrame, default: float | None) -
             1.0,
             float(default if default is not None else 0.5),
             step=0.01,
+            format="%.3f",
             key="cutoff",
         )
         return cut, None

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from churn_core import views
-from churn_core.schema import NO_DATA
+from churn_core.schema import NO_DATA, channel_label
 from churn_core.settings import Settings
 from dashboard import charts, data, ui
 
@@ -16,9 +16,10 @@ WHAT_IF_COLUMNS = 4  # what-if inputs side by side
 
 
 def facts(profile: views.Profile) -> None:
-    """One line of what we know from sign-up: product, edition, seats, region, start, control group."""
+    """One line of what we know from sign-up: product, edition, seats, region, start, holdout."""
     f = profile.facts or {}
-    control = " · **control group** (no marketing on purpose)" if f.get("control_group") == 1 else ""
+    held = (profile.current or f).get("control_group") == 1  # the score carries the product's holdout
+    control = " · :red[**held out: do not contact**] (measurement holdout)" if held else ""
     outcome = {1: " · outcome: **bought**", 0: " · outcome: **left**"}.get(f.get("retained"), "")
     st.markdown(
         f"**{f.get('product', '?')}** {f.get('edition', '')} · {_seats(f.get('team_size'))} · "
@@ -33,9 +34,16 @@ def _seats(n: Any) -> str:
     return "? seats" if n is None else f"{n} seat" if n == 1 else f"{n} seats"
 
 
-def tiles(score: dict[str, Any], settings: Settings) -> None:
-    """Risk and its change, tier and day, segment, and the best channel with its uplift."""
-    cols = st.columns(4)
+def tier_edges(settings: Settings, threshold: float | None) -> tuple[float, float]:
+    """Where the high and medium tiers start: the model's cut-off starts medium (flagged)."""
+    cut = settings.risk_tier_medium if threshold is None else threshold
+    return max(settings.risk_tier_high, cut), cut
+
+
+def tiles(score: dict[str, Any], settings: Settings, threshold: float | None) -> None:
+    """Risk and its change, tier and day, segment, and the next action: today's plan, the best channel, or
+    do not contact (the holdout)."""
+    cols = st.columns([1, 1, 1.4, 1.4])  # wide enough for "In today's plan" and "Do not contact"
     change = score.get("probability_change")
     previous = score.get("previous_as_of_date")
     cols[0].metric(
@@ -46,24 +54,48 @@ def tiles(score: dict[str, Any], settings: Settings) -> None:
         border=True,
         delta_description=f"since {previous:%d %b}" if change is not None and previous else None,
     )
+    high, cut = tier_edges(settings, threshold)
     cols[1].metric(
         f"Tier · day {score.get('day_of_trial')}",
         str(score.get("risk_tier", "?")).capitalize(),
         border=True,
-        help=f"Risk tiers: high ≥ {settings.risk_tier_high:.0%}, medium ≥ "
-        f"{settings.risk_tier_medium:.0%}. Day {score.get('day_of_trial')} of the "
-        f"trial; the model saw usage days 0..{score.get('as_of_day')}.",
+        help=f"Low: below the model's cut-off ({cut:.0%}), not flagged. Medium: flagged. High: flagged and at "
+        f"least {high:.0%}. Day {score.get('day_of_trial')} of the trial; the model saw usage days "
+        f"0..{score.get('as_of_day')}.",
     )
-    cols[2].metric("Segment", str(score.get("segment") or "–"), border=True)
-    channel = score.get("recommended_channel")
-    cols[3].metric(
-        "Best channel",
-        str(channel or "none").replace("_", "-"),
-        ui.points(score.get("channel_uplift")) if channel else None,
-        border=True,
-        delta_description="uplift" if channel else None,
-        help=f"Recommended channel. Expected value of acting: {ui.money(score.get('expected_value'))}",
-    )
+    cols[2].metric("Segment", str(score.get("segment") or "–").capitalize(), border=True)
+    _next_action(cols[3], score)
+
+
+def _next_action(tile: Any, score: dict[str, Any]) -> None:
+    channel = channel_label(str(score.get("recommended_channel") or ""))
+    value = ui.money(score.get("expected_value"))
+    if score.get("control_group") == 1:
+        tile.metric(
+            "Next action",
+            "Do not contact",
+            border=True,
+            help="In the measurement holdout: never contacted, so that what contact achieves can be measured.",
+        )
+    elif score.get("worth_saving") == 1:
+        tile.metric(
+            "Today's plan",
+            f"{channel.capitalize()} · #{score.get('plan_rank')}",
+            ui.points(score.get("channel_uplift")),
+            border=True,
+            delta_description="uplift",
+            help=f"Number {score.get('plan_rank')} on today's {channel} list; expected retained revenue of the "
+            f"contact {value}.",
+        )
+    else:
+        tile.metric(
+            "Best channel",
+            channel.capitalize() or "No contact pays",
+            ui.points(score.get("channel_uplift")) if channel else None,
+            border=True,
+            delta_description="uplift" if channel else None,
+            help=f"Not in today's plan. Expected retained revenue of contacting through the best channel: {value}.",
+        )
 
 
 def reasons(score: dict[str, Any], explained: views.Explanation) -> None:
@@ -101,7 +133,7 @@ def touches_table(touches: pd.DataFrame) -> None:
     }
     with st.expander(f"All {len(touches)} touches"):
         st.dataframe(
-            touches.astype({c: bool for c in flags}),
+            touches.astype({c: bool for c in flags}).assign(channel=touches["channel"].map(channel_label)),
             column_config=config,
             hide_index=True,
             column_order=[c for c in ("sent_at", "channel", "title", "topic", *flags) if c in touches],

@@ -50,6 +50,7 @@ from sqlglot.optimizer.scope import Scope, traverse_scope  # noqa: E402
 
 from churn_core import views  # noqa: E402
 from churn_core.data.etl import run_etl  # noqa: E402
+from churn_core.data.freshness import last_telemetry_day  # noqa: E402
 from churn_core.data.ingest import load_raw  # noqa: E402
 from churn_core.data.synthetic import generate  # noqa: E402
 from churn_core.jobs import history  # noqa: E402
@@ -65,6 +66,7 @@ PARTITIONED = {
     "score_sets": "as_of_date",
     "score_drift": "as_of_date",
     "channel_effects": "as_of_date",
+    "content_effects": "as_of_date",
     "drift_reference": "model_version",
 }
 
@@ -187,10 +189,15 @@ def fabricate_scores(
             "channel_uplift": uplift[np.arange(n), best],
             "expected_value": gain.max(axis=1),
             "worth_saving": worth.astype("int32"),
+            "plan_rank": pd.Series(-gain.max(axis=1))
+            .where(worth)
+            .groupby(np.array(CHANNELS)[best])
+            .rank(method="first")
+            .astype("Int32"),
             "might_swing": swing.astype("int32"),
             "segment": np.select(
                 [worth, swing, predicted == 1],
-                ["worth saving", "might swing", "at risk, low value"],
+                ["in today's plan", "might swing", "no contact pays"],
                 "on track",
             ),
             "previous_as_of_date": pd.Series(
@@ -244,6 +251,11 @@ def build(evaluators: int, home: Path) -> tuple[RecordingWarehouse, Any, dt.date
                 "cost": 1.0,
             }
         )
+        items = warehouse.query("SELECT content_id FROM content")["content_id"]
+        content = pd.DataFrame({"as_of_date": day, "content_id": items}).assign(
+            **{c: 500 for c in ("n_sent", "retained_sent", "n_control", "retained_control", "estimated")},
+            **{c: 0.02 for c in ("raw_lift", "raw_low", "raw_high", "lift", "ci_low", "ci_high")},
+        )
         sets = pd.DataFrame(
             {
                 "as_of_date": [day],
@@ -257,6 +269,7 @@ def build(evaluators: int, home: Path) -> tuple[RecordingWarehouse, Any, dt.date
                 "evaluator_scores": scores,
                 "score_drift": drift,
                 "channel_effects": effects,
+                "content_effects": content,
                 "score_sets": sets,
             },
             "as_of_date",
@@ -283,7 +296,8 @@ def session(warehouse: RecordingWarehouse, settings: Any, as_of: dt.date) -> Non
     views.filter_options(warehouse, as_of)
     views.at_risk_summary(warehouse, as_of, filters)
     page = views.at_risk_page(warehouse, as_of, filters, "risk", 0, settings.page_size)
-    views.week1_activation(warehouse, as_of)
+    views.activation_headline(views.activation_trend(warehouse))
+    last_telemetry_day(warehouse)
     instance = int(page["instance"].iloc[0])
     views.evaluator_profile(warehouse, instance, as_of)
     views.daily_activity(warehouse, instance)
@@ -291,11 +305,12 @@ def session(warehouse: RecordingWarehouse, settings: Any, as_of: dt.date) -> Non
     views.cohort_medians(warehouse, min(int(page["day_of_trial"].iloc[0]), 7))
     views.feature_by_outcome(warehouse)
     views.activation_curves(warehouse)
-    views.activation_curves_by_segment(warehouse, "product", as_of - dt.timedelta(days=28))
+    views.activation_by_segment(warehouse, "product", as_of - dt.timedelta(days=28))
     views.activation_trend(warehouse)
     views.early_actions(warehouse, as_of)
     views.channel_outcomes(warehouse)
     views.channel_uplift(warehouse, as_of)
+    views.content_effects(warehouse, as_of)
     views.content_lift(warehouse)
     views.shap_importance(warehouse, as_of)
     views.shap_sample(warehouse, as_of)

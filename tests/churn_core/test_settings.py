@@ -31,6 +31,11 @@ def test_environment_overrides_toml_which_overrides_defaults(tmp_path: Path) -> 
         ({"CHURN_PAGE_SIZE": "many"}, "CHURN_PAGE_SIZE"),
         ({"CHURN_RISK_TIER_MEDIUM": "0.9"}, "risk tiers"),
         ({"CHURN_LOG_JSON": "maybe"}, "true or false"),
+        ({"CHURN_HOLDOUT_SHARE": "0"}, "holdout_share must be between 0 and 1"),
+        ({"CHURN_HOLDOUT_SHARE": "1.5"}, "holdout_share must be between 0 and 1"),
+        ({"CHURN_HOLDOUT_SALT": " "}, "holdout_salt must not be empty"),
+        ({"CHURN_CAPACITY_PHONE": "-5"}, "capacity_phone must be 0"),
+        ({"CHURN_CAPACITY_CHAT": "lots"}, "CHURN_CAPACITY_CHAT"),
     ],
 )
 def test_bad_values_name_the_setting(tmp_path: Path, env: dict[str, str], message: str) -> None:

@@ -25,7 +25,8 @@ def wh(scored_home):
 
 @pytest.fixture(scope="module")
 def profile(wh):
-    top = views.at_risk_page(wh, AS_OF, views.Filters(), "risk", 0, 1)["instance"].iloc[0]
+    # the riskiest evaluator with a recommended channel (the holdout has none)
+    top = views.at_risk_page(wh, AS_OF, views.Filters(flags=("worth_saving",)), "risk", 0, 1)["instance"].iloc[0]
     return views.evaluator_profile(wh, int(top), AS_OF)
 
 
@@ -86,27 +87,39 @@ def test_risk_colours_are_colour_blind_safe_and_labelled():
 def test_activation_charts(wh):
     curves = views.activation_curves(wh)
     fig = charts.activation_curves_chart(curves)
-    current = [t for t in fig.data if "(current)" in t.name]
-    assert len(current) == 1 and current[0].line.color == charts.HIGHLIGHT and len(fig.data) == 8
-    trend = charts.activation_trend_chart(views.activation_trend(wh))
+    headline = [t for t in fig.data if "(last complete)" in t.name]
+    assert len(headline) == 1 and headline[0].line.color == charts.HIGHLIGHT and len(fig.data) == 8
+    partial = [t for t in fig.data if "partial" in t.name]
+    assert partial and all(t.line.dash == "dash" and "days so far" in t.name for t in partial)
+    weekly = views.activation_trend(wh)
+    trend = charts.activation_trend_chart(weekly, target=0.12)
     assert trend.data[0].error_y.array is not None
+    assert list(trend.data[0].marker.pattern.shape) == ["" if c else "/" for c in weekly["complete"]]
+    assert [s.y0 for s in trend.layout.shapes] == [12.0] and trend.layout.annotations[0].text == "target 12.0%"
+    assert not charts.activation_trend_chart(weekly).layout.shapes
     actions = charts.early_actions_chart(views.early_actions(wh, AS_OF))
     assert len(actions.data) == 3
-    by = charts.activation_segments_chart(
-        views.activation_curves_by_segment(wh, "channel", AS_OF - dt.timedelta(60)), "channel"
-    )
-    control = [t for t in by.data if "control" in t.name]
+    by = views.activation_by_segment(wh, "channel", AS_OF - dt.timedelta(60))
+    segments = charts.activation_segments_chart(views.segment_curves(by), "channel")
+    control = [t for t in segments.data if "control" in t.name]
     assert control and control[0].line.dash == "dash"
+    sizes = views.segment_trend(views.activation_by_segment(wh, "company_size_band", AS_OF - dt.timedelta(60)))
+    lines = charts.segment_trend_chart(sizes, "company size", 0.1)
+    drawn = sizes[sizes["enough"]]["segment"].astype(str).unique().tolist()
+    assert [t.name for t in lines.data] == drawn and drawn[:2] == ["1-10", "11-50"]
 
 
 def test_channel_and_content_charts(wh):
     outcomes = views.channel_outcomes(wh)
     fig = charts.channel_rates_chart(outcomes, "retention", "Retention")
     assert len(fig.data[0].y) == len(outcomes) and fig.data[0].error_x.array is not None
-    content = views.content_lift(wh, 30)
-    fig = charts.content_lift_chart(content, top_n=10)
+    assert "in-app" in fig.data[0].y and "in_app" not in fig.data[0].y
+    content = views.content_effects(wh, AS_OF)
+    fig = charts.content_effects_chart(content, top_n=10)
     assert len(fig.data[0].y) == 10 and all("n=" in y for y in fig.data[0].y)
-    assert charts.channel_effects_chart(views.channel_uplift(wh, AS_OF)).data[0].error_x.array is not None
+    assert fig.data[0].y[-1].startswith(content["title"].iloc[0])  # the best item on top
+    effects = charts.channel_effects_chart(views.channel_uplift(wh, AS_OF))
+    assert effects.data[0].error_x.array is not None and "in-app" in effects.data[0].y
 
 
 def test_driver_charts(wh):
@@ -173,7 +186,7 @@ def test_model_health_charts(wh):
     [
         lambda: charts.shap_waterfall_chart(pd.DataFrame(columns=views.explanation.DRIVER_COLUMNS), 0.5, 0.5),
         lambda: charts.activation_curves_chart(pd.DataFrame()),
-        lambda: charts.content_lift_chart(pd.DataFrame(columns=["title", "channel", "resolved", "lift"])),
+        lambda: charts.content_effects_chart(pd.DataFrame(columns=["title", "label", "n_sent", "lift"])),
         lambda: charts.drift_chart(pd.DataFrame(columns=["feature", "psi", "status"])),
         lambda: charts.realised_chart(pd.DataFrame()),
         lambda: charts.correlation_chart(pd.DataFrame()),

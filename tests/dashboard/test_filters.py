@@ -7,8 +7,8 @@ import datetime as dt
 from hypothesis import given
 from hypothesis import strategies as st
 
-from churn_core.views import NOT_REACHED, FilterOptions, Filters
-from dashboard.filters import PARAMS, parse_instance, parse_params, to_params
+from churn_core.views import DEFAULT_SORT, NO_CHANNEL, NOT_REACHED, SORTS, FilterOptions, Filters
+from dashboard.filters import PARAMS, parse_instance, parse_params, to_params, todays_list
 
 OPTIONS = FilterOptions(
     products=("Boards", "Docs", "=HYPERLINK(1)"),
@@ -25,6 +25,7 @@ def test_round_trip():
     view = Filters(
         tiers=("high",),
         flags=("might_swing",),
+        recommended=("chat", NO_CHANNEL),
         cohort_weeks=(dt.date(2026, 11, 16),),
         products=("=HYPERLINK(1)",),
         editions=("premium",),
@@ -40,8 +41,19 @@ def test_round_trip():
 
 
 def test_defaults_leave_the_url_empty():
-    assert to_params(Filters(), "risk", 1) == {}
-    assert parse_params({}, OPTIONS) == (Filters(), "risk", 1)
+    assert to_params(Filters(), DEFAULT_SORT, 1) == {}
+    assert parse_params({}, OPTIONS) == (Filters(), DEFAULT_SORT, 1)
+
+
+def test_todays_list_for_a_channel_is_one_url_parameter():
+    phone = Filters(flags=("worth_saving",), recommended=("phone",), regions=("EMEA",))
+    assert to_params(phone) == {"list": ["phone"], "region": ["EMEA"]}
+    assert parse_params({"list": ["phone"], "region": ["EMEA"]}, OPTIONS) == (phone, DEFAULT_SORT, 1)
+    assert todays_list(phone) == "phone" and todays_list(Filters(flags=("worth_saving",))) == "all"
+    assert parse_params({"list": "all"}, OPTIONS)[0] == Filters(flags=("worth_saving",))
+    assert todays_list(Filters(recommended=("phone",))) is None  # not only today's plan: not a contact list
+    assert todays_list(Filters(flags=("worth_saving",), recommended=("phone", "chat"))) is None
+    assert parse_params({"list": ["fax"]}, OPTIONS)[0] == Filters()
 
 
 def test_malformed_values_are_dropped_one_by_one():
@@ -60,7 +72,7 @@ def test_malformed_values_are_dropped_one_by_one():
         OPTIONS,
     )
     assert view == Filters(tiers=("high",), products=("Docs",), cohort_weeks=(dt.date(2026, 11, 23),))
-    assert (sort, page) == ("risk", 1)
+    assert (sort, page) == (DEFAULT_SORT, 1)
 
 
 def test_parse_instance():
@@ -84,5 +96,6 @@ def test_any_url_parses_to_offered_values(params):
     assert set(view.cohort_weeks) <= set(OPTIONS.cohort_weeks) and set(view.channels) <= set(OPTIONS.channels)
     assert view.team_size is None or 1 <= view.team_size[0] <= view.team_size[1] <= OPTIONS.team_size_max
     assert view.search == "" or view.search.isdigit()
-    assert sort in ("risk", "value", "change") and page >= 1
+    assert set(view.recommended) <= set(OPTIONS.recommended)
+    assert sort in SORTS and page >= 1
     hash(view)

@@ -24,7 +24,6 @@ from tests.churn_core.test_secrets import (  # noqa: F401 (fixtures)
     quoting_everything,
     webhook,
 )
-from tests.conftest import SCORE_DATES
 from tests.dashboard.test_pages import APP, GENERIC_ERROR
 
 ANALYST = User("ann@example.com", role="analyst")
@@ -74,7 +73,8 @@ def test_an_export_and_its_audit_entry_hold_no_credential(planted, scored_home, 
     admin = User("root@example.com", role="admin")
     before = len(audit.audit_entries(warehouse, admin))  # the session's warehouse may hold earlier tests' exports
     for kind in ("csv", "xlsx"):
-        payload = data.export_file(settings, ANALYST, SCORE_DATES[-1], views.Filters(), "risk", columns, kind)()
+        score_set = views.score_sets(warehouse)[0]
+        payload = data.export_file(settings, ANALYST, score_set, views.Filters(), "risk", columns, kind)()
         assert payload
         if kind == "csv":
             text = payload.decode("utf-8-sig")

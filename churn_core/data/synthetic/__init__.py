@@ -12,7 +12,9 @@ The story the data tells, one module per part:
   (0, 1)) that drives its usage; team size (heavy-tailed, mostly 2-20 seats) scales users and volumes, and
   its engagement decays or grows over the 14-day trial depending on the propensity.
 * usage.py: daily_usage has one row per instance and trial day 0..13 reached by `end_date`.
-* touches.py: the marketing touches of everyone outside the 10% control group, and what each is worth.
+* The control group is the product's own measurement holdout (churn_core.data.holdout, 10% by default),
+  drawn by the same function `churn etl` assigns it with, so on the demo the two are the same evaluators.
+* touches.py: the marketing touches of everyone outside the control group, and what each is worth.
 * The outcome `retained` is drawn from `true_retention_prob` = a non-linear function of the propensity,
   week-1 behaviour (days 0..7) and segment, plus the additive uplift of the touches received.
   demo_truth.effect_<channel> is the true expected uplift (in retention probability) of ONE touch on that
@@ -29,7 +31,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from churn_core.data.synthetic.common import TRIAL_DAYS, epoch
+from churn_core.data.synthetic.common import TRIAL_DAYS, epoch, weekday
 from churn_core.data.synthetic.evaluators import (
     base_retention,
     draw_segments,
@@ -40,6 +42,7 @@ from churn_core.data.synthetic.evaluators import (
 )
 from churn_core.data.synthetic.touches import content_frame, engagement_frame, per_touch_effects, simulate_touches
 from churn_core.data.synthetic.usage import simulate_usage, usage_frame
+from churn_core.settings import Settings
 
 __all__ = ["DEFAULT_END_DATE", "TABLE_NAMES", "TRIAL_DAYS", "generate"]
 
@@ -48,17 +51,23 @@ TABLE_NAMES: tuple[str, ...] = ("evaluators", "daily_usage", "engagements", "con
 
 
 def generate(
-    n_evaluators: int = 57_700, days: int = 90, seed: int = 7, end_date: dt.date | None = None
+    n_evaluators: int = 57_700,
+    days: int = 90,
+    seed: int = 7,
+    end_date: dt.date | None = None,
+    holdout_share: float = Settings.holdout_share,
+    holdout_salt: str = Settings.holdout_salt,
 ) -> dict[str, pd.DataFrame]:
-    """The demo tables: evaluators, daily_usage, engagements, content and demo_truth (see the module doc)."""
+    """The demo tables: evaluators, daily_usage, engagements, content and demo_truth (see the module doc); the
+    control group is the holdout that settings holdout_share and holdout_salt give."""
     if n_evaluators < 1 or days < 1:
         raise ValueError("n_evaluators and days must be positive")
     end_date = end_date or DEFAULT_END_DATE
     rng = np.random.default_rng(seed)
     first_epoch = epoch(end_date) - (days - 1)
-    first_weekday = (end_date - dt.timedelta(days=days - 1)).weekday()  # Monday = 0
+    first_weekday = weekday(first_epoch)
 
-    segments = draw_segments(rng, int(n_evaluators), days, first_weekday)
+    segments = draw_segments(rng, int(n_evaluators), days, first_epoch, (holdout_share, holdout_salt))
     traits = draw_traits(rng, segments)
     usage = simulate_usage(rng, segments, traits, first_weekday)
     week1 = week1_behaviour(usage, segments.team)

@@ -43,3 +43,8 @@ def nullable(values: np.ndarray, null: np.ndarray | None = None) -> pd.arrays.In
 
 def epoch(day: dt.date) -> int:
     return (day - dt.date(1970, 1, 1)).days
+
+
+def weekday(epoch_day: int) -> int:
+    """Day of the week of a day counted from 1970-01-01 (a Thursday), Monday = 0."""
+    return (epoch_day + 3) % 7

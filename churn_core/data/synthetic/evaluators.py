@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from churn_core.data.synthetic.common import WEEK1_LAST_DAY, choice, date, nullable, sigmoid, text
+from churn_core.data import holdout
+from churn_core.data.synthetic.common import WEEK1_LAST_DAY, choice, date, nullable, sigmoid, text, weekday
 from churn_core.schema import CHANNELS
 
-CONTROL_SHARE = 0.10
 MIN_RESOLUTION_DAYS, MAX_RESOLUTION_DAYS = 14, 30
 PRODUCTS = ("Boards", "Docs", "Desk")
 PRODUCT_P = (0.56, 0.26, 0.18)
@@ -39,7 +39,7 @@ class Segments:
     source: np.ndarray
     edition: np.ndarray
     value: np.ndarray  # expected annual value
-    control: np.ndarray  # in the control group: no marketing touches
+    control: np.ndarray  # in the control group, the product's holdout (churn_core.data.holdout): no touches
 
 
 @dataclass(frozen=True)
@@ -70,8 +70,12 @@ class Week1:
     mobile: np.ndarray
 
 
-def draw_segments(rng: np.random.Generator, n: int, days: int, first_weekday: int) -> Segments:
-    """Sign-ups on each day of the window (fewer at weekends, slowly growing) and their segments."""
+def draw_segments(
+    rng: np.random.Generator, n: int, days: int, first_epoch: int, holdout_rule: tuple[float, str]
+) -> Segments:
+    """Sign-ups on each day of the window (fewer at weekends, slowly growing), their segments, and the control
+    group: the product's holdout for (share, salt) = `holdout_rule`, assigned exactly as `churn etl` assigns it."""
+    first_weekday = weekday(first_epoch)
     offsets = np.arange(days)
     weights = np.where((first_weekday + offsets) % 7 >= 5, 0.42, 1.0) * (1.0 + 0.25 * offsets / max(days, 1))
     start = np.sort(rng.choice(days, size=n, p=weights / weights.sum())).astype(np.int32)
@@ -93,7 +97,10 @@ def draw_segments(rng: np.random.Generator, n: int, days: int, first_weekday: in
     value = np.round(
         seats * price * np.asarray(PRODUCT_PRICE_FACTOR)[product] * 12.0 * np.exp(0.1 * rng.standard_normal(n)), 2
     )
-    control = rng.random(n) < CONTROL_SHARE
+    # evaluators are in arrival order (start day, then instance): positions within each stratum count up from 0
+    stratum = holdout.strata(np.asarray(PRODUCTS, dtype=object)[product], first_epoch + start)
+    position = holdout.arrival_positions(stratum, start, ids, np.zeros(n, np.int64))
+    control = holdout.held_out(stratum, position, *holdout_rule)
     return Segments(ids, start, team, band, product, region, source, edition, value, control)
 
 

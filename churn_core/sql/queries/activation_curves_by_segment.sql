@@ -1,5 +1,7 @@
--- activation_curves_by_segment: week-1 activation curves by segment or by channel, for trials started on or
--- after :since. Grain: one row per segment value and day 0..7.
+-- activation_curves_by_segment: week-1 activation by segment or by channel and cohort week, for trials started
+-- on or after :since: the curves (summed over weeks) and each segment's weekly trend (day 7) come from it;
+-- last_day, the data's last day, tells a cohort week still in progress (churn_core.views.activation).
+-- Grain: one row per segment value, cohort week and day 0..7.
 -- Inputs: activation_daily, evaluators, engagements. Parameters: :since (DATE), :dimension (one of
 -- 'product', 'edition', 'region', 'company_size_band', 'acquisition_source', 'channel').
 -- channel: the channel of the first touch delivered in the trial's first week; control-group trials are
@@ -34,15 +36,22 @@ labelled AS (
     FROM evaluators AS e
     LEFT JOIN first_touch AS f
         ON f.instance = e.instance
+),
+last_day AS (
+    SELECT max(date_add('day', day_index, eval_start_date)) AS d
+    FROM activation_daily
 )
 SELECT
     l.segment,
+    a.cohort_week,
     a.day_index,
     count(*) AS evaluators,
-    sum(a.activated) AS activated
+    sum(a.activated) AS activated,
+    d.d AS last_day
 FROM activation_daily AS a
 JOIN labelled AS l
     ON l.instance = a.instance
+CROSS JOIN last_day AS d
 WHERE a.eval_start_date >= :since
-GROUP BY l.segment, a.day_index
-ORDER BY l.segment, a.day_index
+GROUP BY l.segment, a.cohort_week, a.day_index, d.d
+ORDER BY l.segment, a.cohort_week, a.day_index

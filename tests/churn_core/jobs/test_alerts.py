@@ -1,5 +1,5 @@
-"""Alerts for failed runs: a JSON POST to a webhook on 127.0.0.1 and a command fed JSON on stdin, with no
-secret in the alert or the logs."""
+"""Alerts for failed runs (and for telemetry that stopped arriving): a JSON POST to a webhook on 127.0.0.1 and
+a command fed JSON on stdin, with no secret in the alert or the logs."""
 
 from __future__ import annotations
 
@@ -13,13 +13,16 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
+from churn_core.data.freshness import local_today
 from churn_core.jobs import history
 from churn_core.jobs.alerts import Alert, send_alert
 from churn_core.jobs.history import RunRecord, utc_now
 from churn_core.jobs.logs import LOG_FILE, configure_job_logging
 from churn_core.jobs.runner import JobFailed, StepOutcome, execute_job
+from churn_core.jobs.steps import telemetry_step
 from churn_core.warehouse import open_warehouse
 from tests.conftest import make_settings
 
@@ -137,3 +140,36 @@ def test_library_warnings_reach_the_job_log_redacted(tmp_path: Path) -> None:
     log = (settings.log_dir / LOG_FILE).read_text()
     assert "WARNING retrying ***" in log and SECRET not in log
     assert "bytes scanned" not in log
+
+
+def _telemetry_until(settings: Any, last_day: dt.date) -> None:
+    """daily_usage whose last day is `last_day` (the only column the telemetry check reads)."""
+    days = pd.date_range(last_day - dt.timedelta(days=3), last_day).date
+    open_warehouse(settings).write_table("daily_usage", pd.DataFrame({"instance": 1, "usage_date": days}))
+
+
+def test_the_daily_job_warns_when_telemetry_stops_arriving(tmp_path: Path, webhook: Any) -> None:
+    settings = make_settings(tmp_path / "home", alert_webhook_url=webhook.url, stale_after_days=2)
+    today = local_today(settings)
+    _telemetry_until(settings, today - dt.timedelta(days=9))
+    result = execute_job("daily", [("telemetry", telemetry_step), ("etl", lambda c: StepOutcome())], settings)
+
+    assert result.status == "succeeded"  # the scores are still written, on the data there is
+    [sent] = webhook.received
+    body = sent["body"]
+    assert (body["job"], body["status"], body["step"]) == ("daily", "warning", "telemetry")
+    assert body["run_id"] == result.run_id
+    assert "stopped arriving" in body["error"] and f"{today - dt.timedelta(days=9):%d %b %Y}" in body["error"]
+    assert "9 days before today" in body["error"]
+    recorded = open_warehouse(settings).query(
+        "SELECT detail FROM job_runs WHERE step = 'telemetry' AND status = 'succeeded'"
+    )
+    assert "stopped arriving" in recorded["detail"].iloc[0]
+
+
+def test_telemetry_within_stale_after_days_sends_no_alert(tmp_path: Path, webhook: Any) -> None:
+    settings = make_settings(tmp_path / "home", alert_webhook_url=webhook.url, stale_after_days=2)
+    _telemetry_until(settings, local_today(settings) - dt.timedelta(days=2))
+    result = execute_job("daily", [("telemetry", telemetry_step)], settings)
+    assert webhook.received == []
+    assert result.steps[0].outcome.detail.startswith("Telemetry up to")

@@ -28,7 +28,7 @@ from churn_core.model.card import DataSummary, ModelCard
 from churn_core.model.features import SEED_NUMERIC, FeaturePipeline
 from churn_core.model.registry import Registry
 from churn_core.schema import CHANNELS, EVALUATOR_SCORES
-from churn_core.scoring import integrity
+from churn_core.scoring import integrity, targeting
 from churn_core.scoring import score as scoring
 from churn_core.settings import Settings
 from churn_core.warehouse import open_warehouse
@@ -112,9 +112,9 @@ def test_probability_margin_and_shap_agree_with_the_model(scored, model) -> None
     assert ranked["risk_rank"].tolist() == list(range(1, len(scores) + 1))
     assert ranked["churn_probability"].is_monotonic_decreasing
     tier = np.where(
-        scores["churn_probability"] >= 0.6,
+        scores["churn_probability"] >= max(0.6, model.threshold),
         "high",
-        np.where(scores["churn_probability"] >= 0.3, "medium", "low"),
+        np.where(scores["churn_probability"] >= model.threshold, "medium", "low"),
     )
     assert (scores["risk_tier"] == tier).all()
     np.testing.assert_allclose(scores["value_at_risk"], scores["churn_probability"] * scores["expected_annual_value"])
@@ -139,14 +139,26 @@ def test_reached_channels_and_activation_come_from_the_raw_tables(scored, small_
 
 def test_targeting_columns_follow_the_rules(scored) -> None:
     s = open_warehouse(scored).query("SELECT * FROM evaluator_scores")
-    assert set(s["segment"]) <= {"worth saving", "might swing", "at risk, low value", "on track"}
-    assert ((s["worth_saving"] == 1) == ((s["predicted_churn"] == 1) & (s["expected_value"] > 0))).all()
+    assert set(s["segment"]) <= set(targeting.SEGMENTS)
+    planned = s[s["worth_saving"] == 1]
+    assert len(planned) > 50 and (planned["expected_value"] > 0).all()
+    for channel, n in planned["recommended_channel"].value_counts().items():
+        assert n <= (scored.channel_capacity(channel) or n)
+        ranks = planned.loc[planned["recommended_channel"] == channel].sort_values("plan_rank")
+        assert ranks["plan_rank"].tolist() == list(range(1, n + 1)) and ranks["expected_value"].is_monotonic_decreasing
+    assert s.loc[s["worth_saving"] == 0, "plan_rank"].isna().all()
     assert (s.loc[s["might_swing"] == 1, "predicted_churn"] == 0).all()
+    held = s[s["control_group"] == 1]
+    assert len(held) > 20 and (held["segment"] == "held out").all()
+    assert held["recommended_channel"].isna().all() and held["expected_value"].isna().all()
+    assert (held[["worth_saving", "might_swing"]] == 0).all().all()
     assert set(s["recommended_channel"].dropna()) <= set(CHANNELS)
-    best = s[[f"uplift_{c}" for c in CHANNELS]].to_numpy()[
-        np.arange(len(s)), [CHANNELS.index(c) for c in s["recommended_channel"]]
+    chosen = s[s["recommended_channel"].notna()]
+    best = chosen[[f"uplift_{c}" for c in CHANNELS]].to_numpy()[
+        np.arange(len(chosen)), [CHANNELS.index(c) for c in chosen["recommended_channel"]]
     ]
-    np.testing.assert_allclose(s["channel_uplift"], best)
+    np.testing.assert_allclose(chosen["channel_uplift"], best)
+    assert s.loc[s["recommended_channel"].isna(), "channel_uplift"].isna().all()
     assert s["top_reason"].notna().all()
     drivers = [json.loads(t) for t in s["top_drivers"]]
     assert all(set(d) == {"feature", "value", "shap", "reason"} for row in drivers for d in row)
@@ -170,7 +182,8 @@ def test_side_tables_are_written_with_the_set(scored, model) -> None:
         "cost",
     ]
     assert sorted(effects["channel"]) == sorted(CHANNELS)
-    assert effects["recommended"].sum() == warehouse.count("evaluator_scores")
+    recommended = warehouse.query("SELECT count(recommended_channel) AS n FROM evaluator_scores").iloc[0, 0]
+    assert effects["recommended"].sum() == recommended > 0
     # what the dashboard reads of them
     sets = views.score_sets(warehouse)
     assert [(s.as_of, s.model_version, s.scored) for s in sets] == [
@@ -421,6 +434,10 @@ def test_scoring_in_small_batches_writes_the_same_signed_set(scored, model, tmp_
     for table, order in (("evaluator_scores", "instance"), ("score_drift", "feature"), ("channel_effects", "channel")):
         query = f"SELECT * FROM {table} ORDER BY {order}"
         pd.testing.assert_frame_equal(batched.query(query), whole.query(query), check_exact=False, rtol=1e-12)
-    manifest = "SELECT * EXCLUDE (created_at, seconds, signature) FROM score_sets"  # each home has its own key
+    # Each home has its own key, and the manifest's own digest covers when and how fast it was written.
+    manifest = "SELECT * EXCLUDE (created_at, seconds, signature, fingerprint) FROM score_sets"
     pd.testing.assert_frame_equal(batched.query(manifest), whole.query(manifest))
+    digests = [json.loads(w.query("SELECT fingerprint FROM score_sets").iloc[0, 0])["tables"] for w in (batched, whole)]
+    for table in ("evaluator_scores", "score_drift", "channel_effects", "content_effects"):
+        assert digests[0][table] == digests[1][table]
     assert integrity.check_score_set(batched, settings, DEMO_END).rows == batched.count("instances_w1")

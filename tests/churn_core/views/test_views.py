@@ -10,6 +10,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from churn_core import views
+from churn_core.schema import CHANNELS
 from churn_core.scoring.explain import TreeExplainer
 from churn_core.views import Filters
 from churn_core.warehouse import open_warehouse
@@ -73,6 +74,9 @@ def test_filter_options_list_what_the_set_holds(wh, scores):
         Filters(),
         Filters(tiers=("high",)),
         Filters(flags=("worth_saving", "might_swing"), products=("Boards",)),
+        Filters(flags=("control_group",)),
+        Filters(recommended=("phone", views.NO_CHANNEL)),
+        Filters(flags=("worth_saving",), recommended=("chat",)),
         Filters(channels=("email",)),
         Filters(channels=(views.NOT_REACHED,)),
         Filters(team_size=(3, 10), day_of_trial=(2, 5), regions=("EMEA", "APAC")),
@@ -84,7 +88,10 @@ def test_page_and_summary_match_pandas(wh, scores, filters):
     if filters.tiers:
         expected = expected[expected["risk_tier"].isin(filters.tiers)]
     if filters.flags:
-        expected = expected[(expected["worth_saving"] == 1) | (expected["might_swing"] == 1)]
+        expected = expected[(expected[list(filters.flags)] == 1).any(axis=1)]
+    if filters.recommended:
+        rec = expected["recommended_channel"]
+        expected = expected[rec.isin(filters.recommended) | (rec.isna() & (views.NO_CHANNEL in filters.recommended))]
     if filters.products:
         expected = expected[expected["product"].isin(filters.products)]
     if filters.regions:
@@ -104,7 +111,12 @@ def test_page_and_summary_match_pandas(wh, scores, filters):
     assert summary.high_risk == (expected["risk_tier"] == "high").sum()
     assert summary.worth_saving == (expected["worth_saving"] == 1).sum()
     assert summary.might_swing == (expected["might_swing"] == 1).sum()
+    assert summary.flagged == (expected["predicted_churn"] == 1).sum()
+    assert summary.held_out == (expected["control_group"] == 1).sum()
+    assert summary.plan_value == pytest.approx(expected.loc[expected["worth_saving"] == 1, "expected_value"].sum())
     assert summary.value_at_risk == pytest.approx(expected["value_at_risk"].sum())
+    planned = expected[expected["worth_saving"] == 1]["recommended_channel"].value_counts()
+    assert views.plan_by_channel(wh, AS_OF, filters) == {c: int(planned.get(c, 0)) for c in CHANNELS}
     page = views.at_risk_page(wh, AS_OF, filters, "risk", 0, 20)
     top = expected.sort_values(["churn_probability", "instance"], ascending=[False, True]).head(20)
     assert page["instance"].tolist() == top["instance"].tolist()
@@ -119,10 +131,23 @@ def test_paging_and_sorting(wh, scores):
     change = views.at_risk_page(wh, AS_OF, Filters(), "change", 0, 10)
     assert change["probability_change"].iloc[0] == pytest.approx(scores["probability_change"].max())
     odd = views.at_risk_page(wh, AS_OF, Filters(), "x'; DROP TABLE t; --", 0, 5)
-    assert odd["churn_probability"].is_monotonic_decreasing
+    assert (
+        odd["instance"].tolist()
+        == views.at_risk_page(wh, AS_OF, Filters(), views.DEFAULT_SORT, 0, 5)["instance"].tolist()
+    )
 
 
-def test_export_is_the_filtered_query_without_paging(wh, scores):
+def test_the_default_order_is_todays_plan_then_the_value_of_contact(wh, scores):
+    listed = pd.concat([views.at_risk_page(wh, AS_OF, Filters(), "plan", p, 100) for p in range(20)])
+    assert len(listed) == len(scores)
+    planned = int(scores["worth_saving"].sum())
+    assert (listed["worth_saving"].iloc[:planned] == 1).all() and (listed["worth_saving"].iloc[planned:] == 0).all()
+    assert listed["expected_value"].iloc[:planned].is_monotonic_decreasing
+    rest = listed.iloc[planned:]
+    assert rest["control_group"].iloc[-int(scores["control_group"].sum()) :].eq(1).all()  # no value: last
+
+
+def test_export_is_the_filtered_query_without_paging_and_never_mixes_in_the_holdout(wh, scores):
     f = Filters(tiers=("high", "medium"))
     out = views.at_risk_export(
         wh,
@@ -133,8 +158,26 @@ def test_export_is_the_filtered_query_without_paging(wh, scores):
         100_000,
     )
     assert list(out.columns) == ["instance", "risk_tier", "shap_w1_active_users", "uplift_email", "product"]
-    assert len(out) == scores["risk_tier"].isin(["high", "medium"]).sum() > 50
+    flagged = scores[scores["risk_tier"].isin(["high", "medium"])]
+    assert len(out) == (flagged["control_group"] == 0).sum() > 50
+    assert not set(out["instance"]) & set(scores.loc[scores["control_group"] == 1, "instance"])
+    held = views.at_risk_export(wh, AS_OF, f, "risk", ["control_group"], 100_000, held_out=True)
+    assert len(held) == (flagged["control_group"] == 1).sum() > 0 and (held["control_group"] == 1).all()
     assert len(views.at_risk_export(wh, AS_OF, f, "risk", ["product"], 7)) == 7
+
+
+def test_the_export_file_says_what_it_holds(wh):
+    score_set = views.score_sets(wh)[0]
+    f = Filters(tiers=("high",), products=(HOSTILE_PRODUCT,))
+    export = views.at_risk_file(wh, score_set, f, "plan", ["churn_probability", "shap_w1_active_users"], 10)
+    assert list(export.rows.columns) == ["instance", "control_group", "churn_probability", "shap_w1_active_users"]
+    about = dict(export.about)
+    assert about["Score date"] == AS_OF.isoformat() and about["Model version"] == score_set.model_version
+    assert about["Filters"] == f"tier: high; product: {HOSTILE_PRODUCT}" and about["Sort"] == views.SORTS["plan"]
+    assert about["List"].endswith("(the measurement holdout is left out)")
+    assert export.formats["churn_probability"] == views.column_format("churn_probability")
+    assert export.formats["shap_w1_active_users"].header == "Driver: people active so far (log-odds)"
+    assert about["Column: Churn risk"].startswith("calibrated probability")
 
 
 def test_export_columns_are_the_schema_then_shap_and_uplift(wh):
@@ -143,13 +186,40 @@ def test_export_columns_are_the_schema_then_shap_and_uplift(wh):
     assert "shap_w1_active_users" in columns and "uplift_in_app" in columns and "shap_base" in columns
 
 
-def test_week1_activation(wh):
-    kpi = views.week1_activation(wh, AS_OF)
-    truth = wh.query("SELECT eval_start_date, activated FROM activation_daily WHERE day_index = 7")
-    start = pd.to_datetime(truth["eval_start_date"]).dt.date
-    this = truth[(start > AS_OF - dt.timedelta(days=14)) & (start <= AS_OF - dt.timedelta(days=7))]
-    assert kpi.this_week_n == len(this)
-    assert kpi.this_week == pytest.approx(this["activated"].mean())
+def test_activation_headline_is_the_last_complete_week_against_the_one_before(wh):
+    raw = wh.query("SELECT cohort_week, eval_start_date, day_index, activated FROM activation_daily")
+    last_day = (pd.to_datetime(raw["eval_start_date"]) + pd.to_timedelta(raw["day_index"], unit="D")).max()
+    day7 = raw[raw["day_index"] == 7].assign(week=pd.to_datetime(raw["cohort_week"]))
+    complete = day7[day7["week"] + pd.Timedelta(days=13) <= last_day].groupby("week")["activated"].mean()
+    trend = views.activation_trend(wh)
+    headline = views.activation_headline(trend)
+    assert pd.Timestamp(headline.week) == complete.index[-1] and headline.rate == pytest.approx(complete.iloc[-1])
+    assert pd.Timestamp(headline.previous_week) == complete.index[-2]
+    assert headline.change == pytest.approx(complete.iloc[-1] - complete.iloc[-2])
+    assert headline.evaluators == (day7["week"] == complete.index[-1]).sum()
+    partial = trend[~trend["complete"]]
+    assert len(partial) and partial["change"].isna().all()  # a week in progress is never compared
+    assert (partial["days_so_far"] < 14).all() and (trend.loc[trend["complete"], "days_so_far"] == 14).all()
+    assert views.activation_headline(trend[~trend["complete"]]) == views.ActivationHeadline()
+
+
+def test_segments_come_in_their_natural_order_with_a_weekly_trend(wh):
+    by = views.activation_by_segment(wh, "company_size_band", AS_OF - dt.timedelta(weeks=8))
+    bands = ["1-10", "11-50", "51-200", "201-1000", "1001-5000", "5001+"]
+    assert list(by["segment"].cat.categories) == [b for b in bands if b in set(by["segment"])]
+    assert len(by["segment"].cat.categories) >= 5
+    weekly = views.segment_trend(by)
+    assert weekly["complete"].all() and weekly["rate"].between(0, 1).all()
+    changes = views.segment_changes(weekly)
+    assert list(changes["segment"]) == list(by["segment"].cat.categories)
+    small = changes["evaluators"].lt(views.SEGMENT_MIN_TRIALS) | changes["previous_evaluators"].lt(
+        views.SEGMENT_MIN_TRIALS
+    )
+    assert changes.loc[small, "change"].isna().all()
+    big = changes[~small]
+    assert np.allclose(big["change"], big["rate"] - big["previous_rate"])
+    channels = views.activation_by_segment(wh, "channel", AS_OF - dt.timedelta(weeks=8))
+    assert "in-app" in set(channels["segment"]) and "in_app" not in set(channels["segment"])
 
 
 def test_profile_and_drivers_add_up(wh, scores, scored_home):
@@ -201,9 +271,9 @@ def test_activation_views_match_activation_daily(wh):
     expected = raw.groupby(["cohort_week", "day_index"])["activated"].mean()
     got = curves.set_index(["cohort_week", "day_index"])["rate"]
     assert np.allclose(got.sort_index().to_numpy(), expected.sort_index().to_numpy())
-    by = views.activation_curves_by_segment(wh, "channel", AS_OF - dt.timedelta(weeks=8))
+    by = views.segment_curves(views.activation_by_segment(wh, "channel", AS_OF - dt.timedelta(weeks=8)))
     assert "no contact (control)" in set(by["segment"])
-    assert set(views.activation_curves_by_segment(wh, "bogus", AS_OF)["segment"]) <= {
+    assert set(views.activation_by_segment(wh, "bogus", AS_OF)["segment"]) <= {
         "Boards",
         "Docs",
         "Desk",
@@ -225,12 +295,25 @@ def test_channel_views(wh):
     assert control["evaluators"] == raw["n"] and control["resolved"] == raw["r"]
     assert control["retention"] == pytest.approx(raw["k"] / raw["r"])
     assert (outcomes["retention_low"] <= outcomes["retention"]).all()
-    content = views.content_lift(wh, min_resolved=30)
-    assert content["content_id"].notna().all() and content["lift_low"].le(content["lift"]).all()
-    assert content["enough_data"].is_monotonic_decreasing
+    assert "in-app" in set(outcomes["label"]) and control["label"] == views.CONTROL_ARM
+    engaged = views.content_lift(wh)
+    assert engaged["content_id"].notna().all() and engaged["lift_low"].le(engaged["lift"]).all()
     effects = views.channel_uplift(wh, AS_OF)
     assert set(effects["channel"]) == {"email", "phone", "chat", "push", "in_app"}
+    assert set(effects["label"]) == {"email", "phone", "chat", "push", "in-app"}
     assert {"uplift", "ci_low", "ci_high", "n_treated", "n_control", "cost"} <= set(effects.columns)
+
+
+def test_content_effects_rank_and_filter(wh):
+    everything = views.content_effects(wh, AS_OF)
+    assert len(everything) == wh.query("SELECT count(*) AS n FROM content").iloc[0]["n"]
+    assert everything["lift"].is_monotonic_decreasing and everything["title"].notna().all()
+    assert (everything["ci_low"] <= everything["lift"]).all() and (everything["lift"] <= everything["ci_high"]).all()
+    middle = int(everything["n_sent"].median())
+    some = views.content_effects(wh, AS_OF, min_sent=middle, conservative=True)
+    assert 0 < len(some) < len(everything) and (some["n_sent"] >= middle).all()
+    assert some["ci_low"].is_monotonic_decreasing
+    assert "in-app" in set(everything["label"])
 
 
 def test_shap_importance_is_computed_in_sql_and_matches_pandas(wh, scores):

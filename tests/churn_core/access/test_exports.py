@@ -202,12 +202,17 @@ DISGUISED = [
 ]
 
 
+def _one_cell(value: str) -> Export:
+    return Export(pd.DataFrame({"c": [value]}), {"c": ColumnFormat("c")})
+
+
 def _csv_cell(value: str) -> str:
-    return pd.read_csv(io.BytesIO(to_csv_bytes(pd.DataFrame({"c": [value]}))), dtype=str, keep_default_na=False)["c"][0]
+    text = io.BytesIO(to_csv_bytes(_one_cell(value)))
+    return pd.read_csv(text, dtype=str, keep_default_na=False, encoding="utf-8-sig")["c"][0]
 
 
 def _excel_cell(value: str) -> str:
-    sheet = load_workbook(io.BytesIO(to_excel_bytes(pd.DataFrame({"c": [value]})))).active
+    sheet = load_workbook(io.BytesIO(to_excel_bytes(_one_cell(value)))).active
     return sheet.cell(row=2, column=1).value
 
 

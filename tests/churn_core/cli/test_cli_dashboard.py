@@ -4,7 +4,7 @@ any address, and open mode stays on loopback (the server checks again: tests/das
 from __future__ import annotations
 
 import importlib
-import subprocess
+import os
 
 import pytest
 from typer.testing import CliRunner
@@ -17,14 +17,15 @@ command_module = importlib.import_module("churn_core.cli.dashboard")  # the pack
 
 @pytest.fixture()
 def started(tmp_path, monkeypatch) -> list[list[str]]:
-    """HOME and the app's folder in tmp; the server commands `churn dashboard` would start, not started."""
+    """HOME and the app's folder in tmp; the server commands `churn dashboard` would become (exec), not run."""
     for folder in ("home", "app"):
         (tmp_path / folder / ".streamlit").mkdir(parents=True)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("CHURN_HOME", str(tmp_path / "churn"))
     monkeypatch.setattr(command_module, "APP_ROOT", tmp_path / "app")
+    monkeypatch.chdir(tmp_path)  # the command moves to the app's folder; the test's own folder comes back after
     calls: list[list[str]] = []
-    monkeypatch.setattr(subprocess, "call", lambda command, **kw: calls.append(command) or 0)
+    monkeypatch.setattr(os, "execve", lambda executable, command, env: calls.append(command))
     return calls
 
 

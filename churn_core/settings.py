@@ -63,11 +63,12 @@ class Settings:
     capacity_per_week: int = 500
     random_seed: int = 27
     tuning_folds: int = 3  # CV folds of the hyper-parameter search (grouped by evaluator, stratified)
-    tuning_max_trials: int = 40  # configurations tried at most (the time budget usually stops it first)
+    tuning_max_trials: int = 40  # configurations tried at most (patience usually stops the search first)
+    tuning_patience: int = 5  # trials in a row without a gain of tuning_min_gain end the search
     tuning_max_rounds: int = 2000  # trees per trial at most; early stopping ends most trials far sooner
     tuning_max_rows: int = 100_000  # the search uses whole evaluators drawn up to this many rows
     early_stopping_rounds: int = 50
-    tuning_min_gain: float = 0.002  # CV ROC AUC the seed's or a random configuration must add to beat a start
+    tuning_min_gain: float = 0.001  # CV ROC AUC a later configuration must add to become the best
     calibration_method: str = "auto"  # platt, isotonic or auto (the better on held-out log-loss)
     threshold_rule: str = "f2"  # the card's decision cut-off: f2 (maximise F2) or capacity (fill capacity_per_week)
     bootstrap_samples: int = 200  # resamples for the confidence intervals of ROC AUC and PR AUC
@@ -156,6 +157,11 @@ class Settings:
     @property
     def signing_key_file(self) -> Path:
         return self.home / "signing.key"
+
+    @property
+    def kernel_cache_dir(self) -> Path:
+        """The compiled SHAP kernels (churn_core.scoring.treeshap_kernels.cache_in)."""
+        return self.home / "kernels"
 
     def channel_cost(self, channel: str) -> float:
         return float(getattr(self, f"channel_cost_{channel}"))

@@ -49,6 +49,10 @@ def main() -> None:
     except SettingsError as exc:
         st.error(ui.error_text(exc), icon=":material/error:")
         return
+    problem = auth.exposure_problem()
+    if problem:
+        auth.refused_page(ui.PRODUCT, ui.error_text(ChurnError(problem), settings))
+        return
     user = auth.current_user(settings)
     if user is None:
         auth.sign_in_page(ui.PRODUCT)

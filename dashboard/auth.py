@@ -1,32 +1,53 @@
-"""Sign-in for the dashboard: st.login against the OIDC provider in .streamlit/secrets.toml, roles from settings.
+"""Sign-in for the dashboard: st.login against the OIDC provider of the secrets Streamlit reads, roles from settings.
 
-Without an [auth] section the app runs open for one local user (`churn dashboard` refuses any address but
-127.0.0.1 then), and the sidebar says so.
+Every run of a page first asks churn_core.access.roles.check_exposure about the files Streamlit reads and the
+address its server listens on: a sign-in configuration that cannot work shows only an error (no data, no
+admin), and so does open mode (no [auth] anywhere) on a server that listens beyond loopback.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
-from churn_core.access.roles import SignIn, User, open_mode_user, sign_in, signed_in_user
+from churn_core.access.roles import (
+    AccessDenied,
+    SignIn,
+    User,
+    check_exposure,
+    open_mode_user,
+    sign_in,
+    signed_in_user,
+)
 from churn_core.settings import Settings
 
 
-def configured_sign_in() -> SignIn:
-    """The sign-in the secrets Streamlit read (and st.login uses) configure."""
+def _secrets_files() -> list[Path]:
+    return [Path(p) for p in st.get_option("secrets.files")]
+
+
+def exposure_problem() -> str | None:
+    """Why this app must not serve anything now (misconfigured sign-in, or open mode beyond loopback), if so."""
     try:
-        return sign_in(st.secrets.get("auth"))
-    except Exception:  # no secrets file at all, or one that does not parse: run open, on loopback only
-        return SignIn.OFF
+        check_exposure(st.get_option("server.address"), _secrets_files())
+    except AccessDenied as exc:
+        return str(exc)
+    return None
 
 
 def current_user(settings: Settings) -> User | None:
     """The user of this session: the local user in open mode, None when sign-in is needed."""
-    if not configured_sign_in().required:
+    if sign_in(_secrets_files()).mode is SignIn.OFF:
         return open_mode_user(settings)
     if not st.user.is_logged_in:
         return None
     return signed_in_user(settings, st.user.to_dict())
+
+
+def refused_page(product: str, problem: str) -> None:
+    st.title(product)
+    st.error(problem, icon=":material/lock:")
 
 
 def sign_in_page(product: str) -> None:
@@ -50,6 +71,7 @@ def sidebar_identity(user: User) -> None:
         st.button("Sign out", on_click=st.logout, key="sign_out", type="tertiary")
     else:
         st.caption(
-            ":material/lock_open: No sign-in is configured, so this app runs open on 127.0.0.1 for you "
-            "alone. Configure an identity provider in .streamlit/secrets.toml before sharing it."
+            f":material/lock_open: No sign-in is configured, so this app runs open on "
+            f"{st.get_option('server.address')} (this machine only) for you alone. Configure an identity "
+            "provider in .streamlit/secrets.toml before sharing it."
         )

@@ -50,15 +50,26 @@ def export_rows(
 
 
 def promote_model(
-    settings: Settings, warehouse: Warehouse, user: User, version: str, force: bool = False
+    settings: Settings,
+    warehouse: Warehouse,
+    user: User,
+    version: str,
+    force: bool = False,
+    dataset: str = "evaluators",
 ) -> Comparison:
     """Make `version` the champion (admins only), under the registry's not-worse rule unless forced; audited."""
     from churn_core.model.registry import Registry  # loads XGBoost: only when promoting
 
     require(user, "promote")
-    comparison = Registry(settings).promote(version, force=force)
-    audit.record(warehouse, user, "promote", {"version": version, "force": force, "previous": comparison.champion}, 1)
+    comparison = Registry(settings, dataset).promote(version, force=force)
+    record_promotion(warehouse, user, comparison, force)
     return comparison
+
+
+def record_promotion(warehouse: Warehouse, user: User, comparison: Comparison, force: bool) -> None:
+    """The audit entry of a promotion, wherever it came from (dashboard, CLI, `churn train`, the weekly job)."""
+    detail = {"version": comparison.candidate, "force": force, "previous": comparison.champion}
+    audit.record(warehouse, user, "promote", detail, 1)
 
 
 def create_play(warehouse: Warehouse, user: User, play: Play) -> None:

@@ -7,8 +7,11 @@ machine-friendly layout keeps snake_case column names and plain values (fraction
 A column with no value in any row is left out of the human layout (the description names it).
 
 A cell that begins with `=`, `+`, `-`, `@`, a tab or a carriage return is read by spreadsheet programs
-as a formula (CSV/formula injection, OWASP). Every text cell that does is prefixed with a single quote,
-so it shows as the text it is. Numbers stay numbers: only text cells are touched.
+as a formula (CSV/formula injection, OWASP). One rule, `neutralise_cell`, makes every text cell of both
+formats safe: control characters a cell cannot hold (NUL and the like) are removed first, then a cell whose
+first visible character starts a formula -- after invisible ones (zero-width spaces, a byte-order mark,
+spaces), and counting the full-width `＝＋－＠` that East-Asian input turns into formulas -- gets a leading
+single quote, so it shows as the text it is. Numbers stay numbers: only text cells are touched.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from typing import Any
 
 import pandas as pd
 
-FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff \u00a0"  # may stand before a formula without being seen
 EXPORT_ROW_CAP = 100_000  # rows in one export; the page says so and the file name says when it was cut
 EXCEL_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MIME = "text/csv"
@@ -72,10 +76,12 @@ class ExportOptions:
 
 
 def neutralise_cell(value: Any) -> Any:
-    """The value, with a leading single quote when it is text a spreadsheet would run as a formula."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
+    """Text as both export formats write it: without the control characters a cell cannot hold, and with a
+    leading single quote when a spreadsheet would run it as a formula. Other values are returned as they are."""
+    if not isinstance(value, str):
+        return value
+    text = _ILLEGAL_XML.sub("", value)  # first: removing one may expose a leading "="
+    return "'" + text if text.lstrip(INVISIBLE).startswith(FORMULA_PREFIXES) else text
 
 
 def neutralise_frame(df: pd.DataFrame) -> pd.DataFrame:
@@ -194,10 +200,8 @@ def _excel_value(value: Any) -> Any:
         return None
     if isinstance(value, float) and value != value:
         return None
-    if isinstance(value, str):
-        # Strip first, then neutralise: removing a control character may expose a leading "=".
-        # (openpyxl stores any text beginning with "=" as a formula; neutralised text never does.)
-        return neutralise_cell(_ILLEGAL_XML.sub("", value))
+    if isinstance(value, str):  # (openpyxl stores text beginning with "=" as a formula; neutralised text never does)
+        return neutralise_cell(value)
     if isinstance(value, pd.Timestamp):
         return value.to_pydatetime()
     if hasattr(value, "item") and not isinstance(value, dt.date):

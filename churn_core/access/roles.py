@@ -2,21 +2,23 @@
 
 Roles map to permissions: marketer (browse), manager (browse, activation, plays: create and pause contact
 plays), analyst (browse, export, and export_holdout: the measurement holdout as its own, labelled list), admin
-(everything: also model promotion and the audit log). A user's role comes from the settings
-`role_<name>` lists (e-mail addresses, or `group:<name>` for groups the identity provider sends); the
-strongest role wins. Without a sign-in provider the dashboard runs open on 127.0.0.1 only, for one
-person on their own machine, with `open_mode_role`.
+(everything: also model promotion and the audit log). A user's role comes from the settings `role_<name>`
+lists -- verified e-mail addresses, `group:<name>` for groups the identity provider sends, `sub:<subject>` for
+its subject identifiers -- and only from claims the provider vouches for (`Identity`); the strongest role wins.
+Without a sign-in provider the dashboard runs open on loopback only, for one person on their own machine, with
+`open_mode_role`; a sign-in configuration that cannot work serves nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import ipaddress
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
 from churn_core.errors import ChurnError
-from churn_core.secrets import auth_section, secrets_files
+from churn_core.secrets import SecretsFileError, read_secrets
 from churn_core.settings import Settings
 
 ROLES: tuple[str, ...] = ("marketer", "manager", "analyst", "admin")  # weakest first
@@ -26,7 +28,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "analyst": frozenset({"browse", "export", "export_holdout"}),
     "admin": frozenset({"browse", "activation", "plays", "export", "export_holdout", "promote", "audit"}),
 }
-LOOPBACK_HOSTS: frozenset[str] = frozenset({"127.0.0.1", "localhost", "::1"})
+AUTH_KEYS: tuple[str, ...] = ("redirect_uri", "cookie_secret")  # what st.login needs in [auth] itself
+PROVIDER_KEYS: tuple[str, ...] = ("client_id", "client_secret", "server_metadata_url")  # ... and of its provider
 
 
 class AccessDenied(ChurnError):
@@ -60,25 +63,58 @@ class RoleMap:
         members = {}
         for role in ROLES:
             raw = getattr(settings, f"role_{role}")
-            members[role] = frozenset(e.strip().lower() for e in raw.split(",") if e.strip())
+            entries = (e.strip() for e in raw.split(",") if e.strip())
+            # e-mail addresses and group names match in any case; subjects are the provider's exact ids
+            members[role] = frozenset(e if e.startswith("sub:") else e.lower() for e in entries)
         return cls(members)
 
-    def role_for(self, email: str, groups: tuple[str, ...] = ()) -> str | None:
-        keys = {email.strip().lower()} | {f"group:{g.strip().lower()}" for g in groups}
+    def role_for(self, keys: set[str]) -> str | None:
+        """The strongest role any of an identity's keys (Identity.keys) is a member of."""
         matched = [role for role in ROLES if self.members.get(role, frozenset()) & keys]
         return matched[-1] if matched else None
 
 
-def signed_in_user(settings: Settings, claims: dict[str, object]) -> User:
-    """The user behind an OIDC identity (st.user claims), with the role the settings give them."""
-    email = str(claims.get("email") or claims.get("preferred_username") or claims.get("sub") or "")
-    raw_groups = claims.get("groups") or ()
-    groups = tuple(str(g) for g in raw_groups) if isinstance(raw_groups, list | tuple) else (str(raw_groups),)
+@dataclass(frozen=True)
+class Identity:
+    """What an OIDC identity (st.user claims) proves, only from claims the identity provider vouches for: its
+    e-mail when `email_verified` is the boolean true (not "true": a provider that sends a string is not
+    trusted to have checked), its subject and its groups. `preferred_username`, `upn` and the like are chosen
+    by the user at many providers, so they are never read."""
+
+    email: str = ""
+    subject: str = ""
+    groups: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, claims: Mapping[str, object]) -> Identity:
+        email = claims.get("email")
+        verified = claims.get("email_verified") is True and isinstance(email, str) and "@" in email
+        subject = claims.get("sub")
+        raw_groups = claims.get("groups") or ()
+        groups = raw_groups if isinstance(raw_groups, list | tuple) else (raw_groups,)
+        return cls(
+            email=email.strip().lower() if verified and isinstance(email, str) else "",
+            subject=subject.strip() if isinstance(subject, str) else "",
+            groups=tuple(sorted({str(g).strip().lower() for g in groups if str(g).strip()})),
+        )
+
+    @property
+    def keys(self) -> set[str]:
+        """The role-setting entries it matches: the e-mail, `sub:<subject>`, `group:<name>` for each group
+        (subjects and groups count only where the operator names them in a role setting)."""
+        keys = {f"group:{g}" for g in self.groups}
+        return keys | ({self.email} if self.email else set()) | ({f"sub:{self.subject}"} if self.subject else set())
+
+
+def signed_in_user(settings: Settings, claims: Mapping[str, object]) -> User:
+    """The user behind an OIDC identity, with the role its verified identity gives it; named (in the sidebar
+    and the audit log) by its verified e-mail, else by `sub:<subject>`."""
+    identity = Identity.of(claims)
     return User(
-        email=email,
+        email=identity.email or (f"sub:{identity.subject}" if identity.subject else ""),
         name=str(claims.get("name") or ""),
-        groups=groups,
-        role=RoleMap.from_settings(settings).role_for(email, groups),
+        groups=identity.groups,
+        role=RoleMap.from_settings(settings).role_for(identity.keys),
     )
 
 
@@ -89,43 +125,88 @@ def open_mode_user(settings: Settings) -> User:
 
 
 class SignIn(Enum):
-    """What the [auth] section of secrets.toml configures for st.login (an OIDC provider)."""
+    """What the secrets files Streamlit reads configure for st.login (an OIDC provider)."""
 
-    OFF = "off"  # no [auth] section: the dashboard runs open, for one person on 127.0.0.1
-    INCOMPLETE = "incomplete"  # a section naming no provider: sign-in is asked for but cannot work
-    READY = "ready"  # a provider: server_metadata_url in [auth], or a provider's own [auth.<name>] section
+    OFF = "off"  # no `auth` in any secrets file: the dashboard runs open, for one person on loopback only
+    READY = "ready"  # an [auth] section st.login() can sign in with
+    MISCONFIGURED = "misconfigured"  # a file that cannot be read or parsed, or an `auth` st.login cannot use
 
     @property
     def required(self) -> bool:
-        """The dashboard asks visitors to sign in (whenever an [auth] section exists)."""
+        """Visitors must sign in (and, when misconfigured, cannot: nothing is served)."""
         return self is not SignIn.OFF
 
 
-def sign_in(auth: object) -> SignIn:
-    """The sign-in an [auth] section configures (`auth` as parsed from secrets.toml; None when absent)."""
+@dataclass(frozen=True)
+class SignInState:
+    """The sign-in mode, and for MISCONFIGURED what is wrong and where."""
+
+    mode: SignIn
+    problem: str = ""
+
+
+def sign_in(files: Iterable[Path]) -> SignInState:
+    """The one decision of how the dashboard signs people in, from every secrets file Streamlit reads (its
+    `secrets.files` option, in its order and merged its way). Open mode only when no file configures `auth`
+    and every file could be read; any error, whatever its kind, is MISCONFIGURED (the dashboard shows only an
+    error and refuses to start), never "no sign-in", whose open mode has the admin role."""
+    try:
+        auth = read_secrets(files).get("auth")
+    except SecretsFileError as exc:
+        return SignInState(SignIn.MISCONFIGURED, str(exc))
     if auth is None:
-        return SignIn.OFF
-    if isinstance(auth, Mapping) and (
-        auth.get("server_metadata_url") or any(isinstance(v, Mapping) for v in auth.values())
-    ):
-        return SignIn.READY
-    return SignIn.INCOMPLETE
+        return SignInState(SignIn.OFF)
+    problem = auth_problem(auth)
+    return SignInState(SignIn.MISCONFIGURED, problem) if problem else SignInState(SignIn.READY)
 
 
-def auth_configured(app_root: Path) -> bool:
-    """True when a secrets.toml Streamlit reads for the app configures a provider st.login can use."""
-    for path in secrets_files(app_root):
-        if sign_in(auth_section(path)) is SignIn.READY:
-            return True
-    return False
+def auth_problem(auth: object) -> str:
+    """Why st.login() (the default provider, which the dashboard's button uses) cannot sign in with this `auth`;
+    empty when it can. Mirrors Streamlit's own checks, which it makes only when someone presses the button."""
+    if not isinstance(auth, Mapping):
+        return f"`auth` must be a table ([auth]), not {type(auth).__name__}"
+    provider = auth.get("default", auth)
+    if not isinstance(provider, Mapping):
+        return "[auth.default] must be a table"
+    missing = [key for key in AUTH_KEYS if not _text(auth.get(key))]
+    missing += [key for key in PROVIDER_KEYS if not _text(provider.get(key))]
+    if missing:
+        where = "[auth.default]" if provider is not auth else "[auth]"
+        return f"{where} lacks {', '.join(missing)} (each a non-empty string; see README, Sign-in)"
+    if not str(auth["redirect_uri"]).endswith("/oauth2callback"):
+        return "[auth] redirect_uri must end with /oauth2callback"
+    return ""
 
 
-def check_exposure(host: str, app_root: Path) -> None:
-    """Refuse to serve the dashboard beyond this machine unless sign-in is configured."""
-    if host not in LOOPBACK_HOSTS and not auth_configured(app_root):
+def _text(value: object) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def is_loopback(host: str | None) -> bool:
+    """True for an address only this machine can reach. None or "" (Streamlit's default) listens on every
+    interface, and a name other than localhost may resolve to anything: neither is loopback."""
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(host: str | None, files: Iterable[Path]) -> None:
+    """Refuse to serve the dashboard with misconfigured sign-in (on any address), or open beyond loopback."""
+    state = sign_in(files)
+    if state.mode is SignIn.MISCONFIGURED:
         raise AccessDenied(
-            f"refusing to listen on {host}: no sign-in provider is configured, so the dashboard may only run on "
-            "127.0.0.1. Add an [auth] section to .streamlit/secrets.toml (see README, Sign-in) first."
+            f"sign-in is misconfigured, so the dashboard will not start on any address: {state.problem}. Fix the "
+            "file (README, Sign-in), or remove every `auth` section to run open on 127.0.0.1."
+        )
+    if state.mode is SignIn.OFF and not is_loopback(host):
+        raise AccessDenied(
+            f"refusing to listen on {host or 'every address'}: no sign-in is configured, so the dashboard may "
+            "only run on 127.0.0.1. Add an [auth] section to .streamlit/secrets.toml (see README, Sign-in) first."
         )
 
 

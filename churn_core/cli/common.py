@@ -20,8 +20,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
+from rich.text import Text
 
 from churn_core.errors import ChurnError
+from churn_core.jobs.history import utc_now
+from churn_core.jobs.locks import FileLock, jobs_lock
 from churn_core.secrets import redact, secret_values
 from churn_core.settings import Settings, SettingsError, load_settings
 
@@ -43,6 +46,17 @@ AsOf = Annotated[
 
 def settings() -> Settings:
     return load_settings()
+
+
+@contextmanager
+def writing(command: str, current: Settings) -> Iterator[FileLock]:
+    """Hold the job lock while a command writes (score, train, ingest, etl, demo, models promote): one lock
+    for everything that writes, so no command runs while a job half-builds the tables, nor two at once."""
+    lock = jobs_lock(current).acquire(1.0, job=f"churn {command}", started_at=utc_now().isoformat())
+    try:
+        yield lock
+    finally:
+        lock.release()
 
 
 @contextmanager
@@ -124,7 +138,10 @@ def print_frame(df: pd.DataFrame, fmt: OutputFormat) -> None:
     elif fmt is OutputFormat.json:
         sys.stdout.write(df.to_json(orient="records", date_format="iso") + "\n")
     else:
-        table = RichTable(*map(str, df.columns))
+        # data is text, never Rich markup: `[/]` in a value would crash the table and `[link=...]` render
+        table = RichTable()
+        for column in df.columns:
+            table.add_column(Text(str(column)))
         for row in df.itertuples(index=False):
-            table.add_row(*("" if pd.isna(v) else str(v) for v in row))
+            table.add_row(*(Text("" if pd.isna(v) else str(v)) for v in row))
         Console().print(table)

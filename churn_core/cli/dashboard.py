@@ -15,7 +15,7 @@ import typer
 from churn_core.access.roles import check_exposure
 from churn_core.cli.common import fail, settings
 from churn_core.errors import ChurnError
-from churn_core.secrets import APP_ROOT
+from churn_core.secrets import APP_ROOT, secrets_files
 
 
 def dashboard(
@@ -23,8 +23,8 @@ def dashboard(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8501,
 ) -> None:
     """Start the Streamlit dashboard (run `churn demo` first to have data to look at)."""
-    try:
-        check_exposure(host, APP_ROOT)
+    try:  # a quick refusal here; dashboard.serve checks again with the files and address Streamlit settles on
+        check_exposure(host, secrets_files(APP_ROOT))
     except ChurnError as exc:
         fail(exc)
     command = [

@@ -13,7 +13,16 @@ import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from churn_core.cli.common import AsOf, OutputFormat, console, guarded, print_frame, progress_steps, settings
+from churn_core.cli.common import (
+    AsOf,
+    OutputFormat,
+    console,
+    guarded,
+    print_frame,
+    progress_steps,
+    settings,
+    writing,
+)
 from churn_core.data.etl import ETL_TABLES, run_etl
 from churn_core.data.ingest import ingest_directory
 from churn_core.jobs.history import JOB_RUNS
@@ -37,7 +46,7 @@ def demo(
         demo_days=days or s.demo_days,
         demo_seed=s.demo_seed if seed is None else seed,
     )
-    with progress_steps() as step:
+    with writing("demo", s), progress_steps() as step:
         run_demo(s, step)
     console.print(f"Demo warehouse ready in {s.home}. Next: [bold]churn dashboard[/]")
 
@@ -53,7 +62,7 @@ def ingest(
 ) -> None:
     """Load your own raw tables; every file is validated first and nothing is written if one is bad."""
     s = settings()
-    with progress_steps() as step:
+    with writing("ingest", s), progress_steps() as step:
         rows = step(f"Validating and loading {directory}", lambda: ingest_directory(open_warehouse(s), directory))
     for table, n in rows.items():
         console.print(f"{table}: {n:,} rows")
@@ -65,7 +74,7 @@ def etl(as_of: AsOf = None) -> None:
     """Build the modelling tables (instances_modeling, instances_w1, ...) from the raw tables with SQL."""
     s = settings()
     warehouse = open_warehouse(s)
-    with progress_steps() as step:
+    with writing("etl", s), progress_steps() as step:
         rows = step(f"Building {', '.join(ETL_TABLES)}", lambda: run_etl(warehouse, s, as_of.date() if as_of else None))
     for table, n in rows.items():
         console.print(f"{table}: {n:,} rows")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -21,7 +20,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from churn_core import views
-from churn_core.cli.common import console, guarded, progress_steps, settings
+from churn_core.access import actions
+from churn_core.cli.common import console, guarded, progress_steps, settings, writing
 from churn_core.model.card import ModelCard
 from churn_core.model.datasets import Dataset, DatasetError, load_dataset, load_spec
 from churn_core.plays.assign import assign_plays
@@ -55,12 +55,6 @@ def _registry(settings: Settings, dataset: str = "evaluators") -> Registry:
     return Registry(settings, dataset)
 
 
-def _quiet_threads() -> None:
-    """OpenMP threads that sleep instead of spin when they wait: far faster on a busy, shared machine.
-    Only effective before XGBoost is first loaded, which the model commands do lazily."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
 def _spec_data(data: Path | None, spec: Path | None) -> Dataset | None:
     if (data is None) != (spec is None):
         raise DatasetError("--data and --spec go together: the spec says which column is the label")
@@ -86,8 +80,8 @@ def score(
     from churn_core.scoring.score import score_evaluators  # loads XGBoost: see the module docstring
 
     s = settings()
-    model = _registry(s).load("champion")
-    with progress_steps() as step:
+    with writing("score", s), progress_steps() as step:
+        model = _registry(s).load("champion")
         warehouse = open_warehouse(s)
         summary = score_evaluators(warehouse, s, model, as_of.date() if as_of else None, step)
         assigned = step("Assigning plays", lambda: assign_plays(warehouse, s, summary.as_of))
@@ -120,10 +114,11 @@ def train(
     force: Annotated[bool, typer.Option(help="Make the new model champion even if it is worse.")] = False,
     data: Annotated[Path | None, typer.Option(help="Train on this customer table (.csv/.parquet) ...")] = None,
     spec: Annotated[Path | None, typer.Option(help="... described by this dataset spec (.toml).")] = None,
-    budget: Annotated[float | None, typer.Option(help="Search time in seconds (default: setting).")] = None,
+    budget: Annotated[
+        float | None, typer.Option(help="Most seconds the search may take (default: setting; it usually stops sooner).")
+    ] = None,
 ) -> None:
     """Train a churn model, register it, and make it champion unless it is worse than the current one."""
-    _quiet_threads()
     from churn_core.model.registry import RegistryError  # loads XGBoost: see the module docstring
     from churn_core.model.train import train_candidate
 
@@ -131,23 +126,25 @@ def train(
     if budget is not None:
         s = s.with_overrides(tuning_budget_seconds=budget)
     dataset = _spec_data(data, spec)
-    warehouse = open_warehouse(s, read_only=True) if dataset is None else None
-    model = train_candidate(
-        warehouse,
-        s,
-        profile.value,
-        continue_training=continue_training,
-        data=dataset,
-        progress=lambda m: console.print(m),
-    )
-    registry = _registry(s, model.card.dataset)
-    try:
-        outcome = registry.promote(model.version, force=force)
-        promoted = f"{model.version} is the champion ({outcome.reason})"
-    except RegistryError as exc:
-        if not exc.refused:
-            raise
-        promoted = f"{model.version} registered, not promoted: {exc}"
+    with writing("train", s):
+        warehouse = open_warehouse(s, read_only=True) if dataset is None else None
+        model = train_candidate(
+            warehouse,
+            s,
+            profile.value,
+            continue_training=continue_training,
+            data=dataset,
+            progress=lambda m: console.print(m),
+        )
+        registry = _registry(s, model.card.dataset)
+        try:
+            outcome = registry.promote(model.version, force=force)
+            actions.record_promotion(open_warehouse(s), actions.operator("churn train"), outcome, force)
+            promoted = f"{model.version} is the champion ({outcome.reason})"
+        except RegistryError as exc:
+            if not exc.refused:
+                raise
+            promoted = f"{model.version} registered, not promoted: {exc}"
     _print_summary(model.card)
     console.print(promoted)
 
@@ -158,11 +155,13 @@ def evaluate(
     spec: Annotated[Path, typer.Option(help="Dataset spec (.toml) of the table.")],
     cv: Annotated[str, typer.Option(help="Folds x repeats of repeated stratified k-fold CV.")] = "5x3",
     profile: Annotated[Profile, typer.Option(help="Pipeline to evaluate.")] = Profile.tuned,
-    budget: Annotated[float | None, typer.Option(help="Search seconds per training fold.")] = None,
+    budget: Annotated[
+        float | None,
+        typer.Option(help="Most search seconds per training fold (it stops sooner when it stops improving)."),
+    ] = None,
     format: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = ListFormat.table,
 ) -> None:
     """Cross-validate the whole pipeline on a customer table (the search runs inside each training fold)."""
-    _quiet_threads()
     from churn_core.model.train import cross_validate  # loads XGBoost: see the module docstring
 
     try:
@@ -246,7 +245,10 @@ def promote_model(
     dataset: Annotated[str, typer.Option(help="Models of this dataset (spec name).")] = "evaluators",
 ) -> None:
     """Make a version the champion if it is not worse than the current one on its held-out rows."""
-    outcome = _registry(settings(), dataset).promote(version, force=force)
+    s = settings()
+    with writing("models promote", s):
+        user = actions.operator("churn models promote")
+        outcome = actions.promote_model(s, open_warehouse(s), user, version, force, dataset)
     Console().print(f"{version} is the champion: {escape(outcome.reason)}")
 
 

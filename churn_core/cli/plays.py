@@ -10,8 +10,7 @@ import typer
 from rich.markup import escape
 
 from churn_core.access import actions
-from churn_core.cli.common import OutputFormat, console, guarded, print_frame, settings
-from churn_core.jobs.locks import jobs_lock
+from churn_core.cli.common import OutputFormat, console, guarded, print_frame, settings, writing
 from churn_core.plays import store
 from churn_core.plays.results import play_results, results_frame
 from churn_core.plays.spec import load_spec
@@ -39,7 +38,7 @@ def create(spec: Annotated[Path, typer.Option("--spec", help="The play's spec (.
     """Create a play from a spec file; it is assigned from the next daily scoring run on."""
     play = load_spec(spec)
     s = settings()
-    with jobs_lock(s).acquire(1.0, job="churn plays create"):
+    with writing("plays create", s):
         actions.create_play(open_warehouse(s), actions.operator("churn plays create"), play)
     console.print(
         f"Created play {escape(play.name)}: {play.channel} {escape(play.content_id)} to "
@@ -77,7 +76,7 @@ def list_plays(
 
 def _set_status(name: str, status: str) -> None:
     s = settings()
-    with jobs_lock(s).acquire(1.0, job=f"churn plays {status}"):
+    with writing(f"plays {status}", s):
         actions.set_play_status(open_warehouse(s), actions.operator(f"churn plays {status}"), name, status)
     console.print(f"Play {escape(name)} is {status}.")
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
+import pandas as pd
+
 from churn_core.data.holdout import TABLE as HOLDOUT_TABLE
 from churn_core.data.holdout import assign_holdout
 from churn_core.settings import Settings
@@ -25,12 +27,20 @@ def etl_params(settings: Settings, as_of: dt.date) -> dict[str, object]:
     }
 
 
+def data_span(warehouse: Warehouse) -> tuple[dt.date, dt.date]:
+    """The first evaluation's start and the last day telemetry covers: the dates the ETL may be built as of."""
+    row = warehouse.run("data_span").iloc[0]
+    if any(v is None or v != v for v in row):
+        raise WarehouseError(
+            "daily_usage or evaluators is empty: load raw tables with `churn ingest DIR` or `churn demo`"
+        )
+    first, last = (pd.Timestamp(v).date() for v in (row["first_day"], row["last_day"]))
+    return first, last
+
+
 def latest_data_date(warehouse: Warehouse) -> dt.date:
     """The last day telemetry covers: the default as-of date."""
-    value = warehouse.query("SELECT max(usage_date) AS d FROM daily_usage").iloc[0, 0]
-    if value is None or value != value:
-        raise WarehouseError("daily_usage is empty: load raw tables with `churn ingest DIR` or `churn demo`")
-    return value if isinstance(value, dt.date) and not isinstance(value, dt.datetime) else value.date()
+    return data_span(warehouse)[1]
 
 
 def run_etl(
@@ -50,7 +60,14 @@ def run_etl(
         raise WarehouseError(
             f"raw table(s) {', '.join(missing)} missing: load them with `churn ingest DIR` or `churn demo`"
         )
-    as_of = as_of or latest_data_date(warehouse)
+    first, last = data_span(warehouse)
+    as_of = as_of or last
+    if not first <= as_of <= last:
+        raise WarehouseError(
+            f"--as-of {as_of} is outside the data, which covers {first} to {last}: choose a date in that span "
+            "(a later date would make a set that stays the latest with impossible days of trial; an earlier one, "
+            "empty tables)"
+        )
     params = etl_params(settings, as_of)
     if progress:
         progress(HOLDOUT_TABLE)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from churn_core.errors import ChurnError
 from churn_core.schema import Column, Table
@@ -92,9 +93,27 @@ def _numbers(table: Table, column: Column, values: pd.Series) -> pd.Series:
         return numbers
     _fail(table, column, numbers.notna() & (numbers != np.floor(numbers)), "are not whole numbers", values)
     low, high = INT_RANGE[kind]
-    outside = (numbers < float(low)) | (numbers >= float(high) + 1.0)
-    _fail(table, column, outside, f"do not fit in {kind}", values)
-    return numbers.astype("Int32" if kind == "INTEGER" else "Int64")
+    exact = _exact_integers(values)
+    if exact is None:  # some written as decimals ("12.0"): their float values, exact up to 2**53
+        outside = (numbers < float(low)) | (numbers >= float(high) + 1.0)
+        _fail(table, column, outside, f"do not fit in {kind}", values)
+        return numbers.astype("Int32" if kind == "INTEGER" else "Int64")
+    _fail(table, column, ((exact < low) | (exact > high)).fillna(False).astype(bool), f"do not fit in {kind}", values)
+    return exact.astype("Int32" if kind == "INTEGER" else "Int64")
+
+
+def _exact_integers(values: pd.Series) -> pd.Series | None:
+    """The column as exact 64-bit integers (never through float64, which rounds ids past 2**53) when every value
+    is an integer or integer text; None otherwise."""
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_float_dtype(values):
+        return None
+    try:
+        if pd.api.types.is_integer_dtype(values):
+            return values.astype("Int64")
+        text = pa.array(_as_text(values).astype(object), pa.string(), from_pandas=True)
+        return pd.Series(pc.cast(text, pa.int64()), dtype=pd.ArrowDtype(pa.int64())).astype("Int64")
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OverflowError, TypeError, ValueError):
+        return None  # past 64 bits, or not all integer text: the float path says what is wrong
 
 
 def _dates(table: Table, column: Column, values: pd.Series) -> pd.Series:

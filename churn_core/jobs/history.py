@@ -26,7 +26,7 @@ from churn_core.warehouse import Warehouse
 
 TABLE = "job_runs"
 RUN = "run"  # the `step` value of the row that describes a whole run
-STATUSES: tuple[str, ...] = ("running", "succeeded", "failed", "interrupted")
+STATUSES: tuple[str, ...] = ("running", "succeeded", "failed", "interrupted", "refused")
 INTERRUPTED = "interrupted: the process ended before recording an outcome (killed, crashed or the machine stopped)"
 # With no view of the job lock (the dashboard on another host than the jobs), an open run older than this
 # reads as interrupted.
@@ -44,7 +44,12 @@ JOB_RUNS = Table(
         Column("launched_by", "VARCHAR", "manual, scheduler, catch-up or airflow"),
         Column("started_at", "TIMESTAMP", "start, UTC"),
         Column("ended_at", "TIMESTAMP", "end, UTC (NULL on the start row)", True),
-        Column("status", "VARCHAR", "running (start row), succeeded, failed or interrupted", allowed=STATUSES),
+        Column(
+            "status",
+            "VARCHAR",
+            "running (start row), succeeded, failed, interrupted, or refused (another job held the lock)",
+            allowed=STATUSES,
+        ),
         Column("attempts", "INTEGER", "tries the step took (transient errors are retried)", True),
         Column("rows_in", "BIGINT", "rows the step read", True),
         Column("rows_out", "BIGINT", "rows the step wrote", True),

@@ -39,7 +39,7 @@ from churn_core.errors import ChurnError, TransientError
 from churn_core.jobs import history
 from churn_core.jobs.alerts import Alert, send_alert
 from churn_core.jobs.history import RUN, RunRecord, utc_now
-from churn_core.jobs.locks import jobs_lock
+from churn_core.jobs.locks import LockBusy, jobs_lock
 from churn_core.jobs.logs import LOGGER_NAME, configure_job_logging
 from churn_core.jobs.stop import STOP, Stopped
 from churn_core.secrets import redact, secret_values
@@ -173,7 +173,11 @@ def execute_job(
     lock = jobs_lock(settings)
     with STOP.interruptible():  # a stop while waiting for another job ends the wait
         wait = max(lock_wait_seconds, MIN_LOCK_WAIT_SECONDS)
-        lock.acquire(wait, job=job, run_id=run_id, started_at=utc_now().isoformat())
+        try:
+            lock.acquire(wait, job=job, run_id=run_id, started_at=utc_now().isoformat())
+        except LockBusy as exc:
+            _record_refusal(settings, RunRecord(run_id, job, RUN, launched_by, utc_now(), "refused"), exc, secrets)
+            raise
     with lock:
         context = JobContext(job, run_id, settings, open_warehouse(settings), as_of)
         head = RunRecord(run_id, job, RUN, launched_by, utc_now(), "running")
@@ -187,6 +191,16 @@ def execute_job(
     if result.status != "succeeded":
         _report_failure(settings, result)
     return result
+
+
+def _record_refusal(settings: Settings, head: RunRecord, exc: LockBusy, secrets: list[str]) -> None:
+    """A run refused because another job held the lock, in job_runs (one row); logged, never raised."""
+    refused = replace(head, ended_at=head.started_at, error=redact(str(exc), secrets))
+    try:
+        history.record(open_warehouse(settings), refused)
+    except Exception as failure:  # the refusal itself is what the caller reports
+        log.error("could not record the refused run: %s", redact(_message(failure), secrets))
+    log.warning("run refused: %s", refused.error, extra={"job": head.job, "run_id": head.run_id, "status": "refused"})
 
 
 def _report_warnings(settings: Settings, result: JobResult) -> None:

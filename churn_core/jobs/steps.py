@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from churn_core.access import actions
+from churn_core.access.actions import operator, push_play_lists, record_promotion
 from churn_core.data.etl import run_etl
 from churn_core.data.freshness import telemetry_freshness
 from churn_core.errors import ChurnError
@@ -62,7 +62,7 @@ def promote_step(context: JobContext) -> StepOutcome:
     try:
         if comparison is not None and not comparison.allowed:
             raise RegistryError(f"not promoted: {comparison.reason}", refused=True)
-        registry.promote(candidate)
+        record_promotion(context.warehouse, operator(f"{context.job} job"), registry.promote(candidate), False)
     except RegistryError as exc:
         if not exc.refused:
             raise
@@ -86,7 +86,7 @@ def plays_step(context: JobContext) -> StepOutcome:
     a batch the webhook did not take is a warning, not a failure: the list stays on the Plays page and in its
     export. Counts go in the detail: the run's rows stay the score set's."""
     assigned = assign_plays(context.warehouse, context.settings, context.state["scored"])
-    pushed = actions.push_play_lists(context.warehouse, context.settings, actions.operator(f"churn {context.job} job"))
+    pushed = push_play_lists(context.warehouse, context.settings, operator(f"{context.job} job"))
     detail = "; ".join(
         [f"{a.play}: {a.treatment} treatment, {a.holdout} holdout" for a in assigned]
         + [f"{d.play}: {d.contacts} sent to the webhook" for d in pushed if not d.error]

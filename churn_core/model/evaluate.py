@@ -39,16 +39,27 @@ class Ranked:
         return pos, neg
 
     def roc_auc(self, w: np.ndarray | None = None) -> float:
-        pos, neg = self._by_group(np.ones(len(self.y)) if w is None else w)
+        return self._roc_auc(*self._by_group(np.ones(len(self.y)) if w is None else w))
+
+    def pr_auc(self, w: np.ndarray | None = None) -> float:
+        """Average precision (sklearn's definition), scores taken from the highest down."""
+        return self._pr_auc(*self._by_group(np.ones(len(self.y)) if w is None else w))
+
+    def both(self, w: np.ndarray) -> tuple[float, float]:
+        """(ROC AUC, PR AUC) for row weights `w`, grouping the rows once."""
+        pos, neg = self._by_group(w)
+        return self._roc_auc(pos, neg), self._pr_auc(pos, neg)
+
+    @staticmethod
+    def _roc_auc(pos: np.ndarray, neg: np.ndarray) -> float:
         total_pos, total_neg = pos.sum(), neg.sum()
         if total_pos == 0 or total_neg == 0:
             return float("nan")
         below = np.cumsum(neg) - neg
         return float(np.sum(pos * (below + 0.5 * neg)) / (total_pos * total_neg))
 
-    def pr_auc(self, w: np.ndarray | None = None) -> float:
-        """Average precision (sklearn's definition), scores taken from the highest down."""
-        pos, neg = self._by_group(np.ones(len(self.y)) if w is None else w)
+    @staticmethod
+    def _pr_auc(pos: np.ndarray, neg: np.ndarray) -> float:
         pos, neg = pos[::-1], neg[::-1]
         total_pos = pos.sum()
         if total_pos == 0:
@@ -70,7 +81,7 @@ def bootstrap_ci(
     stats = np.empty((n_boot, 2))
     for i in range(n_boot):
         w = np.bincount(rng.integers(0, n, n), minlength=n).astype(np.float64)
-        stats[i] = ranked.roc_auc(w), ranked.pr_auc(w)
+        stats[i] = ranked.both(w)
     alpha = (1 - level) / 2
     out = {}
     for j, key in enumerate(("roc_auc", "pr_auc")):

@@ -182,9 +182,7 @@ class FeaturePipeline:
         out: dict[str, np.ndarray] = {}
         for f in self.features_:
             if f in self.categories_:
-                codes = pd.Index(self.categories_[f]).get_indexer(_text(df[f]).astype(object)).astype(np.float32)
-                codes[codes < 0] = np.nan
-                out[f] = codes
+                out[f] = _codes(df[f], self.categories_[f])
             elif f in ratios:
                 r = ratios[f]
                 out[f] = _ratio(_numeric(df[r.numerator]), _numeric(df[r.denominator])).astype(np.float32)
@@ -257,6 +255,19 @@ def _sum(df: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
     out = np.nansum(parts, axis=1)
     out[np.isnan(parts).all(axis=1)] = np.nan
     return out
+
+
+def _codes(series: pd.Series, categories: list[str]) -> np.ndarray:
+    """float32 position of each label (as _text makes it) in `categories`, NaN when missing, blank or unseen;
+    the few distinct values are made into labels and looked up once, not a million times."""
+    rows, distinct = pd.factorize(series)
+    lookup = pd.Index(categories).get_indexer(_text(pd.Series(distinct)).astype(object)).astype(np.float32)
+    lookup[lookup < 0] = np.nan
+    return (
+        np.where(rows >= 0, lookup[np.maximum(rows, 0)], np.float32(np.nan))
+        if len(lookup)
+        else np.full(len(series), np.nan, np.float32)
+    )
 
 
 def _text(series: pd.Series) -> pd.Series:

@@ -2,8 +2,9 @@
 out-of-fold margins, and the final booster on all training rows. Nothing is evaluated or written here.
 
 * `seed` is the talk's XGBClassifier exactly (churn_core.model.tuning.SEED_PARAMS) on the seed's features.
-* `tuned` searches hyper-parameters by grouped CV with early stopping within settings.tuning_budget_seconds
-  (the seed's configuration is its first trial), on the seed's features plus day of trial, segment and ratios.
+* `tuned` searches hyper-parameters by grouped CV with early stopping (churn_core.model.tuning: from XGBoost's
+  defaults until it stops improving, settings.tuning_budget_seconds a ceiling), on the seed's features plus
+  day of trial, segment and ratios.
 * With a `base` (a loaded champion) the search continues from its booster and pipeline.
 """
 

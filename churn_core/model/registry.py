@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
@@ -37,6 +38,7 @@ from churn_core.model.registry_storage import LocalStorage, S3Storage, Storage
 from churn_core.settings import Settings
 
 VERSION_ATTEMPTS = 20
+_NATIVE_PREFIX = re.compile(r"^\[[\d:]+\] [^:]+:\d+: ")  # "[12:00:00] /src/learner.cc:123: " of XGBoost's errors
 __all__ = ["Comparison", "LoadedModel", "LocalStorage", "Registry", "RegistryError", "Storage"]
 
 
@@ -136,7 +138,8 @@ class Registry:
             version_files = {MODEL_FILE: booster, CARD_FILE: card_bytes, HOLDOUT_FILE: holdout.getvalue()}
             try:
                 self.storage.publish(
-                    version, {**version_files, MANIFEST_FILE: files.manifest_bytes(version, version_files)}
+                    version,
+                    {**version_files, MANIFEST_FILE: files.manifest_bytes(self.settings, version, version_files)},
                 )
             except FileExistsError:
                 continue  # another training took this number: take the next
@@ -160,12 +163,12 @@ class Registry:
 
     def model_card(self, version: str) -> ModelCard:
         """The card of a version (or of the champion), checked against the version's manifest."""
-        return files.card(self.storage, self._resolve(version))
+        return files.card(self.storage, self.settings, self._resolve(version))
 
     def load(self, version: str = "champion") -> LoadedModel:
         """A verified version (or the champion) with its booster, pipeline and calibrator."""
         version = self._resolve(version)
-        stored = files.verified(self.storage, version, (CARD_FILE, MODEL_FILE))
+        stored = files.verified(self.storage, self.settings, version, (CARD_FILE, MODEL_FILE))
         card = files.parse_card(stored[CARD_FILE], version)
         booster = xgb.Booster()
         try:
@@ -173,18 +176,19 @@ class Registry:
             pipeline = FeaturePipeline.from_dict(card.pipeline)
             calibrator = Calibrator.from_dict(card.calibrator)
         except (xgb.core.XGBoostError, ModelError, KeyError, TypeError, ValueError) as exc:
-            raise RegistryError(f"model version {version} cannot be loaded: {exc}") from None
+            raise RegistryError(f"model version {version} cannot be loaded: {_first_line(exc)}; {files.FIX}") from None
         if list(booster.feature_names or []) != pipeline.features_:
             raise RegistryError(f"model version {version}: the booster's features do not match its pipeline")
         return LoadedModel(version, card, booster, pipeline, calibrator)
 
     def holdout(self, version: str) -> pd.DataFrame:
         version = self._resolve(version)
-        return pd.read_parquet(io.BytesIO(files.verified(self.storage, version, (HOLDOUT_FILE,))[HOLDOUT_FILE]))
+        stored = files.verified(self.storage, self.settings, version, (HOLDOUT_FILE,))
+        return pd.read_parquet(io.BytesIO(stored[HOLDOUT_FILE]))
 
     def listing(self) -> list[ListedVersion]:
         """Every version with its card, oldest first; damaged ones say why."""
-        return files.listing(self.storage)
+        return files.listing(self.storage, self.settings)
 
     # promotion
 
@@ -251,3 +255,8 @@ class Registry:
         }
         self.storage.write_bytes(ALIAS_FILE, files.alias_bytes(entry, previous))
         return comparison
+
+
+def _first_line(exc: Exception) -> str:
+    """An error's first line without XGBoost's native source prefix and backtrace (a user cannot act on them)."""
+    return _NATIVE_PREFIX.sub("", (str(exc).strip().splitlines() or [type(exc).__name__])[0])

@@ -5,8 +5,14 @@ Layout under settings.registry_dir (models of other tables under datasets/<name>
     v0001/model.ubj        the booster in XGBoost's own UBJSON format (never pickle or joblib)
     v0001/card.json        the model card (churn_core.model.card.ModelCard)
     v0001/holdout.parquet  the held-out rows, to compare any two models on the same data at promotion
-    v0001/manifest.json    sha256 of each file above, written last; a version without it is incomplete
+    v0001/manifest.json    sha256 of each file above, signed with the product's key (churn_core.signing, as
+                           score sets are); written last, so a version without it is incomplete
     champion.json          the alias: which version scores, when and why it was promoted
+
+A version is used (loaded, shown, listed as ok, promoted) only when its manifest's signature verifies and every
+file matches it: anyone who can write the folder but lacks the key can neither edit a file and recompute the
+sha256 nor remove the signature. Versions written before manifests were signed are refused the same way, with
+the fix (re-run `churn train`; `churn demo` re-creates the demo's); nothing can re-sign a file it cannot trust.
 
 Everything here reads and checks bytes through `Files` (a registry Storage, or a plain folder) and never
 imports XGBoost, so the dashboard lists versions and shows cards without loading the model stack;
@@ -27,6 +33,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from churn_core import signing
 from churn_core.errors import ChurnError
 from churn_core.model.card import ModelCard
 from churn_core.settings import Settings
@@ -35,7 +42,8 @@ VERSION = re.compile(r"^v(\d{4,})$")
 DATASET = re.compile(r"^[A-Za-z0-9_-]+$")
 MODEL_FILE, CARD_FILE, HOLDOUT_FILE, MANIFEST_FILE = "model.ubj", "card.json", "holdout.parquet", "manifest.json"
 ALIAS_FILE = "champion.json"
-MANIFEST_FORMAT = 1
+MANIFEST_FORMAT = 2  # 1: unsigned (refused)
+FIX = "re-run `churn train` to write a new version (`churn demo` re-creates the demo's)"
 ALIAS_HISTORY = 50  # promotions remembered in the alias
 
 
@@ -135,24 +143,29 @@ def check_version(name: str) -> str:
     return name
 
 
-def manifest_bytes(version: str, files: Mapping[str, bytes]) -> bytes:
-    """The manifest of a version holding `files`: the sha256 of each, and when it was written."""
-    return json_bytes(
-        {
-            "format": MANIFEST_FORMAT,
-            "version": version,
-            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
-        }
-    )
+def manifest_bytes(settings: Settings, version: str, files: Mapping[str, bytes]) -> bytes:
+    """The manifest of a version holding `files`: the sha256 of each, when it was written, and the signature."""
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "version": version,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
+    }
+    return json_bytes({**manifest, "signature": signing.sign(settings, _signed_text(manifest))})
 
 
-def verified(files: Files, version: str, names: Iterable[str]) -> dict[str, bytes]:
-    """The requested files of a version, each checked against its manifest."""
+def _signed_text(manifest: Mapping[str, Any]) -> str:
+    """What a manifest's signature covers: every field but the signature, canonically."""
+    body = {k: v for k, v in manifest.items() if k != "signature"}
+    return "churn model manifest\n" + json.dumps(body, sort_keys=True, separators=(",", ":"))
+
+
+def verified(files: Files, settings: Settings, version: str, names: Iterable[str]) -> dict[str, bytes]:
+    """The requested files of a version, each checked against its signed manifest."""
     if version not in files.list():
         known = ", ".join(versions(files)) or "none"
         raise RegistryError(f"no model version {version} in the registry (versions: {known})")
-    listed = _manifest(files, version)
+    listed = _manifest(files, settings, version)
     out = {}
     for name in names:
         if name not in listed:
@@ -164,14 +177,14 @@ def verified(files: Files, version: str, names: Iterable[str]) -> dict[str, byte
         if hashlib.sha256(data).hexdigest() != listed[name]:
             raise RegistryError(
                 f"{name} of model version {version} does not match its checksum: the file "
-                "was changed or damaged after training. Restore it or train again."
+                f"was changed or damaged after training. Restore it, or {FIX}."
             )
         out[name] = data
     return out
 
 
-def _manifest(files: Files, version: str) -> dict[str, str]:
-    """The manifest's sha256 per file name, after checking that it describes this version."""
+def _manifest(files: Files, settings: Settings, version: str) -> dict[str, str]:
+    """The manifest's sha256 per file name, after checking its signature and that it describes this version."""
     try:
         manifest = json.loads(files.read_bytes(f"{version}/{MANIFEST_FILE}"))
         listed = dict(manifest["files"])
@@ -184,10 +197,21 @@ def _manifest(files: Files, version: str) -> dict[str, str]:
         raise RegistryError(
             f"the manifest of model version {version} is damaged: the version cannot be trusted. Train again."
         ) from None
+    signature = manifest.get("signature")
+    if not isinstance(signature, str) or not signature:
+        raise RegistryError(
+            f"model version {version} is unsigned (written before model manifests were signed, or its signature "
+            f"was removed), so it cannot be trusted: {FIX}"
+        )
+    if not signing.verify(settings, _signed_text(manifest), signature):
+        raise RegistryError(
+            f"the manifest of model version {version} does not match its signature: its files or manifest were "
+            "edited after training, or it was signed with another key (jobs, CLI and dashboard must share "
+            f"CHURN_SIGNING_KEY or $CHURN_HOME/signing.key). Do not use it: {FIX}"
+        )
     if manifest.get("version") != version:
         raise RegistryError(
-            f"the manifest in {version} describes {manifest.get('version')!r}: the folder was copied or renamed. "
-            "Train again."
+            f"the manifest in {version} describes {manifest.get('version')!r}: the folder was copied or renamed; {FIX}"
         )
     return listed
 
@@ -206,9 +230,9 @@ def parse_card(data: bytes, version: str) -> ModelCard:
     return card
 
 
-def card(files: Files, version: str) -> ModelCard:
-    """The card of `version`, checked against its manifest."""
-    return parse_card(verified(files, version, (CARD_FILE,))[CARD_FILE], version)
+def card(files: Files, settings: Settings, version: str) -> ModelCard:
+    """The card of `version`, checked against its signed manifest."""
+    return parse_card(verified(files, settings, version, (CARD_FILE,))[CARD_FILE], version)
 
 
 def card_bytes(card: ModelCard, version: str) -> bytes:
@@ -216,8 +240,9 @@ def card_bytes(card: ModelCard, version: str) -> bytes:
     return json_bytes(dataclasses.replace(card, version=version, model_file=MODEL_FILE, model_format="ubj").to_dict())
 
 
-def listing(files: Files) -> list[ListedVersion]:
-    """Every version with its card, oldest first; damaged ones say why. A damaged alias marks no champion."""
+def listing(files: Files, settings: Settings) -> list[ListedVersion]:
+    """Every version with its card, oldest first, "ok" only when its signature and every file verify; damaged
+    ones say why. A damaged alias marks no champion."""
     try:
         champion = champion_version(files)
     except RegistryError:
@@ -225,7 +250,8 @@ def listing(files: Files) -> list[ListedVersion]:
     out = []
     for version in versions(files):
         try:
-            out.append(ListedVersion(version, version == champion, card(files, version)))
+            stored = verified(files, settings, version, (MODEL_FILE, CARD_FILE, HOLDOUT_FILE))
+            out.append(ListedVersion(version, version == champion, parse_card(stored[CARD_FILE], version)))
         except RegistryError as exc:
             out.append(ListedVersion(version, version == champion, None, str(exc)))
     return out

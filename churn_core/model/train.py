@@ -33,7 +33,7 @@ from churn_core.model.features import FeaturePipeline, ModelError
 from churn_core.model.fit import PROFILES, Fitted, fit_core, make_pipeline, margins
 from churn_core.model.registry import LoadedModel, Registry
 from churn_core.model.snapshots import evaluator_dataset
-from churn_core.model.splits import Split, check_split, cohort_week, describe, holdout_frame, random_split, time_split
+from churn_core.model.splits import check_split, cohort_week, describe, holdout_frame, random_split, time_split
 from churn_core.model.study import feature_study
 from churn_core.settings import Settings
 
@@ -91,10 +91,12 @@ def fit_model(
     card.evaluation = {primary.kind: _ranking(test, _probability(fitted, test), primary.detail)}
     if by_time is not None and base is None:
         say("Checking on the seed's random split")
-        card.evaluation["random"] = _refit_ranking(data, by_random, settings, profile, fitted.search.params)
+        check_split(data, by_random)
+        params, on_random = fitted.search.params, (data.subset(by_random.train), data.subset(by_random.test))
+        card.evaluation["random"] = _refit_ranking(*on_random, settings, profile, params, by_random.detail)
     if profile == "tuned" and base is None:
         say("Training the seed's model on the same rows for comparison")
-        card.comparison = {"seed": _ranking(test, _probability(fit_core(train, settings, "seed"), test))}
+        card.comparison = {"seed": _refit_ranking(train, test, settings, "seed", tuning.SEED_PARAMS)}
     return TrainedModel(fitted.booster, fitted.pipeline, fitted.calibrator, card, holdout_frame(test))
 
 
@@ -229,10 +231,15 @@ def _ranking(test: Dataset, score: np.ndarray, split: dict[str, Any] | None = No
     return Ranking(split, ranked.roc_auc(), ranked.pr_auc(), int(len(test.y)), by_day)
 
 
-def _refit_ranking(data: Dataset, split: Split, settings: Settings, profile: str, params: dict[str, Any]) -> Ranking:
-    """Ranking of the same configuration retrained on the other split (no new search)."""
-    check_split(data, split)
-    train, test = data.subset(split.train), data.subset(split.test)
+def _refit_ranking(
+    train: Dataset,
+    test: Dataset,
+    settings: Settings,
+    profile: str,
+    params: dict[str, Any],
+    split: dict[str, Any] | None = None,
+) -> Ranking:
+    """Ranking of one configuration trained on `train` (no search, no calibration: ranks need neither)."""
     pipeline = make_pipeline(train, profile, settings).fit(train.frame)
     x = pipeline.transform(train.frame).to_numpy(np.float32)
     booster = xgb.train(
@@ -240,7 +247,7 @@ def _refit_ranking(data: Dataset, split: Split, settings: Settings, profile: str
         tuning.dmatrix(x, train.y, pipeline.features_, pipeline.feature_types_, quantile=True),
         num_boost_round=int(params["n_estimators"]),
     )
-    return _ranking(test, margins(pipeline, booster, test.frame), split.detail)
+    return _ranking(test, margins(pipeline, booster, test.frame), split)
 
 
 def _plain(value: Any) -> Any:

@@ -30,7 +30,7 @@ class ScoringPass:
     categories: dict[str, list[str]]  # the model pipeline's categories, to put categorical drivers in words
     frame: pd.DataFrame  # the evaluators to score (scoring_instances.sql)
     x: pd.DataFrame  # the model's inputs, one column per feature in the model's order
-    shap: np.ndarray  # (rows, features + 1), the last column the base value
+    shap: np.ndarray | None  # (rows, features + 1), the last column the base value; None until explained
     margin: np.ndarray
     probability: np.ndarray
     reached: np.ndarray  # (rows, channels) bool: a touch on the channel reached the evaluator
@@ -85,6 +85,13 @@ def decide(settings: Settings, run: ScoringPass, uplift_model: channels.UpliftMo
     )
 
 
+def risk_ranks(probability: np.ndarray, instance: np.ndarray) -> np.ndarray:
+    """1 for the highest churn probability, and so on; ties in instance order."""
+    rank = np.empty(len(probability), np.int32)
+    rank[np.lexsort((instance, -probability))] = np.arange(1, len(probability) + 1, dtype=np.int32)
+    return rank
+
+
 def drivers(run: ScoringPass, predicted: np.ndarray) -> reasons.Explanations:
     """Each row's top reason and drivers in words."""
     # the pipeline neither scales nor imputes, so the model inputs are the values to put into words
@@ -103,9 +110,7 @@ def drivers(run: ScoringPass, predicted: np.ndarray) -> reasons.Explanations:
 def score_rows(settings: Settings, run: ScoringPass, decisions: Decisions) -> pd.DataFrame:
     """The evaluator_scores rows: EVALUATOR_SCORES columns, then shap_<feature>, then uplift_<channel>."""
     frame, prob, chosen, n = run.frame, run.probability, decisions.chosen, len(run.frame)
-    instance = frame["instance"].to_numpy(np.int64)
-    rank = np.empty(n, np.int32)
-    rank[np.lexsort((instance, -prob))] = np.arange(1, n + 1, dtype=np.int32)
+    rank = risk_ranks(prob, frame["instance"].to_numpy(np.int64))
     words = drivers(run, decisions.predicted)
     value = frame["expected_annual_value"].to_numpy(np.float64, na_value=np.nan)
     out: dict[str, Any] = {

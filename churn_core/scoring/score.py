@@ -6,34 +6,41 @@ put into a risk tier and a targeting segment, and given a next-best channel. The
 side tables -- score_drift, channel_effects, content_effects and score_sets -- in one transaction keyed by as_of_date:
 readers see the previous set until the new one is complete, re-running a date replaces its set, and
 only the newest settings.score_history_sets sets are kept. The set's score_sets row carries its signed
-fingerprint (churn_core.scoring.integrity), so a set edited in the warehouse afterwards is refused by its readers.
+digests (churn_core.scoring.integrity), so a set edited in the warehouse afterwards is refused by its readers.
+
+A million evaluators are scored in bounded memory: the model's inputs are made a batch at a time
+(model_outputs), the SHAP values and the set's rows too (score_in_batches), the rows kept only as compressed
+Arrow, which the warehouse reads back a batch at a time as it writes them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import xgboost as xgb
 
 from churn_core.errors import ChurnError
 from churn_core.model.card import DataSummary, ModelCard
 from churn_core.schema import CHANNELS
-from churn_core.scoring import channels, columns, content, integrity, monitor, reasons
+from churn_core.scoring import channels, columns, content, integrity, monitor, reasons, targeting
 from churn_core.scoring.explain import TreeExplainer
-from churn_core.scoring.rows import ScoringPass, decide, effect_rows, score_rows
+from churn_core.scoring.rows import Decisions, ScoringPass, decide, effect_rows, risk_ranks, score_rows
 from churn_core.settings import Settings
 from churn_core.warehouse import Warehouse
 
 T = TypeVar("T")
 Step = Callable[[str, Callable[[], T]], T]
-FAST_SHAP_MIN_ROWS = 50_000
 REFERENCE_SAMPLE = 100_000  # training snapshot rows the drift reference is built from, at most
+BATCH_ROWS = 50_000  # evaluators explained and turned into rows at a time
+SUMMARY_COLUMNS = ("risk_tier", "predicted_churn", "worth_saving", "might_swing", "value_at_risk", "control_group")
 SCORE_TABLES: tuple[str, ...] = ("evaluator_scores", "score_drift", "channel_effects", "content_effects", "score_sets")
 
 
@@ -75,6 +82,28 @@ class ScoreSummary:
     seconds: float
     notes: tuple[str, ...] = ()  # warnings for the user, e.g. a previous set ignored as tampered
     held_out: int = 0  # in the measurement holdout: never contacted
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Every evaluator's model inputs and outputs, aligned with the frame of evaluators to score."""
+
+    x: pd.DataFrame  # the model's inputs (float32, NaN where missing), one column per feature
+    margin: np.ndarray
+    probability: np.ndarray
+
+
+@dataclass(frozen=True)
+class ScoredSet:
+    """A score set's rows as one compressed Arrow stream, and what its manifest and side tables need."""
+
+    rows: pa.Buffer  # Arrow IPC stream of record batches, zstd-compressed
+    totals: pd.DataFrame  # SUMMARY_COLUMNS of every row
+    chosen: targeting.Targets  # every row's targeting decisions
+
+    def reader(self) -> pa.RecordBatchReader:
+        """The rows, decompressed one batch at a time as they are read."""
+        return pa.ipc.open_stream(self.rows)
 
 
 def _plain_step(label: str, work: Callable[[], T]) -> T:
@@ -186,14 +215,75 @@ def predict(
     return np.asarray(margin, np.float64), np.asarray(prob, np.float64)
 
 
-def explain_margin(model: ScoringModel, x: pd.DataFrame) -> np.ndarray:
-    """Exact SHAP values (rows, features + 1), last column the base value; rows sum to the margin.
+def model_outputs(model: ScoringModel, frame: pd.DataFrame) -> Outputs:
+    """Every evaluator's model inputs (made BATCH_ROWS at a time), raw margin and churn probability."""
+    features = model_features(model)
+    x = np.empty((len(frame), len(features)), np.float32)  # as the feature pipeline makes them
+    for rows in _batches(len(frame)):
+        x[rows] = model_inputs(model, frame.iloc[rows]).to_numpy(np.float32, na_value=np.nan)
+    inputs = pd.DataFrame(x, columns=features, copy=False)
+    margin, prob = predict(model, frame, inputs)
+    return Outputs(inputs, margin, prob)
 
-    Large sets go through churn_core.scoring.explain (compiled once per process, then far faster); below
-    FAST_SHAP_MIN_ROWS xgboost's own exact TreeSHAP finishes before the compiled kernels would load."""
-    if len(x) < FAST_SHAP_MIN_ROWS:
-        return model.booster.predict(xgb.DMatrix(x), pred_contribs=True)
-    return TreeExplainer(model.booster).shap_values(x)
+
+def score_in_batches(
+    settings: Settings, run: ScoringPass, uplift_model: channels.UpliftModel, explainer: TreeExplainer
+) -> ScoredSet:
+    """The set's rows, built BATCH_ROWS at a time (exact SHAP values, drivers in words, columns) and kept as
+    one zstd-compressed Arrow stream, with the summary's columns. Decisions and the risk rank weigh every
+    evaluator against the others, so they are made for the whole set first.
+
+    The explainer's kernels are compiled once per machine (kept under CHURN_HOME), so even a few rows take
+    the fast path."""
+    decisions = decide(settings, run, uplift_model)
+    rank = risk_ranks(run.probability, run.frame["instance"].to_numpy(np.int64))
+    sink, writer, schema = pa.BufferOutputStream(), None, None
+    totals = []
+    for rows in _batches(len(run.frame)):
+        part = _part(run, rows)
+        part = dataclasses.replace(part, shap=explainer.shap_values(part.x))
+        scores = score_rows(settings, part, _decided(decisions, rows))
+        scores["risk_rank"] = rank[rows]
+        totals.append(scores[list(SUMMARY_COLUMNS)])
+        batch = pa.RecordBatch.from_pandas(scores, schema=schema, preserve_index=False)
+        if writer is None:
+            schema = batch.schema  # the first batch's types for all (a column NULL in a batch keeps its type)
+            writer = pa.ipc.new_stream(sink, schema, options=pa.ipc.IpcWriteOptions(compression="zstd"))
+        writer.write_batch(batch)
+    writer.close()
+    return ScoredSet(sink.getvalue(), pd.concat(totals, ignore_index=True), decisions.chosen)
+
+
+def _batches(n: int) -> Iterator[slice]:
+    return (slice(start, min(start + BATCH_ROWS, n)) for start in range(0, n, BATCH_ROWS))
+
+
+def _decided(decisions: Decisions, rows: slice) -> Decisions:
+    """The decisions of rows `rows` (targeting.Targets holds only arrays aligned with the rows)."""
+    chosen = decisions.chosen
+    return dataclasses.replace(
+        decisions,
+        predicted=decisions.predicted[rows],
+        previous=decisions.previous.iloc[rows].reset_index(drop=True),
+        change=decisions.change[rows],
+        uplift=decisions.uplift[rows],
+        chosen=dataclasses.replace(
+            chosen, **{f.name: getattr(chosen, f.name)[rows] for f in dataclasses.fields(chosen)}
+        ),
+    )
+
+
+def _part(run: ScoringPass, rows: slice) -> ScoringPass:
+    """The rows `rows` of a pass not yet explained (every per-row field; `previous` is aligned with `frame`)."""
+    return dataclasses.replace(
+        run,
+        frame=run.frame.iloc[rows].reset_index(drop=True),
+        x=run.x.iloc[rows].reset_index(drop=True),
+        margin=run.margin[rows],
+        probability=run.probability[rows],
+        reached=run.reached[rows],
+        previous=run.previous.iloc[rows].reset_index(drop=True),
+    )
 
 
 def training_rows(snapshots: pd.DataFrame, training: DataSummary) -> pd.DataFrame:
@@ -239,39 +329,53 @@ def score_evaluators(
     """Score every evaluator of instances_w1 and write the score set and its side tables atomically."""
     started = time.monotonic()
     as_of = scoring_date(warehouse, as_of)
-    run, history, note = _scoring_pass(warehouse, settings, model, as_of, step)
-    uplift_model = step("Fitting channel uplift models", lambda: channels.fit_uplift(history, settings))
-
-    def target() -> tuple[pd.DataFrame, pd.DataFrame]:
-        decisions = decide(settings, run, uplift_model)
-        return score_rows(settings, run, decisions), effect_rows(
-            settings, as_of, uplift_model, history, decisions.chosen
-        )
-
-    scores, effects = step("Targeting and channels", target)
-    content_effects = step(
-        "Estimating content effects", lambda: content.content_effect_rows(warehouse, as_of, history, uplift_model)
+    scored, tables, note = _score_set(warehouse, settings, model, as_of, step)
+    summary = _summary(
+        scored.totals, tables["score_drift"], model.version, as_of, time.monotonic() - started, (note,) if note else ()
     )
-    reference = step("Checking drift", lambda: drift_reference(warehouse, model, run.features))
-    drift = _drift(reference, run)
-    summary = _summary(scores, drift, model.version, as_of, time.monotonic() - started, (note,) if note else ())
-    sets = _score_set_row(summary, model.threshold, integrity.seal(settings, scores, as_of, model.version))
+    manifest = _score_set_row(summary, model.threshold)
+    seal = step(
+        "Signing the score set",
+        lambda: integrity.seal(
+            settings, {"evaluator_scores": scored.reader(), **tables, "score_sets": manifest}, model.version
+        ),
+    )
+    manifest = manifest.assign(**{k: pd.Series([v], dtype="str") for k, v in seal.items()})
     step(
         "Writing the score set",
         lambda: warehouse.write_partitions(
-            {
-                "evaluator_scores": scores,
-                "score_drift": drift,
-                "channel_effects": effects,
-                "content_effects": content_effects,
-                "score_sets": sets,
-            },
+            {"evaluator_scores": scored.reader(), **tables, "score_sets": manifest},
             "as_of_date",
             as_of,
             keep=settings.score_history_sets,
         ),
     )
     return summary
+
+
+def _score_set(
+    warehouse: Warehouse, settings: Settings, model: ScoringModel, as_of: dt.date, step: Step
+) -> tuple[ScoredSet, dict[str, pd.DataFrame], str | None]:
+    """The set's rows, its side tables (drift, channel and content effects), and a note when the previous set
+    was ignored. The model's inputs and SHAP values are let go on return: the write needs the memory."""
+    run, history, note = _scoring_pass(warehouse, settings, model, as_of, step)
+    uplift_model = step("Fitting channel uplift models", lambda: channels.fit_uplift(history, settings))
+    reference = step("Checking drift", lambda: drift_reference(warehouse, model, run.features))
+    drift = _drift(reference, run)
+    explainer = TreeExplainer(model.booster, settings.kernel_cache_dir)
+    scored = step(
+        "Explaining every score (exact SHAP), targeting, drivers",
+        lambda: score_in_batches(settings, run, uplift_model, explainer),
+    )
+    content_effects = step(
+        "Estimating content effects", lambda: content.content_effect_rows(warehouse, as_of, history, uplift_model)
+    )
+    tables = {
+        "score_drift": drift,
+        "channel_effects": effect_rows(settings, as_of, uplift_model, history, scored.chosen),
+        "content_effects": content_effects,
+    }
+    return scored, tables, note
 
 
 def _scoring_pass(
@@ -282,9 +386,7 @@ def _scoring_pass(
     frame = step("Reading evaluators to score", lambda: warehouse.run("scoring_instances", {"as_of": as_of}))
     if frame.empty:
         raise ScoringError(f"instances_w1 has no evaluators for {as_of}; the previous score set is still served")
-    x = step("Preparing the model's features", lambda: model_inputs(model, frame))
-    shap = step("Explaining every score (exact SHAP)", lambda: explain_margin(model, x))
-    margin, prob = step("Predicting churn", lambda: predict(model, frame, x, shap))
+    outputs = step("Preparing the model's features, predicting churn", lambda: model_outputs(model, frame))
     reached, (previous, note), medians, history = step(
         "Reading touches, previous scores and cohorts",
         lambda: (
@@ -300,12 +402,12 @@ def _scoring_pass(
         threshold=float(model.threshold),
         categories=dict(getattr(model.pipeline, "categories_", {}) or {}),
         frame=frame,
-        x=x,
-        shap=shap,
-        margin=margin,
-        probability=prob,
+        x=outputs.x,
+        shap=None,
+        margin=outputs.margin,
+        probability=outputs.probability,
         reached=reached,
-        previous=previous,
+        previous=frame[["instance"]].merge(previous, on="instance", how="left"),
         medians=medians,
     )
     return run, history, note
@@ -353,13 +455,14 @@ def _summary(
     )
 
 
-def _score_set_row(summary: ScoreSummary, threshold: float, seal: dict[str, str]) -> pd.DataFrame:
-    """The score_sets row the dashboard lists sets from: the set's manifest, with its signed fingerprint."""
+def _score_set_row(summary: ScoreSummary, threshold: float) -> pd.DataFrame:
+    """The score_sets row the dashboard lists sets from: the set's manifest (its signature is added to it).
+    created_at is kept to the millisecond, the precision every engine reads back exactly."""
     row = {
         "as_of_date": columns.same_date(summary.as_of, 1),
         "model_version": pd.Series([summary.model_version], dtype="str"),
         "rows": np.asarray([summary.rows], np.int32),
-        "created_at": pd.Series([pd.Timestamp.now(tz="UTC").tz_localize(None)], dtype="datetime64[us]"),
+        "created_at": pd.Series([pd.Timestamp.now(tz="UTC").tz_localize(None).floor("ms")], dtype="datetime64[us]"),
         "threshold": [float(threshold)],
         "high_risk": np.asarray([summary.high_risk], np.int32),
         "medium_risk": np.asarray([summary.medium_risk], np.int32),
@@ -370,7 +473,6 @@ def _score_set_row(summary: ScoreSummary, threshold: float, seal: dict[str, str]
         "value_at_risk": [summary.value_at_risk],
         "drift_alerts": np.asarray([summary.drift_alerts], np.int32),
         "seconds": [summary.seconds],
-        **{name: pd.Series([value], dtype="str") for name, value in seal.items()},
     }
     return pd.DataFrame(row)
 

@@ -69,8 +69,8 @@ class Forest:
     kind: np.ndarray  # int8 LEAF / SPLIT / TWIG
     prev_level: np.ndarray  # int64: depth of the nearest ancestor splitting on the same feature, or -1
     bit: np.ndarray  # int64: rank of a split among its tree's splits (its bit in a turn pattern)
-    base_factor: np.ndarray  # float64 (n_nodes, 2): cover ratio of the edge to each child (times v)
-    params: np.ndarray  # float64 (n_nodes, N_SLOTS, max q)
+    base_factor: np.ndarray  # float32 (n_nodes, 2): cover ratio of the edge to each child (times v)
+    params: np.ndarray  # float32 (n_nodes, N_SLOTS, max q)
     expected: np.ndarray  # float64 per tree: the cover-weighted mean of its leaves
 
     @property
@@ -253,7 +253,7 @@ def _cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
 
 def _concat(lays: list[dict[str, object]]) -> Forest:
     start = _offsets([len(lay["feature"]) for lay in lays])
-    params = np.zeros((start[-1], N_SLOTS, max((lay["q"] for lay in lays), default=1)))
+    params = np.zeros((start[-1], N_SLOTS, max((lay["q"] for lay in lays), default=1)), np.float32)
     for lay, a in zip(lays, start[:-1], strict=True):
         params[a : a + len(lay["feature"]), :, : lay["q"]] = lay["params"]
     return Forest(
@@ -267,7 +267,9 @@ def _concat(lays: list[dict[str, object]]) -> Forest:
         kind=_cat([lay["kind"] for lay in lays], np.int8),
         prev_level=_cat([lay["prev_level"] for lay in lays], np.int64),
         bit=_cat([lay["bit"] for lay in lays], np.int64),
-        base_factor=np.concatenate([lay["base_factor"] for lay in lays]) if lays else np.zeros((0, 2)),
+        base_factor=np.concatenate([lay["base_factor"] for lay in lays]).astype(np.float32)
+        if lays
+        else np.zeros((0, 2), np.float32),
         params=params,
         expected=np.array([lay["expected"] for lay in lays], dtype=np.float64),
     )

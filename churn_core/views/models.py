@@ -49,7 +49,7 @@ def model_versions(settings: Settings) -> pd.DataFrame:
             item.champion,
             item.status,
         )
-        for item in registry_files.listing(_files(settings))
+        for item in registry_files.listing(_files(settings), settings)
     ]
     return pd.DataFrame(rows, columns=columns)
 
@@ -62,7 +62,7 @@ def model_card(settings: Settings, version: str | None = None) -> ModelCard | No
         try:
             wanted = wanted or registry_files.champion_version(files)
             if wanted:
-                return registry_files.card(files, registry_files.check_version(wanted))
+                return registry_files.card(files, settings, registry_files.check_version(wanted))
         except UNREADABLE:
             continue
     return None

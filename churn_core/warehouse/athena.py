@@ -134,6 +134,7 @@ class AthenaWarehouse(AthenaBuilds, Warehouse):
         self.settings = settings
         self.read_only = read_only
         self.database = _ident(settings.athena_database)
+        self.schema = self.database
         self.aws = AwsClients.for_settings(settings)
         self.catalog = GlueCatalog(self.aws, self.database)
         self.objects = S3Objects(self.aws, *split_s3(settings.athena_s3_data_prefix))

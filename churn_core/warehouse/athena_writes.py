@@ -18,7 +18,7 @@ import pyarrow as pa
 from churn_core.settings import Settings
 from churn_core.warehouse.athena_types import arrow_type, declared_types, glue_columns, glue_type, to_arrow
 from churn_core.warehouse.aws import split_s3
-from churn_core.warehouse.base import WarehouseError, _ident
+from churn_core.warehouse.base import Rows, WarehouseError, _ident, as_frame
 from churn_core.warehouse.glue import (
     Columns,
     Definition,
@@ -147,12 +147,11 @@ class AthenaWrites:
     def write_partition(self, name: str, df: pd.DataFrame, column: str, value: Any, keep: int | None = None) -> None:
         self.write_partitions({name: df}, column, value, keep)
 
-    def write_partitions(
-        self, frames: Mapping[str, pd.DataFrame], column: str, value: Any, keep: int | None = None
-    ) -> None:
+    def write_partitions(self, frames: Mapping[str, Rows], column: str, value: Any, keep: int | None = None) -> None:
         """Upload every table's partition first, then switch them in the order given (a failure puts back the
-        ones switched), then drop partitions beyond `keep`."""
+        ones switched), then drop partitions beyond `keep`. A stream of record batches is read whole first."""
         self._writable(f"writing {', '.join(frames)}")
+        frames = {name: as_frame(rows) for name, rows in frames.items()}
         self.catalog.ensure_database()
         column = _ident(column)
         version = new_version()

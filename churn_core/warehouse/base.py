@@ -10,12 +10,16 @@ from importlib import resources
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
 from churn_core.errors import ChurnError, TransientError
 
 Params = Mapping[str, Any]
+# Rows to write: a frame, or a stream of Arrow record batches read once (a large score set, written without
+# ever being whole in memory).
+Rows = pd.DataFrame | pa.RecordBatchReader
 
 
 class WarehouseError(ChurnError):
@@ -32,6 +36,14 @@ class TransientWarehouseError(WarehouseError, TransientError):
 
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*(/[a-z][a-z0-9_]*)?$")
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def as_frame(rows: Rows) -> pd.DataFrame:
+    """The rows as a frame (a stream is read whole: for adapters that need the rows at once)."""
+    if isinstance(rows, pa.RecordBatchReader):
+        return rows.read_all().to_pandas(types_mapper=pd.ArrowDtype)
+    return rows
 
 
 @cache
@@ -53,16 +65,36 @@ def sql_names(folder: str = "") -> list[str]:
 
 
 def check_read_only(sql: str) -> None:
-    """Refuse anything but a single SELECT (with CTEs/unions) before it reaches the engine."""
+    """Refuse anything but a single SELECT (with CTEs/unions) over the warehouse's own tables before it reaches
+    the engine: no writes or commands, and no table function or file path in place of a table (DuckDB reads
+    files, URLs and its own state through them; `FROM 'x.csv'` and `FROM "x.parquet"` are files too)."""
     try:
         statements = [s for s in sqlglot.parse(sql, read="trino") if s is not None]
-    except sqlglot.errors.ParseError as exc:
+    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as exc:
         raise QueryError(f"not valid Athena SQL: {str(exc).splitlines()[0]}") from None
     if len(statements) != 1 or not isinstance(statements[0], exp.Query):
         raise QueryError("only one read-only SELECT statement is allowed")
     for node in statements[0].walk():
         if isinstance(node, exp.DDL | exp.DML | exp.Command):
             raise QueryError("only read-only SELECT statements are allowed")
+        if isinstance(node, exp.Table):
+            _check_table(node)
+        if isinstance(node, exp.Lateral) and not isinstance(node.this, exp.Subquery | exp.Query):
+            raise QueryError(f"a table function is not allowed here: {node.this.sql('trino')[:80]}")
+
+
+def _check_table(table: exp.Table) -> None:
+    """A table reference must name a table: plain identifiers only (catalog.db.table at most)."""
+    parts = [table.this, *(table.args.get(k) for k in ("db", "catalog") if table.args.get(k))]
+    if not all(isinstance(p, exp.Identifier) for p in parts):
+        name = table.this.sql("trino") if isinstance(table.this, exp.Expression) else str(table.this)
+        raise QueryError(f"a table function is not allowed in a query, only the warehouse's tables: {name[:80]}")
+    for part in parts:
+        if not _PLAIN.fullmatch(part.name):
+            raise QueryError(
+                f"{part.name[:80]!r} is not a table name (letters, digits and _ only): file paths and URLs are not "
+                "allowed in a query"
+            )
 
 
 def in_list(column: str, prefix: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
@@ -76,6 +108,7 @@ class Warehouse(ABC):
     """Run named Athena-dialect SQL with bound parameters; write tables so readers never see half a table."""
 
     backend: str = ""
+    schema: str = "main"  # where information_schema lists the warehouse's tables
 
     @property
     def bytes_scanned(self) -> int:
@@ -107,16 +140,14 @@ class Warehouse(ABC):
         """Replace the rows of `name` whose `column` equals `value` with `df` in one atomic step
         (creating the table if needed); with `keep`, drop all but the newest `keep` values of `column`."""
 
-    def write_partitions(
-        self, frames: Mapping[str, pd.DataFrame], column: str, value: Any, keep: int | None = None
-    ) -> None:
+    def write_partitions(self, frames: Mapping[str, Rows], column: str, value: Any, keep: int | None = None) -> None:
         """`write_partition` for several tables keyed by the same `column` = `value`, all in one atomic step.
 
         Adapters that can span tables in one transaction override this. This fallback writes the tables
         one at a time in the order given, so callers put the table readers list sets from last.
         """
         for name, df in frames.items():
-            self.write_partition(name, df, column, value, keep)
+            self.write_partition(name, as_frame(df), column, value, keep)
 
     @abstractmethod
     def append(self, name: str, df: pd.DataFrame) -> None:

@@ -9,7 +9,7 @@ Every write is one transaction, so a job killed half-way leaves the previous tab
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -24,25 +24,67 @@ import tenacity
 from churn_core.warehouse.base import (
     Params,
     QueryError,
+    Rows,
     TransientWarehouseError,
     Warehouse,
     WarehouseError,
     _ident,
+    check_read_only,
     load_sql,
 )
 
 LOCK_WAIT_SECONDS = 30.0
 LOCK_POLL_SECONDS = 0.05
+WRITE_MEMORY_LIMIT = "256MB"  # DuckDB's memory while it writes partitions (see write_partitions)
+# The connection user-typed SQL (`churn sql`) runs on: no file, URL or extension beyond the warehouse itself
+# (the database file is opened before the switch), and no statement can turn that back on.
+SANDBOX: dict[str, Any] = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "lock_configuration": True,
+}
 
 
 @lru_cache(maxsize=512)
 def to_duckdb(sql: str) -> str:
     """Transpile Athena (Trino) SQL to DuckDB; `:name` placeholders become `$name`."""
     try:
-        statements = sqlglot.transpile(sql, read="trino", write="duckdb")
+        statements = [s.transform(_trino_only) for s in sqlglot.parse(sql, read="trino") if s is not None]
     except sqlglot.errors.ParseError as exc:
         raise QueryError(f"not valid Athena SQL: {str(exc).splitlines()[0]}") from None
-    return ";\n".join(statements)
+    return ";\n".join(s.sql(dialect="duckdb") for s in statements)
+
+
+def _trino_only(node: sqlglot.exp.Expression) -> sqlglot.exp.Expression:
+    """Trino functions DuckDB lacks, in DuckDB terms: to_ieee754_64(x), the big-endian IEEE bits of a double as
+    VARBINARY, is DuckDB's BIT cast of the double taken as a BLOB (the same eight bytes)."""
+    if isinstance(node, sqlglot.exp.Anonymous) and node.name.lower() == "to_ieee754_64":
+        value = sqlglot.exp.cast(node.expressions[0], "DOUBLE")
+        return sqlglot.exp.cast(sqlglot.exp.cast(value, "BIT"), "BLOB")
+    return node
+
+
+def query_frames(sql: str, frames: Mapping[str, Rows], params: Params | None = None) -> pd.DataFrame:
+    """Athena SQL over DataFrames or Arrow streams as tables, in a private in-memory DuckDB (e.g. a score set's
+    digests before it is written: the same SQL that checks it in the warehouse later). A stream is read once."""
+    text = to_duckdb(sql)
+    with duckdb.connect(config=SANDBOX) as con:
+        for name, rows in frames.items():
+            table = rows if isinstance(rows, pa.RecordBatchReader) else pa.Table.from_pandas(rows, preserve_index=False)
+            con.register(_ident(name), table)
+        try:
+            return con.execute(text, _bind(text, params)).df()
+        except duckdb.Error as exc:
+            raise QueryError(_explain(exc)) from None
+
+
+def frame_columns(rows: Rows) -> dict[str, str]:
+    """The column types of a frame or stream as Arrow names them when it is written (name -> type name)."""
+    schema = (
+        rows.schema if isinstance(rows, pa.RecordBatchReader) else pa.Schema.from_pandas(rows, preserve_index=False)
+    )
+    return {str(f.name): str(f.type) for f in schema}
 
 
 def _bind(sql: str, params: Params | None) -> dict[str, Any]:
@@ -74,7 +116,7 @@ class DuckDBWarehouse(Warehouse):
         finally:
             con.close()
 
-    def _open(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    def _open(self, *, read_only: bool, config: dict[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
         """Open the file, waiting up to LOCK_WAIT_SECONDS while another process holds its lock."""
         waiting = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(_Locked),
@@ -83,7 +125,7 @@ class DuckDBWarehouse(Warehouse):
             reraise=True,
         )
         try:
-            return waiting(_connect, self.path, read_only)
+            return waiting(_connect, self.path, read_only, config)
         except _Locked as exc:
             raise TransientWarehouseError(
                 f"cannot open the warehouse {self.path}: another process holds it ({exc}); waited "
@@ -97,6 +139,23 @@ class DuckDBWarehouse(Warehouse):
                 return con.execute(text, _bind(text, params)).df()
             except duckdb.Error as exc:
                 raise QueryError(_explain(exc)) from None
+
+    def read_only_query(self, sql: str, params: Params | None = None) -> pd.DataFrame:
+        """A user-typed query: checked (one SELECT over tables, no table functions), then run sandboxed."""
+        check_read_only(sql)
+        return self.sandboxed_query(to_duckdb(sql), params)
+
+    def sandboxed_query(self, text: str, params: Params | None = None) -> pd.DataFrame:
+        """DuckDB SQL on a read-only connection of its own that cannot reach files, URLs or extensions (SANDBOX)."""
+        if not self.path.exists():
+            raise WarehouseError(f"no warehouse at {self.path}: run `churn demo` or `churn ingest DIR` first")
+        con = self._open(read_only=True, config=SANDBOX)
+        try:
+            return con.execute(text, _bind(text, params)).df()
+        except duckdb.Error as exc:
+            raise QueryError(_explain(exc)) from None
+        finally:
+            con.close()
 
     def execute(self, sql: str, params: Params | None = None) -> None:
         text = to_duckdb(sql)
@@ -154,16 +213,19 @@ class DuckDBWarehouse(Warehouse):
     def write_partition(self, name: str, df: pd.DataFrame, column: str, value: Any, keep: int | None = None) -> None:
         self.write_partitions({name: df}, column, value, keep)
 
-    def write_partitions(
-        self, frames: dict[str, pd.DataFrame], column: str, value: Any, keep: int | None = None
-    ) -> None:
+    def write_partitions(self, frames: Mapping[str, Rows], column: str, value: Any, keep: int | None = None) -> None:
         """Replace the `column` = `value` rows of every table in one transaction; columns new to a table
-        are added to it (older rows read NULL there), so a model with other features can still write."""
+        are added to it (older rows read NULL there), so a model with other features can still write.
+        A stream of record batches is read as it is written, with DuckDB's own memory capped meanwhile."""
         col = _ident(column)
         with self.connect(write=True) as con:
             views = {name: f"_incoming_{i}" for i, name in enumerate(frames)}
             for name, df in frames.items():  # as Arrow: DuckDB reads it twice as fast as a DataFrame
-                con.register(views[name], pa.Table.from_pandas(df, preserve_index=False))
+                stream = isinstance(df, pa.RecordBatchReader)
+                con.register(views[name], df if stream else pa.Table.from_pandas(df, preserve_index=False))
+            # Unbounded, DuckDB keeps every block of a large insert cached until the connection closes
+            # (a million-row score set: another 1.2 GB); past the cap it writes them out as it goes.
+            con.execute(f"SET memory_limit = '{WRITE_MEMORY_LIMIT}'")
             # Rows need no order (a partition is a set); this lets a large insert be written once, in
             # parallel, instead of again at the checkpoint -- half the time for a million-row score set.
             con.execute("SET preserve_insertion_order = false")
@@ -222,9 +284,9 @@ class _Locked(Exception):
     """Another process holds the database file's lock."""
 
 
-def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+def _connect(path: Path, read_only: bool, config: dict[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
     try:
-        return duckdb.connect(str(path), read_only=read_only)
+        return duckdb.connect(str(path), read_only=read_only, config=config or {})
     except duckdb.IOException as exc:
         # DuckDB gives no error code for a file another process has locked: the message is the only sign,
         # and this is the one place that reads it.

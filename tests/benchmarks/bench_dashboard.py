@@ -153,7 +153,7 @@ def synthesise_scores(source: Path, home: Path, rows: int) -> dict[str, float]:
 
 
 def reseal(home: Path) -> None:
-    """Fingerprint and sign the synthesised sets as `churn score` would, with counts from the rows."""
+    """Digest and sign the synthesised sets as `churn score` would have (their rows are the benchmark's own)."""
     import pandas as pd
 
     from churn_core.scoring import integrity
@@ -162,17 +162,15 @@ def reseal(home: Path) -> None:
 
     settings = load_settings(env={"CHURN_HOME": str(home)})
     warehouse = open_warehouse(settings)
-    shap = integrity.shap_columns(warehouse.query("SELECT * FROM evaluator_scores LIMIT 0").columns)
     for row in warehouse.query("SELECT as_of_date, model_version FROM score_sets").itertuples():
         as_of = pd.Timestamp(row.as_of_date).date()
-        values, _ = integrity.recompute(warehouse, as_of, row.model_version, shap)
-        seal = integrity.seal_values(settings, as_of, row.model_version, shap, values)
-        counts = {column: values[key] for column, key in integrity.MANIFEST_COUNTS.items()}
         warehouse.execute(
-            "UPDATE score_sets SET fingerprint = :fingerprint, signature = :signature, "
-            + ", ".join(f"{column} = :{column}" for column in counts)
-            + " WHERE as_of_date = :as_of",
-            {**seal, **counts, "as_of": as_of},
+            "UPDATE score_sets SET fingerprint = NULL, signature = NULL WHERE as_of_date = :d", {"d": as_of}
+        )
+        seal = integrity.seal_digests(settings, as_of, row.model_version, integrity.recompute(warehouse, as_of))
+        warehouse.execute(
+            "UPDATE score_sets SET fingerprint = :fingerprint, signature = :signature WHERE as_of_date = :as_of",
+            {**seal, "as_of": as_of},
         )
         integrity.check_score_set(warehouse, settings, as_of)
 

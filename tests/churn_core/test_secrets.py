@@ -18,14 +18,14 @@ import pytest
 from typer.testing import CliRunner
 
 from churn_core import signing
-from churn_core.access.roles import auth_configured
+from churn_core.access.roles import SignIn, sign_in
 from churn_core.cli import app
 from churn_core.errors import ChurnError
 from churn_core.jobs import steps as jobs
 from churn_core.jobs.logs import LOG_FILE
 from churn_core.jobs.runner import StepOutcome
 from churn_core.model.registry import Registry
-from churn_core.secrets import redact, secret_values
+from churn_core.secrets import redact, secret_values, secrets_files
 from churn_core.settings import Settings, load_settings
 from churn_core.warehouse import open_warehouse
 from tests.churn_core.jobs.test_alerts import SECRET, _Hook
@@ -142,11 +142,12 @@ def test_redact_hides_credentials() -> None:
 
 def test_sign_in_and_redaction_read_the_same_secrets_files(planted: Settings, tmp_path: Path) -> None:
     app_root = tmp_path / "app"
-    assert auth_configured(app_root)
+    assert sign_in(secrets_files(app_root)).mode is SignIn.READY
     known = secret_values(planted, app_roots=(app_root,))
     assert SENTINELS["client_secret"] in known and SENTINELS["provider client_secret"] in known
     (app_root / ".streamlit" / "secrets.toml").write_bytes(b"[auth]\nclient_secret = '\xff'\n")  # not UTF-8
-    assert auth_configured(app_root)  # still: the provider in ~/.streamlit/secrets.toml
+    state = sign_in(secrets_files(app_root))  # fails closed, and says which file, without its content
+    assert state.mode is SignIn.MISCONFIGURED and "not UTF-8" in state.problem and "app/.streamlit" in state.problem
     known = secret_values(planted, app_roots=(app_root,))
     assert SENTINELS["client_secret"] not in known and SENTINELS["provider client_secret"] in known
 
@@ -218,3 +219,12 @@ def test_a_failed_job_leaks_nothing_to_output_log_history_or_alerts(
     listed = churn("jobs", "--format", "json")
     assert listed.exit_code == 0 and "could not reach" in listed.output
     assert_no_sentinel(listed.output, "churn jobs")
+
+
+def test_a_token_as_url_userinfo_is_hidden(tmp_path: Path) -> None:
+    """Also fixed: `http://TOKEN@host/...` (userinfo without a password) was printed in failure messages."""
+    token = "sentinelUserinfoToken42"
+    assert token not in redact(f"POST http://{token}@127.0.0.1:9/hook failed")
+    settings = make_settings(tmp_path, alert_webhook_url=f"http://{token}@127.0.0.1:9/hook")
+    assert any(token in value for value in secret_values(settings, app_roots=()))
+    assert token not in redact(f"could not reach {token}", secret_values(settings, app_roots=()))

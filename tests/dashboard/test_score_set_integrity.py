@@ -40,7 +40,7 @@ def _refusal(at) -> str:
 @pytest.mark.parametrize("page", ["at_risk", "drivers", "model_health"])
 def test_pages_that_need_scores_stop_on_a_tampered_set(monkeypatch, tampered, page) -> None:
     at = run_page(monkeypatch, tampered, page)
-    assert "values were changed in churn_probability" in _refusal(at)
+    assert "values were changed in evaluator_scores" in _refusal(at)
     assert not at.dataframe and not at.get("plotly_chart") and not at.metric
 
 

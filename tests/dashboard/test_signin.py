@@ -34,16 +34,30 @@ USERS = {
 }
 
 
-def _put_user(issuer: str, email: str, groups: list[str]) -> None:
-    body = json.dumps({"email": email, "name": email.split("@")[0].title(), "groups": groups}).encode()
+def _put_user(issuer: str, sub: str, groups: list[str], claims: dict[str, object] | None = None) -> None:
+    """The provider's user `sub`, by default with `sub` as its verified e-mail address."""
+    claims = {
+        "email": sub,
+        "email_verified": True,
+        "name": sub.split("@")[0].title(),
+        "groups": groups,
+        **(claims or {}),
+    }
+    body = json.dumps(claims).encode()
     request = urllib.request.Request(
-        f"{issuer}/users/{urllib.parse.quote(email)}",
+        f"{issuer}/users/{urllib.parse.quote(sub)}",
         data=body,
         method="PUT",
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 204
+
+
+IMPOSTORS = {
+    "eve@example.com": {"email": "root@example.com", "email_verified": False},
+    "mallory@example.com": {"email": None, "email_verified": None, "preferred_username": "root@example.com"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +68,8 @@ def app(scored_home):
         issuer = f"http://localhost:{provider.server_port}"
         for email, spec in USERS.items():
             _put_user(issuer, email, spec["groups"])
+        for sub, claims in IMPOSTORS.items():  # subjects that claim the admin's address unverified
+            _put_user(issuer, sub, [], claims)
         port = free_port()
         secrets = Path(home) / ".streamlit" / "secrets.toml"
         secrets.parent.mkdir()
@@ -130,5 +146,15 @@ def test_each_role_sees_and_does_what_it_may(app, browser, email) -> None:
         assert (tab.get_by_role("tab", name="Admin").count() > 0) == (role == "admin")
         (ROOT / "screenshots").mkdir(exist_ok=True)
         tab.screenshot(path=str(ROOT / "screenshots" / f"signed-in-{role}.png"), full_page=False)
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("sub", list(IMPOSTORS))
+def test_an_unverified_claim_to_the_admins_address_gets_no_access(app, browser, sub) -> None:
+    context, tab = _sign_in(browser, app, sub)
+    try:
+        tab.get_by_text("No access yet").wait_for(timeout=30_000)
+        assert "At-risk evaluators" not in tab.content() and tab.get_by_role("tab", name="Admin").count() == 0
     finally:
         context.close()

@@ -9,7 +9,6 @@ from churn_core.access.roles import (
     AccessDenied,
     SignIn,
     User,
-    auth_configured,
     check_exposure,
     open_mode_user,
     require,
@@ -34,16 +33,31 @@ def settings(tmp_path):
 @pytest.mark.parametrize(
     ("claims", "role", "allowed", "refused"),
     [
-        ({"email": "mia@example.com"}, "marketer", {"browse"}, {"export", "activation", "promote", "audit"}),
+        (
+            {"email": "mia@example.com", "email_verified": True},
+            "marketer",
+            {"browse"},
+            {"export", "activation", "promote", "audit"},
+        ),
         (
             {"email": "max@example.com", "groups": ["Managers"]},
             "manager",
             {"browse", "activation"},
             {"export", "promote"},
         ),
-        ({"email": "ANN@example.com"}, "analyst", {"browse", "export"}, {"activation", "promote"}),
-        ({"email": "root@example.com", "groups": ["analysts"]}, "admin", {"export", "promote", "audit"}, set()),
-        ({"email": "stranger@example.com"}, None, set(), {"browse"}),
+        (
+            {"email": "ANN@example.com", "email_verified": True},
+            "analyst",
+            {"browse", "export"},
+            {"activation", "promote"},
+        ),
+        (
+            {"email": "root@example.com", "email_verified": True, "groups": ["analysts"]},
+            "admin",
+            {"export", "promote", "audit"},
+            set(),
+        ),
+        ({"email": "stranger@example.com", "email_verified": True}, None, set(), {"browse"}),
     ],
 )
 def test_roles_grant_exactly_their_permissions(settings, claims, role, allowed, refused) -> None:
@@ -73,38 +87,18 @@ def test_audit_log_records_and_is_for_admins_only(settings) -> None:
         audit.audit_entries(warehouse, analyst)
 
 
-def test_dashboard_beyond_loopback_needs_sign_in(tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    check_exposure("127.0.0.1", tmp_path)
+def test_dashboard_beyond_loopback_needs_sign_in(tmp_path) -> None:
+    secrets = tmp_path / "secrets.toml"
+    check_exposure("127.0.0.1", [secrets])
     with pytest.raises(AccessDenied, match="refusing to listen on 0.0.0.0"):
-        check_exposure("0.0.0.0", tmp_path)
-    secrets = tmp_path / ".streamlit" / "secrets.toml"
-    secrets.parent.mkdir()
+        check_exposure("0.0.0.0", [secrets])
     secrets.write_text('[auth]\nredirect_uri = "http://h/oauth2callback"\ncookie_secret = "x"\n')
-    assert not auth_configured(tmp_path)  # a section without a provider: sign-in could not work
-    with pytest.raises(AccessDenied):
-        check_exposure("0.0.0.0", tmp_path)
+    for host in ("0.0.0.0", "127.0.0.1"):  # a section without a provider: sign-in could not work, nothing starts
+        with pytest.raises(AccessDenied, match="sign-in is misconfigured.*lacks client_id"):
+            check_exposure(host, [secrets])
     secrets.write_text(
         '[auth]\nredirect_uri = "http://h/oauth2callback"\ncookie_secret = "x"\nclient_id = "c"\n'
         'client_secret = "s"\nserver_metadata_url = "http://idp/.well-known/openid-configuration"\n'
     )
-    assert auth_configured(tmp_path)
-    check_exposure("0.0.0.0", tmp_path)
-
-
-@pytest.mark.parametrize(
-    ("auth", "state"),
-    [
-        (None, SignIn.OFF),
-        ({}, SignIn.INCOMPLETE),
-        ({"cookie_secret": "x", "redirect_uri": "http://h/oauth2callback"}, SignIn.INCOMPLETE),
-        ("not a section", SignIn.INCOMPLETE),
-        ({"server_metadata_url": "http://idp/.well-known/openid-configuration"}, SignIn.READY),
-        ({"cookie_secret": "x", "google": {"client_id": "c"}}, SignIn.READY),
-    ],
-)
-def test_what_an_auth_section_configures(auth, state) -> None:
-    """The dashboard asks for sign-in whenever an [auth] section exists; `churn dashboard` leaves 127.0.0.1 only
-    for a provider st.login can use."""
-    assert sign_in(auth) is state
-    assert state.required == (auth is not None)
+    assert sign_in([secrets]).mode is SignIn.READY
+    check_exposure("0.0.0.0", [secrets])

@@ -15,6 +15,7 @@ from openpyxl import load_workbook
 
 from churn_core.access.exports import (
     FORMULA_PREFIXES,
+    INVISIBLE,
     ColumnFormat,
     Export,
     ExportOptions,
@@ -41,16 +42,16 @@ def test_formula_text_gets_a_leading_quote(text):
     assert neutralise_cell(text) == "'" + text
 
 
-@pytest.mark.parametrize("value", ["Boards", "", " =1", "a=b", "'=already", 3, -2.5, None, np.nan, dt.date(2026, 1, 1)])
+@pytest.mark.parametrize("value", ["Boards", "", "a=b", "'=already", 3, -2.5, None, np.nan, dt.date(2026, 1, 1)])
 def test_other_values_are_untouched(value):
     out = neutralise_cell(value)
     assert out is value or (isinstance(value, float) and np.isnan(out))
 
 
-@given(st.text(max_size=30))
+@given(st.text(st.characters(codec="utf-8", exclude_categories=("Cc",)), max_size=30))
 def test_no_neutralised_text_starts_a_formula(text):
     out = neutralise_cell(text)
-    assert not out.startswith(FORMULA_PREFIXES)
+    assert not out.lstrip(INVISIBLE).startswith(FORMULA_PREFIXES)
     assert out.removeprefix("'") == text or out == text
 
 
@@ -184,3 +185,50 @@ def test_file_names_carry_date_and_filters_and_are_safe():
     assert hostile.startswith("at-risk_2026-11-26_product-etc-passwd-cmd")
     long = export_file_name("at-risk", dt.date(2026, 11, 26), {"product": tuple("x" * 60 for _ in range(20))}, "csv")
     assert len(long) <= 160
+
+
+# --- one rule for CSV and Excel -------------------------------------------------------------------------------
+
+DISGUISED = [
+    "\x01=1+1",  # a control character before the formula: Excel's path stripped it and quoted, CSV kept it
+    "=1+1\x00",
+    "\x00=1+1",
+    "\u200b=1+1",  # a zero-width space, invisible in the cell
+    "\ufeff=1+1",
+    " =1+1",
+    "\uff1d1+1",  # a full-width equals sign, which East-Asian input turns into a formula
+    "\uff0b1",
+    "\uff20SUM(A1)",
+]
+
+
+def _one_cell(value: str) -> Export:
+    return Export(pd.DataFrame({"c": [value]}), {"c": ColumnFormat("c")})
+
+
+def _csv_cell(value: str) -> str:
+    text = io.BytesIO(to_csv_bytes(_one_cell(value)))
+    return pd.read_csv(text, dtype=str, keep_default_na=False, encoding="utf-8-sig")["c"][0]
+
+
+def _excel_cell(value: str) -> str:
+    sheet = load_workbook(io.BytesIO(to_excel_bytes(_one_cell(value)))).active
+    return sheet.cell(row=2, column=1).value
+
+
+@pytest.mark.parametrize("text", DISGUISED, ids=repr)
+def test_csv_and_excel_neutralise_disguised_formulas_alike(text) -> None:
+    """Also fixed: `\\x01=1+1` or a NUL kept its formula prefix in CSV; zero-width and full-width prefixes are
+    neutralised too (they are invisible, or become `=` when typed or pasted in some locales)."""
+    csv_cell, excel_cell = _csv_cell(text), _excel_cell(text)
+    assert csv_cell == excel_cell and csv_cell.startswith("'"), (csv_cell, excel_cell)
+    assert "\x00" not in csv_cell and "\x01" not in csv_cell
+
+
+@given(st.text(max_size=20))
+def test_csv_and_excel_hold_the_same_text(text) -> None:
+    cell = neutralise_cell(text)
+    assert not cell.lstrip(INVISIBLE).startswith(FORMULA_PREFIXES) or cell.startswith("'")
+    stored = _excel_cell(text)  # (XML reads a carriage return back as a line feed)
+    expected = cell.replace("\r\n", "\n").replace("\r", "\n")
+    assert stored == (expected if expected.strip() else None)  # a blank column is left out of an export

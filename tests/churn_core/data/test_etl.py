@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -84,3 +87,15 @@ def test_etl_without_raw_tables_says_what_to_do(tmp_path) -> None:
     settings = make_settings(tmp_path)
     with pytest.raises(WarehouseError, match="churn ingest DIR"):
         run_etl(open_warehouse(settings), settings)
+
+
+@pytest.mark.parametrize("day", ["2099-01-01", "1990-01-01"])
+def test_an_as_of_date_outside_the_data_is_refused(etl_home, tmp_path, day) -> None:
+    """Also fixed: 2099-01-01 built a set with day_of_trial 26,334 that stayed "latest"; 1990 built empty tables."""
+    from churn_core.data.etl import run_etl  # noqa: PLC0415 (as the other tests of this file do)
+
+    shutil.copytree(etl_home.home, tmp_path / "home")
+    settings = etl_home.with_overrides(home=tmp_path / "home")
+    with pytest.raises(WarehouseError, match="outside the data") as refused:
+        run_etl(open_warehouse(settings), settings, dt.date.fromisoformat(day))
+    assert "2026-11-26" in str(refused.value)  # where the data ends, to choose a date from

@@ -163,3 +163,18 @@ def test_parquet_files_are_read_with_their_types(tmp_path, small_tables) -> None
         frame.to_parquet(directory / f"{name}.parquet")
     rows = ingest_directory(open_warehouse(settings), directory)
     assert rows["evaluators"] == 200
+
+
+@pytest.mark.parametrize("as_text", [True, False], ids=["csv text", "parquet int64"])
+def test_bigint_ids_stay_exact(small_tables, as_text) -> None:
+    """Also fixed: ids went through float64: 2**53 + 1 was stored as 2**53 (and then 'repeated'), 2**63 - 1 refused."""
+    from churn_core.data.quality import conform  # noqa: PLC0415 (as the other tests of this file do)
+    from churn_core.schema import RAW_TABLES  # noqa: PLC0415
+
+    frame = small_tables["engagements"].head(3).copy()
+    ids = [2**53, 2**53 + 1, 2**63 - 1]
+    frame["engagement_id"] = [str(i) for i in ids] if as_text else pd.Series(ids, dtype="int64")
+    if as_text:
+        frame = frame.astype(str).replace({"nan": "", "None": "", "<NA>": "", "NaT": ""})
+    out = conform(frame, RAW_TABLES["engagements"])
+    assert [int(v) for v in out["engagement_id"]] == ids

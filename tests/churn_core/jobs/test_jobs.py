@@ -165,8 +165,10 @@ def test_only_one_job_runs_at_a_time(settings: Settings) -> None:
             execute_job("daily", [("etl", _step())], settings)
     finally:
         holder.release()
-    assert not open_warehouse(settings).table_exists("job_runs")  # a refused run records nothing
+    refused = job_history(open_warehouse(settings), 5, settings)
+    assert refused.status.tolist() == ["refused"] and "weekly-1" in refused.error.iloc[0]  # one row, no steps
     execute_job("daily", [("etl", _step())], settings)
+    assert job_history(open_warehouse(settings), 5, settings).status.tolist() == ["succeeded", "refused"]
 
 
 def test_a_run_whose_process_died_reads_interrupted_and_the_next_run_closes_it(settings: Settings) -> None:

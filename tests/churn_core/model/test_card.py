@@ -11,7 +11,16 @@ import pytest
 
 from churn_core.model import registry_files
 from churn_core.model.card import DataSummary, ModelCard, Ranking, Thresholds
-from churn_core.model.registry_files import ALIAS_FILE, CARD_FILE, MANIFEST_FILE, Folder, RegistryError
+from churn_core.model.registry_files import (
+    ALIAS_FILE,
+    CARD_FILE,
+    HOLDOUT_FILE,
+    MANIFEST_FILE,
+    MODEL_FILE,
+    Folder,
+    RegistryError,
+)
+from churn_core.settings import Settings
 from tests.conftest import make_settings
 
 STORED = {  # a card as an earlier release wrote it, plus a key from a later one
@@ -44,31 +53,36 @@ def test_a_stored_card_reads_into_sections_and_writes_back_the_same_keys() -> No
     assert ModelCard.from_dict(written) == card
 
 
-def _registry(root: Path, card: dict[str, object]) -> None:
-    """A registry of one version holding only its card, written as the registry writes it."""
+def _registry(root: Path, card: dict[str, object], settings: Settings, model: bool = True) -> None:
+    """A registry of one version (its card, and stand-ins for the model and held-out rows unless not `model`),
+    written and signed as the registry writes it."""
     version = str(card["version"])
-    data = registry_files.card_bytes(ModelCard.from_dict(card), version)
+    stored = {CARD_FILE: registry_files.card_bytes(ModelCard.from_dict(card), version)}
+    if model:
+        stored |= {MODEL_FILE: b"a booster", HOLDOUT_FILE: b"held-out rows"}
     (root / version).mkdir(parents=True)
-    (root / version / CARD_FILE).write_bytes(data)
-    (root / version / MANIFEST_FILE).write_bytes(registry_files.manifest_bytes(version, {CARD_FILE: data}))
+    for name, data in stored.items():
+        (root / version / name).write_bytes(data)
+    (root / version / MANIFEST_FILE).write_bytes(registry_files.manifest_bytes(settings, version, stored))
     (root / ALIAS_FILE).write_text(json.dumps({"version": version}))
 
 
 def test_cards_are_checked_against_the_manifest(tmp_path: Path) -> None:
-    _registry(tmp_path, STORED)
+    settings = make_settings(tmp_path / "home")
+    _registry(tmp_path, STORED, settings, model=False)
     files = Folder(tmp_path)
     assert registry_files.champion_version(files) == "v0003"
-    card = registry_files.card(files, "v0003")
+    card = registry_files.card(files, settings, "v0003")
     assert card.model_file == "model.ubj" and card.extra == {"explainer": {"kind": "tree"}}
     with pytest.raises(RegistryError, match="incomplete: its manifest lists no model.ubj"):
-        registry_files.verified(files, "v0003", (CARD_FILE, "model.ubj"))
+        registry_files.verified(files, settings, "v0003", (CARD_FILE, "model.ubj"))
     with pytest.raises(RegistryError, match="no model version v0004 in the registry \\(versions: v0003\\)"):
-        registry_files.card(files, "v0004")
+        registry_files.card(files, settings, "v0004")
     (tmp_path / "v0003" / CARD_FILE).write_text(json.dumps({**STORED, "threshold": 0.01}))
     with pytest.raises(RegistryError, match="card.json of model version v0003 does not match its checksum"):
-        registry_files.card(files, "v0003")
-    [listed] = registry_files.listing(files)
-    assert listed.champion and listed.card is None and listed.status.startswith("unusable: card.json")
+        registry_files.card(files, settings, "v0003")
+    [listed] = registry_files.listing(files, settings)
+    assert listed.champion and listed.card is None and listed.status.startswith("unusable: model version v0003")
     (tmp_path / ALIAS_FILE).write_text("[1, 2]")
     with pytest.raises(RegistryError, match="champion alias champion.json is damaged"):
         registry_files.champion_version(files)
@@ -76,7 +90,7 @@ def test_cards_are_checked_against_the_manifest(tmp_path: Path) -> None:
 
 def test_the_dashboard_reads_cards_versions_and_the_champion_without_xgboost(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
-    _registry(settings.registry_dir, STORED)
+    _registry(settings.registry_dir, STORED, settings)
     probe = f"""
 import sys
 from pathlib import Path

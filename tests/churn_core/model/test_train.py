@@ -9,12 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from churn_core.model import tuning
 from churn_core.model.datasets import Dataset, DatasetError
 from churn_core.model.features import SEED_NUMERIC, ModelError
 from churn_core.model.registry import Registry
 from churn_core.model.splits import random_split, time_split
 from churn_core.model.train import cross_validate, fit_model, train_candidate
-from churn_core.model.tuning import Trial, choose
+from churn_core.model.tuning import Trial
 from churn_core.settings import Settings
 from churn_core.warehouse import open_warehouse
 from tests.churn_core.model.modeldata import evaluator_data
@@ -123,23 +124,36 @@ def test_tuned_beats_seed_on_held_out_rows(tmp_path: Path) -> None:
     seed_auc, tuned_auc = model.card.comparison["seed"].roc_auc, model.card.metrics["roc_auc"]
     assert tuned_auc > seed_auc + 0.02, (tuned_auc, seed_auc)
     history = model.card.tuning.history
-    assert len(history) == 4 and history[0]["learning_rate"] == 0.1 and history[0]["rounds"] == 200  # seed first
-    assert model.card.tuning.cv_auc > history[0]["cv_auc"]
+    assert len(history) == 4 and history[0]["max_depth"] == 6  # XGBoost's defaults first
+    assert history[2]["learning_rate"] == 0.1 and history[2]["rounds"] == 200  # the seed's model among the starts
+    assert model.card.tuning.cv_auc > history[2]["cv_auc"]
 
 
-def test_a_challenger_must_beat_the_starts_by_more_than_the_noise() -> None:
-    def trial(auc: float, folds: tuple[float, ...] = (0.0, 0.0, 0.0)) -> Trial:
-        return Trial({}, auc, 100, 1.0, [auc + f for f in folds])
+def test_search_starts_from_xgboost_defaults_and_stops_when_it_stops_improving(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Every start runs; then neighbours of the best until `patience` of them in a row gain no more than
+    `min_gain`. The clock is only a ceiling."""
+    scripted = [0.80, 0.82, 0.81, 0.80, 0.80, 0.80, 0.80]  # the defaults, the starts and the seed's model
+    scripted += [0.825, 0.8254, 0.83, 0.8301, 0.829, 0.828, 0.827, 0.99]  # neighbours; 0.99 is never reached
+    tried: list[dict] = []
 
-    noisy = (-0.01, 0.0, 0.01)  # standard error 0.0058
-    assert choose([trial(0.80)], 0.002) == 0  # the seed's configuration alone
-    assert choose([trial(0.80), trial(0.85, noisy), trial(0.84)], 0.002) == 1  # the best start
-    assert choose([trial(0.855), trial(0.85, noisy)], 0.002) == 1  # the seed, within the noise
-    assert choose([trial(0.86), trial(0.85, noisy)], 0.002) == 0  # the seed, clearly better
-    assert choose([trial(0.80), trial(0.85, noisy), *[trial(0.8)] * 5, trial(0.854)], 0.002) == 1
-    assert choose([trial(0.80), trial(0.85, noisy), *[trial(0.8)] * 5, trial(0.857)], 0.002) == 7
-    assert choose([trial(0.80), trial(0.85), *[trial(0.8)] * 5, trial(0.8515)], 0.002) == 1  # min gain
-    assert choose([trial(0.80), trial(0.85), *[trial(0.8)] * 5, trial(0.8525)], 0.002) == 7
+    def trial(folds: tuning.FoldData, params: dict, early: bool, settings: Settings, deadline: float | None):  # type: ignore[no-untyped-def]
+        auc = scripted[len(tried)]
+        tried.append(params)
+        return Trial(dict(params), auc, 10, 0.0, [auc]), np.full(len(folds.y), auc)
+
+    monkeypatch.setattr(tuning, "run_trial", trial)
+    settings = make_settings(tmp_path, tuning_patience=4, tuning_min_gain=0.001, tuning_folds=2)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(200, 3)).astype(np.float32), (rng.random(200) < 0.3).astype(np.int8)
+    result = tuning.search(x, y, np.arange(200), ["a", "b", "c"], ["q"] * 3, settings, budget=1e9, max_trials=40)
+    assert tried[0] == {"objective": "binary:logistic", "random_state": 27, **tuning.DEFAULTS}
+    assert len(result.trials) == 14 and result.stopped_by == "no gain"  # 4 after the best (0.83): none gained
+    assert result.cv_auc == 0.83 and result.params["learning_rate"] == tried[9]["learning_rate"]
+    assert (result.oof_margin == 0.83).all()  # the chosen trial's out-of-fold margins, for calibration
+    moved = [k for k in tried[10] if tried[10][k] != tried[9].get(k)]
+    assert moved and tried[10]["objective"] == "binary:logistic"  # a neighbour of the best, not of the last
 
 
 def test_train_candidate_from_the_warehouse_and_continue(etl_home: Settings, settings: Settings) -> None:

@@ -1,6 +1,11 @@
-"""churn_core.scoring.explain returns the exact path-dependent TreeSHAP values of shap and xgboost's pred_contribs."""
+"""churn_core.scoring.explain returns the exact path-dependent TreeSHAP values of shap's own algorithm and of
+xgboost's pred_contribs (which is what shap.TreeExplainer calls for an XGBoost model unless told otherwise)."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -33,12 +38,21 @@ def _train(x: np.ndarray, y: np.ndarray, rounds: int, **params: object) -> xgb.B
     return xgb.train({**base, **params}, xgb.DMatrix(x, y), rounds)
 
 
+def shap_own_algorithm(booster: xgb.Booster, x: np.ndarray) -> np.ndarray:
+    """shap's own path-dependent TreeSHAP (its C extension) instead of the pred_contribs it delegates to.
+
+    Only the feature columns: shap's base value for an XGBoost 3 model is not the booster's (its sums miss
+    the margin by the difference, so its additivity check is off)."""
+    explainer = shap.TreeExplainer(booster)
+    explainer.model.model_type = "internal"
+    return explainer.shap_values(x, check_additivity=False)
+
+
 def _assert_exact(booster: xgb.Booster, x: np.ndarray) -> np.ndarray:
-    """Ours equals shap, pred_contribs (bias column too) and sums to the margin, within TOL."""
+    """Ours equals shap's own algorithm, pred_contribs (bias column too) and sums to the margin, within TOL."""
     ours = TreeExplainer(booster).shap_values(x)
     assert ours.shape == (len(x), booster.num_features() + 1)
-    reference = shap.TreeExplainer(booster).shap_values(x)
-    np.testing.assert_allclose(ours[:, :-1], reference, rtol=0, atol=TOL)
+    np.testing.assert_allclose(ours[:, :-1], shap_own_algorithm(booster, x), rtol=0, atol=TOL)
     data = xgb.DMatrix(x, feature_names=booster.feature_names)
     contribs = booster.predict(data, pred_contribs=True)
     np.testing.assert_allclose(ours, contribs, rtol=0, atol=TOL)
@@ -190,3 +204,23 @@ def test_a_linear_booster_falls_back_to_xgboost() -> None:
     np.testing.assert_allclose(
         explainer.shap_values(x), booster.predict(xgb.DMatrix(x), pred_contribs=True), rtol=0, atol=TOL
     )
+
+
+def test_kernels_compile_once_into_the_cache_directory_then_load(tmp_path: Path) -> None:
+    """A fresh process compiles the kernels into kernel_cache; the next one loads them from there."""
+    script = (
+        "import sys; from pathlib import Path; import numpy as np, xgboost as xgb\n"
+        "from churn_core.scoring import treeshap_kernels\n"
+        "from churn_core.scoring.explain import TreeExplainer\n"
+        "x = np.arange(40, dtype=np.float32).reshape(20, 2); y = (x[:, 0] > 20).astype(np.float32)\n"
+        "booster = xgb.train({'max_depth': 2, 'nthread': 1}, xgb.DMatrix(x, y), 2)\n"
+        "TreeExplainer(booster, kernel_cache=Path(sys.argv[1])).shap_values(x)\n"
+        "stats = treeshap_kernels.run.stats\n"
+        "print(stats.cache_hits and 'loaded' or 'compiled', stats.cache_path.startswith(sys.argv[1]))\n"
+    )
+    runs = [
+        subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, check=True)
+        for _ in range(2)
+    ]
+    assert [r.stdout.split() for r in runs] == [["compiled", "True"], ["loaded", "True"]]
+    assert list(tmp_path.rglob("treeshap_kernels.run-*.nbi"))

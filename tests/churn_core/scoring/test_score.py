@@ -28,8 +28,8 @@ from churn_core.model.card import DataSummary, ModelCard
 from churn_core.model.features import SEED_NUMERIC, FeaturePipeline
 from churn_core.model.registry import Registry
 from churn_core.schema import CHANNELS, EVALUATOR_SCORES
+from churn_core.scoring import integrity, targeting
 from churn_core.scoring import score as scoring
-from churn_core.scoring import targeting
 from churn_core.settings import Settings
 from churn_core.warehouse import open_warehouse
 from tests.conftest import DEMO_END, make_settings
@@ -422,3 +422,22 @@ def test_the_drift_reference_uses_the_cohorts_the_card_names() -> None:
     training = DataSummary(date_min="2026-08-15", date_max="2026-09-30")
     assert scoring.training_rows(snaps, training)["x"].tolist() == [2]
     assert scoring.training_rows(snaps, DataSummary())["x"].tolist() == [1, 2, 3]
+
+
+def test_scoring_in_small_batches_writes_the_same_signed_set(scored, model, tmp_path, monkeypatch) -> None:
+    """Batches of 37 evaluators (a partial last one) give the rows, ranks, manifest and drift of one batch."""
+    settings = copy_home(scored, tmp_path)
+    monkeypatch.setattr(scoring, "BATCH_ROWS", 37)
+    scoring.score_evaluators(open_warehouse(settings), settings, model)
+    batched, whole = open_warehouse(settings), open_warehouse(scored)
+    assert batched.count("instances_w1") % 37 and batched.count("instances_w1") > 37 * 5
+    for table, order in (("evaluator_scores", "instance"), ("score_drift", "feature"), ("channel_effects", "channel")):
+        query = f"SELECT * FROM {table} ORDER BY {order}"
+        pd.testing.assert_frame_equal(batched.query(query), whole.query(query), check_exact=False, rtol=1e-12)
+    # Each home has its own key, and the manifest's own digest covers when and how fast it was written.
+    manifest = "SELECT * EXCLUDE (created_at, seconds, signature, fingerprint) FROM score_sets"
+    pd.testing.assert_frame_equal(batched.query(manifest), whole.query(manifest))
+    digests = [json.loads(w.query("SELECT fingerprint FROM score_sets").iloc[0, 0])["tables"] for w in (batched, whole)]
+    for table in ("evaluator_scores", "score_drift", "channel_effects", "content_effects"):
+        assert digests[0][table] == digests[1][table]
+    assert integrity.check_score_set(batched, settings, DEMO_END).rows == batched.count("instances_w1")

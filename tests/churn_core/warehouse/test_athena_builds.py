@@ -214,6 +214,7 @@ def test_churn_etl_runs_unchanged_on_athena(aws) -> None:
     engine = FakeEngine(aws)
     arrivals = [("instance", "integer"), ("eval_start_date", "date"), ("product", "varchar")]
     arrivals += [("control_group", "integer"), ("resolved", "integer")]
+    aws.seed(([("first_day", "date"), ("last_day", "date")], [["2026-11-01", D3.isoformat()]]))  # the data's span
     aws.seed((arrivals, [[i, "2026-11-01", "Boards", 0, int(i == 1)] for i in (1, 2, 3)]))  # the holdout's read
     for _ in ETL_TABLES:
         seed_statements(aws, 1)

@@ -2,14 +2,15 @@
 
 After the day's score set is written, each active play (oldest first) takes the evaluators its rule accepts,
 outside the measurement holdout (control_group), never one it has assigned before, and -- unless the play
-allows overlap -- none in an arm of another active play. They are ranked by contact_value (the uplift of the
-play's channel x expected annual value - the channel's cost; ties by instance) and, in that order, randomised
-exactly as the measurement holdout is (churn_core.data.holdout.held_out): blocked randomisation within the
-stratum play|risk tier, the arm a hash of (holdout_salt, stratum, position) with position the arrival order in
-the stratum, so every block holds out the play's share and the same inputs give the same arms. Treatment
-stops at the play's daily capacity: the best-ranked are treated, and everyone ranked after the evaluator who
-filled it is recorded `not_assigned` (without a position, so the strata stay contiguous; they may be taken on
-a later day). Holdout evaluators ranked before the cut keep their arm, so the arms compare like with like.
+allows overlap -- none in an arm of another play that has not ended (a paused play still measures its arms).
+They are ranked by contact_value (the uplift of the play's channel x expected annual value - the channel's cost;
+ties by instance) and, in that order, randomised exactly as the measurement holdout is
+(churn_core.data.holdout.held_out): blocked randomisation within the stratum play|risk tier, the arm a hash of
+(holdout_salt, stratum, position) with position the arrival order in the stratum, so every block holds out the
+play's share and the same inputs give the same arms. Treatment stops at the play's daily capacity: the best-
+ranked are treated, and everyone ranked after the evaluator who filled it is recorded `not_assigned` (without a
+position, so the strata stay contiguous; they may be taken on a later day). Holdout evaluators ranked before the
+cut keep their arm, so the arms compare like with like.
 
 play_assignments is append-only and a play assigned on a day is not assigned again that day: re-running the
 day changes nothing. It sits outside the signed score set (churn_core.scoring.integrity); the covariate the
@@ -26,7 +27,7 @@ import pandas as pd
 
 from churn_core.data.holdout import held_out
 from churn_core.plays.spec import Play
-from churn_core.plays.store import list_plays
+from churn_core.plays.store import ENDED, list_plays
 from churn_core.schema import PLAY_ASSIGNMENTS
 from churn_core.scoring import integrity
 from churn_core.settings import Settings
@@ -48,7 +49,8 @@ class Assigned:
 def assign_plays(warehouse: Warehouse, settings: Settings, as_of: dt.date) -> list[Assigned]:
     """Randomise the evaluators newly eligible on `as_of` for every play running that day, and append them to
     play_assignments in one write (plays assigned that day already are left as they are)."""
-    running = [r.play for r in list_plays(warehouse) if r.assigns_on(as_of)]
+    records = list_plays(warehouse)
+    running = [r.play for r in records if r.assigns_on(as_of)]
     if not running or not warehouse.table_exists("evaluator_scores"):
         return []
     arms = _arms(warehouse, as_of)
@@ -59,8 +61,8 @@ def assign_plays(warehouse: Warehouse, settings: Settings, as_of: dt.date) -> li
     integrity.check_score_set(warehouse, settings, as_of)  # never pick contacts from an edited set
     scores = warehouse.run("play_candidates", {"as_of": as_of})
     final = arms[arms["arm"].isin([TREATMENT, HOLDOUT])]
-    active = {p.name for p in running}
-    busy = set(final.loc[final["play"].isin(active), "instance"].astype(np.int64))
+    measuring = {r.play.name for r in records if r.status_on(as_of) != ENDED}  # paused plays still measure
+    busy = set(final.loc[final["play"].isin(measuring), "instance"].astype(np.int64))
     next_position = final.groupby("stratum")["position"].max().add(1).astype(np.int64).to_dict()
     frames, summary = [], []
     for play in todo:

@@ -27,6 +27,7 @@ from churn_core.views.activation import (
 )
 from churn_core.views.channels import (
     CONTROL_ARM,
+    EVIDENCE_COLUMNS,
     channel_evidence,
     channel_outcomes,
     channel_uplift,
@@ -122,6 +123,7 @@ __all__ = [
     "AtRiskSummary",
     "CARD_METRICS",
     "CONTROL_ARM",
+    "EVIDENCE_COLUMNS",
     "CohortComparison",
     "ActivationHeadline",
     "activation_by_segment",

@@ -50,35 +50,20 @@ def channel_evidence(settings: Settings, version: str) -> None:
     if evidence.empty:
         return
     st.markdown("**Channel effects: observational and randomised** (newest score set of this model)")
-    shown = ui.scaled(
-        evidence, ["uplift", "ci_low", "ci_high", "randomised_uplift", "randomised_low", "randomised_high"]
-    )
+    shares = {
+        "uplift": "Observational",
+        "ci_low": "95% from",
+        "ci_high": "to",
+        "randomised_uplift": "Randomised (plays)",
+        "randomised_low": "95% from",
+        "randomised_high": "to",
+    }
     st.dataframe(
-        shown,
-        column_order=(
-            "label",
-            "uplift",
-            "ci_low",
-            "ci_high",
-            "randomised_uplift",
-            "randomised_low",
-            "randomised_high",
-            "n_randomised",
-            "learned_from",
-        ),
+        ui.scaled(evidence, list(shares)),
+        column_order=("label", *views.EVIDENCE_COLUMNS[1:]),
         column_config={
             "label": "Channel",
-            **ui.percent_columns(
-                {
-                    "uplift": "Observational",
-                    "ci_low": "95% from",
-                    "ci_high": "to",
-                    "randomised_uplift": "Randomised (plays)",
-                    "randomised_low": "95% from",
-                    "randomised_high": "to",
-                },
-                signed=("uplift", "ci_low", "ci_high", "randomised_uplift", "randomised_low", "randomised_high"),
-            ),
+            **ui.percent_columns(shares, signed=tuple(shares)),
             "n_randomised": st.column_config.NumberColumn("Randomised evaluators", format="%d"),
             "learned_from": "Uplift model learned from",
         },

@@ -84,6 +84,8 @@ def test_the_daily_run_is_append_only_keeps_the_holdout_out_and_plays_apart(home
     day2 = warehouse.query("SELECT * FROM play_assignments WHERE assigned_date = DATE '2026-11-26'")
     again = rows[(rows["play"] == first.name) & (rows["arm"] != "not_assigned")]["instance"]
     assert not day2["instance"].isin(again).any()  # final arms are never assigned twice
+    paused = rows[(rows["play"] == second.name) & (rows["arm"] != "not_assigned")]["instance"]
+    assert not day2["instance"].isin(paused).any()  # a paused play still measures: its arms stay its own
     positions = warehouse.query(
         "SELECT stratum, count(*) AS n, max(position) + 1 AS top FROM play_assignments "
         "WHERE arm <> 'not_assigned' GROUP BY stratum"

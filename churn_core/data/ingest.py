@@ -2,24 +2,29 @@
 
 Every table is validated before anything is written, and all of them plus the data-quality report are
 then swapped in together, so a bad file leaves the warehouse exactly as it was.
+
+A load replaces the evaluators and everything that describes them: `engagements` and `demo_truth` not given
+are emptied in the same step, so no row is left pointing at an evaluator that is gone. `content`, a
+catalogue that names no evaluator, is kept when not given, and the engagements loaded are checked against it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from churn_core.data.quality import DataQualityError, check_tables, conform, profile
-from churn_core.schema import RAW_TABLES
+from churn_core.data.quality import DataQualityError, check_tables, conform, empty, profile
+from churn_core.schema import ALL_TABLES, RAW_TABLES
 from churn_core.warehouse import Warehouse
 
 REQUIRED: tuple[str, ...] = ("evaluators", "daily_usage")
 SUFFIXES: tuple[str, ...] = (".csv", ".csv.gz", ".parquet")
 MAX_FILE_BYTES = 20 * 2**30
+PER_EVALUATOR: tuple[str, ...] = ("engagements", "demo_truth")  # optional tables a load empties if not given
 
 
 def read_file(path: Path, table: str) -> pd.DataFrame:
@@ -70,20 +75,31 @@ def find_files(directory: Path) -> dict[str, Path]:
     return found
 
 
-def validate(frames: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """Conform every table to the schema and run the cross-table checks."""
+def validate(frames: Mapping[str, pd.DataFrame], loaded_content: Collection[str] = ()) -> dict[str, pd.DataFrame]:
+    """Conform every table to the schema and run the cross-table checks (engagements against `loaded_content`
+    when no content is given)."""
     typed = {name: conform(frame, RAW_TABLES[name]) for name, frame in frames.items()}
-    check_tables(typed)
+    check_tables(typed, loaded_content)
     return typed
+
+
+def _loaded_content(warehouse: Warehouse, frames: Mapping[str, pd.DataFrame]) -> set[str]:
+    """The content ids already in the warehouse, which engagements loaded without a content table may name."""
+    if "content" in frames or "engagements" not in frames or not warehouse.table_exists("content"):
+        return set()
+    return set(warehouse.query("SELECT content_id FROM content")["content_id"])
 
 
 def load_raw(
     warehouse: Warehouse, frames: Mapping[str, pd.DataFrame], extra: Mapping[str, pd.DataFrame] | None = None
 ) -> dict[str, int]:
-    """Validate, then write the raw tables and their data-quality report in one atomic step; rows per table."""
-    typed = validate(frames)
-    warehouse.write_tables({**typed, **(extra or {}), "data_quality": profile(typed)})
-    return {name: len(frame) for name, frame in typed.items()}
+    """Validate, then write the raw tables and their data-quality report in one atomic step, emptying the
+    tables about evaluators that were not given (see the module docstring); rows per table, 0 if emptied."""
+    typed = validate(frames, _loaded_content(warehouse, frames))
+    given = {**typed, **(extra or {})}
+    stale = {t: empty(ALL_TABLES[t]) for t in PER_EVALUATOR if t not in given and warehouse.table_exists(t)}
+    warehouse.write_tables({**given, **stale, "data_quality": profile(typed)})
+    return {name: len(frame) for name, frame in {**typed, **stale}.items()}
 
 
 def ingest_directory(warehouse: Warehouse, directory: Path) -> dict[str, int]:

@@ -9,7 +9,7 @@ until every table has passed.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,14 @@ from churn_core.errors import ChurnError
 from churn_core.schema import Column, Table
 
 INT_RANGE = {"INTEGER": (-(2**31), 2**31 - 1), "BIGINT": (-(2**63), 2**63 - 1)}
+ARROW_TYPES = {
+    "INTEGER": pa.int32(),
+    "BIGINT": pa.int64(),
+    "DOUBLE": pa.float64(),
+    "DATE": pa.date32(),
+    "TIMESTAMP": pa.timestamp("us"),
+    "VARCHAR": pa.string(),
+}
 EARLIEST_DATE = pd.Timestamp("2000-01-01")
 MAX_TRIAL_DAYS = 366
 
@@ -196,15 +204,21 @@ def conform(df: pd.DataFrame, table: Table) -> pd.DataFrame:
     return out
 
 
-def check_tables(tables: Mapping[str, pd.DataFrame]) -> None:
-    """Checks that span tables: labels and dates agree, every row belongs to a known evaluator."""
+def empty(table: Table) -> pd.DataFrame:
+    """The table with its schema's column types and no rows: what a load leaves of a table it was not given."""
+    return pd.DataFrame({c.name: pd.Series([], dtype=pd.ArrowDtype(ARROW_TYPES[c.type])) for c in table.columns})
+
+
+def check_tables(tables: Mapping[str, pd.DataFrame], loaded_content: Collection[str] = ()) -> None:
+    """Checks that span tables: labels and dates agree, every row belongs to a known evaluator, every touch to
+    known content (the content given with it or, when none is given, `loaded_content`: the warehouse's)."""
     ev = tables["evaluators"]
     starts = _check_outcomes(ev)
     for name in ("daily_usage", "engagements"):
         if name in tables:
             _check_belongs(name, tables[name], starts)
     if "engagements" in tables:
-        _check_engagements(tables["engagements"], tables.get("content"))
+        _check_engagements(tables["engagements"], tables.get("content"), loaded_content)
 
 
 def _check_outcomes(ev: pd.DataFrame) -> pd.Series:
@@ -259,18 +273,19 @@ def _check_belongs(name: str, frame: pd.DataFrame, starts: pd.Series) -> None:
         )
 
 
-def _check_engagements(e: pd.DataFrame, content: pd.DataFrame | None) -> None:
+def _check_engagements(e: pd.DataFrame, content: pd.DataFrame | None, loaded: Collection[str]) -> None:
     """Touches name known content, and are opened only if delivered, responded to only if opened."""
-    if content is not None:
-        unknown = ~e["content_id"].isin(set(content["content_id"]))
-        if unknown.any():
-            raise DataQualityError(
-                "engagements",
-                "content_id",
-                int(unknown.sum()),
-                "name content missing from content",
-                e.loc[unknown, "content_id"].iloc[0],
-            )
+    unknown = ~e["content_id"].isin(set(loaded if content is None else content["content_id"]))
+    if unknown.any():
+        if content is not None:
+            problem = "name content missing from content"
+        elif loaded:
+            problem = "name content missing from the content already loaded (give a content.csv listing every item)"
+        else:
+            problem = "name content, but no content was given or loaded (give a content.csv listing every item)"
+        raise DataQualityError(
+            "engagements", "content_id", int(unknown.sum()), problem, e.loc[unknown, "content_id"].iloc[0]
+        )
     order = ((e["responded"] > e["opened"]) | (e["opened"] > e["delivered"])).fillna(False).astype(bool)
     if order.any():
         raise DataQualityError(

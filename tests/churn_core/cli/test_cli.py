@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from churn_core.data.ingest import load_raw
 from churn_core.schema import SEED_COLUMNS
+from churn_core.warehouse import open_warehouse
+from tests.conftest import make_settings
 
 
 def churn(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -90,3 +93,16 @@ def test_help_explains_every_command(tmp_path: Path) -> None:
     for command in ("demo", "etl", "ingest", "sql", "dashboard", "schema"):
         assert command in out
     assert "instances_modeling" in churn(tmp_path, "schema").stdout
+
+
+def test_ingest_says_which_tables_it_emptied(tmp_path: Path, small_tables) -> None:
+    home = tmp_path / "home"
+    raw = {k: v for k, v in small_tables.items() if k != "demo_truth"}
+    load_raw(open_warehouse(make_settings(home)), raw, {"demo_truth": small_tables["demo_truth"]})
+    directory = tmp_path / "in"
+    directory.mkdir()
+    for name in ("evaluators", "daily_usage"):
+        small_tables[name].to_csv(directory / f"{name}.csv", index=False)
+    out = churn(home, "ingest", str(directory)).stderr  # the summary is for people: stderr, like every message
+    assert f"evaluators: {len(small_tables['evaluators']):,} rows" in out
+    assert "engagements: emptied" in out and "demo_truth: emptied" in out

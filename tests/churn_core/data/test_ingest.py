@@ -178,3 +178,51 @@ def test_bigint_ids_stay_exact(small_tables, as_text) -> None:
         frame = frame.astype(str).replace({"nan": "", "None": "", "<NA>": "", "NaT": ""})
     out = conform(frame, RAW_TABLES["engagements"])
     assert [int(v) for v in out["engagement_id"]] == ids
+
+
+def test_a_load_replaces_the_raw_set_so_no_table_is_left_pointing_at_gone_evaluators(tmp_path, small_tables) -> None:
+    """Also fixed: loading only evaluators + daily_usage left the old engagements and demo_truth behind."""
+    settings = make_settings(tmp_path / "home")
+    load_raw(open_warehouse(settings), _raw(small_tables, 100), {"demo_truth": small_tables["demo_truth"]})
+    tables = _raw(small_tables, 300)
+    newcomers = {name: tables[name].iloc[len(tables[name]) // 2 :] for name in ("evaluators", "daily_usage")}
+    newcomers["daily_usage"] = newcomers["daily_usage"][
+        newcomers["daily_usage"]["instance"].isin(newcomers["evaluators"]["instance"])
+    ]
+    rows = ingest_directory(open_warehouse(settings), _write_dir(newcomers, tmp_path / "new"))
+    assert rows["engagements"] == 0 and rows["demo_truth"] == 0
+    warehouse = open_warehouse(settings)
+    for table in ("engagements", "demo_truth"):
+        orphans = warehouse.query(
+            f"SELECT count(*) AS n FROM {table} WHERE instance NOT IN (SELECT instance FROM evaluators)"
+        )
+        assert orphans["n"].iloc[0] == 0, table
+    assert warehouse.count("engagements") == 0 and warehouse.count("demo_truth") == 0
+    assert warehouse.count("content") == len(small_tables["content"])  # a catalogue of no one's: kept
+
+
+def test_engagements_are_checked_against_the_content_already_loaded(loaded, small_tables, tmp_path) -> None:
+    """Also fixed: with no content file, engagements naming unknown content_ids were accepted."""
+    tables = _raw(small_tables)
+    del tables["content"]
+    before = _snapshot(loaded)
+    bad = tables | {"engagements": tables["engagements"].assign(content_id="no-such-item")}
+    with pytest.raises(DataQualityError) as info:
+        ingest_directory(open_warehouse(loaded), _write_dir(bad, tmp_path / "bad"))
+    text = str(info.value)
+    assert text.startswith("engagements.content_id") and "no-such-item" in text and "content.csv" in text
+    after = _snapshot(loaded)
+    assert before.keys() == after.keys()
+    for name in before:
+        pd.testing.assert_frame_equal(before[name], after[name])
+    rows = ingest_directory(open_warehouse(loaded), _write_dir(tables, tmp_path / "good"))
+    assert rows["engagements"] == len(tables["engagements"])
+
+
+def test_engagements_without_any_content_are_refused(tmp_path, small_tables) -> None:
+    settings = make_settings(tmp_path / "home")
+    tables = _raw(small_tables)
+    del tables["content"]
+    with pytest.raises(DataQualityError, match=r"engagements\.content_id: .*no content.*content\.csv"):
+        ingest_directory(open_warehouse(settings), _write_dir(tables, tmp_path / "in"))
+    assert "engagements" not in open_warehouse(settings).tables()

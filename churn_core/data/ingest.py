@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from churn_core.data.quality import DataQualityError, check_tables, conform, empty, profile
@@ -35,7 +36,7 @@ def read_file(path: Path, table: str) -> pd.DataFrame:
         raise DataQualityError(table, None, 0, f"read: {path.name} is larger than 20 GiB; load it through Athena")
     try:
         if path.name.endswith(".parquet"):
-            return pq.read_table(path).to_pandas()
+            return _flat(pq.read_table(path), table).to_pandas()
         return pd.read_csv(
             path,
             dtype=str,
@@ -50,6 +51,37 @@ def read_file(path: Path, table: str) -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, pa.ArrowInvalid, OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataQualityError(table, None, 0, f"read: {path.name} could not be parsed ({first})") from None
+
+
+def _flat(data: pa.Table, table: str) -> pa.Table:
+    """Parquet columns of one plain value per cell: binary columns must hold UTF-8 text (read as text), and
+    nested ones (struct, list, map) are refused rather than stored as their Python text."""
+    for i, field in enumerate(data.schema):
+        if pa.types.is_nested(field.type):
+            kind = next((k for k in ("struct", "map", "union") if getattr(pa.types, f"is_{k}")(field.type)), "list")
+            raise DataQualityError(
+                table,
+                field.name,
+                data.num_rows,
+                f"hold a {kind} ({field.type}), not one plain value; write text, a number or a date in each cell",
+            )
+        if pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type):
+            try:
+                data = data.set_column(i, field.name, pc.cast(data.column(i), pa.string()))
+            except pa.ArrowInvalid:
+                bad = [v for v in data.column(i).to_pylist() if v is not None and not _is_utf8(v)]
+                raise DataQualityError(
+                    table, field.name, len(bad), "are bytes that are not UTF-8 text; write them as text", bad[0]
+                ) from None
+    return data
+
+
+def _is_utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def find_files(directory: Path) -> dict[str, Path]:

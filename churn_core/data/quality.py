@@ -29,6 +29,7 @@ ARROW_TYPES = {
     "VARCHAR": pa.string(),
 }
 EARLIEST_DATE = pd.Timestamp("2000-01-01")
+ZONE_SUFFIX = r"\d:\d\d(?::\d\d(?:\.\d*)?)?\s*(?:[zZ]|[+-]\d\d(?::?\d\d)?)$"  # a time ending in Z or an offset
 MAX_TRIAL_DAYS = 366
 
 
@@ -132,7 +133,10 @@ def _dates(table: Table, column: Column, values: pd.Series) -> pd.Series:
         raw = values
     else:
         raw = _as_text(values)
-        stamps = pd.to_datetime(raw, errors="coerce", format="ISO8601")
+        try:
+            stamps = pd.to_datetime(raw, errors="coerce", format="ISO8601")
+        except ValueError:  # pandas' "Mixed timezones detected": offsets differ, or some times have none
+            stamps = _in_utc(table, column, raw)
         _fail(table, column, raw.notna() & stamps.isna(), "are not ISO dates (yyyy-mm-dd)", raw)
     if getattr(stamps.dt, "tz", None) is not None:
         stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
@@ -148,6 +152,19 @@ def _dates(table: Table, column: Column, values: pd.Series) -> pd.Series:
         _fail(table, column, stamps.notna() & (stamps != stamps.dt.normalize()), "carry a time of day", raw)
         return as_date32(stamps)
     return stamps.astype("datetime64[us]")
+
+
+def _in_utc(table: Table, column: Column, raw: pd.Series) -> pd.Series:
+    """Times written with different offsets (summer and winter time, two offices) in UTC; refused when some have
+    no zone, since nothing says which zone those are in."""
+    _fail(
+        table,
+        column,
+        raw.notna() & ~raw.str.contains(ZONE_SUFFIX, na=False),
+        "have no time zone while others do; write every time in UTC (2026-10-01T09:30:00Z) or with its offset",
+        raw,
+    )
+    return pd.to_datetime(raw, errors="coerce", format="ISO8601", utc=True)
 
 
 def _check_rules(table: Table, column: Column, values: pd.Series, out: pd.Series) -> None:

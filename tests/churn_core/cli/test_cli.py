@@ -6,17 +6,24 @@ import csv
 import io
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from churn_core.data.ingest import load_raw
 from churn_core.schema import SEED_COLUMNS
+from churn_core.warehouse import open_warehouse
+from tests.conftest import make_settings
 
 
-def churn(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHURN_")}
+def churn(
+    home: Path, *args: str, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("CHURN_", "AWS_"))}
+    env = inherited | (env or {})
     env["CHURN_HOME"] = str(home)
     env["CHURN_TUNING_BUDGET_SECONDS"] = "5"
     result = subprocess.run(
@@ -90,3 +97,44 @@ def test_help_explains_every_command(tmp_path: Path) -> None:
     for command in ("demo", "etl", "ingest", "sql", "dashboard", "schema"):
         assert command in out
     assert "instances_modeling" in churn(tmp_path, "schema").stdout
+
+
+def test_ingest_says_which_tables_it_emptied(tmp_path: Path, small_tables) -> None:
+    home = tmp_path / "home"
+    raw = {k: v for k, v in small_tables.items() if k != "demo_truth"}
+    load_raw(open_warehouse(make_settings(home)), raw, {"demo_truth": small_tables["demo_truth"]})
+    directory = tmp_path / "in"
+    directory.mkdir()
+    for name in ("evaluators", "daily_usage"):
+        small_tables[name].to_csv(directory / f"{name}.csv", index=False)
+    out = churn(home, "ingest", str(directory)).stderr  # the summary is for people: stderr, like every message
+    assert f"evaluators: {len(small_tables['evaluators']):,} rows" in out
+    assert "engagements: emptied" in out and "demo_truth: emptied" in out
+
+
+def test_an_unreachable_athena_endpoint_is_one_clear_redacted_line(tmp_path: Path) -> None:
+    """Also fixed: pyathena logged every failed attempt with its traceback (18 of them, unredacted) before the
+    clean error."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    secret = "fake-secret-KEY-0123456789abcdef"
+    aws = {
+        "CHURN_BACKEND": "athena",
+        "CHURN_ATHENA_S3_DATA_PREFIX": "s3://bucket/data",
+        "CHURN_ATHENA_S3_STAGING_DIR": "s3://bucket/results/",
+        "CHURN_ATHENA_MAX_ATTEMPTS": "2",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "AKIAFAKEFAKEFAKE",
+        "AWS_SECRET_ACCESS_KEY": secret,
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+    }
+    result = churn(tmp_path / "home", "sql", "select 1", check=False, env=aws)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1
+    assert "Traceback" not in output and secret not in output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and "could not reach AWS" in lines[0] and "Check the network" in lines[0]

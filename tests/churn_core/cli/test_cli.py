@@ -112,29 +112,45 @@ def test_ingest_says_which_tables_it_emptied(tmp_path: Path, small_tables) -> No
     assert "engagements: emptied" in out and "demo_truth: emptied" in out
 
 
-def test_an_unreachable_athena_endpoint_is_one_clear_redacted_line(tmp_path: Path) -> None:
-    """Also fixed: pyathena logged every failed attempt with its traceback (18 of them, unredacted) before the
-    clean error."""
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    secret = "fake-secret-KEY-0123456789abcdef"
-    aws = {
+SECRET = "fake-secret-KEY-0123456789abcdef"
+
+
+def _athena_env(tmp_path: Path, port: int, **more: str) -> dict[str, str]:
+    """The Athena backend against 127.0.0.1:`port`, with fake credentials and no AWS files of this machine."""
+    return {
         "CHURN_BACKEND": "athena",
         "CHURN_ATHENA_S3_DATA_PREFIX": "s3://bucket/data",
         "CHURN_ATHENA_S3_STAGING_DIR": "s3://bucket/results/",
         "CHURN_ATHENA_MAX_ATTEMPTS": "2",
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
         "AWS_ACCESS_KEY_ID": "AKIAFAKEFAKEFAKE",
-        "AWS_SECRET_ACCESS_KEY": secret,
+        "AWS_SECRET_ACCESS_KEY": SECRET,
         "AWS_DEFAULT_REGION": "eu-west-1",
         "AWS_CONFIG_FILE": str(tmp_path / "none"),
         "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        **more,
     }
-    result = churn(tmp_path / "home", "sql", "select 1", check=False, env=aws)
+
+
+def test_an_unknown_aws_profile_is_one_clear_line(tmp_path: Path) -> None:
+    """An AWS_PROFILE naming no profile failed while the session was made, as a traceback "bug in churn"."""
+    env = _athena_env(tmp_path, 9, AWS_PROFILE="no-such-profile")
+    result = churn(tmp_path / "home", "sql", "select 1", check=False, env=env)
+    assert result.returncode == 1 and "Traceback" not in result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no-such-profile" in lines[0] and "AWS_PROFILE names no profile" in lines[0], lines
+
+
+def test_an_unreachable_athena_endpoint_is_one_clear_redacted_line(tmp_path: Path) -> None:
+    """Also fixed: pyathena logged every failed attempt with its traceback (18 of them, unredacted) before the
+    clean error."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = churn(tmp_path / "home", "sql", "select 1", check=False, env=_athena_env(tmp_path, port))
     output = result.stdout + result.stderr
     assert result.returncode == 1
-    assert "Traceback" not in output and secret not in output
+    assert "Traceback" not in output and SECRET not in output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: ") and "could not reach AWS" in lines[0] and "Check the network" in lines[0]

@@ -161,6 +161,21 @@ DEMO_TRUTH = Table(
     ),
 )
 
+DEMO_PLAYS = Table(
+    "demo_plays",
+    grain="one row per demo play and evaluator it randomised",
+    source="demo generator only (plays=True): the demo's contact plays with their known true effects",
+    key=("play", "instance"),
+    columns=(
+        Column("play", "VARCHAR", "the demo play"),
+        Column("instance", "INTEGER", "site instance id"),
+        Column("arm", "VARCHAR", "treatment or holdout", allowed=("treatment", "holdout")),
+        Column("assigned_date", "DATE", "the day the play's score set was read (the day before its touch)"),
+        Column("as_of_day", "INTEGER", "day of trial of that score (usage days 0..as_of_day)"),
+        Column("true_effect", "DOUBLE", "true uplift in retention probability of being assigned to treatment"),
+    ),
+)
+
 RAW_TABLES: dict[str, Table] = {t.name: t for t in (EVALUATORS, DAILY_USAGE, ENGAGEMENTS, CONTENT)}
 
 # The seed talk's training table: these 19 columns, names, order and types, always first.
@@ -406,6 +421,7 @@ MODEL_TABLES: dict[str, Table] = {
 ALL_TABLES: dict[str, Table] = {
     **RAW_TABLES,
     "demo_truth": DEMO_TRUTH,
+    DEMO_PLAYS.name: DEMO_PLAYS,
     HOLDOUT_ASSIGNMENTS.name: HOLDOUT_ASSIGNMENTS,
     **MODEL_TABLES,
 }

@@ -25,6 +25,7 @@ from rich.text import Text
 from churn_core.errors import ChurnError
 from churn_core.jobs.history import utc_now
 from churn_core.jobs.locks import FileLock, jobs_lock
+from churn_core.jobs.logs import configure_command_logging
 from churn_core.secrets import redact, secret_values
 from churn_core.settings import Settings, SettingsError, load_settings
 
@@ -116,10 +117,12 @@ def _crash(exc: Exception) -> NoReturn:
 
 def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
     """Turn the errors a user can fix into a one-line message and exit status 1, never a traceback; any
-    other error prints its traceback. Both are redacted of credentials (churn_core.secrets.secret_values)."""
+    other error prints its traceback. Both are redacted of credentials (churn_core.secrets.secret_values), and
+    so is what libraries log meanwhile (one line each, see configure_command_logging)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        configure_command_logging(_secrets())
         try:
             return func(*args, **kwargs)
         except (ChurnError, SettingsError) as exc:

@@ -64,8 +64,8 @@ def ingest(
     s = settings()
     with writing("ingest", s), progress_steps() as step:
         rows = step(f"Validating and loading {directory}", lambda: ingest_directory(open_warehouse(s), directory))
-    for table, n in rows.items():
-        console.print(f"{table}: {n:,} rows")
+    for table, n in rows.items():  # a table given always has rows: 0 is one this load emptied
+        console.print(f"{table}: {n:,} rows" if n else f"{table}: emptied (no file for it in {directory})")
     console.print("Next: [bold]churn etl[/]")
 
 

@@ -9,7 +9,7 @@ until every table has passed.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import numpy as np
 import pandas as pd
@@ -20,7 +20,16 @@ from churn_core.errors import ChurnError
 from churn_core.schema import Column, Table
 
 INT_RANGE = {"INTEGER": (-(2**31), 2**31 - 1), "BIGINT": (-(2**63), 2**63 - 1)}
+ARROW_TYPES = {
+    "INTEGER": pa.int32(),
+    "BIGINT": pa.int64(),
+    "DOUBLE": pa.float64(),
+    "DATE": pa.date32(),
+    "TIMESTAMP": pa.timestamp("us"),
+    "VARCHAR": pa.string(),
+}
 EARLIEST_DATE = pd.Timestamp("2000-01-01")
+ZONE_SUFFIX = r"\d:\d\d(?::\d\d(?:\.\d*)?)?\s*(?:[zZ]|[+-]\d\d(?::?\d\d)?)$"  # a time ending in Z or an offset
 MAX_TRIAL_DAYS = 366
 
 
@@ -124,7 +133,10 @@ def _dates(table: Table, column: Column, values: pd.Series) -> pd.Series:
         raw = values
     else:
         raw = _as_text(values)
-        stamps = pd.to_datetime(raw, errors="coerce", format="ISO8601")
+        try:
+            stamps = pd.to_datetime(raw, errors="coerce", format="ISO8601")
+        except ValueError:  # pandas' "Mixed timezones detected": offsets differ, or some times have none
+            stamps = _in_utc(table, column, raw)
         _fail(table, column, raw.notna() & stamps.isna(), "are not ISO dates (yyyy-mm-dd)", raw)
     if getattr(stamps.dt, "tz", None) is not None:
         stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
@@ -140,6 +152,19 @@ def _dates(table: Table, column: Column, values: pd.Series) -> pd.Series:
         _fail(table, column, stamps.notna() & (stamps != stamps.dt.normalize()), "carry a time of day", raw)
         return as_date32(stamps)
     return stamps.astype("datetime64[us]")
+
+
+def _in_utc(table: Table, column: Column, raw: pd.Series) -> pd.Series:
+    """Times written with different offsets (summer and winter time, two offices) in UTC; refused when some have
+    no zone, since nothing says which zone those are in."""
+    _fail(
+        table,
+        column,
+        raw.notna() & ~raw.str.contains(ZONE_SUFFIX, na=False),
+        "have no time zone while others do; write every time in UTC (2026-10-01T09:30:00Z) or with its offset",
+        raw,
+    )
+    return pd.to_datetime(raw, errors="coerce", format="ISO8601", utc=True)
 
 
 def _check_rules(table: Table, column: Column, values: pd.Series, out: pd.Series) -> None:
@@ -196,15 +221,21 @@ def conform(df: pd.DataFrame, table: Table) -> pd.DataFrame:
     return out
 
 
-def check_tables(tables: Mapping[str, pd.DataFrame]) -> None:
-    """Checks that span tables: labels and dates agree, every row belongs to a known evaluator."""
+def empty(table: Table) -> pd.DataFrame:
+    """The table with its schema's column types and no rows: what a load leaves of a table it was not given."""
+    return pd.DataFrame({c.name: pd.Series([], dtype=pd.ArrowDtype(ARROW_TYPES[c.type])) for c in table.columns})
+
+
+def check_tables(tables: Mapping[str, pd.DataFrame], loaded_content: Collection[str] = ()) -> None:
+    """Checks that span tables: labels and dates agree, every row belongs to a known evaluator, every touch to
+    known content (the content given with it or, when none is given, `loaded_content`: the warehouse's)."""
     ev = tables["evaluators"]
     starts = _check_outcomes(ev)
     for name in ("daily_usage", "engagements"):
         if name in tables:
             _check_belongs(name, tables[name], starts)
     if "engagements" in tables:
-        _check_engagements(tables["engagements"], tables.get("content"))
+        _check_engagements(tables["engagements"], tables.get("content"), loaded_content)
 
 
 def _check_outcomes(ev: pd.DataFrame) -> pd.Series:
@@ -259,18 +290,19 @@ def _check_belongs(name: str, frame: pd.DataFrame, starts: pd.Series) -> None:
         )
 
 
-def _check_engagements(e: pd.DataFrame, content: pd.DataFrame | None) -> None:
+def _check_engagements(e: pd.DataFrame, content: pd.DataFrame | None, loaded: Collection[str]) -> None:
     """Touches name known content, and are opened only if delivered, responded to only if opened."""
-    if content is not None:
-        unknown = ~e["content_id"].isin(set(content["content_id"]))
-        if unknown.any():
-            raise DataQualityError(
-                "engagements",
-                "content_id",
-                int(unknown.sum()),
-                "name content missing from content",
-                e.loc[unknown, "content_id"].iloc[0],
-            )
+    unknown = ~e["content_id"].isin(set(loaded if content is None else content["content_id"]))
+    if unknown.any():
+        if content is not None:
+            problem = "name content missing from content"
+        elif loaded:
+            problem = "name content missing from the content already loaded (give a content.csv listing every item)"
+        else:
+            problem = "name content, but no content was given or loaded (give a content.csv listing every item)"
+        raise DataQualityError(
+            "engagements", "content_id", int(unknown.sum()), problem, e.loc[unknown, "content_id"].iloc[0]
+        )
     order = ((e["responded"] > e["opened"]) | (e["opened"] > e["delivered"])).fillna(False).astype(bool)
     if order.any():
         raise DataQualityError(

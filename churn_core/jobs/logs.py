@@ -20,6 +20,9 @@ from churn_core.settings import Settings
 
 LOGGER_NAME = "churn.jobs"
 LOG_FILE = "jobs.log"
+# Libraries that log each failure they also raise, with its traceback (pyathena, once per attempt): the adapter
+# turns what they raise into the one error a command prints, so below CRITICAL they are left out.
+RAISING_LIBRARIES: tuple[str, ...] = ("pyathena",)
 # The structured fields a job event may carry, in the order the text format shows them.
 FIELDS: tuple[str, ...] = (
     "job",
@@ -37,14 +40,18 @@ FIELDS: tuple[str, ...] = (
 
 
 class _Redacting(logging.Filter):
-    def __init__(self, secrets: Iterable[str]) -> None:
+    """Every credential in a record replaced by ***; its traceback kept as text (redacted too) or left out."""
+
+    def __init__(self, secrets: Iterable[str], *, tracebacks: bool = True) -> None:
         super().__init__()
         self.secrets = sorted(set(secrets), key=len, reverse=True)
+        self.tracebacks = tracebacks
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if record.exc_info:
-            message += "\n" + logging.Formatter().formatException(record.exc_info)
+            if self.tracebacks:
+                message += "\n" + logging.Formatter().formatException(record.exc_info)
             record.exc_info = None
             record.exc_text = None
         record.msg, record.args = redact(message, self.secrets), ()
@@ -133,3 +140,16 @@ def configure_job_logging(settings: Settings, *, stderr: bool = True) -> logging
         logger.setLevel(level)
         logger.propagate = not alone
     return logging.getLogger(LOGGER_NAME)
+
+
+def configure_command_logging(secrets: Iterable[str]) -> None:
+    """For a `churn` command: records no handler takes (a library's warning, the adapters' retries) are one
+    redacted line on stderr, never a traceback, and the failures pyathena logs as it raises them are left to
+    the command's own error. Job commands add their log handlers on top (configure_job_logging)."""
+    handler = _StderrHandler()
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(_Redacting(secrets, tracebacks=False))
+    logging.lastResort = handler
+    for name in RAISING_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.CRITICAL)

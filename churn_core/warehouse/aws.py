@@ -29,6 +29,7 @@ from botocore.exceptions import (
     HTTPClientError,
     NoCredentialsError,
     PartialCredentialsError,
+    ProfileNotFound,
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.loaders import create_loader
@@ -139,7 +140,14 @@ class AwsClients:
         # Sessions share one loader of the (static) AWS service models, which halves the cost of a new client.
         core = botocore.session.get_session()
         core.register_component("data_loader", _loader())
-        self._session = boto3.Session(region_name=self.region or None, botocore_session=core)
+        try:
+            core.get_scoped_config()  # a missing AWS_PROFILE fails here, not deep inside the first client
+            self._session = boto3.Session(region_name=self.region or None, botocore_session=core)
+        except ProfileNotFound as exc:
+            raise WarehouseError(
+                f"{exc}: AWS_PROFILE names no profile in ~/.aws/config or ~/.aws/credentials; set it to one that "
+                "exists, or unset it to use the default credentials"
+            ) from None
         return self._session
 
     def client(self, service: str) -> Any:

@@ -58,12 +58,14 @@ def channel_evidence(settings: Settings, version: str) -> None:
         "randomised_low": "95% from",
         "randomised_high": "to",
     }
+    # as text: a channel no play randomised reads "–", not None
+    shown = evidence.assign(**{c: evidence[c].map(lambda v: ui.points(v) or "–") for c in shares})
     st.dataframe(
-        ui.scaled(evidence, list(shares)),
+        shown,
         column_order=("label", *views.EVIDENCE_COLUMNS[1:]),
         column_config={
             "label": "Channel",
-            **ui.percent_columns(shares, signed=tuple(shares)),
+            **shares,
             "n_randomised": st.column_config.NumberColumn("Randomised evaluators", format="%d"),
             "learned_from": "Uplift model learned from",
         },
